@@ -1,0 +1,70 @@
+import { z } from 'zod'
+
+/**
+ * Every 4xx/5xx body Floodgate returns, from edge and core alike:
+ * `{ "error": { "code": "grant_expired", "message": "…", "field": "grant" } }`.
+ * Codes are stable API; messages are for people.
+ */
+export const ERROR_CODES = {
+  // request shape
+  invalid_json: 400,
+  invalid_body: 400,
+  invalid_query: 400,
+  invalid_path: 400,
+  body_too_large: 413,
+  unsupported_media_type: 415,
+  missing_idempotency_key: 400,
+  invalid_idempotency_key: 400,
+  missing_session: 400,
+  invalid_session: 400,
+  // auth
+  unauthorized: 401,
+  // purchase token / grant
+  token_malformed: 400,
+  token_bad_signature: 403,
+  token_wrong_sale: 403,
+  grant_malformed: 400,
+  grant_bad_signature: 403,
+  grant_expired: 410,
+  grant_session_mismatch: 403,
+  grant_token_mismatch: 403,
+  grant_superseded: 409,
+  token_used: 409,
+  limit_reached: 409,
+  sold_out: 409,
+  idempotency_key_conflict: 422,
+  // resources
+  not_found: 404,
+  sale_not_found: 404,
+  order_not_found: 404,
+  sale_exists: 409,
+  sale_not_open: 409,
+  room_not_configured: 409,
+  rate_limited: 429,
+  // server side
+  unavailable: 503,
+  internal: 500,
+} as const
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+export const ErrorBody = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    field: z.string().optional(),
+  }),
+})
+export type ErrorBody = z.infer<typeof ErrorBody>
+
+export function errorBody(code: ErrorCode, message: string, field?: string): ErrorBody {
+  return { error: field === undefined ? { code, message } : { code, message, field } }
+}
+
+/** Turns the first zod issue into the `field` a client should fix, e.g. `stock` or `tokens.3`. */
+export function describeZodError(error: z.ZodError): { field: string; message: string } {
+  const issue = error.issues[0]
+  if (!issue) return { field: '', message: 'invalid input' }
+  const field = issue.path.map(String).join('.')
+  return { field, message: field ? `${field}: ${issue.message}` : issue.message }
+}

@@ -1,0 +1,246 @@
+/**
+ * Every request, response and event that crosses a process boundary in Floodgate.
+ * Edge, waiting room, core, token-issuer and the benches all import from here.
+ */
+import { z } from 'zod'
+import { OrderId, SaleId, ShopperId, TokenId } from './ids.ts'
+
+export const HEADER_SESSION = 'x-floodgate-session'
+export const HEADER_IDEMPOTENCY_KEY = 'idempotency-key'
+export const SESSION_COOKIE = 'fg_session'
+/** Largest JSON body any shopper-facing endpoint accepts. */
+export const MAX_BODY_BYTES = 8 * 1024
+/** Largest JSON body an admin endpoint accepts (token batches). */
+export const MAX_ADMIN_BODY_BYTES = 2 * 1024 * 1024
+export const MAX_TOKENS_PER_BATCH = 5000
+
+const isoDate = z.iso.datetime({ offset: true })
+
+// ---------------------------------------------------------------- sales (core admin API)
+
+export const CreateSaleRequest = z
+  .object({
+    saleId: SaleId,
+    sku: z.string().min(1).max(64),
+    name: z.string().min(1).max(200),
+    priceCents: z.number().int().min(0).max(100_000_000),
+    currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD').default('USD'),
+    stock: z.number().int().min(1).max(1_000_000),
+    perShopperLimit: z.number().int().min(1).max(100).default(1),
+    /** How long an admitted shopper has to redeem (seed 003 §8.2: 5 minutes). */
+    tokenTtlSeconds: z.number().int().min(5).max(3600).default(300),
+    /** How long a redeemed unit stays held while payment settles before it is released. */
+    holdTtlSeconds: z.number().int().min(5).max(3600).default(300),
+    startsAt: isoDate,
+  })
+  .strict()
+export type CreateSaleRequest = z.input<typeof CreateSaleRequest>
+export type SaleConfig = z.output<typeof CreateSaleRequest>
+
+export const Sale = z.object({
+  saleId: SaleId,
+  sku: z.string(),
+  name: z.string(),
+  priceCents: z.number().int(),
+  currency: z.string(),
+  stock: z.number().int(),
+  perShopperLimit: z.number().int(),
+  tokenTtlSeconds: z.number().int(),
+  holdTtlSeconds: z.number().int(),
+  startsAt: z.string(),
+  createdAt: z.string(),
+})
+export type Sale = z.infer<typeof Sale>
+
+/** Public, cacheable view of a sale (catalog page, waiting page header). */
+export const PublicSale = z.object({
+  saleId: SaleId,
+  sku: z.string(),
+  name: z.string(),
+  priceCents: z.number().int(),
+  currency: z.string(),
+  stock: z.number().int(),
+  available: z.number().int(),
+  sold: z.number().int(),
+  startsAt: z.string(),
+})
+export type PublicSale = z.infer<typeof PublicSale>
+
+/** Units of one sale, from Redis and from Postgres. `ok` = every identity holds. */
+export const InvariantReport = z.object({
+  saleId: SaleId,
+  stock: z.number().int(),
+  redis: z.object({
+    available: z.number().int(),
+    held: z.number().int(),
+    sold: z.number().int(),
+  }),
+  postgres: z.object({
+    confirmed: z.number().int(),
+    pending: z.number().int(),
+    failed: z.number().int(),
+    soldCounter: z.number().int(),
+    tokensWithTwoConfirmedOrders: z.number().int(),
+    shoppersOverLimit: z.number().int(),
+  }),
+  checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() })),
+  ok: z.boolean(),
+})
+export type InvariantReport = z.infer<typeof InvariantReport>
+
+// ---------------------------------------------------------------- redeem and orders (core public API)
+
+export const RedeemRequest = z
+  .object({
+    token: z.string().min(1).max(1024),
+    grant: z.string().min(1).max(1024),
+    /** A gateway payment method reference (Stripe style, e.g. `pm_card_visa`). Never card data. */
+    paymentMethod: z
+      .string()
+      .regex(/^[A-Za-z0-9_]{3,100}$/, 'must be a payment method id such as pm_card_visa')
+      .default('pm_card_visa'),
+  })
+  .strict()
+export type RedeemRequest = z.input<typeof RedeemRequest>
+
+export const RedeemResponse = z.object({
+  orderId: OrderId,
+  saleId: SaleId,
+  status: z.literal('pending'),
+  /** True when this exact redemption was seen before (same key or same token): nothing new was reserved. */
+  replayed: z.boolean(),
+})
+export type RedeemResponse = z.infer<typeof RedeemResponse>
+
+export const OrderStatus = z.enum(['pending', 'confirmed', 'failed'])
+export type OrderStatus = z.infer<typeof OrderStatus>
+
+export const Order = z.object({
+  orderId: OrderId,
+  saleId: SaleId,
+  status: OrderStatus,
+  amountCents: z.number().int(),
+  currency: z.string(),
+  failureReason: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+})
+export type Order = z.infer<typeof Order>
+
+// ---------------------------------------------------------------- waiting room (edge)
+
+export const RoomConfig = z
+  .object({
+    saleId: SaleId,
+    startsAt: isoDate,
+    /** New shoppers admitted per minute (Cloudflare's new_users_per_minute). */
+    admitPerMinute: z.number().int().min(1).max(6_000_000),
+    /** Grant lifetime: how long an admitted shopper has to redeem. */
+    tokenTtlSeconds: z.number().int().min(5).max(3600).default(300),
+  })
+  .strict()
+export type RoomConfig = z.input<typeof RoomConfig>
+
+export const LoadTokensRequest = z
+  .object({
+    tokens: z.array(z.string().min(1).max(1024)).min(1).max(MAX_TOKENS_PER_BATCH),
+  })
+  .strict()
+export type LoadTokensRequest = z.infer<typeof LoadTokensRequest>
+
+export const LoadTokensResponse = z.object({
+  saleId: SaleId,
+  loaded: z.number().int(),
+  duplicates: z.number().int(),
+  total: z.number().int(),
+})
+export type LoadTokensResponse = z.infer<typeof LoadTokensResponse>
+
+export const RoomState = z.enum(['not_started', 'waiting', 'admitted', 'sold_out'])
+export type RoomState = z.infer<typeof RoomState>
+
+/** What a shopper sees when joining or polling. */
+export const RoomStatus = z.object({
+  saleId: SaleId,
+  state: RoomState,
+  /** 1-based place in line while waiting. */
+  position: z.number().int().nullable(),
+  ahead: z.number().int().nullable(),
+  /** Units not yet sold or held: what can still come to this shopper. */
+  unitsLeft: z.number().int(),
+  /** When to ask again, milliseconds. */
+  refreshMs: z.number().int(),
+  token: z.string().nullable(),
+  grant: z.string().nullable(),
+  grantExpiresAt: z.number().int().nullable(),
+  /** Returned on join so apps without cookies can send it back as `x-floodgate-session`. */
+  session: z.string().optional(),
+})
+export type RoomStatus = z.infer<typeof RoomStatus>
+
+export const RoomStats = z.object({
+  saleId: SaleId,
+  configured: z.boolean(),
+  tokensLoaded: z.number().int(),
+  available: z.number().int(),
+  granted: z.number().int(),
+  redeemed: z.number().int(),
+  sold: z.number().int(),
+  queued: z.number().int(),
+  admitted: z.number().int(),
+  recycled: z.number().int(),
+})
+export type RoomStats = z.infer<typeof RoomStats>
+
+// ---------------------------------------------------------------- edge <-> core, token lifecycle
+
+export const TokenRef = z.object({ tid: TokenId, gen: z.number().int().min(1) }).strict()
+export type TokenRef = z.infer<typeof TokenRef>
+
+/** Core -> room: what finally happened to a redeemed token. `returned` puts the unit back in line. */
+export const TokenOutcome = z
+  .object({ tid: TokenId, gen: z.number().int().min(1), outcome: z.enum(['sold', 'returned']) })
+  .strict()
+export type TokenOutcome = z.infer<typeof TokenOutcome>
+
+export const TokenOutcomesRequest = z.object({ outcomes: z.array(TokenOutcome).min(1).max(1000) }).strict()
+export type TokenOutcomesRequest = z.infer<typeof TokenOutcomesRequest>
+
+/**
+ * Room -> core, for grants past their expiry: core atomically fences each (tid, gen) so a late
+ * redeem can no longer succeed, and says whether the shopper redeemed in time.
+ */
+export const ExpireGrantsRequest = z.object({ grants: z.array(TokenRef).min(1).max(1000) }).strict()
+export type ExpireGrantsRequest = z.infer<typeof ExpireGrantsRequest>
+
+export const ExpireGrantsResponse = z.object({
+  results: z.array(
+    z.object({ tid: TokenId, gen: z.number().int(), state: z.enum(['voided', 'redeemed']) }),
+  ),
+})
+export type ExpireGrantsResponse = z.infer<typeof ExpireGrantsResponse>
+
+// ---------------------------------------------------------------- events and jobs (BullMQ)
+
+export const CheckoutJob = z.object({
+  orderId: OrderId,
+  saleId: SaleId,
+  tid: TokenId,
+  gen: z.number().int().min(1),
+  shopper: ShopperId,
+  paymentMethod: z.string(),
+  amountCents: z.number().int(),
+  currency: z.string(),
+  idempotencyKey: z.string(),
+  redeemedAt: z.number().int(),
+})
+export type CheckoutJob = z.infer<typeof CheckoutJob>
+
+export const OrderEvent = z.object({
+  type: z.enum(['order.confirmed', 'order.failed']),
+  orderId: OrderId,
+  saleId: SaleId,
+  at: z.string(),
+  reason: z.string().nullable(),
+})
+export type OrderEvent = z.infer<typeof OrderEvent>

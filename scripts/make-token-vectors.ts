@@ -1,0 +1,58 @@
+/**
+ * Regenerates contracts/vectors.json. The vectors are committed; edge (workerd) and core (Node)
+ * tests both check them, so a change in either runtime's crypto or encoding shows up as a failure.
+ * Run: npx tsx scripts/make-token-vectors.ts
+ */
+import { writeFileSync } from 'node:fs'
+import { shopperOf, signGrant, signPurchaseToken } from '../contracts/token.ts'
+
+const TOKEN_SECRET = 'vector-token-secret-0123456789abcdef'
+const GRANT_SECRET = 'vector-grant-secret-0123456789abcdef'
+const OTHER_SECRET = 'some-other-secret-that-is-not-ours-00'
+const NOW = 1_790_000_000_000
+const session = 'vector-session-aaaaaaaaaaaaaaaa'
+const otherSession = 'vector-session-bbbbbbbbbbbbbbbb'
+
+const shopper = await shopperOf(session)
+const tokenPayload = { sale: 'drop-1', tid: 'tok_AAAAAAAAAAAAAAAA', iat: 1_789_999_000 }
+const token = await signPurchaseToken(tokenPayload, TOKEN_SECRET)
+const grantPayload = { sale: 'drop-1', tid: tokenPayload.tid, gen: 1, sub: shopper, iat: 1_789_999_900, exp: NOW + 60_000 }
+const grant = await signGrant(grantPayload, GRANT_SECRET)
+
+const [head, body, mac] = token.split('.') as [string, string, string]
+const flipped = mac.slice(0, -2) + (mac.at(-2) === 'A' ? 'B' : 'A') + mac.at(-1)
+const tamperedBody = Buffer.from(JSON.stringify({ typ: 'pt', sale: 'drop-1', tid: 'tok_BBBBBBBBBBBBBBBB', iat: tokenPayload.iat })).toString('base64url')
+
+const vectors = {
+  secrets: { token: TOKEN_SECRET, grant: GRANT_SECRET, other: OTHER_SECRET },
+  nowMs: NOW,
+  sessions: { owner: session, ownerShopper: shopper, other: otherSession, otherShopper: await shopperOf(otherSession) },
+  signing: [
+    { kind: 'token', payload: tokenPayload, secret: 'token', expected: token },
+    { kind: 'grant', payload: grantPayload, secret: 'grant', expected: grant },
+  ],
+  tokens: [
+    { name: 'valid', token, secret: 'token', saleId: 'drop-1', expect: 'ok' },
+    { name: 'tampered payload', token: `${head}.${tamperedBody}.${mac}`, secret: 'token', saleId: 'drop-1', expect: 'token_bad_signature' },
+    { name: 'tampered mac', token: `${head}.${body}.${flipped}`, secret: 'token', saleId: 'drop-1', expect: 'token_bad_signature' },
+    { name: 'wrong key', token, secret: 'other', saleId: 'drop-1', expect: 'token_bad_signature' },
+    { name: 'wrong sale', token, secret: 'token', saleId: 'drop-2', expect: 'token_wrong_sale' },
+    { name: 'not a token', token: 'hello', secret: 'token', saleId: 'drop-1', expect: 'token_malformed' },
+    { name: 'grant presented as token', token: grant, secret: 'token', saleId: 'drop-1', expect: 'token_malformed' },
+    { name: 'bad base64', token: `${head}.!!!.${mac}`, secret: 'token', saleId: 'drop-1', expect: 'token_malformed' },
+  ],
+  grants: [
+    { name: 'valid', grant, secret: 'grant', session: 'owner', nowMs: NOW, expect: 'ok' },
+    { name: 'expired', grant, secret: 'grant', session: 'owner', nowMs: NOW + 60_000, expect: 'grant_expired' },
+    { name: 'other session', grant, secret: 'grant', session: 'other', nowMs: NOW, expect: 'grant_session_mismatch' },
+    { name: 'wrong key', grant, secret: 'other', session: 'owner', nowMs: NOW, expect: 'grant_bad_signature' },
+    { name: 'token presented as grant', grant: token, secret: 'grant', session: 'owner', nowMs: NOW, expect: 'grant_malformed' },
+    {
+      name: 'grant for another token',
+      grant: await signGrant({ ...grantPayload, tid: 'tok_CCCCCCCCCCCCCCCC' }, GRANT_SECRET),
+      secret: 'grant', session: 'owner', nowMs: NOW, expect: 'grant_token_mismatch',
+    },
+  ],
+}
+writeFileSync(new URL('../contracts/vectors.json', import.meta.url), JSON.stringify(vectors, null, 2) + '\n')
+console.log('wrote contracts/vectors.json')
