@@ -156,7 +156,11 @@ export const LoadTokensResponse = z.object({
 })
 export type LoadTokensResponse = z.infer<typeof LoadTokensResponse>
 
-export const RoomState = z.enum(['not_started', 'waiting', 'admitted', 'sold_out'])
+/**
+ * not_started: joined before the sale opened; waiting: in line; admitted: holds a token + grant;
+ * expired: was admitted but let the grant lapse (may join again, at the back); sold_out: every unit is sold.
+ */
+export const RoomState = z.enum(['not_started', 'waiting', 'admitted', 'expired', 'sold_out'])
 export type RoomState = z.infer<typeof RoomState>
 
 /** What a shopper sees when joining or polling. */

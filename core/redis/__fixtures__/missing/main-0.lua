@@ -1,0 +1,2 @@
+--- @include "includes/nope"
+return 1

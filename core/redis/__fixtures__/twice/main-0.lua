@@ -1,0 +1,3 @@
+--- @include "includes/a"
+--- @include "includes/a"
+return 1

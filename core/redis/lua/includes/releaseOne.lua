@@ -1,0 +1,13 @@
+-- Puts one held unit back: stock +1, the shopper's count -1, the token marked released.
+-- Returns the token id and generation, or nil when there is no such hold (idempotent).
+local function releaseOne(stockKey, holdsKey, holdInfoKey, tokensKey, shoppersKey, orderId)
+  local info = rcall('HGET', holdInfoKey, orderId)
+  if not info then return nil end
+  local tid, gen, shopper = string.match(info, '^([^|]+)|(%d+)|([^|]+)$')
+  rcall('INCR', stockKey)
+  if tonumber(rcall('HINCRBY', shoppersKey, shopper, -1)) <= 0 then rcall('HDEL', shoppersKey, shopper) end
+  rcall('ZREM', holdsKey, orderId)
+  rcall('HDEL', holdInfoKey, orderId)
+  rcall('HSET', tokensKey, tid, gen .. '|released|' .. orderId .. '|' .. shopper)
+  return { tid, gen }
+end

@@ -1,0 +1,61 @@
+--[[
+  Turns one purchase token into a held unit of stock, atomically, or says why not.
+  The caller has already checked the token and grant signatures, the session binding and expiry;
+  this script checks everything that needs shared state.
+  Input:  KEYS[1] meta  KEYS[2] stock  KEYS[3] tokens (hash tid -> state)  KEYS[4] holds (zset orderId -> expiresAtMs)
+          KEYS[5] holdInfo (hash orderId -> "tid|gen|shopper")  KEYS[6] shoppers (hash shopper -> units held or sold)
+          KEYS[7] idempotency (hash key -> "orderId|tid|gen")
+          ARGV[1] tid  ARGV[2] gen  ARGV[3] shopper  ARGV[4] idempotencyKey  ARGV[5] orderId
+          ARGV[6] nowMs  ARGV[7] grantExpiresAtMs
+  Output: {1, orderId} new hold | {2, orderId} replay of an earlier redemption
+          {-1} SoldOut | {-2} TokenUsed | {-3} LimitReached | {-5} GrantSuperseded
+          {-6} IdempotencyKeyConflict | {-7} GrantExpired | {-8} SaleNotFound
+]]
+local rcall = redis.call
+-- Includes
+--- @include "includes/splitState"
+
+local metaKey, stockKey, tokensKey, holdsKey, holdInfoKey, shoppersKey, idemKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local tid, gen, shopper, idem, orderId = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local now, grantExp = tonumber(ARGV[6]), tonumber(ARGV[7])
+
+local seen = rcall('HGET', idemKey, idem)
+if seen then
+  local seenOrder, seenTid, seenGen = string.match(seen, '^([^|]+)|([^|]+)|(%d+)$')
+  if seenTid == tid and tonumber(seenGen) == gen then return { 2, seenOrder } end
+  return { -6 }
+end
+
+local state = splitState(rcall('HGET', tokensKey, tid))
+if state then
+  if state.gen > gen then return { -5 } end
+  if state.gen == gen then
+    if state.status == 'void' then return { -5 } end
+    if state.status == 'released' then return { -2 } end
+    -- held, committed or sold by this very grant: the same token again is the same order
+    if state.shopper == shopper then
+      rcall('HSET', idemKey, idem, state.orderId .. '|' .. tid .. '|' .. gen)
+      return { 2, state.orderId }
+    end
+    return { -2 }
+  end
+  if state.status ~= 'released' and state.status ~= 'void' then return { -2 } end
+end
+
+-- Checked here, inside the same atomic step as the fence that expireGrants sets.
+if now >= grantExp then return { -7 } end
+
+local limit = tonumber(rcall('HGET', metaKey, 'limit'))
+local holdTtl = tonumber(rcall('HGET', metaKey, 'holdTtlMs'))
+if not limit then return { -8 } end
+if tonumber(rcall('HGET', shoppersKey, shopper) or '0') >= limit then return { -3 } end
+if tonumber(rcall('GET', stockKey) or '0') <= 0 then return { -1 } end
+
+rcall('DECR', stockKey)
+rcall('HINCRBY', shoppersKey, shopper, 1)
+rcall('HSET', tokensKey, tid, gen .. '|held|' .. orderId .. '|' .. shopper)
+rcall('ZADD', holdsKey, now + holdTtl, orderId)
+rcall('HSET', holdInfoKey, orderId, tid .. '|' .. gen .. '|' .. shopper)
+rcall('HSET', idemKey, idem, orderId .. '|' .. tid .. '|' .. gen)
+return { 1, orderId }

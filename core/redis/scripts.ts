@@ -1,0 +1,138 @@
+import type { Redis } from 'ioredis'
+import type { TokenRef } from '../../contracts/index.ts'
+import { saleKeys, type SaleKeys } from './keys.ts'
+import { loadScripts } from './script-loader.ts'
+
+/** Negative replies of the stock scripts. Callers never compare against bare numbers. */
+export enum ScriptError {
+  SoldOut = -1,
+  TokenUsed = -2,
+  LimitReached = -3,
+  HoldGone = -4,
+  GrantSuperseded = -5,
+  IdempotencyKeyConflict = -6,
+  GrantExpired = -7,
+  SaleNotFound = -8,
+}
+
+export type RedeemResult = { kind: 'held' | 'replayed'; orderId: string } | { kind: 'refused'; error: ScriptError }
+export type HoldState = 'held' | 'committed' | 'none'
+export interface ReleasedHold extends TokenRef {
+  orderId: string
+}
+
+type Command = (...args: (string | number)[]) => Promise<unknown>
+
+/**
+ * The only way core talks to the stock scripts. Each script has one `<name>Args()` that lists the keys
+ * in the order of the script's header, then its arguments.
+ */
+export class Scripts {
+  private static scripts = loadScripts()
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
+    for (const script of Scripts.scripts) {
+      if (!(script.name in redis)) redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua })
+    }
+  }
+
+  keys(saleId: string): SaleKeys {
+    return saleKeys(this.prefix, saleId)
+  }
+
+  private exec(name: string, args: (string | number)[]): Promise<unknown> {
+    return ((this.redis as unknown as Record<string, Command>)[name] as Command).call(this.redis, ...args)
+  }
+
+  /** Source of every script, for benchmarks that call EVALSHA directly. */
+  static source(name: string): string {
+    const script = Scripts.scripts.find((s) => s.name === name)
+    if (!script) throw new Error(`no script ${name}`)
+    return script.lua
+  }
+
+  async seedSale(saleId: string, sale: { stock: number; perShopperLimit: number; holdTtlSeconds: number }): Promise<boolean> {
+    const k = this.keys(saleId)
+    const created = await this.exec('seedSale', [k.meta, k.stock, k.sold, k.holds, sale.stock, sale.perShopperLimit, sale.holdTtlSeconds * 1000])
+    return created === 1
+  }
+
+  protected redeemTokenArgs(saleId: string, r: RedeemInput): (string | number)[] {
+    const k = this.keys(saleId)
+    return [
+      k.meta, k.stock, k.tokens, k.holds, k.holdInfo, k.shoppers, k.idempotency,
+      r.tid, r.gen, r.shopper, r.idempotencyKey, r.orderId, r.nowMs, r.grantExpiresAtMs,
+    ]
+  }
+
+  async redeemToken(saleId: string, input: RedeemInput): Promise<RedeemResult> {
+    const [code, orderId] = (await this.exec('redeemToken', this.redeemTokenArgs(saleId, input))) as [number, string?]
+    if (code === 1) return { kind: 'held', orderId: orderId! }
+    if (code === 2) return { kind: 'replayed', orderId: orderId! }
+    return { kind: 'refused', error: code as ScriptError }
+  }
+
+  async holdState(saleId: string, orderId: string): Promise<HoldState> {
+    const k = this.keys(saleId)
+    const state = await this.exec('holdState', [k.holds, k.holdInfo, orderId])
+    return state === 1 ? 'held' : state === 2 ? 'committed' : 'none'
+  }
+
+  /** True when the hold is now out of reach of the expiry sweep; false when it had already expired. */
+  async commitHold(saleId: string, orderId: string): Promise<boolean> {
+    const k = this.keys(saleId)
+    return (await this.exec('commitHold', [k.holds, k.holdInfo, k.tokens, orderId])) === 1
+  }
+
+  async finalizeHold(saleId: string, orderId: string): Promise<TokenRef | null> {
+    const k = this.keys(saleId)
+    const [done, tid, gen] = (await this.exec('finalizeHold', [k.holds, k.holdInfo, k.tokens, k.sold, orderId])) as [number, string?, string?]
+    return done === 1 ? { tid: tid!, gen: Number(gen) } : null
+  }
+
+  async releaseHold(saleId: string, orderId: string): Promise<TokenRef | null> {
+    const k = this.keys(saleId)
+    const [done, tid, gen] = (await this.exec('releaseHold', [k.stock, k.holds, k.holdInfo, k.tokens, k.shoppers, orderId])) as [number, string?, string?]
+    return done === 1 ? { tid: tid!, gen: Number(gen) } : null
+  }
+
+  async releaseExpiredHolds(saleId: string, nowMs: number, max = 500): Promise<ReleasedHold[]> {
+    const k = this.keys(saleId)
+    const flat = (await this.exec('releaseExpiredHolds', [k.stock, k.holds, k.holdInfo, k.tokens, k.shoppers, nowMs, max])) as string[]
+    const out: ReleasedHold[] = []
+    for (let i = 0; i < flat.length; i += 3) out.push({ orderId: flat[i]!, tid: flat[i + 1]!, gen: Number(flat[i + 2]) })
+    return out
+  }
+
+  async expireGrants(saleId: string, grants: TokenRef[]): Promise<Array<TokenRef & { state: 'voided' | 'redeemed' }>> {
+    const k = this.keys(saleId)
+    const flat = (await this.exec('expireGrants', [k.tokens, ...grants.flatMap((g) => [g.tid, g.gen])])) as number[]
+    return grants.map((g, i) => ({ ...g, state: flat[i] === 1 ? 'redeemed' : 'voided' }))
+  }
+
+  /** available + held + sold, straight from the counters. */
+  async counters(saleId: string): Promise<{ stock: number | null; available: number; held: number; sold: number }> {
+    const k = this.keys(saleId)
+    const [stock, available, held, sold] = (await this.redis
+      .multi()
+      .hget(k.meta, 'stock')
+      .get(k.stock)
+      .hlen(k.holdInfo)
+      .get(k.sold)
+      .exec())!.map(([, v]) => v) as [string | null, string | null, number, string | null]
+    return { stock: stock === null ? null : Number(stock), available: Number(available ?? 0), held, sold: Number(sold ?? 0) }
+  }
+}
+
+export interface RedeemInput {
+  tid: string
+  gen: number
+  shopper: string
+  idempotencyKey: string
+  orderId: string
+  nowMs: number
+  grantExpiresAtMs: number
+}

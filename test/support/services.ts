@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import pg from 'pg'
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+/** A unique name per test run so tests never see each other's keys, queues or schemas. */
+export function uniqueName(prefix = 't'): string {
+  return `${prefix}${randomBytes(5).toString('hex')}`
+}
+
+export function testRedis(): Redis {
+  return new Redis(REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false })
+}
+
+/** Removes every key under a prefix (SCAN, never KEYS). */
+export async function dropRedisPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+    if (keys.length) await redis.del(...keys)
+    cursor = next
+  } while (cursor !== '0')
+}
+
+/** A fresh Postgres schema; returns a connection string whose search_path points at it. */
+export async function createSchema(name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: DATABASE_URL })
+  await client.connect()
+  await client.query(`CREATE SCHEMA "${name}"`)
+  await client.end()
+  const url = new URL(DATABASE_URL)
+  url.searchParams.set('options', `-c search_path=${name}`)
+  return url.toString()
+}
+
+export async function dropSchema(name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: DATABASE_URL })
+  await client.connect()
+  await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`)
+  await client.end()
+}
