@@ -4,7 +4,7 @@ import vectors from './vectors.json'
 import { shopperOf, signGrant, signPurchaseToken, verifyGrant, verifyPurchaseToken, type PurchaseTokenPayload } from './token.ts'
 
 const secret = (name: string) => vectors.secrets[name as keyof typeof vectors.secrets]
-const runtime = typeof navigator !== 'undefined' && navigator.userAgent === 'Cloudflare-Workers' ? 'workerd' : 'node'
+const runtime = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers' ? 'workerd' : 'node'
 
 describe(`token vectors (${runtime})`, () => {
   it('should derive the same shopper ids from sessions', async () => {

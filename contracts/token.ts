@@ -59,9 +59,10 @@ export type Verified<T> = { ok: true; payload: T } | { ok: false; code: VerifyFa
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
-const keyCache = new Map<string, Promise<CryptoKey>>()
+type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>
+const keyCache = new Map<string, Promise<HmacKey>>()
 
-function hmacKey(secret: string): Promise<CryptoKey> {
+function hmacKey(secret: string): Promise<HmacKey> {
   let key = keyCache.get(secret)
   if (!key) {
     key = crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [

@@ -1,6 +1,4 @@
 import type { WaitingRoom } from '../waiting-room/waiting-room.ts'
-import type { IdempotencyKeyVariables } from './middleware/idempotency-key/index.ts'
-import type { SessionVariables } from './middleware/session/index.ts'
 
 /**
  * Bindings of the `floodgate-edge` Worker, mirroring `wrangler.toml`.
@@ -19,7 +17,11 @@ export interface Env {
   CORE_INTERNAL_TOKEN: string
 }
 
-export type AppVariables = SessionVariables & IdempotencyKeyVariables
+/**
+ * Variables every route can rely on. Per-route ones come from the middleware on that route and are typed by it
+ * (`SessionVariables`, `IdempotencyKeyVariables`, `JsonBodyVariables<T>`), so a handler only sees what its chain set.
+ */
+export type AppVariables = Record<never, never>
 
 export type AppEnv = { Bindings: Env; Variables: AppVariables }
 
@@ -28,5 +30,9 @@ declare global {
   namespace Cloudflare {
     // `env` from `cloudflare:workers` and `cloudflare:test` is typed with the same bindings.
     interface Env extends EdgeEnv {}
+    // Types `exports` from `cloudflare:workers` (tests call `exports.default.fetch`).
+    interface GlobalProps {
+      mainModule: typeof import('./index.ts')
+    }
   }
 }

@@ -1,0 +1,141 @@
+import { Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import {
+  CreateSaleRequest,
+  ExpireGrantsRequest,
+  HEADER_IDEMPOTENCY_KEY,
+  HEADER_SESSION,
+  IDEMPOTENCY_KEY_PATTERN,
+  MAX_ADMIN_BODY_BYTES,
+  MAX_BODY_BYTES,
+  ORDER_ID_PATTERN,
+  RedeemRequest,
+  SALE_ID_PATTERN,
+  SESSION_PATTERN,
+  errorBody,
+  shopperOf,
+  type ExpireGrantsResponse,
+} from '../contracts/index.ts'
+import type { CoreConfig } from './config.ts'
+import { ApiError } from './errors/api-error.ts'
+import { requireBearer } from './http/bearer.ts'
+import { readJson } from './http/json-body.ts'
+import type { Logger } from './logger.ts'
+import type { Metrics } from './metrics.ts'
+import type { Orders } from './order/orders.ts'
+import type { Redeemer } from './redeem/redeem.ts'
+import type { Scripts } from './redis/scripts.ts'
+import type { Sales } from './sale/sales.ts'
+
+export interface AppDeps {
+  config: Pick<CoreConfig, 'CORE_ADMIN_TOKEN' | 'CORE_INTERNAL_TOKEN'>
+  sales: Sales
+  orders: Orders
+  redeemer: Redeemer
+  scripts: Scripts
+  metrics: Metrics
+  logger: Logger
+  health: () => Promise<Record<string, boolean>>
+}
+
+function saleIdParam(value: string): string {
+  if (!SALE_ID_PATTERN.test(value)) throw new ApiError('invalid_path', 'sale id must be 1-63 chars of a-z, 0-9 and "-"', 'saleId')
+  return value
+}
+
+function sessionHeader(value: string | undefined): string {
+  if (!value) throw new ApiError('missing_session', `send the shopper session in the ${HEADER_SESSION} header`, HEADER_SESSION)
+  if (!SESSION_PATTERN.test(value)) throw new ApiError('invalid_session', 'session must be 16-128 base64url chars', HEADER_SESSION)
+  return value
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono()
+  const { sales, orders, redeemer, scripts, metrics, logger } = deps
+
+  app.onError((error, c) => {
+    if (error instanceof ApiError) {
+      return c.json(errorBody(error.code, error.message, error.field), error.status as 400, error.headers)
+    }
+    if (error instanceof HTTPException && error.status < 500) {
+      return c.json(errorBody('invalid_body', error.message || 'bad request'), error.status)
+    }
+    logger.error({ err: error, path: c.req.path }, 'unhandled error')
+    return c.json(errorBody('internal', 'internal error'), 500)
+  })
+  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404))
+
+  app.get('/healthz', async (c) => {
+    const checks = await deps.health()
+    const ok = Object.values(checks).every(Boolean)
+    return c.json({ ok, checks }, ok ? 200 : 503)
+  })
+  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }))
+
+  // ---- shoppers
+  app.get('/v1/sales/:saleId', async (c) => {
+    const sale = await sales.publicView(saleIdParam(c.req.param('saleId')))
+    if (!sale) throw new ApiError('sale_not_found', `no sale ${c.req.param('saleId')}`)
+    return c.json(sale, 200, { 'cache-control': 'public, max-age=1' })
+  })
+
+  app.post('/v1/redeem', async (c) => {
+    const started = performance.now()
+    try {
+      const sessionId = sessionHeader(c.req.header(HEADER_SESSION))
+      const idempotencyKey = c.req.header(HEADER_IDEMPOTENCY_KEY)
+      if (!idempotencyKey) throw new ApiError('missing_idempotency_key', 'send an Idempotency-Key header, the same on every retry', 'idempotency-key')
+      if (!IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
+        throw new ApiError('invalid_idempotency_key', 'Idempotency-Key must be 8-255 chars of A-Z, a-z, 0-9 and _ . : -', 'idempotency-key')
+      }
+      const body = await readJson(c, RedeemRequest, MAX_BODY_BYTES)
+      const result = await redeemer.redeem({ body, sessionId, idempotencyKey, nowMs: Date.now() })
+      return c.json(result, 202)
+    } finally {
+      metrics.redeemSeconds.observe((performance.now() - started) / 1000)
+    }
+  })
+
+  app.get('/v1/orders/:orderId', async (c) => {
+    const orderId = c.req.param('orderId')
+    if (!ORDER_ID_PATTERN.test(orderId)) throw new ApiError('invalid_path', 'order id must look like ord_ followed by 32 hex chars', 'orderId')
+    const shopper = await shopperOf(sessionHeader(c.req.header(HEADER_SESSION)))
+    const order = await orders.forShopper(orderId, shopper)
+    if (!order) throw new ApiError('order_not_found', `no order ${orderId} for this session`)
+    return c.json(order)
+  })
+
+  // ---- operators
+  const admin = new Hono()
+  admin.use('*', requireBearer(deps.config.CORE_ADMIN_TOKEN))
+  admin.post('/sales', async (c) => {
+    const request = await readJson(c, CreateSaleRequest, MAX_BODY_BYTES)
+    const { sale, created } = await sales.create(request)
+    return c.json(sale, created ? 201 : 200)
+  })
+  admin.get('/sales', async (c) => c.json({ sales: await sales.ids() }))
+  admin.get('/sales/:saleId', async (c) => {
+    const sale = await sales.get(saleIdParam(c.req.param('saleId')), { fresh: true })
+    if (!sale) throw new ApiError('sale_not_found', `no sale ${c.req.param('saleId')}`)
+    return c.json(sale)
+  })
+  admin.get('/sales/:saleId/invariant', async (c) => {
+    const report = await sales.invariant(saleIdParam(c.req.param('saleId')))
+    if (!report) throw new ApiError('sale_not_found', `no sale ${c.req.param('saleId')}`)
+    return c.json(report)
+  })
+  app.route('/admin', admin)
+
+  // ---- edge -> core
+  const internal = new Hono()
+  internal.use('*', requireBearer(deps.config.CORE_INTERNAL_TOKEN))
+  internal.post('/sales/:saleId/grants/expire', async (c) => {
+    const saleId = saleIdParam(c.req.param('saleId'))
+    const { grants } = await readJson(c, ExpireGrantsRequest, MAX_ADMIN_BODY_BYTES)
+    const results: ExpireGrantsResponse = { results: await scripts.expireGrants(saleId, grants) }
+    return c.json(results)
+  })
+  app.route('/internal', internal)
+
+  return app
+}

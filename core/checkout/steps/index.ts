@@ -1,0 +1,7 @@
+export * from './authorize-payment.ts'
+export * from './capture-payment.ts'
+export * from './commit-hold.ts'
+export * from './confirm-order.ts'
+export * from './create-order.ts'
+export * from './finalize-sale.ts'
+export * from './reserve-unit.ts'

@@ -1,0 +1,55 @@
+import { z } from 'zod'
+
+const DEV_SECRET = (name: string) => `dev-only-${name}-change-me-0123456789abcdef`
+
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1')
+
+/**
+ * Every setting core reads, from the environment, checked once at start. The README's configuration
+ * table lists the same names and defaults; keep them together.
+ */
+export const CoreConfig = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    HOST: z.string().default('127.0.0.1'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    /** api = HTTP only, worker = BullMQ workers only, all = both in one process. */
+    ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+    /** Prefix of every Redis key and BullMQ queue; lets several environments share one Redis. */
+    REDIS_PREFIX: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).default('fg'),
+    DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/postgres'),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
+    TOKEN_SECRET: z.string().min(32).default(DEV_SECRET('token-secret')),
+    GRANT_SECRET: z.string().min(32).default(DEV_SECRET('grant-secret')),
+    CORE_ADMIN_TOKEN: z.string().min(16).default(DEV_SECRET('core-admin')),
+    CORE_INTERNAL_TOKEN: z.string().min(16).default(DEV_SECRET('core-internal')),
+    EDGE_URL: z.string().url().default('http://127.0.0.1:8787'),
+    EDGE_ADMIN_TOKEN: z.string().min(16).default(DEV_SECRET('edge-admin')),
+    PAYMENT_GATEWAY: z.enum(['simulated']).default('simulated'),
+    SIM_PAYMENT_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(50),
+    SIM_PAYMENT_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+    CHECKOUT_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
+    CHECKOUT_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
+    HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+    RUN_MIGRATIONS: bool.default(true),
+  })
+  .superRefine((c, ctx) => {
+    if (c.NODE_ENV !== 'production') return
+    for (const key of ['TOKEN_SECRET', 'GRANT_SECRET', 'CORE_ADMIN_TOKEN', 'CORE_INTERNAL_TOKEN', 'EDGE_ADMIN_TOKEN'] as const) {
+      if (c[key].startsWith('dev-only-')) ctx.addIssue({ code: 'custom', path: [key], message: 'must be set in production' })
+    }
+  })
+export type CoreConfig = z.infer<typeof CoreConfig>
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): CoreConfig {
+  const parsed = CoreConfig.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')))
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`)
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`)
+  }
+  return parsed.data
+}

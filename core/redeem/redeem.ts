@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto'
+import { shopperOf, verifyGrant, verifyPurchaseToken, type CheckoutJob, type RedeemRequest, type RedeemResponse } from '../../contracts/index.ts'
+import { ApiError } from '../errors/api-error.ts'
+import type { Metrics } from '../metrics.ts'
+import { ScriptError, type Scripts } from '../redis/scripts.ts'
+import type { Sales } from '../sale/sales.ts'
+
+const REFUSALS: Record<ScriptError, [ApiError['code'], string]> = {
+  [ScriptError.SoldOut]: ['sold_out', 'every unit of this sale is sold or held'],
+  [ScriptError.TokenUsed]: ['token_used', 'this purchase token has already been used'],
+  [ScriptError.LimitReached]: ['limit_reached', 'you have reached the per-shopper limit for this sale'],
+  [ScriptError.HoldGone]: ['internal', 'unexpected hold state'],
+  [ScriptError.GrantSuperseded]: ['grant_superseded', 'this grant has lapsed and its token was given to the next shopper'],
+  [ScriptError.IdempotencyKeyConflict]: ['idempotency_key_conflict', 'this Idempotency-Key was already used for a different token'],
+  [ScriptError.GrantExpired]: ['grant_expired', 'the grant expired before it was redeemed'],
+  [ScriptError.SaleNotFound]: ['sale_not_found', 'the sale of this token is not open for checkout'],
+}
+
+/** Same sale, token and generation: same order id, on every node, on every retry. */
+export function orderIdFor(saleId: string, tid: string, gen: number): string {
+  return `ord_${createHash('sha256').update(`${saleId}:${tid}:${gen}`).digest('hex').slice(0, 32)}`
+}
+
+export interface RedeemCall {
+  body: RedeemRequest & { paymentMethod: string }
+  sessionId: string
+  idempotencyKey: string
+  nowMs: number
+}
+
+/**
+ * The hot path: two signature checks, one Lua script, one enqueue. Everything that can be refused
+ * without shared state is refused before Redis is touched.
+ */
+export class Redeemer {
+  constructor(
+    private readonly secrets: { token: string; grant: string },
+    private readonly sales: Sales,
+    private readonly scripts: Scripts,
+    private readonly enqueue: (job: CheckoutJob) => Promise<void>,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async redeem({ body, sessionId, idempotencyKey, nowMs }: RedeemCall): Promise<RedeemResponse> {
+    const token = await verifyPurchaseToken(body.token, this.secrets.token)
+    if (!token.ok) throw new ApiError(token.code, `purchase token refused: ${token.code.replace(/_/g, ' ')}`, 'token')
+    const shopper = await shopperOf(sessionId)
+    const grant = await verifyGrant(body.grant, this.secrets.grant, { token: token.payload, shopper, nowMs })
+    if (!grant.ok) throw new ApiError(grant.code, `grant refused: ${grant.code.replace(/_/g, ' ')}`, 'grant')
+
+    const saleId = token.payload.sale
+    const sale = await this.sales.get(saleId)
+    if (!sale) throw new ApiError('sale_not_found', `no sale ${saleId}`, 'token')
+
+    const { tid } = token.payload
+    const { gen, exp } = grant.payload
+    const orderId = orderIdFor(saleId, tid, gen)
+    const result = await this.scripts.redeemToken(saleId, { tid, gen, shopper, idempotencyKey, orderId, nowMs, grantExpiresAtMs: exp })
+    if (result.kind === 'refused') {
+      this.metrics.redeems.inc({ sale: saleId, outcome: ScriptError[result.error] })
+      const [code, message] = REFUSALS[result.error]
+      throw new ApiError(code, message)
+    }
+    this.metrics.redeems.inc({ sale: saleId, outcome: result.kind })
+    // Enqueued on replays too: the job id is the order id, so a saga is never started twice, and a
+    // crash between the script and this line is repaired by the shopper's retry (or the hold expires).
+    await this.enqueue({
+      orderId: result.orderId,
+      saleId,
+      tid,
+      gen,
+      shopper,
+      paymentMethod: body.paymentMethod,
+      amountCents: sale.priceCents,
+      currency: sale.currency,
+      idempotencyKey,
+      redeemedAt: nowMs,
+    })
+    return { orderId: result.orderId, saleId, status: 'pending', replayed: result.kind === 'replayed' }
+  }
+}

@@ -1,0 +1,20 @@
+import { Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { AppEnv } from './env.ts'
+import { errorResponse } from './http-error.ts'
+import { adminRoutes } from './routes/admin.ts'
+import { shopperRoutes } from './routes/shopper.ts'
+
+/** The edge's HTTP surface. Every error, 404s included, is the shared JSON error body. */
+export const app = new Hono<AppEnv>()
+  .get('/healthz', (c) => c.json({ ok: true }))
+  .route('/api', shopperRoutes)
+  .route('/admin', adminRoutes)
+
+app.notFound((c) => errorResponse('not_found', `no route for ${c.req.method} ${c.req.path}`))
+
+app.onError((err) => {
+  if (err instanceof HTTPException) return err.getResponse()
+  console.error('unhandled edge error', err)
+  return errorResponse('internal', 'something went wrong on our side')
+})

@@ -1,0 +1,577 @@
+/**
+ * WaitingRoom: one Durable Object per sale (`env.WAITING_ROOM.idFromName(saleId)`).
+ *
+ * It holds the sale's pre-generated purchase tokens and a FIFO line of shoppers. From `startsAt` it admits
+ * shoppers in join order at `admitPerMinute`; each admission binds one available token to one shopper with a
+ * signed grant (`signGrant`, GRANT_SECRET) at a new generation. Core sells only against a token plus a live
+ * grant for that generation, and tells the room what finally happened (`applyOutcomes`). Grants that lapse are
+ * fenced by core (`/internal/sales/:saleId/grants/expire`) before their token goes back to the pool, so a token
+ * is never in two shoppers' hands at once.
+ *
+ * Every mutation is a synchronous block of SQL (no `await` inside), so concurrent calls cannot interleave in the
+ * middle of an admission. Grants are deterministic (HMAC over fixed fields), so they are signed after the
+ * admission is committed and the same grant is returned every time the shopper asks.
+ */
+import { DurableObject } from 'cloudflare:workers'
+import type { z } from 'zod'
+import {
+  ExpireGrantsResponse,
+  peekPurchaseToken,
+  signGrant,
+  type ErrorCode,
+  type ExpireGrantsRequest,
+  type LoadTokensResponse,
+  type RoomConfig,
+  type RoomStats,
+  type RoomStatus,
+  type TokenOutcome,
+  type TokenRef,
+} from '../contracts/index.ts'
+import type { Env } from '../edge/env.ts'
+
+/** How often the alarm ticks while someone is waiting or a grant is outstanding. */
+export const TICK_MS = 1_000
+/** A grant is only sent to core for expiry this long after `exp`, so in-flight redeems can land first. */
+export const GRANT_GRACE_MS = 5_000
+/** Largest `ExpireGrantsRequest` batch. */
+export const EXPIRE_BATCH = 1_000
+/** At most this much admission budget is banked: a late alarm catches up, an idle room does not stampede. */
+export const MAX_BURST_MS = 10_000
+/** Cap on admissions written in one synchronous pass; the rest of the budget carries to the next pass. */
+export const MAX_ADMIT_PER_PASS = 5_000
+export const MIN_REFRESH_MS = 500
+export const MAX_REFRESH_MS = 10_000
+const CORE_TIMEOUT_MS = 10_000
+
+/** A parsed `RoomConfig` (defaults applied). */
+export type RoomSettings = z.output<typeof RoomConfig>
+
+export type RoomError = { code: ErrorCode; message: string; field?: string }
+/** RPC results: expected failures are values (error classes do not survive RPC), bugs still throw. */
+export type RoomResult<T> = { ok: true; value: T } | { ok: false; error: RoomError }
+
+type TokenState = 'available' | 'granted' | 'redeemed' | 'sold'
+type TokenCounts = Record<TokenState, number> & { loaded: number }
+
+type RoomRow = {
+  sale_id: string | null
+  starts_at: number | null
+  starts_at_iso: string | null
+  admit_per_minute: number | null
+  token_ttl_seconds: number | null
+  last_tick: number | null
+  budget: number
+  admitted_total: number
+  recycled_total: number
+}
+
+type QueueRow = {
+  seq: number
+  shopper: string
+  joined_at: number
+  state: 'waiting' | 'admitted' | 'expired'
+  tid: string | null
+  gen: number | null
+  grant: string | null
+  grant_iat: number | null
+  grant_exp: number | null
+}
+
+type Config = { saleId: string; startsAt: number; admitPerMinute: number; tokenTtlSeconds: number }
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS room (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     sale_id TEXT,
+     starts_at INTEGER,
+     starts_at_iso TEXT,
+     admit_per_minute INTEGER,
+     token_ttl_seconds INTEGER,
+     last_tick INTEGER,
+     budget REAL NOT NULL DEFAULT 0,
+     admitted_total INTEGER NOT NULL DEFAULT 0,
+     recycled_total INTEGER NOT NULL DEFAULT 0
+   )`,
+  `INSERT OR IGNORE INTO room (id) VALUES (1)`,
+  `CREATE TABLE IF NOT EXISTS tokens (
+     tid TEXT PRIMARY KEY,
+     n INTEGER NOT NULL UNIQUE,
+     token TEXT NOT NULL,
+     gen INTEGER NOT NULL DEFAULT 0,
+     state TEXT NOT NULL DEFAULT 'available' CHECK (state IN ('available', 'granted', 'redeemed', 'sold')),
+     holder TEXT,
+     grant_exp INTEGER
+   )`,
+  `CREATE INDEX IF NOT EXISTS tokens_by_state ON tokens (state, n)`,
+  `CREATE TABLE IF NOT EXISTS queue (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     shopper TEXT NOT NULL UNIQUE,
+     joined_at INTEGER NOT NULL,
+     state TEXT NOT NULL DEFAULT 'waiting' CHECK (state IN ('waiting', 'admitted', 'expired')),
+     tid TEXT,
+     gen INTEGER,
+     "grant" TEXT,
+     grant_iat INTEGER,
+     grant_exp INTEGER
+   )`,
+  `CREATE INDEX IF NOT EXISTS queue_by_state ON queue (state, seq)`,
+]
+
+const ok = <T>(value: T): RoomResult<T> => ({ ok: true, value })
+const fail = <T>(code: ErrorCode, message: string, field?: string): RoomResult<T> => ({
+  ok: false,
+  error: field === undefined ? { code, message } : { code, message, field },
+})
+
+export class WaitingRoom extends DurableObject<Env> {
+  /** Token counts by state; dropped after every token write and recounted on demand. */
+  private counts: TokenCounts | null = null
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env)
+    void ctx.blockConcurrencyWhile(async () => {
+      for (const statement of SCHEMA) ctx.storage.sql.exec(statement)
+    })
+  }
+
+  // ------------------------------------------------------------------ RPC: operator
+
+  /** Creates or replaces the room's config. Changing the rate live is fine: budget so far accrues at the old rate. */
+  async configure(config: RoomSettings): Promise<RoomResult<RoomSettings>> {
+    const bound = this.bindSale(config.saleId)
+    if (bound) return bound
+    const now = this.now()
+    const startsAt = Date.parse(config.startsAt)
+    this.tx(() => {
+      this.admit(now)
+      const room = this.room()
+      // A sale moved back to the future starts again from an empty budget.
+      const restart = now < startsAt
+      this.sql(
+        `UPDATE room SET starts_at = ?, starts_at_iso = ?, admit_per_minute = ?, token_ttl_seconds = ?,
+                last_tick = ?, budget = ? WHERE id = 1`,
+        startsAt,
+        config.startsAt,
+        config.admitPerMinute,
+        config.tokenTtlSeconds,
+        restart ? null : room.last_tick,
+        restart ? 0 : Math.min(room.budget, burstCapacity(config.admitPerMinute)),
+      )
+    })
+    await this.scheduleAlarm(now)
+    return ok({ ...config })
+  }
+
+  /**
+   * Adds purchase tokens. Each is read with `peekPurchaseToken` (the edge cannot verify signatures; core does).
+   * All-or-nothing: one token that does not parse or names another sale rejects the whole batch.
+   */
+  async loadTokens(saleId: string, tokens: string[]): Promise<RoomResult<LoadTokensResponse>> {
+    const bound = this.bindSale(saleId)
+    if (bound) return bound
+    const parsed: { tid: string; token: string }[] = []
+    for (const [i, token] of tokens.entries()) {
+      const payload = peekPurchaseToken(token)
+      if (!payload) return fail('invalid_body', `tokens.${i}: not a purchase token`, `tokens.${i}`)
+      if (payload.sale !== saleId) {
+        return fail('invalid_body', `tokens.${i}: token is for sale ${payload.sale}, not ${saleId}`, `tokens.${i}`)
+      }
+      parsed.push({ tid: payload.tid, token })
+    }
+    const now = this.now()
+    const result = this.tx(() => {
+      let next = this.one<{ n: number }>(`SELECT COALESCE(MAX(n), 0) AS n FROM tokens`).n
+      let loaded = 0
+      let duplicates = 0
+      for (const { tid, token } of parsed) {
+        if (this.rows(`SELECT 1 FROM tokens WHERE tid = ?`, tid).length > 0) {
+          duplicates++
+          continue
+        }
+        this.sql(`INSERT INTO tokens (tid, n, token) VALUES (?, ?, ?)`, tid, ++next, token)
+        loaded++
+      }
+      this.counts = null
+      this.admit(now)
+      return { saleId, loaded, duplicates, total: this.tokenCounts().loaded }
+    })
+    await this.scheduleAlarm(now)
+    return ok(result)
+  }
+
+  /**
+   * Core's word on redeemed tokens. `sold` is final; `returned` puts the token back in the pool for the next
+   * shopper in line. Only an outcome for the token's current generation applies; anything else is ignored,
+   * so repeating a batch is safe.
+   */
+  async applyOutcomes(saleId: string, outcomes: TokenOutcome[]): Promise<RoomResult<{ applied: number }>> {
+    const bound = this.bindSale(saleId)
+    if (bound) return bound
+    const now = this.now()
+    const applied = this.tx(() => {
+      let applied = 0
+      for (const { tid, gen, outcome } of outcomes) {
+        const token = this.rows<{ state: TokenState; holder: string | null }>(
+          `SELECT state, holder FROM tokens WHERE tid = ? AND gen = ? AND state IN ('granted', 'redeemed')`,
+          tid,
+          gen,
+        )[0]
+        if (!token) continue
+        if (outcome === 'sold') {
+          this.sql(`UPDATE tokens SET state = 'sold', grant_exp = NULL WHERE tid = ?`, tid)
+        } else {
+          this.release(tid, gen, token.holder)
+        }
+        applied++
+      }
+      if (applied > 0) {
+        this.counts = null
+        this.admit(now)
+      }
+      return applied
+    })
+    await this.scheduleAlarm(now)
+    return ok({ applied })
+  }
+
+  async stats(saleId: string): Promise<RoomResult<RoomStats>> {
+    const bound = this.bindSale(saleId)
+    if (bound) return bound
+    const counts = this.tokenCounts()
+    const room = this.room()
+    return ok({
+      saleId,
+      configured: room.starts_at !== null,
+      tokensLoaded: counts.loaded,
+      available: counts.available,
+      granted: counts.granted,
+      redeemed: counts.redeemed,
+      sold: counts.sold,
+      queued: this.one<{ c: number }>(`SELECT COUNT(*) AS c FROM queue WHERE state = 'waiting'`).c,
+      admitted: room.admitted_total,
+      recycled: room.recycled_total,
+    })
+  }
+
+  // ------------------------------------------------------------------ RPC: shoppers
+
+  /**
+   * Puts a shopper in line (or finds its existing place: joining twice is a no-op). A shopper whose grant
+   * lapsed joins again at the back.
+   */
+  async join(saleId: string, shopper: string): Promise<RoomResult<RoomStatus>> {
+    const bound = this.bindSale(saleId)
+    if (bound) return bound
+    const config = this.config()
+    if (!config) return fail('room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
+    const now = this.now()
+    this.tx(() => {
+      const row = this.queueRow(shopper)
+      if (row?.state === 'expired' && !this.soldOut()) this.sql(`DELETE FROM queue WHERE seq = ?`, row.seq)
+      if (!row || (row.state === 'expired' && !this.soldOut())) {
+        this.sql(`INSERT INTO queue (shopper, joined_at) VALUES (?, ?)`, shopper, now)
+      }
+      this.admit(now)
+    })
+    await this.scheduleAlarm(now)
+    return ok(await this.describe(config, shopper, now))
+  }
+
+  /** Where a shopper stands. `not_found` when the shopper never joined. */
+  async status(saleId: string, shopper: string): Promise<RoomResult<RoomStatus>> {
+    const bound = this.bindSale(saleId)
+    if (bound) return bound
+    const config = this.config()
+    if (!config) return fail('room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
+    const now = this.now()
+    if (!this.queueRow(shopper)) return fail('not_found', 'this session has not joined the line: join first')
+    const admitted = this.tx(() => this.admit(now))
+    if (admitted > 0) await this.scheduleAlarm(now)
+    return ok(await this.describe(config, shopper, now))
+  }
+
+  // ------------------------------------------------------------------ timed work
+
+  override async alarm(): Promise<void> {
+    this.tx(() => this.admit(this.now()))
+    await this.expireGrants(this.now())
+    this.tx(() => this.admit(this.now()))
+    await this.scheduleAlarm(this.now(), { replace: true })
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  /** Milliseconds since the epoch. One place, so tests can move time (`vi.setSystemTime`). */
+  private now(): number {
+    return Date.now()
+  }
+
+  /**
+   * Admits waiting shoppers in seq order, as far as the budget and available tokens allow. Synchronous:
+   * call inside `transactionSync`. Returns how many were admitted.
+   */
+  private admit(now: number): number {
+    const config = this.config()
+    if (!config || now < config.startsAt) return 0
+    const room = this.room()
+    const from = Math.max(config.startsAt, room.last_tick ?? config.startsAt)
+    const accrued = (Math.max(0, now - from) * config.admitPerMinute) / 60_000
+    let budget = Math.min(room.budget + accrued, burstCapacity(config.admitPerMinute))
+    const take = Math.min(Math.floor(budget), MAX_ADMIT_PER_PASS)
+    let admitted = 0
+    if (take > 0) {
+      const shoppers = this.rows<{ seq: number; shopper: string }>(
+        `SELECT seq, shopper FROM queue WHERE state = 'waiting' ORDER BY seq LIMIT ?`,
+        take,
+      )
+      const tokens = shoppers.length
+        ? this.rows<{ tid: string; gen: number }>(
+            `SELECT tid, gen FROM tokens WHERE state = 'available' ORDER BY n LIMIT ?`,
+            shoppers.length,
+          )
+        : []
+      const iat = Math.floor(now / 1000)
+      const exp = now + config.tokenTtlSeconds * 1000
+      for (const [i, token] of tokens.entries()) {
+        const { seq, shopper } = shoppers[i]!
+        const gen = 1
+        this.sql(
+          `UPDATE tokens SET state = 'granted', gen = ?, holder = ?, grant_exp = ? WHERE tid = ? AND state = 'available'`,
+          gen,
+          shopper,
+          exp,
+          token.tid,
+        )
+        this.sql(
+          `UPDATE queue SET state = 'admitted', tid = ?, gen = ?, "grant" = NULL, grant_iat = ?, grant_exp = ?
+           WHERE seq = ?`,
+          token.tid,
+          gen,
+          iat,
+          exp,
+          seq,
+        )
+        admitted++
+      }
+      budget -= admitted
+      if (admitted > 0) this.counts = null
+    }
+    this.sql(
+      `UPDATE room SET last_tick = ?, budget = ?, admitted_total = admitted_total + ? WHERE id = 1`,
+      now,
+      budget,
+      admitted,
+    )
+    return admitted
+  }
+
+  /** Token back to the pool (same gen; the next admission bumps it) and its holder's place is spent. */
+  private release(tid: string, gen: number, holder: string | null): void {
+    this.sql(`UPDATE tokens SET state = 'available', holder = NULL, grant_exp = NULL WHERE tid = ?`, tid)
+    if (holder !== null) {
+      this.sql(
+        `UPDATE queue SET state = 'expired' WHERE shopper = ? AND tid = ? AND gen = ? AND state = 'admitted'`,
+        holder,
+        tid,
+        gen,
+      )
+    }
+    this.sql(`UPDATE room SET recycled_total = recycled_total + 1 WHERE id = 1`)
+  }
+
+  /**
+   * Asks core about grants past `exp + GRANT_GRACE_MS`. Core fences each (tid, gen) so a late redeem fails, and
+   * answers `voided` (token back to the pool) or `redeemed` (await core's outcome). If core cannot be reached
+   * the tokens stay granted and the next alarm asks again.
+   */
+  private async expireGrants(now: number): Promise<void> {
+    const config = this.config()
+    if (!config) return
+    const due = this.rows<{ tid: string; gen: number }>(
+      `SELECT tid, gen FROM tokens WHERE state = 'granted' AND grant_exp <= ? ORDER BY grant_exp LIMIT ?`,
+      now - GRANT_GRACE_MS,
+      EXPIRE_BATCH,
+    )
+    if (due.length === 0) return
+    const body: ExpireGrantsRequest = { grants: due satisfies TokenRef[] }
+    let results: ExpireGrantsResponse['results']
+    try {
+      const res = await fetch(`${this.env.CORE_URL}/internal/sales/${config.saleId}/grants/expire`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.env.CORE_INTERNAL_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(CORE_TIMEOUT_MS),
+      })
+      if (!res.ok) {
+        console.warn(`waiting-room ${config.saleId}: core answered ${res.status} to grants/expire; retrying next tick`)
+        return
+      }
+      const parsed = ExpireGrantsResponse.safeParse(await res.json())
+      if (!parsed.success) {
+        console.warn(`waiting-room ${config.saleId}: unexpected grants/expire response; retrying next tick`)
+        return
+      }
+      results = parsed.data.results
+    } catch (err) {
+      console.warn(`waiting-room ${config.saleId}: core unreachable for grants/expire (${String(err)}); retrying next tick`)
+      return
+    }
+    const asked = new Set(due.map((g) => `${g.tid}:${g.gen}`))
+    this.tx(() => {
+      for (const result of results) {
+        if (!asked.has(`${result.tid}:${result.gen}`)) continue
+        // Still the same grant? (An outcome may have landed while we were waiting on core.)
+        const token = this.rows<{ holder: string | null }>(
+          `SELECT holder FROM tokens WHERE tid = ? AND gen = ? AND state = 'granted'`,
+          result.tid,
+          result.gen,
+        )[0]
+        if (!token) continue
+        if (result.state === 'voided') this.release(result.tid, result.gen, token.holder)
+        else this.sql(`UPDATE tokens SET state = 'redeemed', grant_exp = NULL WHERE tid = ?`, result.tid)
+      }
+      this.counts = null
+    })
+  }
+
+  /**
+   * Keeps one alarm ~every TICK_MS while there is timed work: shoppers waiting for an available token, or
+   * grants outstanding. An idle room (or one waiting only on core's outcomes) gets no alarm.
+   */
+  private async scheduleAlarm(now: number, { replace = false } = {}): Promise<void> {
+    const config = this.config()
+    if (!config) return
+    const counts = this.tokenCounts()
+    let next: number | null = null
+    if (counts.granted > 0) {
+      const earliest = this.one<{ exp: number | null }>(
+        `SELECT MIN(grant_exp) AS exp FROM tokens WHERE state = 'granted'`,
+      ).exp
+      next = Math.max(now + TICK_MS, (earliest ?? now) + GRANT_GRACE_MS)
+    }
+    if (counts.available > 0 && this.rows(`SELECT 1 FROM queue WHERE state = 'waiting' LIMIT 1`).length > 0) {
+      const admitAt = now < config.startsAt ? config.startsAt : now + TICK_MS
+      next = next === null ? admitAt : Math.min(next, admitAt)
+    }
+    if (next === null) return
+    // Inside alarm() the alarm that is running is spent: always set the next one.
+    const current = replace ? null : await this.ctx.storage.getAlarm()
+    if (current === null || current > next) await this.ctx.storage.setAlarm(next)
+  }
+
+  /** What a shopper sees. Signs (and stores) the grant on first read; signing is deterministic. */
+  private async describe(config: Config, shopper: string, now: number): Promise<RoomStatus> {
+    const row = this.queueRow(shopper)
+    const counts = this.tokenCounts()
+    const base = {
+      saleId: config.saleId,
+      position: null,
+      ahead: null,
+      unitsLeft: counts.loaded - counts.sold,
+      refreshMs: 0,
+      token: null,
+      grant: null,
+      grantExpiresAt: null,
+    }
+    if (row?.state === 'admitted' && row.tid !== null && row.gen !== null && row.grant_exp !== null) {
+      const token = this.one<{ token: string }>(`SELECT token FROM tokens WHERE tid = ?`, row.tid).token
+      let grant = row.grant
+      if (grant === null) {
+        grant = await signGrant(
+          { sale: config.saleId, tid: row.tid, gen: row.gen, sub: shopper, iat: row.grant_iat ?? 0, exp: row.grant_exp },
+          this.env.GRANT_SECRET,
+        )
+        this.sql(`UPDATE queue SET "grant" = ? WHERE seq = ? AND gen = ? AND "grant" IS NULL`, grant, row.seq, row.gen)
+      }
+      return { ...base, state: 'admitted', token, grant, grantExpiresAt: row.grant_exp }
+    }
+    if (!row || this.soldOut()) return { ...base, state: 'sold_out' }
+    if (row.state === 'expired') return { ...base, state: 'expired' }
+    const ahead = this.one<{ c: number }>(
+      `SELECT COUNT(*) AS c FROM queue WHERE state = 'waiting' AND seq < ?`,
+      row.seq,
+    ).c
+    const notStarted = now < config.startsAt
+    const waitMs = (notStarted ? config.startsAt - now : 0) + (ahead * 60_000) / config.admitPerMinute
+    return {
+      ...base,
+      state: notStarted ? 'not_started' : 'waiting',
+      position: ahead + 1,
+      ahead,
+      refreshMs: Math.round(Math.min(MAX_REFRESH_MS, Math.max(MIN_REFRESH_MS, waitMs / 2))),
+    }
+  }
+
+  /** Every loaded token is sold: nothing available, granted or redeemed can come back to anyone. */
+  private soldOut(): boolean {
+    const counts = this.tokenCounts()
+    return counts.loaded > 0 && counts.sold === counts.loaded
+  }
+
+  private tokenCounts(): TokenCounts {
+    if (this.counts) return this.counts
+    const counts: TokenCounts = { loaded: 0, available: 0, granted: 0, redeemed: 0, sold: 0 }
+    for (const { state, c } of this.rows<{ state: TokenState; c: number }>(
+      `SELECT state, COUNT(*) AS c FROM tokens GROUP BY state`,
+    )) {
+      counts[state] = c
+      counts.loaded += c
+    }
+    this.counts = counts
+    return counts
+  }
+
+  /** `transactionSync` that also forgets cached counts when it rolls back. */
+  private tx<T>(fn: () => T): T {
+    try {
+      return this.ctx.storage.transactionSync(fn)
+    } catch (err) {
+      this.counts = null
+      throw err
+    }
+  }
+
+  /** Remembers which sale this object serves; refuses to act for another one. */
+  private bindSale(saleId: string): RoomResult<never> | null {
+    const current = this.room().sale_id
+    if (current === null) this.sql(`UPDATE room SET sale_id = ? WHERE id = 1`, saleId)
+    else if (current !== saleId) return fail('invalid_path', `this room serves sale ${current}, not ${saleId}`, 'saleId')
+    return null
+  }
+
+  private config(): Config | null {
+    const room = this.room()
+    if (room.sale_id === null || room.starts_at === null || room.admit_per_minute === null) return null
+    return {
+      saleId: room.sale_id,
+      startsAt: room.starts_at,
+      admitPerMinute: room.admit_per_minute,
+      tokenTtlSeconds: room.token_ttl_seconds ?? 300,
+    }
+  }
+
+  private room(): RoomRow {
+    return this.one<RoomRow>(`SELECT * FROM room WHERE id = 1`)
+  }
+
+  private queueRow(shopper: string): QueueRow | undefined {
+    return this.rows<QueueRow>(`SELECT * FROM queue WHERE shopper = ?`, shopper)[0]
+  }
+
+  private sql(query: string, ...bindings: SqlStorageValue[]): void {
+    this.ctx.storage.sql.exec(query, ...bindings)
+  }
+
+  private rows<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: SqlStorageValue[]): T[] {
+    return this.ctx.storage.sql.exec<T>(query, ...bindings).toArray()
+  }
+
+  private one<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: SqlStorageValue[]): T {
+    return this.ctx.storage.sql.exec<T>(query, ...bindings).one()
+  }
+}
+
+/** Admission budget banked at most: MAX_BURST_MS worth of the rate, and at least one shopper. */
+function burstCapacity(admitPerMinute: number): number {
+  return Math.max(1, (admitPerMinute * MAX_BURST_MS) / 60_000)
+}
