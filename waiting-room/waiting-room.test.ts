@@ -36,6 +36,8 @@ async function statusOf(room: Room, saleId: string, shopper: string): Promise<Ro
   return value(await room.status(saleId, shopper))
 }
 
+const tick = () => new Promise((resolve) => setTimeout(resolve, 1))
+
 /** Rows of the room's tables, read inside the object. */
 function tokenRows(room: Room) {
   return runInDurableObject(room, (_instance, state) =>
@@ -365,6 +367,46 @@ describe('when grants expire', () => {
     expect(await stats(room, saleId)).toMatchObject({ recycled: 1, redeemed: 1, granted: 1, admitted: 3 })
   })
 
+  it('should ignore the answer from core for a grant that changed hands meanwhile', async () => {
+    const { saleId, room, people, tidA, exp } = await twoGrantsOutstanding()
+    // Each side polls a flag: a promise resolved from the other side would carry its I/O context across objects.
+    let release = false
+    const calls = mockCore(async () => {
+      while (!release) await tick()
+      return Response.json({ results: [{ tid: tidA, gen: 1, state: 'voided' }] })
+    })
+
+    clock.set(exp + GRANT_GRACE_MS + 1)
+    const alarm = runDurableObjectAlarm(room)
+    while (calls.length === 0) await tick()
+    // While the room waits on core, checkout reports tidA returned and the room re-grants it (gen 2).
+    value(await room.applyOutcomes(saleId, [{ tid: tidA, gen: 1, outcome: 'returned' }]))
+    release = true
+    await alarm
+
+    const rows = await tokenRows(room)
+    expect(rows[0]).toEqual({ tid: tidA, gen: 2, state: 'granted', holder: people[2]!.shopper })
+    expect((await statusOf(room, saleId, people[2]!.shopper)).state).toBe('admitted')
+    expect((await statusOf(room, saleId, people[3]!.shopper)).state).toBe('waiting')
+    expect((await stats(room, saleId)).recycled).toBe(1)
+  })
+
+  it('should send a shopper whose grant lapsed to the back of the line on rejoin', async () => {
+    const { saleId, room, people, tidA, exp } = await twoGrantsOutstanding()
+    mockCore(async (req) => {
+      const body = ExpireGrantsRequest.parse(await req.json())
+      return Response.json({ results: body.grants.filter((g) => g.tid === tidA).map((g) => ({ ...g, state: 'voided' })) })
+    })
+    clock.set(exp + GRANT_GRACE_MS + 1)
+    await runDurableObjectAlarm(room)
+    expect((await statusOf(room, saleId, people[0]!.shopper)).state).toBe('expired')
+
+    const rejoined = value(await room.join(saleId, people[0]!.shopper))
+
+    expect(rejoined).toMatchObject({ state: 'waiting', position: 2, ahead: 1, token: null })
+    expect((await statusOf(room, saleId, people[3]!.shopper)).position).toBe(1)
+  })
+
   it('should not ask core before the grace period has passed', async () => {
     const { room, exp } = await twoGrantsOutstanding()
     const calls = mockCore(() => Response.json({ results: [] }))
@@ -405,7 +447,11 @@ describe('when grants expire', () => {
 
   it('should keep tokens granted when core answers with an error', async () => {
     const { saleId, room, exp } = await twoGrantsOutstanding()
-    const calls = mockCore(() => Response.json({ error: { code: 'internal', message: 'boom' } }, { status: 500 }))
+    // Even a body that looks like an answer does not count when the status says core failed.
+    const calls = mockCore(async (req) => {
+      const body = ExpireGrantsRequest.parse(await req.json())
+      return Response.json({ results: body.grants.map((g) => ({ ...g, state: 'voided' })) }, { status: 500 })
+    })
     const before = await stats(room, saleId)
 
     clock.set(exp + GRANT_GRACE_MS + 1)
@@ -461,6 +507,18 @@ describe('when the room has nothing timed to do', () => {
     const { room } = await openSale(clock, { tokens: 3, shoppers: 0 })
 
     expect(await runInDurableObject(room, (_i, state) => state.storage.getAlarm())).toBeNull()
+  })
+})
+
+describe('when a shopper who never joined asks for status', () => {
+  it('should answer not_found and not add them to the line', async () => {
+    const { saleId, room } = await openSale(clock, { tokens: 1, shoppers: 1 })
+    const [stranger] = await makeShoppers(1)
+
+    const result = await room.status(saleId, stranger!.shopper)
+
+    expect(result).toMatchObject({ ok: false, error: { code: 'not_found' } })
+    expect((await stats(room, saleId)).queued).toBe(1)
   })
 })
 

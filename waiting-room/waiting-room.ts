@@ -334,7 +334,7 @@ export class WaitingRoom extends DurableObject<Env> {
       const exp = now + config.tokenTtlSeconds * 1000
       for (const [i, token] of tokens.entries()) {
         const { seq, shopper } = shoppers[i]!
-        const gen = 1
+        const gen = token.gen + 1
         this.sql(
           `UPDATE tokens SET state = 'granted', gen = ?, holder = ?, grant_exp = ? WHERE tid = ? AND state = 'available'`,
           gen,
@@ -426,7 +426,7 @@ export class WaitingRoom extends DurableObject<Env> {
           result.tid,
           result.gen,
         )[0]
-        if (!token) continue
+        if (!token) { this.release(result.tid, result.gen, null); continue }
         if (result.state === 'voided') this.release(result.tid, result.gen, token.holder)
         else this.sql(`UPDATE tokens SET state = 'redeemed', grant_exp = NULL WHERE tid = ?`, result.tid)
       }

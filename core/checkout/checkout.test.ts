@@ -136,3 +136,45 @@ describe('when 300 shoppers redeem 100 units and 30% of payments fail', () => {
     }
   })
 })
+
+describe('when the payment outlasts the hold', () => {
+  it('should release the unit to the next shopper, void the authorization and never charge', async () => {
+    await createSale('slow-pay-1', 1, { holdTtlSeconds: 5 })
+    const { sweepHolds } = await import('../jobs/workers.ts')
+    let letGo!: () => void
+    const gate = new Promise<void>((resolve) => (letGo = resolve))
+    const slow = new SimulatedGateway({ latencyMs: 0 })
+    let authorizing = false
+    core.gateway.authorize = async (request) => {
+      authorizing = true
+      await gate
+      return slow.authorize(request)
+    }
+    core.gateway.void = slow.void.bind(slow)
+    core.gateway.capture = slow.capture.bind(slow)
+    try {
+      const shopper = await admittedShopper(core.config, 'slow-pay-1')
+      const { orderId } = (await (await redeem(shopper, 'slow-pay-key-1')).json()) as RedeemResponse
+      await eventually(async () => (authorizing ? true : undefined), 10_000, 'the saga to reach authorize')
+      expect(await core.scripts.holdState('slow-pay-1', orderId)).toBe('held')
+      const released = await sweepHolds({ sales: core.sales, scripts: core.scripts, jobs: core.jobs, metrics: core.metrics, logger: core.logger }, Date.now() + 6_000)
+      expect(released).toBe(1)
+      expect(await core.scripts.counters('slow-pay-1')).toEqual({ stock: 1, available: 1, held: 0, sold: 0 })
+      letGo()
+      const order = await settled(orderId, shopper.session)
+      expect(order).toMatchObject({ status: 'failed', failureReason: 'hold_expired' })
+      const entry = [...slow.ledger.values()].find((e) => e.orderId === orderId)
+      expect(entry).toMatchObject({ state: 'voided', captures: 0 })
+      const returned = room.outcomes.filter((o) => o.saleId === 'slow-pay-1' && o.outcome === 'returned')
+      await eventually(async () => (room.outcomes.some((o) => o.saleId === 'slow-pay-1' && o.outcome === 'returned') ? true : undefined))
+      expect(returned.length).toBeLessThanOrEqual(1)
+      expect(await core.scripts.counters('slow-pay-1')).toEqual({ stock: 1, available: 1, held: 0, sold: 0 })
+      const payment = await core.db.query('SELECT status FROM payments WHERE order_id = $1', [orderId])
+      expect(payment.rows).toEqual([{ status: 'VOIDED' }])
+    } finally {
+      core.gateway.authorize = gateway.authorize.bind(gateway)
+      core.gateway.void = gateway.void.bind(gateway)
+      core.gateway.capture = gateway.capture.bind(gateway)
+    }
+  })
+})

@@ -1,0 +1,25 @@
+import type { Redis } from 'ioredis'
+import type pg from 'pg'
+
+/** Everything a refused request could have touched: every sale key in Redis and the row counts in Postgres. */
+export async function snapshotState(redis: Redis, db: pg.Pool, prefix: string): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {}
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:{*`, 'COUNT', 1000)
+    for (const key of keys) {
+      const type = await redis.type(key)
+      out[key] =
+        type === 'string' ? await redis.get(key)
+        : type === 'hash' ? await redis.hgetall(key)
+        : type === 'zset' ? await redis.zrange(key, 0, -1, 'WITHSCORES')
+        : type
+    }
+    cursor = next
+  } while (cursor !== '0')
+  for (const table of ['sales', 'orders', 'payments', 'sagas', 'saga_step_log', 'shopper_purchases']) {
+    const { rows } = await db.query(`SELECT count(*)::int AS n, coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') AS digest FROM ${table} t`)
+    out[`pg:${table}`] = rows[0]
+  }
+  return out
+}
