@@ -267,8 +267,7 @@ export class WaitingRoom extends DurableObject<Env> {
     const now = this.now()
     this.tx(() => {
       const row = this.queueRow(shopper)
-      if (row?.state === 'expired' && !this.soldOut()) this.sql(`DELETE FROM queue WHERE seq = ?`, row.seq)
-      if (!row || (row.state === 'expired' && !this.soldOut())) {
+      if (!row) {
         this.sql(`INSERT INTO queue (shopper, joined_at) VALUES (?, ?)`, shopper, now)
       }
       this.admit(now)
@@ -426,7 +425,7 @@ export class WaitingRoom extends DurableObject<Env> {
           result.tid,
           result.gen,
         )[0]
-        if (!token) { this.release(result.tid, result.gen, null); continue }
+        if (!token) continue
         if (result.state === 'voided') this.release(result.tid, result.gen, token.holder)
         else this.sql(`UPDATE tokens SET state = 'redeemed', grant_exp = NULL WHERE tid = ?`, result.tid)
       }

@@ -12,7 +12,7 @@ export async function snapshotState(redis: Redis, db: pg.Pool, prefix: string): 
       out[key] =
         type === 'string' ? await redis.get(key)
         : type === 'hash' ? await redis.hgetall(key)
-        : type === 'zset' ? await redis.zrange(key, 0, -1, 'WITHSCORES')
+        : type === 'zset' ? await redis.zrange(key, '0', '-1', 'WITHSCORES')
         : type
     }
     cursor = next
