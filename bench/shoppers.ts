@@ -1,0 +1,124 @@
+/**
+ * Simulated shoppers: each joins the waiting room, polls at the interval the room suggests, and
+ * when admitted redeems its token and follows its order to the end. Used by the demo, the
+ * end-to-end tests and the benches; talks only HTTP to the edge, like a browser or app would.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { randomUUID } from 'node:crypto'
+import type { ErrorBody, Order, RedeemResponse, RoomStatus } from '../contracts/index.ts'
+
+export type ShopperOutcome = 'confirmed' | 'payment_failed' | 'sold_out' | 'refused' | 'gave_up' | 'error'
+
+export interface ShopperResult {
+  outcome: ShopperOutcome
+  orderId?: string
+  detail?: string
+  joinMs: number
+  redeemMs?: number
+  polls: number
+}
+
+export interface ShopperRunOptions {
+  edgeUrl: string
+  saleId: string
+  shoppers: number
+  /** Payment method every shopper uses (the simulated gateway decides declines). */
+  paymentMethod?: string
+  /** Stop waiting after this long (a safety net; the room should end everyone's wait first). */
+  deadlineMs?: number
+  /** Called after each shopper finishes. */
+  onResult?: (result: ShopperResult, done: number) => void
+}
+
+export interface ShopperRunSummary {
+  results: ShopperResult[]
+  byOutcome: Record<ShopperOutcome, number>
+  redeemMs: number[]
+  joinMs: number[]
+  polls: number
+  seconds: number
+}
+
+export function percentile(values: number[], p: number): number {
+  if (!values.length) return 0
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
+}
+
+async function json<T>(response: Response): Promise<T> {
+  const text = await response.text()
+  try {
+    return JSON.parse(text) as T
+  } catch {
+    throw new Error(`non-JSON ${response.status} from ${response.url}: ${text.slice(0, 200)}`)
+  }
+}
+
+async function shop(options: ShopperRunOptions, deadline: number): Promise<ShopperResult> {
+  const base = `${options.edgeUrl}/api/sales/${options.saleId}`
+  let polls = 0
+  const joinStarted = performance.now()
+  const joinRes = await fetch(`${base}/join`, { method: 'POST', headers: { accept: 'application/json' } })
+  const joinMs = performance.now() - joinStarted
+  if (!joinRes.ok) return { outcome: 'error', detail: `join ${joinRes.status} ${JSON.stringify(await json<ErrorBody>(joinRes))}`, joinMs, polls }
+  let status = await json<RoomStatus>(joinRes)
+  const session = status.session!
+  const headers = { accept: 'application/json', 'x-floodgate-session': session }
+
+  while (status.state === 'waiting' || status.state === 'not_started') {
+    if (Date.now() > deadline) return { outcome: 'gave_up', joinMs, polls }
+    // jitter keeps thousands of shoppers from polling in lockstep
+    await sleep(status.refreshMs * (0.8 + Math.random() * 0.4))
+    const res = await fetch(`${base}/status`, { headers })
+    polls += 1
+    if (!res.ok) return { outcome: 'error', detail: `status ${res.status}`, joinMs, polls }
+    status = await json<RoomStatus>(res)
+  }
+  if (status.state === 'sold_out') return { outcome: 'sold_out', joinMs, polls }
+  if (status.state !== 'admitted') return { outcome: 'error', detail: `state ${status.state}`, joinMs, polls }
+
+  const redeemStarted = performance.now()
+  const redeemRes = await fetch(`${base}/redeem`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+    body: JSON.stringify({ token: status.token, grant: status.grant, paymentMethod: options.paymentMethod ?? 'pm_card_visa' }),
+  })
+  const redeemMs = performance.now() - redeemStarted
+  if (redeemRes.status !== 202) {
+    return { outcome: 'refused', detail: (await json<ErrorBody>(redeemRes)).error?.code, joinMs, redeemMs, polls }
+  }
+  const { orderId } = await json<RedeemResponse>(redeemRes)
+  for (;;) {
+    if (Date.now() > deadline) return { outcome: 'gave_up', orderId, joinMs, redeemMs, polls }
+    await sleep(100 + Math.random() * 100)
+    const res = await fetch(`${options.edgeUrl}/api/orders/${orderId}`, { headers })
+    polls += 1
+    if (!res.ok) continue
+    const order = await json<Order>(res)
+    if (order.status === 'confirmed') return { outcome: 'confirmed', orderId, joinMs, redeemMs, polls }
+    if (order.status === 'failed') return { outcome: 'payment_failed', orderId, detail: order.failureReason ?? undefined, joinMs, redeemMs, polls }
+  }
+}
+
+export async function runShoppers(options: ShopperRunOptions): Promise<ShopperRunSummary> {
+  const started = performance.now()
+  const deadline = Date.now() + (options.deadlineMs ?? 110_000)
+  let done = 0
+  const results = await Promise.all(
+    Array.from({ length: options.shoppers }, async () => {
+      const result = await shop(options, deadline).catch((error: Error): ShopperResult => ({ outcome: 'error', detail: error.message, joinMs: 0, polls: 0 }))
+      options.onResult?.(result, ++done)
+      return result
+    }),
+  )
+  const byOutcome = { confirmed: 0, payment_failed: 0, sold_out: 0, refused: 0, gave_up: 0, error: 0 } as Record<ShopperOutcome, number>
+  for (const r of results) byOutcome[r.outcome] += 1
+  return {
+    results,
+    byOutcome,
+    redeemMs: results.flatMap((r) => (r.redeemMs === undefined ? [] : [r.redeemMs])),
+    joinMs: results.map((r) => r.joinMs),
+    polls: results.reduce((n, r) => n + r.polls, 0),
+    seconds: (performance.now() - started) / 1000,
+  }
+}

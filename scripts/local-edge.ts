@@ -1,0 +1,60 @@
+/**
+ * Runs the real edge worker (Hono + WaitingRoom Durable Object) in workerd through Miniflare, from Node.
+ * Used by `npm run demo`, the end-to-end tests and the benches; `wrangler dev` runs the same worker.
+ */
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+import { Miniflare } from 'miniflare'
+
+export interface LocalEdgeOptions {
+  coreUrl: string
+  grantSecret: string
+  edgeAdminToken: string
+  coreInternalToken: string
+  port?: number
+}
+
+export interface LocalEdge {
+  url: string
+  mf: Miniflare
+  dispose(): Promise<void>
+}
+
+const ENTRY = fileURLToPath(new URL('../edge/index.ts', import.meta.url))
+let bundled: Promise<string> | undefined
+
+/** Bundles edge/index.ts the way wrangler does: ESM, workerd conditions, `cloudflare:*` left to the runtime. */
+export function bundleEdge(): Promise<string> {
+  bundled ??= build({
+    entryPoints: [ENTRY],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    mainFields: ['module', 'main'],
+    conditions: ['workerd', 'worker', 'browser', 'import'],
+    external: ['cloudflare:*', 'node:*'],
+    logLevel: 'silent',
+  }).then((result) => result.outputFiles[0]!.text)
+  return bundled
+}
+
+export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
+  const mf = new Miniflare({
+    modules: [{ type: 'ESModule', path: 'index.mjs', contents: await bundleEdge() }],
+    compatibilityDate: '2026-04-01',
+    durableObjects: { WAITING_ROOM: { className: 'WaitingRoom', useSQLite: true } },
+    bindings: {
+      CORE_URL: options.coreUrl,
+      GRANT_SECRET: options.grantSecret,
+      EDGE_ADMIN_TOKEN: options.edgeAdminToken,
+      CORE_INTERNAL_TOKEN: options.coreInternalToken,
+    },
+    host: '127.0.0.1',
+    port: options.port ?? 0,
+  })
+  const url = (await mf.ready).toString().replace(/\/$/, '')
+  let disposing: Promise<void> | undefined
+  return { url, mf, dispose: () => (disposing ??= mf.dispose()) }
+}

@@ -1,0 +1,115 @@
+/**
+ * The whole of Floodgate on this machine: Redis and Postgres (found or started), core (API and
+ * workers, in this process) and the edge with its waiting room (workerd via Miniflare). Every run
+ * gets its own Postgres schema and Redis key prefix, so runs never see each other's data.
+ */
+import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:net'
+import pg from 'pg'
+import { Redis } from 'ioredis'
+import { loadConfig, type CoreConfig } from '../core/config.ts'
+import { startCore, type Core } from '../core/core.ts'
+import { createLogger } from '../core/logger.ts'
+import type { PaymentGateway } from '../core/payment/gateway.ts'
+import { ensureServices, type LocalServices } from './services.ts'
+import { startLocalEdge, type LocalEdge } from './local-edge.ts'
+
+export interface LocalStack {
+  core: Core
+  edge: LocalEdge
+  services: LocalServices
+  coreUrl: string
+  edgeUrl: string
+  config: CoreConfig
+  schema: string
+  stop(options?: { keepData?: boolean }): Promise<void>
+}
+
+export interface LocalStackOptions {
+  env?: Partial<Record<keyof CoreConfig, string>>
+  gateway?: PaymentGateway
+  logLevel?: string
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+function withSearchPath(databaseUrl: string, schema: string): string {
+  const url = new URL(databaseUrl)
+  url.searchParams.set('options', `-c search_path=${schema}`)
+  return url.toString()
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const services = await ensureServices()
+  const id = randomBytes(4).toString('hex')
+  const schema = `floodgate_${id}`
+  const prefix = `fg${id}`
+  const admin = new pg.Client({ connectionString: services.databaseUrl })
+  await admin.connect()
+  await admin.query(`CREATE SCHEMA ${schema}`)
+  await admin.end()
+
+  const [corePort, edgePort] = [await freePort(), await freePort()]
+  const config = loadConfig({
+    ...process.env,
+    NODE_ENV: 'development',
+    HOST: '127.0.0.1',
+    PORT: String(corePort),
+    ROLE: 'all',
+    LOG_LEVEL: options.logLevel ?? process.env.LOG_LEVEL ?? 'warn',
+    REDIS_URL: services.redisUrl,
+    REDIS_PREFIX: prefix,
+    DATABASE_URL: withSearchPath(services.databaseUrl, schema),
+    ...(services.databasePoolSize ? { DATABASE_POOL_SIZE: String(services.databasePoolSize) } : {}),
+    EDGE_URL: `http://127.0.0.1:${edgePort}`,
+    ...options.env,
+  })
+  const edge = await startLocalEdge({
+    coreUrl: `http://127.0.0.1:${corePort}`,
+    grantSecret: config.GRANT_SECRET,
+    edgeAdminToken: config.EDGE_ADMIN_TOKEN,
+    coreInternalToken: config.CORE_INTERNAL_TOKEN,
+    port: edgePort,
+  })
+  const core = await startCore(config, { logger: createLogger(config.LOG_LEVEL), gateway: options.gateway })
+
+  let stopping: Promise<void> | undefined
+  return {
+    core,
+    edge,
+    services,
+    coreUrl: core.url!,
+    edgeUrl: edge.url,
+    config,
+    schema,
+    stop: ({ keepData = false } = {}) =>
+      (stopping ??= (async () => {
+        await core.close()
+        await edge.dispose()
+        if (!keepData) {
+          const client = new pg.Client({ connectionString: services.databaseUrl })
+          await client.connect()
+          await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+          await client.end()
+          const redis = new Redis(services.redisUrl)
+          let cursor = '0'
+          do {
+            const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+            if (keys.length) await redis.del(...keys)
+            cursor = next
+          } while (cursor !== '0')
+          redis.disconnect()
+        }
+        await services.stop()
+      })()),
+  }
+}
