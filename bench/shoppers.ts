@@ -90,7 +90,7 @@ async function shop(options: ShopperRunOptions, deadline: number): Promise<Shopp
   const { orderId } = await json<RedeemResponse>(redeemRes)
   for (;;) {
     if (Date.now() > deadline) return { outcome: 'gave_up', orderId, joinMs, redeemMs, polls }
-    await sleep(100 + Math.random() * 100)
+    await sleep(400 + Math.random() * 200)
     const res = await fetch(`${options.edgeUrl}/api/orders/${orderId}`, { headers })
     polls += 1
     if (!res.ok) continue
