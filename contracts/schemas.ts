@@ -38,15 +38,7 @@ export type CreateSaleRequest = z.input<typeof CreateSaleRequest>
 export type SaleConfig = z.output<typeof CreateSaleRequest>
 
 export const Sale = z.object({
-  saleId: SaleId,
-  sku: z.string(),
-  name: z.string(),
-  priceCents: z.number().int(),
-  currency: z.string(),
-  stock: z.number().int(),
-  perShopperLimit: z.number().int(),
-  tokenTtlSeconds: z.number().int(),
-  holdTtlSeconds: z.number().int(),
+  ...CreateSaleRequest.shape,
   startsAt: z.string(),
   createdAt: z.string(),
 })

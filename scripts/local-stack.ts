@@ -4,14 +4,13 @@
  * gets its own Postgres schema and Redis key prefix, so runs never see each other's data.
  */
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
 import pg from 'pg'
 import { Redis } from 'ioredis'
 import { loadConfig, type CoreConfig } from '../core/config.ts'
 import { startCore, type Core } from '../core/core.ts'
 import { createLogger } from '../core/logger.ts'
 import type { PaymentGateway } from '../core/payment/gateway.ts'
-import { ensureServices, type LocalServices } from './services.ts'
+import { dropRedisPrefix, ensureServices, freePort, type LocalServices } from './services.ts'
 import { startLocalEdge, type LocalEdge } from './local-edge.ts'
 
 export interface LocalStack {
@@ -29,17 +28,6 @@ export interface LocalStackOptions {
   env?: Partial<Record<keyof CoreConfig, string>>
   gateway?: PaymentGateway
   logLevel?: string
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 function withSearchPath(databaseUrl: string, schema: string): string {
@@ -101,12 +89,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
           await client.end()
           const redis = new Redis(services.redisUrl)
-          let cursor = '0'
-          do {
-            const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-            if (keys.length) await redis.del(...keys)
-            cursor = next
-          } while (cursor !== '0')
+          await dropRedisPrefix(redis, prefix)
           redis.disconnect()
         }
         await services.stop()

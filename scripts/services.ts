@@ -19,7 +19,7 @@ export interface LocalServices {
   stop(): Promise<void>
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
@@ -55,6 +55,16 @@ async function postgresAnswers(url: string): Promise<boolean> {
   } finally {
     await client.end().catch(() => {})
   }
+}
+
+/** Removes every key under a prefix (SCAN, never KEYS). */
+export async function dropRedisPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+    if (keys.length) await redis.del(...keys)
+    cursor = next
+  } while (cursor !== '0')
 }
 
 const onPath = (binary: string) => spawnSync('sh', ['-c', `command -v ${binary}`]).status === 0

@@ -14,15 +14,7 @@ export function testRedis(): Redis {
   return new Redis(REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false })
 }
 
-/** Removes every key under a prefix (SCAN, never KEYS). */
-export async function dropRedisPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0'
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-    if (keys.length) await redis.del(...keys)
-    cursor = next
-  } while (cursor !== '0')
-}
+export { dropRedisPrefix } from '../../scripts/services.ts'
 
 /** A fresh Postgres schema; returns a connection string whose search_path points at it. */
 export async function createSchema(name: string): Promise<string> {
