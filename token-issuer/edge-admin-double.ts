@@ -1,0 +1,170 @@
+/**
+ * A stand-in for the edge's three admin endpoints the token-issuer calls, over real HTTP, for the
+ * token-issuer's own tests. It validates like the edge does (contract schemas, Bearer token, JSON
+ * content type, body size, all-or-nothing token batches deduplicated by token id) and keeps everything
+ * in memory. The real edge and waiting room are covered by the end-to-end tests.
+ *
+ *   PUT  /admin/sales/:saleId/room    RoomConfig        -> the stored config
+ *   POST /admin/sales/:saleId/tokens  LoadTokensRequest -> LoadTokensResponse
+ *   GET  /admin/sales/:saleId/room                      -> RoomStats
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { z } from 'zod'
+import {
+  LoadTokensRequest,
+  MAX_ADMIN_BODY_BYTES,
+  RoomConfig,
+  SaleId,
+  describeZodError,
+  errorBody,
+  peekPurchaseToken,
+  type ErrorCode,
+  type LoadTokensResponse,
+  type RoomStats,
+} from '../contracts/index.ts'
+
+type StoredConfig = z.output<typeof RoomConfig>
+
+interface DoubleRoom {
+  config: StoredConfig | null
+  /** tid -> token, in load order. */
+  tokens: Map<string, string>
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message)
+  }
+}
+
+const ROUTE = /^\/admin\/sales\/([^/]+)\/(room|tokens)$/
+
+export class EdgeAdminDouble {
+  readonly rooms = new Map<string, DoubleRoom>()
+  /** Every request, e.g. `PUT /admin/sales/s1/room`, in arrival order. */
+  readonly requests: string[] = []
+  /** Every token batch received (before validation), in arrival order. */
+  readonly uploads: Array<{ saleId: string; tokens: string[] }> = []
+  /** Answer 503 `unavailable` to token upload number n (1-based, counted across sales), to simulate a crash mid-upload. */
+  failTokenUpload?: number
+  private tokenUploads = 0
+  private server?: Server
+  url = ''
+
+  constructor(readonly adminToken: string) {}
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => void this.handle(req, res))
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve))
+    this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`
+    return this
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+  }
+
+  room(saleId: string): DoubleRoom {
+    let room = this.rooms.get(saleId)
+    if (!room) this.rooms.set(saleId, (room = { config: null, tokens: new Map() }))
+    return room
+  }
+
+  /** The tokens loaded for a sale, in load order. */
+  tokens(saleId: string): string[] {
+    return [...(this.rooms.get(saleId)?.tokens.values() ?? [])]
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://double').pathname
+    this.requests.push(`${req.method} ${path}`)
+    try {
+      const match = ROUTE.exec(path)
+      if (!match) throw new HttpError(404, 'not_found', `no route ${req.method} ${path}`)
+      const auth = req.headers.authorization ?? ''
+      if (!auth.startsWith('Bearer ') || auth.slice('Bearer '.length).trim() !== this.adminToken) {
+        throw new HttpError(401, 'unauthorized', 'admin token is not valid', 'authorization')
+      }
+      const saleId = SaleId.safeParse(decodeURIComponent(match[1]!))
+      if (!saleId.success) throw new HttpError(400, 'invalid_path', 'sale id must be 1-63 chars of a-z, 0-9 and "-"', 'saleId')
+      const route = `${req.method} ${match[2]}`
+      if (route === 'PUT room') return this.send(res, 200, this.configure(saleId.data, await this.body(req, RoomConfig)))
+      if (route === 'GET room') return this.send(res, 200, this.stats(saleId.data))
+      if (route === 'POST tokens') return this.send(res, 200, this.load(saleId.data, await this.body(req, LoadTokensRequest)))
+      throw new HttpError(404, 'not_found', `no route ${req.method} ${path}`)
+    } catch (error) {
+      if (error instanceof HttpError) return this.send(res, error.status, errorBody(error.code, error.message, error.field))
+      this.send(res, 500, errorBody('internal', String(error)))
+    }
+  }
+
+  private configure(saleId: string, config: StoredConfig): StoredConfig {
+    if (config.saleId !== saleId) throw new HttpError(400, 'invalid_body', `saleId in the body (${config.saleId}) must match the path (${saleId})`, 'saleId')
+    this.room(saleId).config = config
+    return config
+  }
+
+  private load(saleId: string, { tokens }: LoadTokensRequest): LoadTokensResponse {
+    this.tokenUploads++
+    this.uploads.push({ saleId, tokens })
+    if (this.tokenUploads === this.failTokenUpload) throw new HttpError(503, 'unavailable', 'simulated outage')
+    const parsed = tokens.map((token, i) => {
+      const payload = peekPurchaseToken(token)
+      if (!payload) throw new HttpError(400, 'invalid_body', `tokens.${i}: not a purchase token`, `tokens.${i}`)
+      if (payload.sale !== saleId) throw new HttpError(400, 'invalid_body', `tokens.${i}: token is for sale ${payload.sale}, not ${saleId}`, `tokens.${i}`)
+      return { tid: payload.tid, token }
+    })
+    const room = this.room(saleId)
+    let loaded = 0
+    let duplicates = 0
+    for (const { tid, token } of parsed) {
+      if (room.tokens.has(tid)) duplicates++
+      else {
+        room.tokens.set(tid, token)
+        loaded++
+      }
+    }
+    return { saleId, loaded, duplicates, total: room.tokens.size }
+  }
+
+  private stats(saleId: string): RoomStats {
+    const room = this.rooms.get(saleId)
+    const loaded = room?.tokens.size ?? 0
+    return { saleId, configured: !!room?.config, tokensLoaded: loaded, available: loaded, granted: 0, redeemed: 0, sold: 0, queued: 0, admitted: 0, recycled: 0 }
+  }
+
+  private async body<S extends z.ZodType>(req: IncomingMessage, schema: S): Promise<z.output<S>> {
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+      throw new HttpError(415, 'unsupported_media_type', 'send the body as application/json', 'content-type')
+    }
+    let size = 0
+    const chunks: Buffer[] = []
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length
+      if (size > MAX_ADMIN_BODY_BYTES) throw new HttpError(413, 'body_too_large', `body is larger than ${MAX_ADMIN_BODY_BYTES} bytes`)
+      chunks.push(chunk)
+    }
+    let json: unknown
+    try {
+      json = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    } catch {
+      throw new HttpError(400, 'invalid_json', 'body is not valid JSON')
+    }
+    const parsed = schema.safeParse(json)
+    if (!parsed.success) {
+      const { field, message } = describeZodError(parsed.error)
+      throw new HttpError(400, 'invalid_body', message, field || undefined)
+    }
+    return parsed.data
+  }
+
+  private send(res: ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+  }
+}
