@@ -1,9 +1,19 @@
-import { Hono } from 'hono'
+import { Hono, type ErrorHandler, type NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { AppEnv } from './env.ts'
 import { errorResponse } from './http-error.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { shopperRoutes } from './routes/shopper.ts'
+
+/** Every thrown `apiError` becomes its JSON body; anything else is a logged 500 `internal`. */
+export const handleError: ErrorHandler = (err) => {
+  if (err instanceof HTTPException) return err.getResponse()
+  console.error('unhandled edge error', err)
+  return errorResponse('internal', 'something went wrong on our side')
+}
+
+export const handleNotFound: NotFoundHandler = (c) =>
+  errorResponse('not_found', `no route for ${c.req.method} ${c.req.path}`)
 
 /** The edge's HTTP surface. Every error, 404s included, is the shared JSON error body. */
 export const app = new Hono<AppEnv>()
@@ -11,10 +21,5 @@ export const app = new Hono<AppEnv>()
   .route('/api', shopperRoutes)
   .route('/admin', adminRoutes)
 
-app.notFound((c) => errorResponse('not_found', `no route for ${c.req.method} ${c.req.path}`))
-
-app.onError((err) => {
-  if (err instanceof HTTPException) return err.getResponse()
-  console.error('unhandled edge error', err)
-  return errorResponse('internal', 'something went wrong on our side')
-})
+app.notFound(handleNotFound)
+app.onError(handleError)

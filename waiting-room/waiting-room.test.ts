@@ -158,6 +158,18 @@ describe('when the sale is open', () => {
     expect((await stats(room, saleId)).admitted).toBe(12)
   })
 
+  it('should not apply a new rate to time that has already passed', async () => {
+    const { saleId, room, startsAt } = await openSale(clock, { tokens: 100, shoppers: 80, admitPerMinute: 60 })
+
+    clock.set(startsAt + 500)
+    value(await room.configure(roomConfig(saleId, startsAt, { admitPerMinute: 6_000 })))
+    clock.set(startsAt + 600)
+    await runDurableObjectAlarm(room)
+
+    // 0.5 banked at 60/min + 100 ms at 6000/min = 10.5, not 600 ms at the new rate (60).
+    expect((await stats(room, saleId)).admitted).toBe(10)
+  })
+
   it('should not bank more than a burst of admissions while nobody waits', async () => {
     const { saleId, room, startsAt } = await openSale(clock, { tokens: 100, shoppers: 0, admitPerMinute: 60 })
 

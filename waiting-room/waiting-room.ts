@@ -103,6 +103,7 @@ const SCHEMA = [
      grant_exp INTEGER
    )`,
   `CREATE INDEX IF NOT EXISTS tokens_by_state ON tokens (state, n)`,
+  `CREATE INDEX IF NOT EXISTS tokens_by_expiry ON tokens (state, grant_exp)`,
   `CREATE TABLE IF NOT EXISTS queue (
      seq INTEGER PRIMARY KEY AUTOINCREMENT,
      shopper TEXT NOT NULL UNIQUE,
@@ -143,10 +144,13 @@ export class WaitingRoom extends DurableObject<Env> {
     const now = this.now()
     const startsAt = Date.parse(config.startsAt)
     this.tx(() => {
+      // Settle the time so far at the old rate; only time from now on accrues at the new one.
       this.admit(now)
-      const room = this.room()
-      // A sale moved back to the future starts again from an empty budget.
-      const restart = now < startsAt
+      // A room that was not open yet (or is new) accrues from the new startsAt; a sale moved to the future
+      // starts from an empty budget.
+      const previous = this.config()
+      const open = now >= startsAt && previous !== null && now >= previous.startsAt
+      const carried = open ? this.budgetAt(previous, this.room(), now) : 0
       this.sql(
         `UPDATE room SET starts_at = ?, starts_at_iso = ?, admit_per_minute = ?, token_ttl_seconds = ?,
                 last_tick = ?, budget = ? WHERE id = 1`,
@@ -154,8 +158,8 @@ export class WaitingRoom extends DurableObject<Env> {
         config.startsAt,
         config.admitPerMinute,
         config.tokenTtlSeconds,
-        restart ? null : room.last_tick,
-        restart ? 0 : Math.min(room.budget, burstCapacity(config.admitPerMinute)),
+        open ? now : null,
+        open ? Math.min(carried, burstCapacity(config.admitPerMinute)) : 0,
       )
     })
     await this.scheduleAlarm(now)
@@ -267,9 +271,9 @@ export class WaitingRoom extends DurableObject<Env> {
     const now = this.now()
     this.tx(() => {
       const row = this.queueRow(shopper)
-      if (!row) {
-        this.sql(`INSERT INTO queue (shopper, joined_at) VALUES (?, ?)`, shopper, now)
-      }
+      const requeue = row?.state === 'expired' && !this.soldOut()
+      if (requeue) this.sql(`DELETE FROM queue WHERE seq = ?`, row.seq)
+      if (!row || requeue) this.sql(`INSERT INTO queue (shopper, joined_at) VALUES (?, ?)`, shopper, now)
       this.admit(now)
     })
     await this.scheduleAlarm(now)
@@ -312,10 +316,7 @@ export class WaitingRoom extends DurableObject<Env> {
   private admit(now: number): number {
     const config = this.config()
     if (!config || now < config.startsAt) return 0
-    const room = this.room()
-    const from = Math.max(config.startsAt, room.last_tick ?? config.startsAt)
-    const accrued = (Math.max(0, now - from) * config.admitPerMinute) / 60_000
-    let budget = Math.min(room.budget + accrued, burstCapacity(config.admitPerMinute))
+    let budget = this.budgetAt(config, this.room(), now)
     const take = Math.min(Math.floor(budget), MAX_ADMIT_PER_PASS)
     let admitted = 0
     if (take > 0) {
@@ -355,13 +356,24 @@ export class WaitingRoom extends DurableObject<Env> {
       budget -= admitted
       if (admitted > 0) this.counts = null
     }
-    this.sql(
-      `UPDATE room SET last_tick = ?, budget = ?, admitted_total = admitted_total + ? WHERE id = 1`,
-      now,
-      budget,
-      admitted,
-    )
+    // Nothing admitted: leave (last_tick, budget) alone. Accruing later from the old tick gives the same budget
+    // (the cap is monotone), and a poll that admits nobody then costs no write.
+    if (admitted > 0) {
+      this.sql(
+        `UPDATE room SET last_tick = ?, budget = ?, admitted_total = admitted_total + ? WHERE id = 1`,
+        now,
+        budget,
+        admitted,
+      )
+    }
     return admitted
+  }
+
+  /** Admissions the rate allows at `now`: banked budget plus what accrued since the last tick, capped. */
+  private budgetAt(config: Config, room: RoomRow, now: number): number {
+    const from = Math.max(config.startsAt, room.last_tick ?? config.startsAt)
+    const accrued = (Math.max(0, now - from) * config.admitPerMinute) / 60_000
+    return Math.min(room.budget + accrued, burstCapacity(config.admitPerMinute))
   }
 
   /** Token back to the pool (same gen; the next admission bumps it) and its holder's place is spent. */
