@@ -62,6 +62,9 @@ for (const note of stack.services.notes) say(`  note: ${note}`)
 say(`  core ${stack.coreUrl}   edge ${stack.edgeUrl}`)
 
 let exitCode = 0
+const { monitorEventLoopDelay } = await import('node:perf_hooks')
+const loop = monitorEventLoopDelay({ resolution: 20 })
+loop.enable()
 try {
   const cfg = issuerConfig({
     CORE_URL: stack.coreUrl,
@@ -108,6 +111,11 @@ try {
     report = await saleInvariant(cfg, saleId)
   }
   const room = await roomStats(cfg, saleId)
+  if (process.env.DEMO_DEBUG) {
+    console.error('event loop delay p50/p99/max ms', loop.percentile(50) / 1e6, loop.percentile(99) / 1e6, loop.max / 1e6)
+    const text = await stack.core.metrics.registry.metrics()
+    console.error(text.split('\n').filter((l) => /redeem_duration_seconds_(bucket|sum|count)|checkout_duration_seconds_(sum|count)|orders_total/.test(l)).join('\n'))
+  }
   const confirmed = report.postgres.confirmed
   const summary = {
     saleId,

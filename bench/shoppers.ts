@@ -7,6 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { randomUUID } from 'node:crypto'
 import type { ErrorBody, Order, RedeemResponse, RoomStatus } from '../contracts/index.ts'
 
+const ORDER_WAIT_MS = 5_000
+
 export type ShopperOutcome = 'confirmed' | 'payment_failed' | 'sold_out' | 'refused' | 'gave_up' | 'error'
 
 export interface ShopperResult {
@@ -90,10 +92,13 @@ async function shop(options: ShopperRunOptions, deadline: number): Promise<Shopp
   const { orderId } = await json<RedeemResponse>(redeemRes)
   for (;;) {
     if (Date.now() > deadline) return { outcome: 'gave_up', orderId, joinMs, redeemMs, polls }
-    await sleep(400 + Math.random() * 200)
-    const res = await fetch(`${options.edgeUrl}/api/orders/${orderId}`, { headers })
+    // one long-poll per few seconds instead of a poll every few hundred milliseconds
+    const res = await fetch(`${options.edgeUrl}/api/orders/${orderId}?waitMs=${ORDER_WAIT_MS}`, { headers })
     polls += 1
-    if (!res.ok) continue
+    if (!res.ok) {
+      await sleep(500)
+      continue
+    }
     const order = await json<Order>(res)
     if (order.status === 'confirmed') return { outcome: 'confirmed', orderId, joinMs, redeemMs, polls }
     if (order.status === 'failed') return { outcome: 'payment_failed', orderId, detail: order.failureReason ?? undefined, joinMs, redeemMs, polls }

@@ -107,6 +107,16 @@ export type RedeemResponse = z.infer<typeof RedeemResponse>
 export const OrderStatus = z.enum(['pending', 'confirmed', 'failed'])
 export type OrderStatus = z.infer<typeof OrderStatus>
 
+/**
+ * `GET /v1/orders/:orderId?waitMs=5000` holds the answer until the order settles or the time is up, so a
+ * shopper waits with one request instead of polling. Capped below the edge's timeout for calls to core.
+ */
+export const ORDER_WAIT_MAX_MS = 8_000
+export const OrderQuery = z
+  .object({ waitMs: z.coerce.number().int().min(0).max(ORDER_WAIT_MAX_MS).optional() })
+  .strict()
+export type OrderQuery = z.infer<typeof OrderQuery>
+
 export const Order = z.object({
   orderId: OrderId,
   saleId: SaleId,

@@ -160,6 +160,10 @@ describe('when other endpoints get bad input', () => {
     await expectError(await core.app.request(`/v1/orders/ord_${'0'.repeat(32)}`), 400, 'missing_session')
     await expectError(await core.app.request(`/v1/orders/ord_${'0'.repeat(32)}`, { headers: { 'x-floodgate-session': 'a'.repeat(22) } }), 404, 'order_not_found')
     await expectError(await core.app.request('/nowhere'), 404, 'not_found')
+    const session = { headers: { 'x-floodgate-session': 'a'.repeat(22) } }
+    await expectError(await core.app.request(`/v1/orders/ord_${'0'.repeat(32)}?waitMs=soon`, session), 400, 'invalid_query', 'waitMs')
+    await expectError(await core.app.request(`/v1/orders/ord_${'0'.repeat(32)}?waitMs=60000`, session), 400, 'invalid_query', 'waitMs')
+    await expectError(await core.app.request(`/v1/orders/ord_${'0'.repeat(32)}?wait=1`, session), 400, 'invalid_query')
     const expire = (body: string, headers = internalHeaders()) => core.app.request(`/internal/sales/${SALE}/grants/expire`, { method: 'POST', headers, body })
     await expectError(await expire('{}', adminHeaders()), 401, 'unauthorized')
     await expectError(await expire('[]'), 400, 'invalid_body')

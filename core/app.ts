@@ -9,9 +9,11 @@ import {
   MAX_ADMIN_BODY_BYTES,
   MAX_BODY_BYTES,
   ORDER_ID_PATTERN,
+  OrderQuery,
   RedeemRequest,
   SALE_ID_PATTERN,
   SESSION_PATTERN,
+  describeZodError,
   errorBody,
   shopperOf,
   type ExpireGrantsResponse,
@@ -22,6 +24,7 @@ import { requireBearer } from './http/bearer.ts'
 import { readJson } from './http/json-body.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
+import type { OrderSettledFeed } from './order/order-settled-feed.ts'
 import type { Orders } from './order/orders.ts'
 import type { Redeemer } from './redeem/redeem.ts'
 import type { Scripts } from './redis/scripts.ts'
@@ -31,6 +34,7 @@ export interface AppDeps {
   config: Pick<CoreConfig, 'CORE_ADMIN_TOKEN' | 'CORE_INTERNAL_TOKEN'>
   sales: Sales
   orders: Orders
+  orderFeed: OrderSettledFeed
   redeemer: Redeemer
   scripts: Scripts
   metrics: Metrics
@@ -99,10 +103,26 @@ export function createApp(deps: AppDeps): Hono {
   app.get('/v1/orders/:orderId', async (c) => {
     const orderId = c.req.param('orderId')
     if (!ORDER_ID_PATTERN.test(orderId)) throw new ApiError('invalid_path', 'order id must look like ord_ followed by 32 hex chars', 'orderId')
+    const query = OrderQuery.safeParse(c.req.query())
+    if (!query.success) {
+      const { field, message } = describeZodError(query.error)
+      throw new ApiError('invalid_query', message, field || undefined)
+    }
     const shopper = await shopperOf(sessionHeader(c.req.header(HEADER_SESSION)))
-    const order = await orders.forShopper(orderId, shopper)
-    if (!order) throw new ApiError('order_not_found', `no order ${orderId} for this session`)
-    return c.json(order)
+    const waitMs = query.data.waitMs ?? 0
+    // Watch before the first read, so a settlement landing in between still wakes us.
+    const watch = waitMs > 0 ? await deps.orderFeed.watch(orderId, waitMs) : undefined
+    try {
+      let order = await orders.forShopper(orderId, shopper)
+      if (!order) throw new ApiError('order_not_found', `no order ${orderId} for this session`)
+      if (watch && order.status === 'pending') {
+        await watch.settled
+        order = (await orders.forShopper(orderId, shopper)) ?? order
+      }
+      return c.json(order)
+    } finally {
+      watch?.cancel()
+    }
   })
 
   // ---- operators

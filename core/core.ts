@@ -9,6 +9,7 @@ import { Jobs } from './jobs/jobs.ts'
 import { startWorkers } from './jobs/workers.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { Metrics } from './metrics.ts'
+import { OrderSettledFeed } from './order/order-settled-feed.ts'
 import { Orders } from './order/orders.ts'
 import type { PaymentGateway } from './payment/gateway.ts'
 import { SimulatedGateway } from './payment/simulated-gateway.ts'
@@ -63,6 +64,8 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
   const gateway = options.gateway ?? createGateway(config)
   const reporter = new RoomReporter(config.EDGE_URL, config.EDGE_ADMIN_TOKEN)
   const orders = new Orders(db, (orderId) => jobs.pendingCheckout(orderId))
+  // A subscribed connection can do nothing else: the feed gets its own.
+  const orderFeed = new OrderSettledFeed(redis, new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }), `${config.REDIS_PREFIX}:orders:settled`)
   const redeemer = new Redeemer({ token: config.TOKEN_SECRET, grant: config.GRANT_SECRET }, sales, scripts, (job) => jobs.enqueueCheckout(job), metrics)
 
   const checkoutDeps: CheckoutDeps = {
@@ -88,6 +91,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
       metrics,
       logger,
       checkoutConcurrency: config.CHECKOUT_CONCURRENCY,
+      onSettled: (orderId) => orderFeed.publish(orderId),
     })
     await jobs.scheduleSweep(config.HOLD_SWEEP_INTERVAL_MS)
     const closeWorkers = workers.close
@@ -101,6 +105,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     config,
     sales,
     orders,
+    orderFeed,
     redeemer,
     scripts,
     metrics,
@@ -143,6 +148,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
       (closing ??= (async () => {
         await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
         await workers?.close()
+        await orderFeed.close()
         await jobs.close()
         redis.disconnect()
         await db.end()

@@ -41,6 +41,11 @@ export const MAX_BURST_MS = 10_000
 export const MAX_ADMIT_PER_PASS = 5_000
 export const MIN_REFRESH_MS = 500
 export const MAX_REFRESH_MS = 10_000
+/**
+ * While every unit is held by admitted shoppers, a waiting shopper can only move when one comes back
+ * (a failed payment or a lapsed grant): polling faster than this only loads the room.
+ */
+export const NO_UNIT_FREE_REFRESH_MS = 4_000
 const CORE_TIMEOUT_MS = 10_000
 
 /** A parsed `RoomConfig` (defaults applied). */
@@ -504,12 +509,13 @@ export class WaitingRoom extends DurableObject<Env> {
     ).c
     const notStarted = now < config.startsAt
     const waitMs = (notStarted ? config.startsAt - now : 0) + (ahead * 60_000) / config.admitPerMinute
+    const floorMs = !notStarted && this.tokenCounts().available === 0 ? NO_UNIT_FREE_REFRESH_MS : MIN_REFRESH_MS
     return {
       ...base,
       state: notStarted ? 'not_started' : 'waiting',
       position: ahead + 1,
       ahead,
-      refreshMs: Math.round(Math.min(MAX_REFRESH_MS, Math.max(MIN_REFRESH_MS, waitMs / 2))),
+      refreshMs: Math.round(Math.min(MAX_REFRESH_MS, Math.max(floorMs, waitMs / 2))),
     }
   }
 

@@ -62,6 +62,17 @@ describe('when a shopper redeems a valid token and grant', () => {
     expect(report.postgres.confirmed).toBe(1)
   })
 
+  it('should answer a long-poll once, when the order settles', async () => {
+    await createSale('long-poll-1', 1)
+    const shopper = await admittedShopper(core.config, 'long-poll-1')
+    const { orderId } = (await (await redeem(shopper, 'long-poll-key-1')).json()) as RedeemResponse
+    const started = Date.now()
+    const res = await core.app.request(`/v1/orders/${orderId}?waitMs=5000`, { headers: { 'x-floodgate-session': shopper.session } })
+    expect(res.status).toBe(200)
+    expect(((await res.json()) as Order).status).toBe('confirmed')
+    expect(Date.now() - started).toBeLessThan(4_000)
+  })
+
   it('should answer the same order for the same key and for the same token under a new key', async () => {
     await createSale('replay-1', 3)
     const shopper = await admittedShopper(core.config, 'replay-1')

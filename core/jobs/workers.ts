@@ -21,6 +21,8 @@ export interface WorkerDeps {
   metrics: Metrics
   logger: Logger
   checkoutConcurrency: number
+  /** Called once a checkout saga has reached its final state. */
+  onSettled?: (orderId: string) => Promise<void>
 }
 
 const SWEEP_BATCH = 500
@@ -61,6 +63,7 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
         metrics.settleSeconds.observe((Date.now() - input.redeemedAt) / 1000)
       }
       if (record.status === 'COMPENSATED') metrics.holdsReleased.inc({ sale: input.saleId, reason: record.failure ?? 'failed' })
+      await deps.onSettled?.(input.orderId).catch((err) => logger.warn({ err, orderId: input.orderId }, 'could not announce settled order'))
       return { status, failure: record.failure }
     },
     { ...common, concurrency: deps.checkoutConcurrency },

@@ -75,7 +75,9 @@ export const shopperRoutes = new Hono<AppEnv>()
     return passThrough(res)
   })
   .get('/orders/:orderId', pathParams({ orderId: OrderId }), session(), async (c) => {
-    const res = await callCore(c.env, `/v1/orders/${c.req.param('orderId')}`, {
+    const waitMs = c.req.query('waitMs')
+    const query = waitMs === undefined ? '' : `?waitMs=${encodeURIComponent(waitMs)}`
+    const res = await callCore(c.env, `/v1/orders/${c.req.param('orderId')}${query}`, {
       headers: { [HEADER_SESSION]: c.var.session },
     })
     return passThrough(res)
