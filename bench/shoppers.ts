@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { randomUUID } from 'node:crypto'
-import type { ErrorBody, Order, RedeemResponse, RoomStatus } from '../contracts/index.ts'
+import { randomId, type ErrorBody, type Order, type RedeemResponse, type RoomStatus } from '../contracts/index.ts'
 
 const ORDER_WAIT_MS = 5_000
 
@@ -17,6 +17,8 @@ export interface ShopperResult {
   detail?: string
   joinMs: number
   redeemMs?: number
+  /** When the redeem was sent, ms after the run started. */
+  redeemAt?: number
   polls: number
 }
 
@@ -28,6 +30,8 @@ export interface ShopperRunOptions {
   paymentMethod?: string
   /** Stop waiting after this long (a safety net; the room should end everyone's wait first). */
   deadlineMs?: number
+  /** Shoppers arrive spread uniformly over this many ms (0: all at once). */
+  arrivalMs?: number
   /** Called after each shopper finishes. */
   onResult?: (result: ShopperResult, done: number) => void
 }
@@ -47,6 +51,22 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
 }
 
+/**
+ * fetch with the retries a real client makes on a dropped connection. Every shopper request is safe to
+ * repeat: the session is chosen up front (join is idempotent per session) and redeem carries an
+ * Idempotency-Key.
+ */
+async function request(url: string, init: RequestInit = {}, attempts = 6): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init)
+    } catch (error) {
+      if (attempt >= attempts) throw error
+      await sleep(100 * 2 ** attempt * (0.5 + Math.random()))
+    }
+  }
+}
+
 async function json<T>(response: Response): Promise<T> {
   const text = await response.text()
   try {
@@ -56,22 +76,22 @@ async function json<T>(response: Response): Promise<T> {
   }
 }
 
-async function shop(options: ShopperRunOptions, deadline: number): Promise<ShopperResult> {
+async function shop(options: ShopperRunOptions, deadline: number, runStarted: number): Promise<ShopperResult> {
   const base = `${options.edgeUrl}/api/sales/${options.saleId}`
   let polls = 0
+  const session = randomId()
+  const headers = { accept: 'application/json', 'x-floodgate-session': session }
   const joinStarted = performance.now()
-  const joinRes = await fetch(`${base}/join`, { method: 'POST', headers: { accept: 'application/json' } })
+  const joinRes = await request(`${base}/join`, { method: 'POST', headers })
   const joinMs = performance.now() - joinStarted
   if (!joinRes.ok) return { outcome: 'error', detail: `join ${joinRes.status} ${JSON.stringify(await json<ErrorBody>(joinRes))}`, joinMs, polls }
   let status = await json<RoomStatus>(joinRes)
-  const session = status.session!
-  const headers = { accept: 'application/json', 'x-floodgate-session': session }
 
   while (status.state === 'waiting' || status.state === 'not_started') {
     if (Date.now() > deadline) return { outcome: 'gave_up', joinMs, polls }
     // jitter keeps thousands of shoppers from polling in lockstep
     await sleep(status.refreshMs * (0.8 + Math.random() * 0.4))
-    const res = await fetch(`${base}/status`, { headers })
+    const res = await request(`${base}/status`, { headers })
     polls += 1
     if (!res.ok) return { outcome: 'error', detail: `status ${res.status}`, joinMs, polls }
     status = await json<RoomStatus>(res)
@@ -80,28 +100,29 @@ async function shop(options: ShopperRunOptions, deadline: number): Promise<Shopp
   if (status.state !== 'admitted') return { outcome: 'error', detail: `state ${status.state}`, joinMs, polls }
 
   const redeemStarted = performance.now()
-  const redeemRes = await fetch(`${base}/redeem`, {
+  const redeemAt = Math.round(redeemStarted - runStarted)
+  const redeemRes = await request(`${base}/redeem`, {
     method: 'POST',
     headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
     body: JSON.stringify({ token: status.token, grant: status.grant, paymentMethod: options.paymentMethod ?? 'pm_card_visa' }),
   })
   const redeemMs = performance.now() - redeemStarted
   if (redeemRes.status !== 202) {
-    return { outcome: 'refused', detail: (await json<ErrorBody>(redeemRes)).error?.code, joinMs, redeemMs, polls }
+    return { outcome: 'refused', detail: (await json<ErrorBody>(redeemRes)).error?.code, joinMs, redeemMs, redeemAt, polls }
   }
   const { orderId } = await json<RedeemResponse>(redeemRes)
   for (;;) {
-    if (Date.now() > deadline) return { outcome: 'gave_up', orderId, joinMs, redeemMs, polls }
+    if (Date.now() > deadline) return { outcome: 'gave_up', orderId, joinMs, redeemMs, redeemAt, polls }
     // one long-poll per few seconds instead of a poll every few hundred milliseconds
-    const res = await fetch(`${options.edgeUrl}/api/orders/${orderId}?waitMs=${ORDER_WAIT_MS}`, { headers })
+    const res = await request(`${options.edgeUrl}/api/orders/${orderId}?waitMs=${ORDER_WAIT_MS}`, { headers })
     polls += 1
     if (!res.ok) {
       await sleep(500)
       continue
     }
     const order = await json<Order>(res)
-    if (order.status === 'confirmed') return { outcome: 'confirmed', orderId, joinMs, redeemMs, polls }
-    if (order.status === 'failed') return { outcome: 'payment_failed', orderId, detail: order.failureReason ?? undefined, joinMs, redeemMs, polls }
+    if (order.status === 'confirmed') return { outcome: 'confirmed', orderId, joinMs, redeemMs, redeemAt, polls }
+    if (order.status === 'failed') return { outcome: 'payment_failed', orderId, detail: order.failureReason ?? undefined, joinMs, redeemMs, redeemAt, polls }
   }
 }
 
@@ -111,7 +132,8 @@ export async function runShoppers(options: ShopperRunOptions): Promise<ShopperRu
   let done = 0
   const results = await Promise.all(
     Array.from({ length: options.shoppers }, async () => {
-      const result = await shop(options, deadline).catch((error: Error): ShopperResult => ({ outcome: 'error', detail: error.message, joinMs: 0, polls: 0 }))
+      if (options.arrivalMs) await sleep(Math.random() * options.arrivalMs)
+      const result = await shop(options, deadline, started).catch((error: Error): ShopperResult => ({ outcome: 'error', detail: error.message, joinMs: 0, polls: 0 }))
       options.onResult?.(result, ++done)
       return result
     }),

@@ -46,6 +46,8 @@ export const MAX_REFRESH_MS = 10_000
  * (a failed payment or a lapsed grant): polling faster than this only loads the room.
  */
 export const NO_UNIT_FREE_REFRESH_MS = 4_000
+/** ... plus that much again for every this many shoppers ahead, up to MAX_REFRESH_MS. */
+export const NO_UNIT_FREE_SLOWDOWN_PER = 250
 const CORE_TIMEOUT_MS = 10_000
 
 /** A parsed `RoomConfig` (defaults applied). */
@@ -509,7 +511,12 @@ export class WaitingRoom extends DurableObject<Env> {
     ).c
     const notStarted = now < config.startsAt
     const waitMs = (notStarted ? config.startsAt - now : 0) + (ahead * 60_000) / config.admitPerMinute
-    const floorMs = !notStarted && this.tokenCounts().available === 0 ? NO_UNIT_FREE_REFRESH_MS : MIN_REFRESH_MS
+    // With no unit free, shoppers move only as units come back, one at a time from the front: the
+    // further back, the slower it is worth asking.
+    const floorMs =
+      !notStarted && this.tokenCounts().available === 0
+        ? NO_UNIT_FREE_REFRESH_MS * (1 + ahead / NO_UNIT_FREE_SLOWDOWN_PER)
+        : MIN_REFRESH_MS
     return {
       ...base,
       state: notStarted ? 'not_started' : 'waiting',

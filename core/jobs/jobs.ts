@@ -3,6 +3,11 @@ import type { CheckoutJob, TokenOutcome } from '../../contracts/index.ts'
 
 export const QUEUE_NAMES = { checkout: 'checkout', roomOutcomes: 'room-outcomes', maintenance: 'maintenance' } as const
 export const SWEEP_HOLDS_JOB = 'sweep-holds'
+/** Room notifications retry quickly and keep retrying: a late "returned" keeps a unit from the next shopper. */
+export const ROOM_OUTCOME_ATTEMPTS = 1000
+export function roomOutcomeBackoff(attemptsMade: number): number {
+  return Math.min(5_000, 250 * 2 ** Math.max(0, attemptsMade - 1))
+}
 
 export interface RoomOutcomeJob {
   saleId: string
@@ -40,8 +45,8 @@ export class Jobs {
   async enqueueRoomOutcome(saleId: string, outcome: TokenOutcome): Promise<void> {
     await this.roomOutcomes.add('outcome', { saleId, outcome }, {
       jobId: `${saleId}.${outcome.tid}.${outcome.gen}.${outcome.outcome}`,
-      attempts: 50,
-      backoff: { type: 'exponential', delay: 500 },
+      attempts: ROOM_OUTCOME_ATTEMPTS,
+      backoff: { type: 'custom' },
       removeOnComplete: { age: 3600 },
       removeOnFail: { age: 7 * 24 * 3600 },
     })

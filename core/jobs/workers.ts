@@ -8,7 +8,7 @@ import type { Scripts } from '../redis/scripts.ts'
 import type { RoomReporter } from '../room/room-reporter.ts'
 import { runSaga, type SagaStore } from '../saga/saga.ts'
 import type { Sales } from '../sale/sales.ts'
-import { QUEUE_NAMES, SWEEP_HOLDS_JOB, type Jobs, type RoomOutcomeJob } from './jobs.ts'
+import { QUEUE_NAMES, SWEEP_HOLDS_JOB, roomOutcomeBackoff, type Jobs, type RoomOutcomeJob } from './jobs.ts'
 
 export interface WorkerDeps {
   connection: ConnectionOptions
@@ -72,7 +72,7 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
   const outcomes = new Worker<RoomOutcomeJob>(
     QUEUE_NAMES.roomOutcomes,
     async (job) => deps.reporter.report(job.data.saleId, [job.data.outcome]),
-    { ...common, concurrency: 16 },
+    { ...common, concurrency: 16, settings: { backoffStrategy: roomOutcomeBackoff } },
   )
 
   const maintenance = new Worker(
