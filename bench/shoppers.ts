@@ -86,12 +86,14 @@ async function shop(options: ShopperRunOptions, deadline: number, runStarted: nu
   const joinMs = performance.now() - joinStarted
   if (!joinRes.ok) return { outcome: 'error', detail: `join ${joinRes.status} ${JSON.stringify(await json<ErrorBody>(joinRes))}`, joinMs, polls }
   let status = await json<RoomStatus>(joinRes)
+  // The signed queue ticket lets the edge answer polls without asking the waiting room (apps send it back).
+  const pollHeaders = status.ticket ? { ...headers, 'x-floodgate-ticket': status.ticket } : headers
 
   while (status.state === 'waiting' || status.state === 'not_started') {
     if (Date.now() > deadline) return { outcome: 'gave_up', joinMs, polls }
     // jitter keeps thousands of shoppers from polling in lockstep
     await sleep(status.refreshMs * (0.8 + Math.random() * 0.4))
-    const res = await request(`${base}/status`, { headers })
+    const res = await request(`${base}/status`, { headers: pollHeaders })
     polls += 1
     if (!res.ok) return { outcome: 'error', detail: `status ${res.status}`, joinMs, polls }
     status = await json<RoomStatus>(res)

@@ -30,9 +30,19 @@ export const ERROR_CODES = {
   grant_token_mismatch: 403,
   grant_superseded: 409,
   token_used: 409,
+  // queue ticket (waiting room)
+  ticket_malformed: 400,
+  ticket_bad_signature: 403,
+  ticket_wrong_sale: 403,
+  ticket_session_mismatch: 403,
+  place_limit: 429,
   limit_reached: 409,
   sold_out: 409,
   idempotency_key_conflict: 422,
+  // payments (core admin API, webhooks)
+  payment_not_refundable: 409,
+  refund_too_large: 409,
+  webhook_signature_invalid: 400,
   // resources
   not_found: 404,
   sale_not_found: 404,

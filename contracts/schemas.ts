@@ -139,6 +139,17 @@ export const RoomConfig = z
     admitPerMinute: z.number().int().min(1).max(6_000_000),
     /** Grant lifetime: how long an admitted shopper has to redeem. */
     tokenTtlSeconds: z.number().int().min(5).max(3600).default(300),
+    /** Most shoppers holding a grant at once (Cloudflare's total_active_users); absent: no cap. */
+    maxActive: z.number().int().min(1).max(10_000_000).optional(),
+    /** Durable Objects the line and the token pool are spread over; fixed once tokens are loaded. */
+    shards: z.number().int().min(1).max(64).default(1),
+    /**
+     * Order of the shoppers who joined before `startsAt`: `shuffle` (default) places them in a random order
+     * at the start, from a seed committed to in advance; `fifo` keeps join order. Later joins are always FIFO.
+     */
+    prequeueOrder: z.enum(['shuffle', 'fifo']).default('shuffle'),
+    /** Places in line one client IP may hold (absent: no cap). Places of one IP share a shard. */
+    maxPlacesPerIp: z.number().int().min(1).max(100_000).optional(),
   })
   .strict()
 export type RoomConfig = z.input<typeof RoomConfig>
@@ -181,6 +192,10 @@ export const RoomStatus = z.object({
   grantExpiresAt: z.number().int().nullable(),
   /** Returned on join so apps without cookies can send it back as `x-floodgate-session`. */
   session: z.string().optional(),
+  /** Estimated wait in seconds while waiting (null when unknown, e.g. before the shuffle). */
+  etaSeconds: z.number().int().nullable().optional(),
+  /** Signed queue ticket (on join): send it back as `x-floodgate-ticket` (or keep the cookie) when polling. */
+  ticket: z.string().optional(),
 })
 export type RoomStatus = z.infer<typeof RoomStatus>
 
@@ -195,6 +210,14 @@ export const RoomStats = z.object({
   queued: z.number().int(),
   admitted: z.number().int(),
   recycled: z.number().int(),
+  shards: z.number().int().optional(),
+  mode: z.enum(['open', 'paused', 'queue_all']).optional(),
+  admitPerMinute: z.number().int().nullable().optional(),
+  maxActive: z.number().int().nullable().optional(),
+  /** sha256 of the pre-queue shuffle seed, published when the pre-queue opens. */
+  commitment: z.string().nullable().optional(),
+  /** The seed itself, revealed once the sale has started. */
+  seed: z.string().nullable().optional(),
 })
 export type RoomStats = z.infer<typeof RoomStats>
 
@@ -243,10 +266,70 @@ export const CheckoutJob = z.object({
 export type CheckoutJob = z.infer<typeof CheckoutJob>
 
 export const OrderEvent = z.object({
-  type: z.enum(['order.confirmed', 'order.failed']),
+  type: z.enum(['order.confirmed', 'order.failed', 'order.refunded']),
   orderId: OrderId,
   saleId: SaleId,
   at: z.string(),
   reason: z.string().nullable(),
+  /** What the event is about when an order has several of the type (a refund id); '' otherwise. */
+  ref: z.string().default(''),
+  amountCents: z.number().int().optional(),
 })
 export type OrderEvent = z.infer<typeof OrderEvent>
+
+/** A notification job: one order event, for one shopper, on the notification queue. */
+export const NotificationJob = z.object({ event: OrderEvent, recipient: z.string().min(1) })
+export type NotificationJob = z.infer<typeof NotificationJob>
+
+// ---------------------------------------------------------------- payments (core admin API)
+
+/**
+ * `POST /admin/orders/:orderId/refunds` with an Idempotency-Key header (same key = same refund).
+ * Without `amountCents` the whole remaining captured amount is refunded.
+ */
+export const RefundRequest = z
+  .object({
+    amountCents: z.number().int().min(1).max(100_000_000).optional(),
+    reason: z.enum(['requested_by_customer', 'cancellation', 'return', 'duplicate', 'fraudulent']).default('requested_by_customer'),
+  })
+  .strict()
+export type RefundRequest = z.input<typeof RefundRequest>
+
+export const Refund = z.object({
+  refundId: z.string(),
+  orderId: OrderId,
+  amountCents: z.number().int(),
+  reason: z.string(),
+  /** pending: recorded, the gateway has not confirmed it yet (reconciliation retries it with the same key). */
+  status: z.enum(['pending', 'succeeded', 'failed']),
+  paymentStatus: z.string(),
+  refundedCents: z.number().int(),
+  createdAt: z.string(),
+})
+export type Refund = z.infer<typeof Refund>
+
+export const RECONCILE_JOBS = [
+  'stuck-sagas',
+  'expired-holds',
+  'pending-payments',
+  'orphan-payments',
+  'unpaid-orders',
+  'pending-refunds',
+  'redis-counters',
+] as const
+export const ReconcileJobName = z.enum(RECONCILE_JOBS)
+export type ReconcileJobName = z.infer<typeof ReconcileJobName>
+
+/** What one reconciliation run found and fixed (`POST /admin/reconcile/:job`, and each repeatable job's result). */
+export const ReconcileReport = z.object({
+  job: z.string(),
+  startedAt: z.string(),
+  ms: z.number(),
+  examined: z.number().int(),
+  fixed: z.number().int(),
+  /** One line per thing changed: { orderId|saleId, action, detail }. */
+  actions: z.array(z.object({ id: z.string(), action: z.string(), detail: z.string().optional() })),
+  /** Left alone this time (gateway unreachable, job still live). */
+  skipped: z.number().int(),
+})
+export type ReconcileReport = z.infer<typeof ReconcileReport>

@@ -133,9 +133,14 @@ describe('when a shopper sends a bad redeem', () => {
     const first = await post({ token: shopper.token, grant: shopper.grant })
     expect(first.status).toBe(202)
     const { orderId } = (await first.json()) as RedeemResponse
+    // Quiet first: the order confirmed, its saga finished (captured, finalized) and its notification written.
     await eventually(async () => {
-      const { rows } = await core.db.query(`SELECT status FROM orders WHERE id = $1`, [orderId])
-      return rows[0]?.status === 'CONFIRMED' ? true : undefined
+      const { rows } = await core.db.query(
+        `SELECT o.status, s.status AS saga, (SELECT count(*)::int FROM outbox WHERE order_id = o.id) AS notified
+         FROM orders o JOIN sagas s ON s.id = o.id WHERE o.id = $1`,
+        [orderId],
+      )
+      return rows[0]?.status === 'CONFIRMED' && rows[0]?.saga === 'COMPLETED' && rows[0]?.notified === 1 ? true : undefined
     })
     const before = await snapshot()
     // Another shopper got a grant for the same token at the same generation (a replayed room answer).

@@ -10,7 +10,9 @@ import {
   MAX_BODY_BYTES,
   ORDER_ID_PATTERN,
   OrderQuery,
+  ReconcileJobName,
   RedeemRequest,
+  RefundRequest,
   SALE_ID_PATTERN,
   SESSION_PATTERN,
   describeZodError,
@@ -22,6 +24,7 @@ import type { CoreConfig } from './config.ts'
 import { ApiError } from './errors/api-error.ts'
 import { requireBearer } from './http/bearer.ts'
 import { readJson } from './http/json-body.ts'
+import { GatewayUnavailableError } from './payment/gateway.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
 import type { OrderSettledFeed } from './order/order-settled-feed.ts'
@@ -29,6 +32,9 @@ import type { Orders } from './order/orders.ts'
 import type { Redeemer } from './redeem/redeem.ts'
 import type { Scripts } from './redis/scripts.ts'
 import type { Sales } from './sale/sales.ts'
+import type { Payments } from './payment/payments.ts'
+import type { StripeWebhook } from './payment/stripe-webhook.ts'
+import type { Reconciler } from './reconcile/reconciler.ts'
 
 export interface AppDeps {
   config: Pick<CoreConfig, 'CORE_ADMIN_TOKEN' | 'CORE_INTERNAL_TOKEN'>
@@ -39,8 +45,15 @@ export interface AppDeps {
   scripts: Scripts
   metrics: Metrics
   logger: Logger
+  payments: Payments
+  reconciler: Reconciler
+  /** Present when STRIPE_WEBHOOK_SECRET is set. */
+  stripeWebhook?: StripeWebhook
   health: () => Promise<Record<string, boolean>>
 }
+
+/** Stripe events are small; anything this large is not one. */
+const MAX_WEBHOOK_BYTES = 512 * 1024
 
 function saleIdParam(value: string): string {
   if (!SALE_ID_PATTERN.test(value)) throw new ApiError('invalid_path', 'sale id must be 1-63 chars of a-z, 0-9 and "-"', 'saleId')
@@ -144,7 +157,44 @@ export function createApp(deps: AppDeps): Hono {
     if (!report) throw new ApiError('sale_not_found', `no sale ${c.req.param('saleId')}`)
     return c.json(report)
   })
+  // Full or partial refund of a captured payment. Same Idempotency-Key = same refund.
+  admin.post('/orders/:orderId/refunds', async (c) => {
+    const orderId = c.req.param('orderId')
+    if (!ORDER_ID_PATTERN.test(orderId)) throw new ApiError('invalid_path', 'order id must look like ord_ followed by 32 hex chars', 'orderId')
+    const idempotencyKey = c.req.header(HEADER_IDEMPOTENCY_KEY)
+    if (!idempotencyKey) throw new ApiError('missing_idempotency_key', 'send an Idempotency-Key header, the same on every retry', 'idempotency-key')
+    if (!IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
+      throw new ApiError('invalid_idempotency_key', 'Idempotency-Key must be 8-255 chars of A-Z, a-z, 0-9 and _ . : -', 'idempotency-key')
+    }
+    const body = await readJson(c, RefundRequest, MAX_BODY_BYTES)
+    const { refund, created } = await deps.payments.refund(orderId, body, idempotencyKey)
+    return c.json(refund, created ? 201 : 200)
+  })
+  // Each reconciliation job on demand (token-issuer, operators); answers the run's report.
+  admin.post('/reconcile/:job', async (c) => {
+    const job = ReconcileJobName.safeParse(c.req.param('job'))
+    if (!job.success) throw new ApiError('not_found', `no reconciliation job ${c.req.param('job')}; one of ${ReconcileJobName.options.join(', ')}`, 'job')
+    return c.json(await deps.reconciler.run(job.data))
+  })
   app.route('/admin', admin)
+
+  // ---- payment gateway -> core. Authenticated by the signature over the raw body, not a bearer token.
+  app.post('/webhooks/stripe', async (c) => {
+    if (!deps.stripeWebhook) throw new ApiError('not_found', 'Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)')
+    if (Number(c.req.header('content-length') ?? '0') > MAX_WEBHOOK_BYTES) throw new ApiError('body_too_large', `body is larger than ${MAX_WEBHOOK_BYTES} bytes`)
+    const raw = await c.req.text()
+    if (raw.length > MAX_WEBHOOK_BYTES) throw new ApiError('body_too_large', `body is larger than ${MAX_WEBHOOK_BYTES} bytes`)
+    try {
+      const result = await deps.stripeWebhook.handle(raw, c.req.header('stripe-signature'))
+      metrics.webhooks.inc({ outcome: result.outcome })
+      return c.json({ received: true, ...result })
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'webhook_signature_invalid') metrics.webhooks.inc({ outcome: 'bad_signature' })
+      // The gateway could not be asked about the event: 503, and Stripe delivers it again later.
+      if (error instanceof GatewayUnavailableError) throw new ApiError('unavailable', 'payment gateway unavailable, retry later', undefined, { 'retry-after': '30' })
+      throw error
+    }
+  })
 
   // ---- edge -> core
   const internal = new Hono()

@@ -29,15 +29,36 @@ export const CoreConfig = z
     CORE_INTERNAL_TOKEN: z.string().min(16).default(DEV_SECRET('core-internal')),
     EDGE_URL: z.string().url().default('http://127.0.0.1:8787'),
     EDGE_ADMIN_TOKEN: z.string().min(16).default(DEV_SECRET('edge-admin')),
-    PAYMENT_GATEWAY: z.enum(['simulated']).default('simulated'),
+    PAYMENT_GATEWAY: z.enum(['simulated', 'stripe']).default('simulated'),
+    /** Stripe secret key (sk_test_… / sk_live_…); required when PAYMENT_GATEWAY=stripe. */
+    STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_\w+$/, 'must be a Stripe secret key').optional(),
+    /** Signing secret of the /webhooks/stripe endpoint (whsec_…); without it the endpoint answers 404. */
+    STRIPE_WEBHOOK_SECRET: z.string().min(8).optional(),
+    /** Another Stripe API origin: the offline fixture server in tests and drills. */
+    STRIPE_API_BASE: z.string().url().optional(),
+    STRIPE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    /** Gateway calls per saga step (same key, backoff from 200 ms) before the job is retried by BullMQ. */
+    PAYMENT_CALL_TRIES: z.coerce.number().int().min(1).max(20).default(3),
+    /** Authorization attempts (across job retries) after which the payment is PENDING and left to reconciliation. */
+    PAYMENT_MAX_TRIES: z.coerce.number().int().min(1).max(1000).default(12),
+    SIM_PAYMENT_UNAVAILABLE_RATE: z.coerce.number().min(0).max(1).default(0),
+    /** How often each reconciliation job runs (BullMQ repeatable); all of them also run on demand. */
+    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
+    /** A saga not moved for this long, with no live job, is resumed; a PENDING payment this old is asked about. */
+    RECONCILE_STALE_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
+    /** How often core checks whether Redis lost a sale's counters (and rebuilds them from Postgres). */
+    REDIS_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
     SIM_PAYMENT_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(50),
     SIM_PAYMENT_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
     CHECKOUT_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
     CHECKOUT_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
+    /** BullMQ lock of a running checkout job; a worker that dies holding it is noticed (and the job re-run) after about this long. */
+    JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
     HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     RUN_MIGRATIONS: bool.default(true),
   })
   .superRefine((c, ctx) => {
+    if (c.PAYMENT_GATEWAY === 'stripe' && !c.STRIPE_SECRET_KEY) ctx.addIssue({ code: 'custom', path: ['STRIPE_SECRET_KEY'], message: 'required when PAYMENT_GATEWAY=stripe' })
     if (c.NODE_ENV !== 'production') return
     for (const key of ['TOKEN_SECRET', 'GRANT_SECRET', 'CORE_ADMIN_TOKEN', 'CORE_INTERNAL_TOKEN', 'EDGE_ADMIN_TOKEN'] as const) {
       if (c[key].startsWith('dev-only-')) ctx.addIssue({ code: 'custom', path: [key], message: 'must be set in production' })

@@ -6,13 +6,18 @@ import { createApp } from './app.ts'
 import type { CoreConfig } from './config.ts'
 import { migrate } from './db/migrate.ts'
 import { Jobs } from './jobs/jobs.ts'
-import { startWorkers } from './jobs/workers.ts'
+import { startWorkers, sweepHolds } from './jobs/workers.ts'
+import { OutboxProvider } from './notify/notifications.ts'
+import { Payments } from './payment/payments.ts'
+import { StripeWebhook } from './payment/stripe-webhook.ts'
+import { Reconciler } from './reconcile/reconciler.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { Metrics } from './metrics.ts'
 import { OrderSettledFeed } from './order/order-settled-feed.ts'
 import { Orders } from './order/orders.ts'
 import type { PaymentGateway } from './payment/gateway.ts'
 import { SimulatedGateway } from './payment/simulated-gateway.ts'
+import { StripeGateway } from './payment/stripe-gateway.ts'
 import { Redeemer } from './redeem/redeem.ts'
 import { Scripts } from './redis/scripts.ts'
 import { RoomReporter } from './room/room-reporter.ts'
@@ -31,6 +36,8 @@ export interface Core {
   sales: Sales
   jobs: Jobs
   gateway: PaymentGateway
+  payments: Payments
+  reconciler: Reconciler
   metrics: Metrics
   logger: Logger
   close(): Promise<void>
@@ -45,7 +52,14 @@ export interface StartOptions {
 }
 
 export function createGateway(config: CoreConfig): PaymentGateway {
-  return new SimulatedGateway({ latencyMs: config.SIM_PAYMENT_LATENCY_MS, failureRate: config.SIM_PAYMENT_FAILURE_RATE })
+  if (config.PAYMENT_GATEWAY === 'stripe') {
+    return new StripeGateway({ secretKey: config.STRIPE_SECRET_KEY!, apiBase: config.STRIPE_API_BASE, timeoutMs: config.STRIPE_TIMEOUT_MS })
+  }
+  return new SimulatedGateway({
+    latencyMs: config.SIM_PAYMENT_LATENCY_MS,
+    failureRate: config.SIM_PAYMENT_FAILURE_RATE,
+    unavailableRate: config.SIM_PAYMENT_UNAVAILABLE_RATE,
+  })
 }
 
 /** Wires core from its configuration: Redis, Postgres (migrated), the HTTP API and/or the workers. */
@@ -59,9 +73,27 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
 
   const metrics = new Metrics()
   const scripts = new Scripts(redis, config.REDIS_PREFIX)
-  const sales = new Sales(db, scripts)
   const jobs = new Jobs(redis, `${config.REDIS_PREFIX}:bull`, config.CHECKOUT_ATTEMPTS)
+  const sales = new Sales(db, scripts, async (saleId, tokens) => {
+    for (const t of tokens) await jobs.enqueueRoomOutcome(saleId, { ...t, outcome: 'returned' })
+  })
   const gateway = options.gateway ?? createGateway(config)
+  const payments = new Payments(db, gateway, logger, (event, recipient) => jobs.enqueueNotification(event, recipient), config.PAYMENT_CALL_TRIES)
+  const reconciler = new Reconciler({
+    db,
+    sales,
+    scripts,
+    jobs,
+    gateway,
+    payments,
+    metrics,
+    logger,
+    staleMs: config.RECONCILE_STALE_MS,
+    sweepHolds: () => sweepHolds({ sales, scripts, jobs, metrics, logger }),
+  })
+  const stripeWebhook = config.STRIPE_WEBHOOK_SECRET
+    ? new StripeWebhook({ secret: config.STRIPE_WEBHOOK_SECRET, db, gateway, payments, logger, review: (orderId) => reconciler.reviewOrder(orderId) })
+    : undefined
   const reporter = new RoomReporter(config.EDGE_URL, config.EDGE_ADMIN_TOKEN)
   const orders = new Orders(db, (orderId) => jobs.pendingCheckout(orderId))
   // A subscribed connection can do nothing else: the feed gets its own.
@@ -74,6 +106,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     gateway,
     reportToken: (saleId, outcome) => jobs.enqueueRoomOutcome(saleId, outcome),
     logger,
+    payments: { callTries: config.PAYMENT_CALL_TRIES, maxTries: config.PAYMENT_MAX_TRIES, backoffMs: 200 },
   }
 
   let workers: ReturnType<typeof startWorkers> | undefined
@@ -91,11 +124,31 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
       metrics,
       logger,
       checkoutConcurrency: config.CHECKOUT_CONCURRENCY,
+      jobLockMs: config.JOB_LOCK_MS,
       onSettled: (orderId) => orderFeed.publish(orderId),
+      reconciler,
+      notificationProviders: [new OutboxProvider(db, 'email')],
     })
-    await jobs.scheduleSweep(config.HOLD_SWEEP_INTERVAL_MS)
+    const schedule = () => jobs.scheduleMaintenance(config.HOLD_SWEEP_INTERVAL_MS, config.RECONCILE_INTERVAL_MS)
+    await schedule()
+    // Redis may come back empty (restart without persistence): its repeatable jobs are gone with it, so the
+    // schedule is put back on every reconnect, and a plain timer (not BullMQ, which lives in that Redis)
+    // checks for lost sales and rebuilds their counters from Postgres.
+    redis.on('ready', () => void schedule().catch((err) => logger.warn({ err: err.message }, 'could not reschedule maintenance')))
+    let checking = false
+    const watchdog = setInterval(() => {
+      if (checking) return
+      checking = true
+      reconciler
+        .run('redis-counters')
+        .then((report) => (report.fixed ? schedule() : undefined))
+        .catch((err) => logger.warn({ err: err.message }, 'redis counter check failed'))
+        .finally(() => (checking = false))
+    }, config.REDIS_CHECK_INTERVAL_MS)
+    watchdog.unref()
     const closeWorkers = workers.close
     workers.close = async () => {
+      clearInterval(watchdog)
       await closeWorkers()
       workerConnection.disconnect()
     }
@@ -110,6 +163,9 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     scripts,
     metrics,
     logger,
+    payments,
+    reconciler,
+    stripeWebhook,
     health: async () => {
       const [redisOk, pgOk] = await Promise.all([
         redis.ping().then(() => true, () => false),
@@ -142,6 +198,8 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     sales,
     jobs,
     gateway,
+    payments,
+    reconciler,
     metrics,
     logger,
     close: () =>

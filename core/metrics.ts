@@ -39,6 +39,18 @@ export class Metrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],
   })
+  readonly reconciled = new Counter({
+    name: 'floodgate_reconciled_total',
+    help: 'Things reconciliation repaired, by job',
+    labelNames: ['job'],
+    registers: [this.registry],
+  })
+  readonly webhooks = new Counter({
+    name: 'floodgate_webhooks_total',
+    help: 'Payment webhooks received, by outcome (applied, duplicate, ignored, unknown_order, bad_signature)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  })
   readonly queueDepth = new Gauge({
     name: 'floodgate_queue_waiting_jobs',
     help: 'Jobs waiting per BullMQ queue',

@@ -122,7 +122,16 @@ describe('when configuring a room', () => {
     })
 
     expect(status).toBe(200)
-    expect(json).toEqual({ saleId, startsAt, admitPerMinute: 1000, tokenTtlSeconds: 300 })
+    expect(json).toEqual({
+      saleId,
+      startsAt,
+      admitPerMinute: 1000,
+      tokenTtlSeconds: 300,
+      shards: 1,
+      prequeueOrder: 'shuffle',
+      // the pre-queue shuffle's seed commitment, published as soon as the room exists
+      commitment: expect.stringMatching(/^[0-9a-f]{64}$/),
+    })
     expect((await roomStats(saleId)).configured).toBe(true)
   })
 

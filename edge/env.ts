@@ -15,6 +15,10 @@ export interface Env {
   EDGE_ADMIN_TOKEN: string
   /** Bearer token the room sends to core's `/internal/*` routes. */
   CORE_INTERNAL_TOKEN: string
+  /** Redeem requests per second per client IP at the edge (default 10; 0 turns the limit off). */
+  REDEEM_PER_IP_PER_SECOND?: string
+  /** Redeem requests per second per shopper at the edge (default 1; 0 turns the limit off). */
+  REDEEM_PER_SHOPPER_PER_SECOND?: string
 }
 
 /**

@@ -12,6 +12,10 @@ export interface LocalEdgeOptions {
   edgeAdminToken: string
   coreInternalToken: string
   port?: number
+  /** Edge checkout limit per client IP per second; default '0' (off) for simulated crowds. */
+  redeemPerIpPerSecond?: string
+  /** Edge checkout limit per shopper per second; default '0' (off) locally. */
+  redeemPerShopperPerSecond?: string
 }
 
 export interface LocalEdge {
@@ -50,6 +54,12 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       GRANT_SECRET: options.grantSecret,
       EDGE_ADMIN_TOKEN: options.edgeAdminToken,
       CORE_INTERNAL_TOKEN: options.coreInternalToken,
+      // Local runs simulate thousands of shoppers from one address: the per-IP checkout limit would only
+      // measure the simulator. The per-shopper limit stays on. (Deployed: wrangler.toml's 10/s.)
+      REDEEM_PER_IP_PER_SECOND: options.redeemPerIpPerSecond ?? '0',
+      // The end-to-end attack test fires several refused redeems from one session within a second; the
+      // per-shopper limit has its own tests in workerd (edge/waiting-room.test.ts). Off unless asked for.
+      REDEEM_PER_SHOPPER_PER_SECOND: options.redeemPerShopperPerSecond ?? '0',
     },
     host: '127.0.0.1',
     port: options.port ?? 0,

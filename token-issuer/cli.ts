@@ -24,7 +24,12 @@ import {
   type CreateSaleResult,
   type IssuerConfig,
   type SaleStatus,
+  roomReport,
+  roomStats,
+  steerRoom,
 } from './issuer.ts'
+import { fairness } from './fairness.ts'
+import type { RoomSteer } from '../contracts/index.ts'
 
 const EXIT = { ok: 0, serviceError: 1, invariantFailed: 2, usage: 64, config: 78 } as const
 const PROGRAM = 'token-issuer'
@@ -414,7 +419,102 @@ ${COMMON_HELP}`,
   },
 }
 
-const COMMANDS: Command[] = [create, status, watch, invariant]
+const room: Command = {
+  name: 'room',
+  summary: 'steer a running waiting room live: rate, max active shoppers, pause / resume / queue-all',
+  usage: `Usage: ${PROGRAM} room <saleId> [--admit-per-minute <n>] [--max-active <n|none>] [--pause | --resume | --queue-all] [--json]
+
+Changes apply to every shard at once; time already passed keeps the old settings, paused time banks no
+admissions. --queue-all is the emergency stop: nobody new is admitted and checkout answers 503 until --resume.
+Without options, prints the room's current state.
+
+Options:
+  --admit-per-minute <n>  new shoppers admitted per minute
+  --max-active <n|none>   most shoppers holding a grant at once (none: no cap)
+  --pause                 stop admitting; everyone keeps their place
+  --resume                admit again
+  --queue-all             emergency stop (as --pause, and checkout is held)
+${COMMON_HELP}`,
+  options: {
+    'admit-per-minute': { type: 'string' },
+    'max-active': { type: 'string' },
+    pause: { type: 'boolean' },
+    resume: { type: 'boolean' },
+    'queue-all': { type: 'boolean' },
+  },
+  positionals: ['saleId'],
+  async run(ctx) {
+    const saleId = saleIdArgument(ctx, 'room')
+    const v = ctx.values
+    const modes = (['pause', 'resume', 'queue-all'] as const).filter((m) => v[m])
+    if (modes.length > 1) throw new UsageError('give at most one of --pause, --resume, --queue-all', `--${modes[1]}`)
+    const steer: RoomSteer = {}
+    if (v['admit-per-minute'] !== undefined) {
+      const n = Number(v['admit-per-minute'])
+      if (!Number.isInteger(n) || n < 1) throw new UsageError('--admit-per-minute must be a positive integer', '--admit-per-minute')
+      steer.admitPerMinute = n
+    }
+    if (v['max-active'] !== undefined) {
+      const n = v['max-active'] === 'none' ? null : Number(v['max-active'])
+      if (n !== null && (!Number.isInteger(n) || n < 1)) throw new UsageError('--max-active must be a positive integer or none', '--max-active')
+      steer.maxActive = n
+    }
+    if (modes[0]) steer.mode = modes[0] === 'pause' ? 'paused' : modes[0] === 'resume' ? 'open' : 'queue_all'
+    const stats = Object.keys(steer).length ? await steerRoom(ctx.cfg, saleId, steer) : await roomStats(ctx.cfg, saleId)
+    if (ctx.json) printJson(stats)
+    else
+      write(
+        process.stdout,
+        [
+          `room       ${stats.saleId}  ${stats.mode ?? 'open'}  ${stats.admitPerMinute ?? '?'} / min  max active ${stats.maxActive ?? 'none'}  shards ${stats.shards ?? 1}`,
+          `queue      ${stats.queued} waiting  ${stats.admitted} admitted  ${stats.recycled} recycled`,
+          `tokens     ${stats.available} available  ${stats.granted} granted  ${stats.redeemed} redeemed  ${stats.sold} sold of ${stats.tokensLoaded}`,
+        ].join('\n'),
+      )
+    return EXIT.ok
+  },
+}
+
+const report: Command = {
+  name: 'report',
+  summary: "fairness report: seed commitment and reveal, shuffle check, Kendall tau, issuance log",
+  usage: `Usage: ${PROGRAM} report <saleId> [--log] [--json]
+
+Checks the waiting room's published evidence: sha256(revealed seed) = the commitment published when the
+pre-queue opened; every shard admitted its pre-queue in the order the seed gives (recomputed here from the
+published join list); Kendall tau-b between arrival and admission order for shoppers who joined after the
+start (1 = exact arrival order; target >= 0.99). --log prints the issuance log (hashed shopper ids).
+Exit code 2 when a check fails.
+
+Options:
+  --log                   print the issuance log too (always included with --json)
+${COMMON_HELP}`,
+  options: { log: { type: 'boolean' } },
+  positionals: ['saleId'],
+  async run(ctx) {
+    const saleId = saleIdArgument(ctx, 'report')
+    const result = await fairness(await roomReport(ctx.cfg, saleId))
+    const failed = result.commitmentOk === false || result.shuffleOk === false || (result.kendallTau !== null && result.kendallTau < 0.99)
+    if (ctx.json) printJson({ ...result, ok: !failed })
+    else {
+      const mark = (ok: boolean | null) => (ok === null ? '-' : ok ? '✓' : '✗')
+      const lines = [
+        `sale       ${result.saleId}  starts ${result.startsAt}  shards ${result.shards}`,
+        `joined     ${result.joined} (${result.prequeueJoined} in the pre-queue)   admitted ${result.admitted}`,
+        `commitment ${result.commitment ?? '-'}`,
+        `seed       ${result.seed ?? '(revealed at the start)'}`,
+        `  ${mark(result.commitmentOk)} sha256(seed) matches the commitment`,
+        `  ${mark(result.shuffleOk)} shuffle: ${result.shuffleDetail}`,
+        `  ${mark(result.kendallTau === null ? null : result.kendallTau >= 0.99)} Kendall tau (arrival vs admission, ${result.fifoAdmitted} first-come admissions): ${result.kendallTau === null ? '-' : result.kendallTau.toFixed(4)}`,
+      ]
+      if (ctx.values.log) for (const e of result.issuance) lines.push(`  ${e.admittedAt}  ${e.shopper}  ${e.tid} gen ${e.gen}  shard ${e.shard}${e.pre ? '  pre-queue' : ''}`)
+      write(process.stdout, lines.join('\n'))
+    }
+    return failed ? EXIT.invariantFailed : EXIT.ok
+  },
+}
+
+const COMMANDS: Command[] = [create, status, watch, invariant, room, report]
 
 const USAGE = `Usage: ${PROGRAM} <command> [options]
 

@@ -119,7 +119,7 @@ describe('createSale', () => {
 
       const result = await createSale(cfg, input)
 
-      expect(edge.room(input.saleId).config).toEqual({ saleId: input.saleId, startsAt: result.sale.startsAt, admitPerMinute: 250, tokenTtlSeconds: 45 })
+      expect(edge.room(input.saleId).config).toEqual({ shards: 1, prequeueOrder: 'shuffle', saleId: input.saleId, startsAt: result.sale.startsAt, admitPerMinute: 250, tokenTtlSeconds: 45 })
       expect(result.roomConfig.admitPerMinute).toBe(250)
       expect(result.room.configured).toBe(true)
     })

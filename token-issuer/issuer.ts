@@ -17,6 +17,8 @@ import {
   MAX_TOKENS_PER_BATCH,
   RoomConfig,
   RoomStats,
+  RoomReport,
+  RoomSteer,
   Sale,
   signPurchaseToken,
   type LoadTokensRequest,
@@ -145,7 +147,7 @@ function transportError(ep: Endpoint, url: URL, error: unknown): IssuerError {
   )
 }
 
-async function call<S extends z.ZodType>(ep: Endpoint, method: 'GET' | 'POST' | 'PUT', path: string, schema: S, body?: unknown): Promise<{ status: number; data: z.output<S> }> {
+async function call<S extends z.ZodType>(ep: Endpoint, method: 'GET' | 'POST' | 'PUT' | 'PATCH', path: string, schema: S, body?: unknown): Promise<{ status: number; data: z.output<S> }> {
   const url = endpointUrl(ep.baseUrl, path)
   let response: Response
   let text: string
@@ -227,6 +229,16 @@ export async function saleInvariant(cfg: IssuerConfig, saleId: string): Promise<
 /** The waiting room's counters for one sale (an unconfigured room reports `configured: false`). */
 export async function roomStats(cfg: IssuerConfig, saleId: string): Promise<RoomStats> {
   return (await call(edgeEndpoint(cfg), 'GET', salePath(saleId, '/room'), RoomStats)).data
+}
+
+/** Live steering of a running room (rate, max active, pause / resume / queue-all); returns the room's stats. */
+export async function steerRoom(cfg: IssuerConfig, saleId: string, steer: RoomSteer): Promise<RoomStats> {
+  return (await call(edgeEndpoint(cfg), 'PATCH', salePath(saleId, '/room'), RoomStats, RoomSteer.parse(steer))).data
+}
+
+/** The room's published evidence: commitment, seed, pre-queue join list, issuance log. */
+export async function roomReport(cfg: IssuerConfig, saleId: string): Promise<RoomReport> {
+  return (await call(edgeEndpoint(cfg), 'GET', salePath(saleId, '/room/report'), RoomReport)).data
 }
 
 export interface SaleStatus {

@@ -65,6 +65,8 @@ export function roomConfig(saleId: string, startsAtMs: number, overrides: Partia
     startsAt: new Date(startsAtMs).toISOString(),
     admitPerMinute: 600,
     tokenTtlSeconds: 60,
+    // Most tests check plain join order; the shuffle has its own tests (shuffle.test.ts).
+    prequeueOrder: 'fifo' as const,
     ...overrides,
   }
 }

@@ -11,6 +11,12 @@
  * Every mutation is a synchronous block of SQL (no `await` inside), so concurrent calls cannot interleave in the
  * middle of an admission. Grants are deterministic (HMAC over fixed fields), so they are signed after the
  * admission is committed and the same grant is returned every time the shopper asks.
+ *
+ * Scale (issue 3): a sale may use N of these objects ("shards", `shardName`): each holds a share of the line
+ * and of the token pool and admits at admitPerMinute / N. Shoppers poll the edge, not the object: the edge
+ * answers from the shopper's signed queue ticket and this object's `frontier()` snapshot, cached ~1 s per edge
+ * instance. Order: pre-queue joiners are shuffled at the start with a committed seed (`ord` = shuffle key in
+ * [0, 1)); later joiners queue FIFO behind them (`ord` = 1 + seq). Admission always follows `ord`.
  */
 import { DurableObject } from 'cloudflare:workers'
 import type { z } from 'zod'
@@ -18,8 +24,15 @@ import {
   ExpireGrantsResponse,
   peekPurchaseToken,
   signGrant,
+  newShuffleSeed,
+  seedCommitment,
+  shuffleKey,
   type ErrorCode,
   type ExpireGrantsRequest,
+  type IssuanceEntry,
+  type RoomMode,
+  type RoomReport,
+  type RoomSteer,
   type LoadTokensResponse,
   type RoomConfig,
   type RoomStats,
@@ -28,6 +41,9 @@ import {
   type TokenRef,
 } from '../contracts/index.ts'
 import type { Env } from '../edge/env.ts'
+import type { RoomFrontier } from './frontier.ts'
+
+export type { RoomFrontier } from './frontier.ts'
 
 /** How often the alarm ticks while someone is waiting or a grant is outstanding. */
 export const TICK_MS = 1_000
@@ -70,7 +86,19 @@ type RoomRow = {
   budget: number
   admitted_total: number
   recycled_total: number
+  shard: number
+  shards: number
+  mode: RoomMode
+  max_active: number | null
+  max_places_per_ip: number | null
+  prequeue_order: 'shuffle' | 'fifo'
+  seed: string | null
+  commitment: string | null
+  through_ord: number | null
 }
+
+/** A join: what the shopper sees, plus the place the edge signs into the queue ticket. */
+export type JoinResult = { status: RoomStatus; shard: number; seq: number; pre: boolean; joinedAt: number }
 
 type QueueRow = {
   seq: number
@@ -82,9 +110,25 @@ type QueueRow = {
   grant: string | null
   grant_iat: number | null
   grant_exp: number | null
+  ord: number | null
+  pre: number
 }
 
-type Config = { saleId: string; startsAt: number; admitPerMinute: number; tokenTtlSeconds: number }
+type Config = {
+  saleId: string
+  startsAt: number
+  admitPerMinute: number
+  tokenTtlSeconds: number
+  shards: number
+  mode: RoomMode
+  maxActive: number | null
+  prequeueOrder: 'shuffle' | 'fifo'
+}
+
+/** Object name of shard `shard` of a sale; shard 0 keeps the sale id, so a one-shard sale is one object. */
+export function shardName(saleId: string, shard: number): string {
+  return shard === 0 ? saleId : `${saleId}~${shard}`
+}
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS room (
@@ -123,6 +167,36 @@ const SCHEMA = [
      grant_exp INTEGER
    )`,
   `CREATE INDEX IF NOT EXISTS queue_by_state ON queue (state, seq)`,
+  `CREATE TABLE IF NOT EXISTS issuance (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     shopper TEXT NOT NULL,
+     tid TEXT NOT NULL,
+     gen INTEGER NOT NULL,
+     pre INTEGER NOT NULL,
+     ord REAL NOT NULL,
+     joined_at INTEGER NOT NULL,
+     admitted_at INTEGER NOT NULL
+   )`,
+]
+
+/** Columns added after v1 (SQLite has no ADD COLUMN IF NOT EXISTS). */
+const ADDED_COLUMNS: Array<[table: string, column: string, definition: string]> = [
+  ['room', 'shard', 'INTEGER NOT NULL DEFAULT 0'],
+  ['room', 'shards', 'INTEGER NOT NULL DEFAULT 1'],
+  ['room', 'mode', `TEXT NOT NULL DEFAULT 'open'`],
+  ['room', 'max_active', 'INTEGER'],
+  ['room', 'max_places_per_ip', 'INTEGER'],
+  ['room', 'prequeue_order', `TEXT NOT NULL DEFAULT 'fifo'`],
+  ['room', 'seed', 'TEXT'],
+  ['room', 'commitment', 'TEXT'],
+  ['room', 'through_ord', 'REAL'],
+  ['queue', 'ord', 'REAL'],
+  ['queue', 'pre', 'INTEGER NOT NULL DEFAULT 0'],
+  ['queue', 'ip', 'TEXT'],
+]
+const LATE_INDEXES = [
+  `CREATE INDEX IF NOT EXISTS queue_by_ord_seq ON queue (state, ord, seq)`,
+  `CREATE INDEX IF NOT EXISTS queue_by_ip ON queue (ip)`,
 ]
 
 const ok = <T>(value: T): RoomResult<T> => ({ ok: true, value })
@@ -139,18 +213,47 @@ export class WaitingRoom extends DurableObject<Env> {
     super(ctx, env)
     void ctx.blockConcurrencyWhile(async () => {
       for (const statement of SCHEMA) ctx.storage.sql.exec(statement)
+      for (const [table, column, definition] of ADDED_COLUMNS) {
+        const has = ctx.storage.sql.exec(`SELECT 1 FROM pragma_table_info('${table}') WHERE name = ?`, column).toArray()
+        if (has.length === 0) ctx.storage.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`)
+      }
+      for (const statement of LATE_INDEXES) ctx.storage.sql.exec(statement)
     })
   }
 
   // ------------------------------------------------------------------ RPC: operator
 
-  /** Creates or replaces the room's config. Changing the rate live is fine: budget so far accrues at the old rate. */
-  async configure(config: RoomSettings): Promise<RoomResult<RoomSettings>> {
+  /**
+   * Creates or replaces the room's config. Changing the rate live is fine: budget so far accrues at the old rate.
+   * `placement` says which shard this object is and carries the sale's shuffle seed to shards other than 0;
+   * the seed is drawn once (by the first configure) and never changes, and its commitment is kept.
+   */
+  async configure(
+    config: Omit<RoomSettings, 'shards' | 'prequeueOrder'> & Partial<Pick<RoomSettings, 'shards' | 'prequeueOrder'>>,
+    placement: { shard?: number; seed?: string } = {},
+  ): Promise<RoomResult<RoomSettings & { commitment: string }>> {
     const bound = this.bindSale(config.saleId)
     if (bound) return bound
     const now = this.now()
     const startsAt = Date.parse(config.startsAt)
+    const existing = this.room()
+    if (existing.shards !== (config.shards ?? 1) && this.tokenCounts().loaded > 0 && existing.starts_at !== null) {
+      return fail('invalid_body', 'shards cannot change once tokens are loaded', 'shards')
+    }
+    const seed = existing.seed ?? placement.seed ?? newShuffleSeed()
+    const commitment = existing.commitment ?? (await seedCommitment(seed))
     this.tx(() => {
+      this.sql(
+        `UPDATE room SET shard = ?, shards = ?, max_active = ?, max_places_per_ip = ?, prequeue_order = ?, seed = ?,
+                commitment = ? WHERE id = 1`,
+        placement.shard ?? existing.shard ?? 0,
+        config.shards ?? 1,
+        config.maxActive ?? null,
+        config.maxPlacesPerIp ?? null,
+        config.prequeueOrder ?? 'shuffle',
+        seed,
+        commitment,
+      )
       // Settle the time so far at the old rate; only time from now on accrues at the new one.
       this.admit(now)
       // A room that was not open yet (or is new) accrues from the new startsAt; a sale moved to the future
@@ -158,6 +261,7 @@ export class WaitingRoom extends DurableObject<Env> {
       const previous = this.config()
       const open = now >= startsAt && previous !== null && now >= previous.startsAt
       const carried = open ? this.budgetAt(previous, this.room(), now) : 0
+      const shardRate = config.admitPerMinute / (config.shards ?? 1)
       this.sql(
         `UPDATE room SET starts_at = ?, starts_at_iso = ?, admit_per_minute = ?, token_ttl_seconds = ?,
                 last_tick = ?, budget = ? WHERE id = 1`,
@@ -166,11 +270,126 @@ export class WaitingRoom extends DurableObject<Env> {
         config.admitPerMinute,
         config.tokenTtlSeconds,
         open ? now : null,
-        open ? Math.min(carried, burstCapacity(config.admitPerMinute)) : 0,
+        open ? Math.min(carried, burstCapacity(shardRate)) : 0,
       )
     })
     await this.scheduleAlarm(now)
-    return ok({ ...config })
+    return ok({ ...config, shards: config.shards ?? 1, prequeueOrder: config.prequeueOrder ?? 'shuffle', commitment })
+  }
+
+  /** The shuffle seed, for the edge to hand to the sale's other shards. Never sent to shoppers before the start. */
+  async shuffleSeed(saleId: string): Promise<RoomResult<string | null>> {
+    const bound = this.bindSale(saleId)
+    if (bound) return bound
+    return ok(this.room().seed)
+  }
+
+  /**
+   * Live steering: rate, cap on active shoppers, pause / resume / queue-all. Time up to now is settled at the
+   * old settings; paused time accrues no admission budget.
+   */
+  async steer(saleId: string, steer: RoomSteer): Promise<RoomResult<RoomStats>> {
+    const bound = this.bindSale(saleId)
+    if (bound) return bound
+    if (!this.config()) return fail('room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
+    const now = this.now()
+    this.tx(() => {
+      this.admit(now)
+      const config = this.config()!
+      const room = this.room()
+      const open = now >= config.startsAt
+      const budget = open ? this.budgetAt(config, room, now) : room.budget
+      const rate = steer.admitPerMinute ?? config.admitPerMinute
+      this.sql(
+        `UPDATE room SET admit_per_minute = ?, max_active = ?, mode = ?, last_tick = ?, budget = ? WHERE id = 1`,
+        rate,
+        steer.maxActive === undefined ? config.maxActive : steer.maxActive,
+        steer.mode ?? config.mode,
+        open ? now : room.last_tick,
+        Math.min(budget, burstCapacity(rate / config.shards)),
+      )
+      this.admit(now)
+    })
+    await this.scheduleAlarm(now)
+    return this.stats(saleId)
+  }
+
+  /** The snapshot the edge caches to answer polls (see `RoomFrontier`). */
+  async frontier(saleId: string): Promise<RoomResult<RoomFrontier>> {
+    const bound = this.bindSale(saleId)
+    if (bound) return bound
+    const config = this.config()
+    if (!config) return fail('room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
+    const now = this.now()
+    const admitted = this.tx(() => this.admit(now))
+    if (admitted > 0) await this.scheduleAlarm(now)
+    const room = this.room()
+    const counts = this.tokenCounts()
+    const waiting = this.rows<{ pre: number; c: number }>(
+      `SELECT pre, COUNT(*) AS c FROM queue WHERE state = 'waiting' GROUP BY pre`,
+    )
+    return ok({
+      saleId,
+      shard: room.shard,
+      shards: config.shards,
+      at: now,
+      startsAt: config.startsAt,
+      mode: config.mode,
+      admitPerMinute: config.admitPerMinute,
+      prequeueOrder: config.prequeueOrder,
+      seed: now >= config.startsAt ? room.seed : null,
+      throughOrd: room.through_ord ?? -1,
+      waiting: waiting.reduce((n, r) => n + r.c, 0),
+      prequeueWaiting: waiting.find((r) => r.pre === 1)?.c ?? 0,
+      prequeueJoined: this.one<{ c: number }>(`SELECT COUNT(*) AS c FROM queue WHERE pre = 1`).c,
+      loaded: counts.loaded,
+      available: counts.available,
+      granted: counts.granted,
+      redeemed: counts.redeemed,
+      sold: counts.sold,
+    })
+  }
+
+  /** This shard's part of the fairness report: commitment, seed once revealed, pre-queue join list, issuance log. */
+  async report(saleId: string): Promise<RoomResult<RoomReport>> {
+    const bound = this.bindSale(saleId)
+    if (bound) return bound
+    const config = this.config()
+    if (!config) return fail('room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
+    const room = this.room()
+    const started = this.now() >= config.startsAt
+    const issuance = this.rows<{
+      shopper: string
+      tid: string
+      gen: number
+      pre: number
+      ord: number
+      joined_at: number
+      admitted_at: number
+    }>(`SELECT shopper, tid, gen, pre, ord, joined_at, admitted_at FROM issuance ORDER BY id`).map(
+      (r): IssuanceEntry => ({
+        shard: room.shard,
+        shopper: r.shopper,
+        tid: r.tid,
+        gen: r.gen,
+        pre: r.pre === 1,
+        ord: r.ord,
+        joinedAt: r.joined_at,
+        admittedAt: r.admitted_at,
+      }),
+    )
+    const prequeue = this.rows<{ shopper: string }>(`SELECT shopper FROM queue WHERE pre = 1 ORDER BY seq`).map((r) => r.shopper)
+    return ok({
+      saleId,
+      shards: config.shards,
+      startsAt: new Date(config.startsAt).toISOString(),
+      commitment: room.commitment,
+      seed: started ? room.seed : null,
+      joined: this.one<{ c: number }>(`SELECT COALESCE(MAX(seq), 0) AS c FROM queue`).c,
+      admitted: room.admitted_total,
+      prequeue: [{ shard: room.shard, shoppers: prequeue }],
+      issuance,
+    })
   }
 
   /**
@@ -261,6 +480,12 @@ export class WaitingRoom extends DurableObject<Env> {
       queued: this.one<{ c: number }>(`SELECT COUNT(*) AS c FROM queue WHERE state = 'waiting'`).c,
       admitted: room.admitted_total,
       recycled: room.recycled_total,
+      shards: room.shards,
+      mode: room.mode,
+      admitPerMinute: room.admit_per_minute,
+      maxActive: room.max_active,
+      commitment: room.commitment,
+      seed: room.starts_at !== null && this.now() >= room.starts_at ? room.seed : null,
     })
   }
 
@@ -270,21 +495,48 @@ export class WaitingRoom extends DurableObject<Env> {
    * Puts a shopper in line (or finds its existing place: joining twice is a no-op). A shopper whose grant
    * lapsed joins again at the back.
    */
-  async join(saleId: string, shopper: string): Promise<RoomResult<RoomStatus>> {
+  async join(saleId: string, shopper: string, ip?: string): Promise<RoomResult<RoomStatus>> {
+    const joined = await this.place(saleId, shopper, ip)
+    return joined.ok ? ok(joined.value.status) : joined
+  }
+
+  /**
+   * `join` for the edge: also returns the place (shard, seq, pre-queue or not) that the edge signs into the
+   * shopper's queue ticket. `ip` (a hash of the client address) enforces `maxPlacesPerIp`.
+   */
+  async place(saleId: string, shopper: string, ip?: string): Promise<RoomResult<JoinResult>> {
     const bound = this.bindSale(saleId)
     if (bound) return bound
     const config = this.config()
     if (!config) return fail('room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
     const now = this.now()
-    this.tx(() => {
+    const room = this.room()
+    const pre = now < config.startsAt
+    // The pre-queue order key is computed now (the seed is secret until the start) and stored, never shown early.
+    const key = pre && config.prequeueOrder === 'shuffle' && room.seed ? await shuffleKey(room.seed, shopper) : null
+    const refused = this.tx((): RoomResult<never> | null => {
       const row = this.queueRow(shopper)
       const requeue = row?.state === 'expired' && !this.soldOut()
-      if (requeue) this.sql(`DELETE FROM queue WHERE seq = ?`, row.seq)
-      if (!row || requeue) this.sql(`INSERT INTO queue (shopper, joined_at) VALUES (?, ?)`, shopper, now)
+      if (!row || requeue) {
+        if (ip !== undefined && room.max_places_per_ip !== null) {
+          const held = this.one<{ c: number }>(`SELECT COUNT(*) AS c FROM queue WHERE ip = ? AND state != 'expired'`, ip).c
+          if (held >= room.max_places_per_ip) {
+            return fail('place_limit', `this network already holds ${held} places in line (limit ${room.max_places_per_ip})`)
+          }
+        }
+        if (requeue) this.sql(`DELETE FROM queue WHERE seq = ?`, row.seq)
+        this.sql(`INSERT INTO queue (shopper, joined_at, pre, ip) VALUES (?, ?, ?, ?)`, shopper, now, pre ? 1 : 0, ip ?? null)
+        // FIFO places: 1 + seq (after every pre-queue place, which is < 1 with the shuffle).
+        if (key !== null) this.sql(`UPDATE queue SET ord = ? WHERE shopper = ?`, key, shopper)
+        else this.sql(`UPDATE queue SET ord = 1 + seq WHERE shopper = ?`, shopper)
+      }
       this.admit(now)
+      return null
     })
+    if (refused) return refused
     await this.scheduleAlarm(now)
-    return ok(await this.describe(config, shopper, now))
+    const row = this.queueRow(shopper)!
+    return ok({ status: await this.describe(config, shopper, now), shard: room.shard, seq: row.seq, pre: row.pre === 1, joinedAt: row.joined_at })
   }
 
   /** Where a shopper stands. `not_found` when the shopper never joined. */
@@ -322,13 +574,18 @@ export class WaitingRoom extends DurableObject<Env> {
    */
   private admit(now: number): number {
     const config = this.config()
-    if (!config || now < config.startsAt) return 0
+    if (!config || now < config.startsAt || config.mode !== 'open') return 0
     let budget = this.budgetAt(config, this.room(), now)
-    const take = Math.min(Math.floor(budget), MAX_ADMIT_PER_PASS)
+    let take = Math.min(Math.floor(budget), MAX_ADMIT_PER_PASS)
+    if (config.maxActive !== null) {
+      const counts = this.tokenCounts()
+      take = Math.min(take, Math.max(0, Math.ceil(config.maxActive / config.shards) - counts.granted - counts.redeemed))
+    }
     let admitted = 0
+    let throughOrd: number | null = null
     if (take > 0) {
-      const shoppers = this.rows<{ seq: number; shopper: string }>(
-        `SELECT seq, shopper FROM queue WHERE state = 'waiting' ORDER BY seq LIMIT ?`,
+      const shoppers = this.rows<{ seq: number; shopper: string; ord: number; pre: number; joined_at: number }>(
+        `SELECT seq, shopper, ord, pre, joined_at FROM queue WHERE state = 'waiting' ORDER BY ord, seq LIMIT ?`,
         take,
       )
       const tokens = shoppers.length
@@ -340,8 +597,19 @@ export class WaitingRoom extends DurableObject<Env> {
       const iat = Math.floor(now / 1000)
       const exp = now + config.tokenTtlSeconds * 1000
       for (const [i, token] of tokens.entries()) {
-        const { seq, shopper } = shoppers[i]!
+        const { seq, shopper, ord, pre, joined_at } = shoppers[i]!
         const gen = token.gen + 1
+        throughOrd = ord
+        this.sql(
+          `INSERT INTO issuance (shopper, tid, gen, pre, ord, joined_at, admitted_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          shopper,
+          token.tid,
+          gen,
+          pre,
+          ord,
+          joined_at,
+          now,
+        )
         this.sql(
           `UPDATE tokens SET state = 'granted', gen = ?, holder = ?, grant_exp = ? WHERE tid = ? AND state = 'available'`,
           gen,
@@ -367,10 +635,12 @@ export class WaitingRoom extends DurableObject<Env> {
     // (the cap is monotone), and a poll that admits nobody then costs no write.
     if (admitted > 0) {
       this.sql(
-        `UPDATE room SET last_tick = ?, budget = ?, admitted_total = admitted_total + ? WHERE id = 1`,
+        `UPDATE room SET last_tick = ?, budget = ?, admitted_total = admitted_total + ?,
+                through_ord = MAX(COALESCE(through_ord, -1), ?) WHERE id = 1`,
         now,
         budget,
         admitted,
+        throughOrd,
       )
     }
     return admitted
@@ -378,9 +648,11 @@ export class WaitingRoom extends DurableObject<Env> {
 
   /** Admissions the rate allows at `now`: banked budget plus what accrued since the last tick, capped. */
   private budgetAt(config: Config, room: RoomRow, now: number): number {
+    const rate = config.admitPerMinute / config.shards
+    if (config.mode !== 'open') return Math.min(room.budget, burstCapacity(rate))
     const from = Math.max(config.startsAt, room.last_tick ?? config.startsAt)
-    const accrued = (Math.max(0, now - from) * config.admitPerMinute) / 60_000
-    return Math.min(room.budget + accrued, burstCapacity(config.admitPerMinute))
+    const accrued = (Math.max(0, now - from) * rate) / 60_000
+    return Math.min(room.budget + accrued, burstCapacity(rate))
   }
 
   /** Token back to the pool (same gen; the next admission bumps it) and its holder's place is spent. */
@@ -467,7 +739,11 @@ export class WaitingRoom extends DurableObject<Env> {
       ).exp
       next = Math.max(now + TICK_MS, (earliest ?? now) + GRANT_GRACE_MS)
     }
-    if (counts.available > 0 && this.rows(`SELECT 1 FROM queue WHERE state = 'waiting' LIMIT 1`).length > 0) {
+    if (
+      config.mode === 'open' &&
+      counts.available > 0 &&
+      this.rows(`SELECT 1 FROM queue WHERE state = 'waiting' LIMIT 1`).length > 0
+    ) {
       const admitAt = now < config.startsAt ? config.startsAt : now + TICK_MS
       next = next === null ? admitAt : Math.min(next, admitAt)
     }
@@ -505,12 +781,25 @@ export class WaitingRoom extends DurableObject<Env> {
     }
     if (!row || this.soldOut()) return { ...base, state: 'sold_out' }
     if (row.state === 'expired') return { ...base, state: 'expired' }
+    const notStarted = now < config.startsAt
+    if (notStarted && row.pre === 1 && config.prequeueOrder === 'shuffle') {
+      // The order is drawn at the start; telling it early would let one person keep only their luckiest sessions.
+      return {
+        ...base,
+        state: 'not_started',
+        refreshMs: Math.round(Math.min(MAX_REFRESH_MS, Math.max(MIN_REFRESH_MS, (config.startsAt - now) / 2))),
+        etaSeconds: Math.ceil((config.startsAt - now) / 1000),
+      }
+    }
     const ahead = this.one<{ c: number }>(
-      `SELECT COUNT(*) AS c FROM queue WHERE state = 'waiting' AND seq < ?`,
+      // Two index range counts: an OR across both would make SQLite scan every waiting row.
+      `SELECT (SELECT COUNT(*) FROM queue WHERE state = 'waiting' AND ord < ?)
+            + (SELECT COUNT(*) FROM queue WHERE state = 'waiting' AND ord = ? AND seq < ?) AS c`,
+      row.ord ?? 0,
+      row.ord ?? 0,
       row.seq,
     ).c
-    const notStarted = now < config.startsAt
-    const waitMs = (notStarted ? config.startsAt - now : 0) + (ahead * 60_000) / config.admitPerMinute
+    const waitMs = (notStarted ? config.startsAt - now : 0) + (ahead * 60_000 * config.shards) / config.admitPerMinute
     // With no unit free, shoppers move only as units come back, one at a time from the front: the
     // further back, the slower it is worth asking.
     const floorMs =
@@ -523,6 +812,7 @@ export class WaitingRoom extends DurableObject<Env> {
       position: ahead + 1,
       ahead,
       refreshMs: Math.round(Math.min(MAX_REFRESH_MS, Math.max(floorMs, waitMs / 2))),
+      etaSeconds: Math.ceil(waitMs / 1000),
     }
   }
 
@@ -571,6 +861,10 @@ export class WaitingRoom extends DurableObject<Env> {
       startsAt: room.starts_at,
       admitPerMinute: room.admit_per_minute,
       tokenTtlSeconds: room.token_ttl_seconds ?? 300,
+      shards: room.shards,
+      mode: room.mode,
+      maxActive: room.max_active,
+      prequeueOrder: room.prequeue_order,
     }
   }
 

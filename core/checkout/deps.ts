@@ -13,10 +13,24 @@ export interface CheckoutDeps {
   /** Tells the waiting room what became of a token; must be idempotent per (tid, gen, outcome). */
   reportToken(saleId: string, outcome: TokenOutcome): Promise<void>
   logger: Logger
+  /** How hard the payment steps push the gateway; defaults in DEFAULT_PAYMENT_POLICY. */
+  payments?: PaymentPolicy
 }
+
+export interface PaymentPolicy {
+  /** Gateway calls per step run (same key, backoff) before the error goes back to BullMQ. */
+  callTries: number
+  /** Authorization calls over all job runs after which the saga is SUSPENDED and the payment left PENDING. */
+  maxTries: number
+  /** First backoff between calls. */
+  backoffMs: number
+}
+export const DEFAULT_PAYMENT_POLICY: PaymentPolicy = { callTries: 3, maxTries: 12, backoffMs: 200 }
 
 export type CheckoutInput = CheckoutJob
 export type CheckoutContext = StepContext<CheckoutDeps>
 
 /** Idempotency keys for the gateway: derived from the order, identical on every retry. */
 export const paymentKey = (orderId: string, action: 'authorize' | 'capture' | 'void') => `floodgate:${orderId}:${action}`
+/** Each refund has its own id (derived from the order and the caller's key); its gateway key is fixed by it. */
+export const refundKey = (orderId: string, refundId: string) => `floodgate:${orderId}:refund:${refundId}`

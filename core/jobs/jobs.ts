@@ -1,8 +1,10 @@
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq'
-import type { CheckoutJob, TokenOutcome } from '../../contracts/index.ts'
+import { RECONCILE_JOBS, type CheckoutJob, type NotificationJob, type OrderEvent, type TokenOutcome } from '../../contracts/index.ts'
 
-export const QUEUE_NAMES = { checkout: 'checkout', roomOutcomes: 'room-outcomes', maintenance: 'maintenance' } as const
+export const QUEUE_NAMES = { checkout: 'checkout', roomOutcomes: 'room-outcomes', maintenance: 'maintenance', notifications: 'notifications' } as const
 export const SWEEP_HOLDS_JOB = 'sweep-holds'
+/** Job states in which a checkout job will still run by itself. */
+const LIVE_STATES = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children'])
 /** Room notifications retry quickly and keep retrying: a late "returned" keeps a unit from the next shopper. */
 export const ROOM_OUTCOME_ATTEMPTS = 1000
 export function roomOutcomeBackoff(attemptsMade: number): number {
@@ -19,6 +21,7 @@ export class Jobs {
   readonly checkout: Queue<CheckoutJob>
   readonly roomOutcomes: Queue<RoomOutcomeJob>
   readonly maintenance: Queue
+  readonly notifications: Queue<NotificationJob>
   private closing?: Promise<void>
 
   constructor(
@@ -30,6 +33,50 @@ export class Jobs {
     this.checkout = new Queue<CheckoutJob>(QUEUE_NAMES.checkout, opts)
     this.roomOutcomes = new Queue<RoomOutcomeJob>(QUEUE_NAMES.roomOutcomes, opts)
     this.maintenance = new Queue(QUEUE_NAMES.maintenance, opts)
+    this.notifications = new Queue<NotificationJob>(QUEUE_NAMES.notifications, opts)
+  }
+
+  /**
+   * Runs a saga again after its job is gone (completed as suspended, failed after its attempts, or lost
+   * with Redis). Skips it while a job for it is still live. Returns whether a job was added.
+   */
+  async resumeCheckout(job: CheckoutJob): Promise<boolean> {
+    const resumeId = `${job.orderId}.resume`
+    for (const id of [job.orderId, resumeId]) {
+      const existing = await this.checkout.getJob(id)
+      if (!existing) continue
+      const state = await existing.getState()
+      if (LIVE_STATES.has(state)) return false
+      if (id === resumeId) await existing.remove().catch(() => {})
+    }
+    await this.checkout.add('checkout', job, {
+      jobId: resumeId,
+      attempts: this.checkoutAttempts,
+      backoff: { type: 'exponential', delay: 250 },
+      removeOnComplete: true,
+      removeOnFail: { age: 24 * 3600 },
+    })
+    return true
+  }
+
+  /** One job per (order, type, ref): re-announcing is a no-op while the job is kept. */
+  async enqueueNotification(event: OrderEvent, recipient: string): Promise<void> {
+    await this.notifications.add('notify', { event, recipient }, {
+      jobId: `${event.orderId}.${event.type}.${event.ref || '-'}`,
+      attempts: 20,
+      backoff: { type: 'exponential', delay: 500 },
+      removeOnComplete: { age: 24 * 3600 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    })
+  }
+
+  /** The repeatable maintenance jobs. Safe to call again (also after Redis lost its data). */
+  async scheduleMaintenance(sweepEveryMs: number, reconcileEveryMs: number): Promise<void> {
+    await this.scheduleSweep(sweepEveryMs)
+    for (const name of RECONCILE_JOBS) {
+      if (name === 'expired-holds') continue // the sweep above
+      await this.maintenance.upsertJobScheduler(`reconcile-${name}`, { every: reconcileEveryMs }, { name: `reconcile-${name}`, opts: { removeOnComplete: 50, removeOnFail: 50 } })
+    }
   }
 
   async enqueueCheckout(job: CheckoutJob): Promise<void> {
@@ -62,7 +109,7 @@ export class Jobs {
   }
 
   close(): Promise<void> {
-    this.closing ??= Promise.all([this.checkout.close(), this.roomOutcomes.close(), this.maintenance.close()]).then(() => {})
+    this.closing ??= Promise.all([this.checkout.close(), this.roomOutcomes.close(), this.maintenance.close(), this.notifications.close()]).then(() => {})
     return this.closing
   }
 }

@@ -1,9 +1,11 @@
 import { Worker, type ConnectionOptions } from 'bullmq'
-import { CheckoutJob } from '../../contracts/index.ts'
+import { CheckoutJob, NotificationJob, ReconcileJobName, type OrderEvent } from '../../contracts/index.ts'
 import type { CheckoutDeps } from '../checkout/deps.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
+import { deliverNotification, type NotificationProvider } from '../notify/notifications.ts'
+import type { Reconciler } from '../reconcile/reconciler.ts'
 import type { Scripts } from '../redis/scripts.ts'
 import type { RoomReporter } from '../room/room-reporter.ts'
 import { runSaga, type SagaStore } from '../saga/saga.ts'
@@ -21,8 +23,12 @@ export interface WorkerDeps {
   metrics: Metrics
   logger: Logger
   checkoutConcurrency: number
+  /** Lock of a running checkout job, and how often stalled ones are looked for (BullMQ lockDuration/stalledInterval). */
+  jobLockMs?: number
   /** Called once a checkout saga has reached its final state. */
   onSettled?: (orderId: string) => Promise<void>
+  reconciler?: Reconciler
+  notificationProviders?: NotificationProvider[]
 }
 
 const SWEEP_BATCH = 500
@@ -57,16 +63,28 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
       const record = await runSaga(checkoutWorkflow, deps.sagaStore, input.orderId, input, deps.checkoutDeps, (step, outcome) =>
         metrics.sagaSteps.inc({ step, outcome }),
       )
+      // Waiting on the gateway; reconciliation resumes it. The order stays pending.
+      if (record.status === 'SUSPENDED') return { status: 'pending', failure: record.failure }
       const status = record.status === 'COMPLETED' ? 'confirmed' : 'failed'
       if (job.attemptsMade === 0 || record.status !== 'RUNNING') {
         metrics.orders.inc({ sale: input.saleId, status })
         metrics.settleSeconds.observe((Date.now() - input.redeemedAt) / 1000)
       }
       if (record.status === 'COMPENSATED') metrics.holdsReleased.inc({ sale: input.saleId, reason: record.failure ?? 'failed' })
+      const event: OrderEvent = {
+        type: status === 'confirmed' ? 'order.confirmed' : 'order.failed',
+        orderId: input.orderId,
+        saleId: input.saleId,
+        at: new Date().toISOString(),
+        reason: record.failure,
+        ref: '',
+        amountCents: input.amountCents,
+      }
+      await jobs.enqueueNotification(event, input.shopper).catch((err) => logger.warn({ err, orderId: input.orderId }, 'could not enqueue notification'))
       await deps.onSettled?.(input.orderId).catch((err) => logger.warn({ err, orderId: input.orderId }, 'could not announce settled order'))
       return { status, failure: record.failure }
     },
-    { ...common, concurrency: deps.checkoutConcurrency },
+    { ...common, concurrency: deps.checkoutConcurrency, ...(deps.jobLockMs ? { lockDuration: deps.jobLockMs, stalledInterval: deps.jobLockMs } : {}) },
   )
 
   const outcomes = new Worker<RoomOutcomeJob>(
@@ -79,12 +97,20 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
     QUEUE_NAMES.maintenance,
     async (job) => {
       if (job.name === SWEEP_HOLDS_JOB) return { released: await sweepHolds(deps) }
+      const reconcile = ReconcileJobName.safeParse(job.name.replace(/^reconcile-/, ''))
+      if (reconcile.success && deps.reconciler) return deps.reconciler.run(reconcile.data)
       throw new Error(`unknown maintenance job ${job.name}`)
     },
     { ...common, concurrency: 1 },
   )
 
-  const workers = [checkout, outcomes, maintenance]
+  const notifications = new Worker<NotificationJob>(
+    QUEUE_NAMES.notifications,
+    async (job) => deliverNotification(NotificationJob.parse(job.data), deps.notificationProviders ?? []),
+    { ...common, concurrency: 8 },
+  )
+
+  const workers = [checkout, outcomes, maintenance, notifications]
   for (const worker of workers) {
     worker.on('failed', (job, err) => logger.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'))
     worker.on('error', (err) => logger.error({ queue: worker.name, err }, 'worker error'))

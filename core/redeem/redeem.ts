@@ -14,6 +14,7 @@ const REFUSALS: Record<ScriptError, [ApiError['code'], string]> = {
   [ScriptError.IdempotencyKeyConflict]: ['idempotency_key_conflict', 'this Idempotency-Key was already used for a different token'],
   [ScriptError.GrantExpired]: ['grant_expired', 'the grant expired before it was redeemed'],
   [ScriptError.SaleNotFound]: ['sale_not_found', 'the sale of this token is not open for checkout'],
+  [ScriptError.Inconsistent]: ['internal', 'unexpected sale state'],
 }
 
 /** Same sale, token and generation: same order id, on every node, on every retry. */
@@ -58,6 +59,9 @@ export class Redeemer {
     const result = await this.scripts.redeemToken(saleId, { tid, gen, shopper, idempotencyKey, orderId, nowMs, grantExpiresAtMs: exp })
     if (result.kind === 'refused') {
       this.metrics.redeems.inc({ sale: saleId, outcome: ScriptError[result.error] })
+      // The sale is in Postgres but not in Redis: Redis lost its data and the counters are being rebuilt
+      // (reconciliation, within REDIS_CHECK_INTERVAL_MS). Nothing was held: the client retries.
+      if (result.error === ScriptError.SaleNotFound) throw new ApiError('unavailable', 'the sale is being restored, retry in a moment', undefined, { 'retry-after': '1' })
       const [code, message] = REFUSALS[result.error]
       throw new ApiError(code, message)
     }

@@ -13,6 +13,16 @@ export enum ScriptError {
   IdempotencyKeyConflict = -6,
   GrantExpired = -7,
   SaleNotFound = -8,
+  Inconsistent = -9,
+}
+
+/** What Postgres knows of a sale, handed to rebuildSale when Redis lost the sale's keys. */
+export interface SaleRebuild {
+  sold: number
+  /** tid -> "gen|status|orderId|shopper" (the latest generation's order). */
+  tokens: Array<[string, string]>
+  /** Orders still settling: [orderId, tid, gen, shopper, expiresAtMs (0 = committed, cannot expire)]. */
+  holds: Array<[string, string, number, string, number]>
 }
 
 export type RedeemResult = { kind: 'held' | 'replayed'; orderId: string } | { kind: 'refused'; error: ScriptError }
@@ -105,6 +115,23 @@ export class Scripts {
     const out: ReleasedHold[] = []
     for (let i = 0; i < flat.length; i += 3) out.push({ orderId: flat[i]!, tid: flat[i + 1]!, gen: Number(flat[i + 2]) })
     return out
+  }
+
+  /** Rebuilds a sale Redis lost (meta gone). Null when the sale still exists in Redis (nothing done). */
+  async rebuildSale(saleId: string, sale: { stock: number; perShopperLimit: number; holdTtlSeconds: number }, data: SaleRebuild): Promise<{ available: number } | null> {
+    const k = this.keys(saleId)
+    const [code, available] = (await this.exec('rebuildSale', [
+      k.meta, k.stock, k.sold, k.tokens, k.holds, k.holdInfo, k.shoppers,
+      sale.stock, sale.perShopperLimit, sale.holdTtlSeconds * 1000, JSON.stringify(data),
+    ])) as [number, number?]
+    if (code === 0) return null
+    if (code < 0) throw new Error(`rebuildSale ${saleId}: ${ScriptError[code] ?? code}`)
+    return { available: available! }
+  }
+
+  /** Whether Redis still has the sale at all (its meta hash). */
+  async saleExists(saleId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys(saleId).meta)) === 1
   }
 
   async expireGrants(saleId: string, grants: TokenRef[]): Promise<Array<TokenRef & { state: 'voided' | 'redeemed' }>> {

@@ -11,6 +11,18 @@ export class PermanentFailure extends Error {
   }
 }
 
+/**
+ * Stop for now without failing: the saga keeps its state (status SUSPENDED) and does nothing until
+ * something resumes it (reconciliation, once it has learnt what it was waiting for). Allowed before
+ * and after the pivot.
+ */
+export class SuspendSaga extends Error {
+  constructor(readonly reason: string) {
+    super(reason)
+    this.name = 'SuspendSaga'
+  }
+}
+
 export interface StepResult<O, U> {
   output: O
   /** The least the compensation needs (ids, not whole records). */
@@ -48,7 +60,7 @@ export interface SagaDefinition<I, Deps> {
   pivot: string
 }
 
-export type SagaStatus = 'RUNNING' | 'COMPLETED' | 'COMPENSATING' | 'COMPENSATED'
+export type SagaStatus = 'RUNNING' | 'SUSPENDED' | 'COMPLETED' | 'COMPENSATING' | 'COMPENSATED'
 interface CompletedStep {
   step: string
   output: unknown
@@ -77,7 +89,10 @@ export class SagaStore {
        SELECT id, status, completed_steps, failure FROM sagas WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM inserted)`,
       [id, kind, JSON.stringify(input)],
     )
-    const row = rows[0]
+    // Two runs starting at once (a stalled job re-run): the loser's statement waited for the winner's insert,
+    // but its snapshot predates it and sees no row. A new statement sees the winner's.
+    const row = rows[0] ?? (await this.db.query('SELECT id, status, completed_steps, failure FROM sagas WHERE id = $1', [id])).rows[0]
+    if (!row) throw new Error(`saga ${id} could not be started or read`)
     return { id: row.id, status: row.status, completed: row.completed_steps, failure: row.failure }
   }
 
@@ -98,7 +113,12 @@ export class SagaStore {
     ])
   }
 
-  async log(id: string, step: string, outcome: 'failed' | 'compensated', detail: string | null): Promise<void> {
+  /** A suspended saga runs again: RUNNING, its suspension reason cleared. */
+  async resume(id: string): Promise<void> {
+    await this.db.query(`UPDATE sagas SET status = 'RUNNING', failure = NULL, updated_at = now() WHERE id = $1 AND status = 'SUSPENDED'`, [id])
+  }
+
+  async log(id: string, step: string, outcome: 'failed' | 'compensated' | 'suspended', detail: string | null): Promise<void> {
     await this.db.query('INSERT INTO saga_step_log (saga_id, step, outcome, detail) VALUES ($1, $2, $3, $4)', [id, step, outcome, detail])
   }
 
@@ -123,6 +143,10 @@ export async function runSaga<I, Deps>(
   let record = await store.begin(sagaId, saga.id, input)
   if (record.status === 'COMPLETED' || record.status === 'COMPENSATED') return record
   if (record.status === 'COMPENSATING') return compensate(saga, store, record, deps, record.failure ?? 'unknown', observe)
+  if (record.status === 'SUSPENDED') {
+    await store.resume(sagaId)
+    record = { ...record, status: 'RUNNING', failure: null }
+  }
 
   const results: Record<string, unknown> = {}
   for (const done of record.completed) results[done.step] = done.output
@@ -134,6 +158,11 @@ export async function runSaga<I, Deps>(
     try {
       result = await step.invoke(input, { deps, results })
     } catch (error) {
+      if (error instanceof SuspendSaga) {
+        await store.log(sagaId, step.id, 'suspended', error.reason)
+        await store.status(sagaId, 'SUSPENDED', error.reason)
+        return { ...record, status: 'SUSPENDED', failure: error.reason }
+      }
       if (error instanceof PermanentFailure && !pivotPassed) {
         await store.log(sagaId, step.id, 'failed', error.reason)
         observe?.(step.id, 'failed')

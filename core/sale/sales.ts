@@ -1,7 +1,8 @@
 import type pg from 'pg'
-import { CreateSaleRequest, type InvariantReport, type PublicSale, type Sale, type SaleConfig } from '../../contracts/index.ts'
+import { CreateSaleRequest, type InvariantReport, type PublicSale, type Sale, type SaleConfig, type TokenRef } from '../../contracts/index.ts'
 import { ApiError } from '../errors/api-error.ts'
 import type { Scripts } from '../redis/scripts.ts'
+import { restoreSaleCounters, type RestoreResult } from './restore-counters.ts'
 
 interface SaleRow {
   id: string
@@ -44,7 +45,21 @@ export class Sales {
   constructor(
     private readonly db: pg.Pool,
     private readonly scripts: Scripts,
+    /** Where tokens go whose units a counter rebuild gave back to stock (the waiting room). */
+    private readonly reportReturned: (saleId: string, tokens: TokenRef[]) => Promise<void> = async () => {},
   ) {}
+
+  /**
+   * Rebuilds the sale's Redis counters from Postgres if Redis lost them (see restoreSaleCounters);
+   * null when Redis still has the sale.
+   */
+  async restoreCounters(saleId: string): Promise<RestoreResult | null> {
+    const sale = await this.get(saleId, { fresh: true })
+    if (!sale) return null
+    const restored = await restoreSaleCounters(this.db, this.scripts, sale)
+    if (restored?.returned.length) await this.reportReturned(saleId, restored.returned)
+    return restored
+  }
 
   /** Idempotent: creating the same sale again returns it; a different sale under the same id is refused. */
   async create(request: CreateSaleRequest): Promise<{ sale: Sale; created: boolean }> {
@@ -64,8 +79,10 @@ export class Sales {
         throw new ApiError('sale_exists', `sale ${config.saleId} already exists with different ${differs.join(', ') || 'startsAt'}`, differs[0] ?? 'startsAt')
       }
     }
-    // Always (re)seed: if an earlier attempt died between Postgres and Redis, this completes it.
-    await this.scripts.seedSale(sale.saleId, sale)
+    // Seed a new sale; for a known one, rebuild from Postgres if Redis lost it (an earlier attempt that died
+    // between Postgres and Redis, or a Redis that lost its data): never reseed a sale that sold units.
+    if (created) await this.scripts.seedSale(sale.saleId, sale)
+    else await this.restoreCounters(sale.saleId)
     return { sale, created }
   }
 

@@ -1,23 +1,39 @@
 import { Hono, type Context } from 'hono'
+import { getCookie, setCookie } from 'hono/cookie'
 import {
   HEADER_IDEMPOTENCY_KEY,
   HEADER_SESSION,
+  HEADER_TICKET,
   OrderId,
+  base64urlEncode,
+  fnv1a,
   peekPurchaseToken,
   RedeemRequest,
   SaleId,
+  shuffleKey,
+  signTicket,
+  ticketCookie,
+  verifyTicket,
+  type QueueTicketPayload,
+  type RoomStatus,
 } from '../../contracts/index.ts'
+import { answerPoll, fifoOrd } from '../../waiting-room/frontier.ts'
 import { callCore, passThrough } from '../core.ts'
-import type { AppEnv } from '../env.ts'
+import type { AppEnv, Env } from '../env.ts'
 import { apiError } from '../http-error.ts'
 import { idempotencyKey } from '../middleware/idempotency-key/index.ts'
 import { jsonBody } from '../middleware/json-body/index.ts'
 import { pathParams } from '../middleware/path-params/index.ts'
-import { session } from '../middleware/session/index.ts'
-import { roomOf, unwrap } from '../rooms.ts'
+import { rateLimit } from '../middleware/rate-limit/index.ts'
+import { session, type SessionVariables } from '../middleware/session/index.ts'
+import { cachedFrontiers, frontiers, shardOf, unwrap } from '../rooms.ts'
 
 /** Catalog data may be this stale at the edge. */
 export const SALE_CACHE_SECONDS = 2
+/** Response header saying who answered a poll: `edge` (ticket + cached frontier) or `room` (the Durable Object). */
+export const HEADER_ANSWERED_BY = 'x-floodgate-answered-by'
+/** A queue ticket cookie lives this long (a day: a sale's line does not outlast it). */
+const TICKET_MAX_AGE_SECONDS = 24 * 3600
 
 const saleParams = pathParams({ saleId: SaleId })
 
@@ -31,6 +47,56 @@ async function afterResponse(c: Context, promise: Promise<unknown>): Promise<voi
   }
   if (ctx) ctx.waitUntil(promise)
   else await promise
+}
+
+/** The client address as the platform saw it (Workers: `cf-connecting-ip`). */
+function clientIp(c: Context): string | undefined {
+  return c.req.header('cf-connecting-ip') ?? undefined
+}
+
+/** A hash of the client address: the room counts places per network without storing addresses. */
+async function ipHash(ip: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`floodgate-ip:${ip}`))
+  return base64urlEncode(new Uint8Array(digest)).slice(0, 22)
+}
+
+const limitFromEnv = (name: keyof Env, fallback: number) => (c: Context) => {
+  const raw = (c.env as Env)[name]
+  const value = raw === undefined ? fallback : Number(raw)
+  return Number.isFinite(value) ? value : fallback
+}
+
+type SessionContext = Context<{ Bindings: Env; Variables: SessionVariables }>
+
+/**
+ * The shopper's queue ticket for this sale, from the header or the cookie. Absent: null. Present but forged,
+ * for another sale or another session: 4xx, and nothing changes.
+ */
+async function ticketOf(c: SessionContext, saleId: string): Promise<QueueTicketPayload | null> {
+  const header = c.req.header(HEADER_TICKET)
+  const signed = header ?? getCookie(c, ticketCookie(saleId))
+  if (signed === undefined || signed === '') return null
+  const verified = await verifyTicket(signed, c.env.GRANT_SECRET, { saleId, shopper: c.var.shopper })
+  if (verified.ok) return verified.payload
+  // A stale cookie from another session in the same browser is not the shopper's fault: ignore it.
+  if (header === undefined && verified.code === 'ticket_session_mismatch') return null
+  throw apiError(verified.code, `the queue ticket is not valid for this sale and session (${verified.code})`, HEADER_TICKET)
+}
+
+/** Answers a poll from the ticket and the cached frontier; only a shopper the frontier has reached costs a room call. */
+async function pollAnswer(c: SessionContext, saleId: string, ticket: QueueTicketPayload): Promise<Response> {
+  const now = Date.now()
+  const shards = await frontiers(c.env, saleId, now)
+  const frontier = shards[ticket.shard]
+  let ord = frontier ? fifoOrd(ticket, frontier) : null
+  if (frontier && ord === null && frontier.seed !== null) ord = await shuffleKey(frontier.seed, ticket.sub)
+  const answer = answerPoll(ticket, ord, shards, now)
+  if (answer.kind === 'status') {
+    c.header(HEADER_ANSWERED_BY, 'edge')
+    return c.json(answer.status)
+  }
+  c.header(HEADER_ANSWERED_BY, 'room')
+  return c.json(unwrap(await shardOf(c.env, saleId, ticket.shard).status(saleId, c.var.shopper)))
 }
 
 export const shopperRoutes = new Hono<AppEnv>()
@@ -47,33 +113,84 @@ export const shopperRoutes = new Hono<AppEnv>()
     await afterResponse(c, caches.default.put(key, new Response(body, { status: 200, headers })))
     return new Response(body, { status: 200, headers: { ...headers, 'x-floodgate-cache': 'miss' } })
   })
+  /**
+   * Takes a place in line, or finds the session's place again: a valid ticket (cookie or header) is answered
+   * from the frontier without a room call. A new place costs one call to one shard, which returns the place
+   * the edge signs into the ticket.
+   */
   .post('/sales/:saleId/join', saleParams, session({ missing: 'create' }), async (c) => {
     const saleId = c.req.param('saleId')
-    const status = unwrap(await roomOf(c.env, saleId).join(saleId, c.var.shopper))
-    return c.json({ ...status, session: c.var.session })
+    const existing = await ticketOf(c, saleId)
+    if (existing) return pollAnswer(c, saleId, existing)
+    const shards = await frontiers(c.env, saleId)
+    const n = shards.length
+    const ip = clientIp(c)
+    const network = ip === undefined ? undefined : await ipHash(ip)
+    // One network's places share a shard so a per-IP cap is exact; otherwise spread by shopper.
+    const shard = fnv1a(network !== undefined && n > 1 && shards[0]!.shards > 1 ? network : c.var.shopper) % n
+    const placed = unwrap(await shardOf(c.env, saleId, shard).place(saleId, c.var.shopper, network))
+    const ticket = await signTicket(
+      // iat = when the place was taken: the same place always gets the same ticket.
+      { sale: saleId, shard: placed.shard, seq: placed.seq, pre: placed.pre, sub: c.var.shopper, iat: placed.joinedAt },
+      c.env.GRANT_SECRET,
+    )
+    setCookie(c, ticketCookie(saleId), ticket, {
+      httpOnly: true,
+      sameSite: 'Lax',
+      path: '/',
+      maxAge: TICKET_MAX_AGE_SECONDS,
+      secure: new URL(c.req.url).protocol === 'https:',
+    })
+    c.header(HEADER_ANSWERED_BY, 'room')
+    return c.json({ ...placed.status, session: c.var.session, ticket } satisfies RoomStatus)
   })
+  /** Where the shopper stands. With a ticket: answered at the edge until the frontier reaches it. */
   .get('/sales/:saleId/status', saleParams, session(), async (c) => {
     const saleId = c.req.param('saleId')
-    return c.json(unwrap(await roomOf(c.env, saleId).status(saleId, c.var.shopper)))
+    const ticket = await ticketOf(c, saleId)
+    if (ticket) return pollAnswer(c, saleId, ticket)
+    c.header(HEADER_ANSWERED_BY, 'room')
+    return c.json(unwrap(await shardOf(c.env, saleId, 0).status(saleId, c.var.shopper)))
   })
-  .post('/sales/:saleId/redeem', saleParams, session(), idempotencyKey(), jsonBody({ schema: RedeemRequest }), async (c) => {
-    const saleId = c.req.param('saleId')
-    const sale = peekPurchaseToken(c.var.body.token)?.sale
-    // A token core cannot parse is core's to reject (token_malformed); one for another sale is caught here.
-    if (sale !== undefined && sale !== saleId) {
-      throw apiError('token_wrong_sale', `this token is for sale ${sale}, not ${saleId}`, 'token')
-    }
-    const res = await callCore(c.env, '/v1/redeem', {
-      method: 'POST',
-      headers: {
-        [HEADER_SESSION]: c.var.session,
-        [HEADER_IDEMPOTENCY_KEY]: c.var.idempotencyKey,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify(c.var.body),
-    })
-    return passThrough(res)
-  })
+  .post(
+    '/sales/:saleId/redeem',
+    saleParams,
+    session(),
+    idempotencyKey(),
+    jsonBody({ schema: RedeemRequest }),
+    // After validation: a malformed request is refused on its own merits and does not spend the allowance.
+    rateLimit({ name: 'client address', perSecond: limitFromEnv('REDEEM_PER_IP_PER_SECOND', 10), key: clientIp }),
+    rateLimit({
+      name: 'shopper',
+      perSecond: limitFromEnv('REDEEM_PER_SHOPPER_PER_SECOND', 1),
+      key: (c) => (c as SessionContext).var.shopper,
+    }),
+    async (c) => {
+      const saleId = c.req.param('saleId')
+      const sale = peekPurchaseToken(c.var.body.token)?.sale
+      // A token core cannot parse is core's to reject (token_malformed); one for another sale is caught here.
+      if (sale !== undefined && sale !== saleId) {
+        throw apiError('token_wrong_sale', `this token is for sale ${sale}, not ${saleId}`, 'token')
+      }
+      // The operator's emergency stop, from this instance's snapshot: checkout never waits on the room.
+      const shards = await cachedFrontiers(c.env, saleId)
+      if (shards?.[0]?.mode === 'queue_all') {
+        throw apiError('unavailable', 'checkout is paused by the operator; your grant is kept, try again shortly', undefined, {
+          'retry-after': '5',
+        })
+      }
+      const res = await callCore(c.env, '/v1/redeem', {
+        method: 'POST',
+        headers: {
+          [HEADER_SESSION]: c.var.session,
+          [HEADER_IDEMPOTENCY_KEY]: c.var.idempotencyKey,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify(c.var.body),
+      })
+      return passThrough(res)
+    },
+  )
   .get('/orders/:orderId', pathParams({ orderId: OrderId }), session(), async (c) => {
     const waitMs = c.req.query('waitMs')
     const query = waitMs === undefined ? '' : `?waitMs=${encodeURIComponent(waitMs)}`

@@ -17,7 +17,7 @@ export async function snapshotState(redis: Redis, db: pg.Pool, prefix: string): 
     }
     cursor = next
   } while (cursor !== '0')
-  for (const table of ['sales', 'orders', 'payments', 'sagas', 'saga_step_log', 'shopper_purchases']) {
+  for (const table of ['sales', 'orders', 'payments', 'sagas', 'saga_step_log', 'shopper_purchases', 'refunds', 'processed_events', 'flags', 'outbox']) {
     const { rows } = await db.query(`SELECT count(*)::int AS n, coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') AS digest FROM ${table} t`)
     out[`pg:${table}`] = rows[0]
   }

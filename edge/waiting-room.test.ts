@@ -1,0 +1,177 @@
+import { env, exports } from 'cloudflare:workers'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { shopperOf, signTicket, type RoomStatus } from '../contracts/index.ts'
+import { makeShoppers, mintTokens, mockCore, roomConfig, uniqueSaleId } from '../waiting-room/fixtures.ts'
+import { FRONTIER_TTL_MS } from '../waiting-room/frontier.ts'
+
+const BASE = 'https://edge.test'
+const ADMIN = { authorization: `Bearer ${env.EDGE_ADMIN_TOKEN}`, 'content-type': 'application/json' }
+
+async function call(path: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}) {
+  const res = await exports.default.fetch(
+    new Request(`${BASE}${path}`, {
+      method: init.method ?? 'GET',
+      headers: init.headers ?? {},
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    }),
+  )
+  const text = await res.text()
+  return { res, status: res.status, json: text ? (JSON.parse(text) as any) : null }
+}
+const admin = (path: string, method = 'GET', body?: unknown) => call(path, { method, headers: ADMIN, body })
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function openSale(tokens: number, overrides: Parameters<typeof roomConfig>[2] = {}) {
+  const saleId = uniqueSaleId('edge')
+  expect((await admin(`/admin/sales/${saleId}/room`, 'PUT', roomConfig(saleId, Date.now() - 10_000, overrides))).status).toBe(200)
+  if (tokens) expect((await admin(`/admin/sales/${saleId}/tokens`, 'POST', { tokens: await mintTokens(saleId, tokens) })).status).toBe(200)
+  return saleId
+}
+
+async function join(saleId: string, session: string): Promise<RoomStatus> {
+  const { status, json } = await call(`/api/sales/${saleId}/join`, { method: 'POST', headers: { 'x-floodgate-session': session } })
+  expect(status).toBe(200)
+  return json
+}
+
+const poll = (saleId: string, session: string, ticket?: string) =>
+  call(`/api/sales/${saleId}/status`, {
+    headers: { 'x-floodgate-session': session, ...(ticket ? { 'x-floodgate-ticket': ticket } : {}) },
+  })
+
+afterEach(() => {
+  vi.restoreAllMocks()
+})
+
+describe('when a shopper polls with a queue ticket', () => {
+  it('should answer a waiting shopper at the edge and ask the room only once the frontier reaches them', async () => {
+    const saleId = await openSale(1)
+    const [first, second] = await makeShoppers(2)
+    const a = await join(saleId, first!.session)
+    const b = await join(saleId, second!.session)
+    expect(a.state).toBe('admitted')
+    expect(b).toMatchObject({ state: 'waiting', ticket: expect.stringMatching(/^fgq1\./) })
+
+    await pause(FRONTIER_TTL_MS + 50)
+    const waiting = await poll(saleId, second!.session, b.ticket)
+    expect(waiting.res.headers.get('x-floodgate-answered-by')).toBe('edge')
+    expect(waiting.json).toMatchObject({ state: 'waiting', position: 1, ahead: 0, unitsLeft: 1 })
+    const admitted = await poll(saleId, first!.session, a.ticket)
+    expect(admitted.res.headers.get('x-floodgate-answered-by')).toBe('room')
+    expect(admitted.json).toMatchObject({ state: 'admitted', token: a.token, grant: a.grant })
+  })
+
+  it('should give the same place back to the same session (reopened tab) without a new place', async () => {
+    const saleId = await openSale(0)
+    const [me] = await makeShoppers(1)
+    const first = await join(saleId, me!.session)
+    const again = await call(`/api/sales/${saleId}/join`, {
+      method: 'POST',
+      headers: { 'x-floodgate-session': me!.session, 'x-floodgate-ticket': first.ticket! },
+    })
+    expect(again.res.headers.get('x-floodgate-answered-by')).toBe('edge')
+    expect(again.json).toMatchObject({ state: 'waiting', position: first.position })
+    expect((await admin(`/admin/sales/${saleId}/room`)).json.queued).toBe(1)
+  })
+
+  it('should refuse forged, transferred and other-sale tickets and change nothing', async () => {
+    const saleId = await openSale(0)
+    const other = await openSale(0)
+    const [me, thief] = await makeShoppers(2)
+    const mine = await join(saleId, me!.session)
+    const before = (await admin(`/admin/sales/${saleId}/room`)).json
+
+    const [head, body] = mine.ticket!.split('.')
+    const forgedBody = btoa(JSON.stringify({ ...JSON.parse(atob(body!.replace(/-/g, '+').replace(/_/g, '/'))), seq: 99 }))
+      .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+    const forged = `${head}.${forgedBody}.${mine.ticket!.split('.')[2]}`
+    const selfSigned = await signTicket(
+      { sale: saleId, shard: 0, seq: 1, pre: false, sub: await shopperOf(me!.session), iat: Date.now() },
+      'not-the-edge-secret',
+    )
+    const cases = [
+      [await poll(saleId, me!.session, forged), 403, 'ticket_bad_signature'],
+      [await poll(saleId, me!.session, selfSigned), 403, 'ticket_bad_signature'],
+      [await poll(saleId, thief!.session, mine.ticket), 403, 'ticket_session_mismatch'],
+      [await poll(other, me!.session, mine.ticket), 403, 'ticket_wrong_sale'],
+      [await poll(saleId, me!.session, 'fgq1.nope'), 400, 'ticket_malformed'],
+    ] as const
+    for (const [r, status, code] of cases) expect({ status: r.status, code: r.json.error.code }).toEqual({ status, code })
+    expect((await admin(`/admin/sales/${saleId}/room`)).json).toEqual(before)
+  })
+
+  it('should tell everyone still queued that the sale is sold out once the last unit is sold', async () => {
+    const saleId = await openSale(1)
+    const people = await makeShoppers(4)
+    const joined = []
+    for (const p of people) joined.push(await join(saleId, p.session))
+    const holder = joined[0]!
+    const tid = JSON.parse(atob(holder.token!.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).tid
+    expect((await admin(`/admin/sales/${saleId}/tokens/outcomes`, 'POST', { outcomes: [{ tid, gen: 1, outcome: 'sold' }] })).status).toBe(200)
+
+    await pause(FRONTIER_TTL_MS + 50)
+    for (const [i, p] of people.slice(1).entries()) {
+      const r = await poll(saleId, p.session, joined[i + 1]!.ticket)
+      expect(r.json).toMatchObject({ state: 'sold_out', unitsLeft: 0 })
+      expect(r.res.headers.get('x-floodgate-answered-by')).toBe('edge')
+    }
+  })
+})
+
+describe('when a sale is sharded', () => {
+  it('should spread joins and tokens over the shards and still admit and report as one room', async () => {
+    const saleId = await openSale(40, { shards: 4, admitPerMinute: 60_000 })
+    const people = await makeShoppers(24)
+    const joined = []
+    for (const p of people) joined.push(await join(saleId, p.session))
+    const shards = new Set(joined.map((j) => JSON.parse(atob(j.ticket!.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).shard))
+    expect(shards.size).toBeGreaterThan(1)
+    const stats = (await admin(`/admin/sales/${saleId}/room`)).json
+    expect(stats).toMatchObject({ shards: 4, tokensLoaded: 40, queued: 24 - stats.admitted })
+    const report = (await admin(`/admin/sales/${saleId}/room/report`)).json
+    expect(report).toMatchObject({ shards: 4, joined: 24, admitted: stats.admitted })
+    expect(new Set(report.prequeue.map((p: any) => p.shard))).toEqual(new Set([0, 1, 2, 3]))
+  })
+})
+
+describe('when a shopper redeems too often', () => {
+  it('should answer 429 with Retry-After past 1 request per second per shopper', async () => {
+    const saleId = await openSale(1)
+    const [me] = await makeShoppers(1)
+    const status = await join(saleId, me!.session)
+    mockCore(() => Response.json({ orderId: `ord_${'a'.repeat(32)}`, saleId, status: 'pending', replayed: false }, { status: 202 }))
+    const redeem = (key: string) =>
+      call(`/api/sales/${saleId}/redeem`, {
+        method: 'POST',
+        headers: { 'x-floodgate-session': me!.session, 'idempotency-key': key, 'content-type': 'application/json' },
+        body: { token: status.token, grant: status.grant },
+      })
+    expect((await redeem('key-00000001')).status).toBe(202)
+    const second = await redeem('key-00000002')
+    expect(second.status).toBe(429)
+    expect(second.json.error.code).toBe('rate_limited')
+    expect(Number(second.res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+  })
+
+  it('should answer 429 past 10 requests per second from one client address', async () => {
+    const saleId = await openSale(0)
+    const people = await makeShoppers(12)
+    mockCore(() => Response.json({ error: { code: 'token_used', message: 'x' } }, { status: 409 }))
+    const statuses: number[] = []
+    for (const [i, p] of people.entries()) {
+      const r = await call(`/api/sales/${saleId}/redeem`, {
+        method: 'POST',
+        headers: {
+          'x-floodgate-session': p.session,
+          'idempotency-key': `key-ip-${String(i).padStart(4, '0')}`,
+          'content-type': 'application/json',
+          'cf-connecting-ip': '203.0.113.7',
+        },
+        body: { token: 'fgt1.x.y', grant: 'fgg1.x.y' },
+      })
+      statuses.push(r.status)
+    }
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(1)
+    expect(statuses.slice(0, 10).every((s) => s !== 429)).toBe(true)
+  })
+})
