@@ -19,6 +19,8 @@ export interface ShopperResult {
   redeemMs?: number
   /** When the redeem was sent, ms after the run started. */
   redeemAt?: number
+  /** When the shopper finished (told sold out, order settled, ...), ms after the run started. */
+  endedAt?: number
   polls: number
 }
 
@@ -32,6 +34,11 @@ export interface ShopperRunOptions {
   deadlineMs?: number
   /** Shoppers arrive spread uniformly over this many ms (0: all at once). */
   arrivalMs?: number
+  /**
+   * Hold each status poll up to this long at the edge (`?waitMs=`): news within about a second. Every
+   * waiting shopper then keeps a connection open: give the HTTP client enough connections. Default 0 (plain polls).
+   */
+  holdMs?: number
   /** Called after each shopper finishes. */
   onResult?: (result: ShopperResult, done: number) => void
 }
@@ -93,7 +100,7 @@ async function shop(options: ShopperRunOptions, deadline: number, runStarted: nu
     if (Date.now() > deadline) return { outcome: 'gave_up', joinMs, polls }
     // jitter keeps thousands of shoppers from polling in lockstep
     await sleep(status.refreshMs * (0.8 + Math.random() * 0.4))
-    const res = await request(`${base}/status`, { headers: pollHeaders })
+    const res = await request(`${base}/status${options.holdMs ? `?waitMs=${options.holdMs}` : ''}`, { headers: pollHeaders })
     polls += 1
     if (!res.ok) return { outcome: 'error', detail: `status ${res.status}`, joinMs, polls }
     status = await json<RoomStatus>(res)
@@ -136,6 +143,7 @@ export async function runShoppers(options: ShopperRunOptions): Promise<ShopperRu
     Array.from({ length: options.shoppers }, async () => {
       if (options.arrivalMs) await sleep(Math.random() * options.arrivalMs)
       const result = await shop(options, deadline, started).catch((error: Error): ShopperResult => ({ outcome: 'error', detail: error.message, joinMs: 0, polls: 0 }))
+      result.endedAt = Math.round(performance.now() - started)
       options.onResult?.(result, ++done)
       return result
     }),

@@ -7,11 +7,16 @@
  * call an admitted shopper makes to fetch its grant.
  *
  *   npm run bench:waiting-room -- [--shoppers 1000000] [--stock 10000] [--shards 8] [--edges 50]
- *        [--admit-per-minute 60000] [--token-ttl 60] [--prequeue-share 0.6] [--json]
+ *        [--admit-per-minute 60000] [--token-ttl 60] [--prequeue-share 0.6] [--hold-ms 20000] [--json]
+ *
+ * Shoppers hold their polls (`?waitMs=`, as the waiting page does): a held poll stays parked on its edge
+ * instance, is re-read each time that instance refreshes its frontier snapshot, and ends when the shopper is
+ * admitted or told sold out, or when min(hold, suggested refresh) has passed.
+ * `--hold-ms 0` models plain polling at the suggested interval instead.
  */
 import { parseArgs } from 'node:util'
 import type { QueueTicketPayload } from '../contracts/index.ts'
-import { answerPoll, FRONTIER_TTL_MS } from '../waiting-room/frontier.ts'
+import { answerPoll, FRONTIER_TTL_MS, HELD_REFRESH_MS, type EdgeAnswer } from '../waiting-room/frontier.ts'
 import type { RoomFrontier } from '../waiting-room/frontier.ts'
 
 const { values: args } = parseArgs({
@@ -25,6 +30,7 @@ const { values: args } = parseArgs({
     'prequeue-share': { type: 'string', default: '0.6' },
     'redeem-share': { type: 'string', default: '0.85' },
     'failure-rate': { type: 'string', default: '0.2' },
+    'hold-ms': { type: 'string', default: '20000' },
     seed: { type: 'string', default: '7' },
     json: { type: 'boolean', default: false },
   },
@@ -38,20 +44,26 @@ const TTL_MS = Number(args['token-ttl']) * 1000
 const PRE_SHARE = Number(args['prequeue-share'])
 const REDEEM_SHARE = Number(args['redeem-share'])
 const FAILURE = Number(args['failure-rate'])
+const HOLD_MS = Number(args['hold-ms'])
 const STEP_MS = 100
 const PREQUEUE_MS = 60_000
 const ARRIVAL_AFTER_START_MS = 60_000
 const GRACE_MS = 5_000
 
-// Deterministic PRNG (mulberry32) so runs are comparable.
-let rngState = Number(args.seed) >>> 0
-function rand(): number {
-  rngState = (rngState + 0x6d2b79f5) >>> 0
-  let t = rngState
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+// Deterministic PRNGs (mulberry32) so runs are comparable: one drives the sale (arrivals, shards, payments),
+// the other only how shoppers poll (edge instance, jitter), so --hold-ms 0 and a hold see the same sale.
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
 }
+const rand = mulberry32(Number(args.seed))
+const pollRand = mulberry32(Number(args.seed) ^ 0x5bd1e995)
 
 // ---------------------------------------------------------------- shoppers (struct of arrays)
 const shardOf = new Uint8Array(SHOPPERS)
@@ -62,6 +74,13 @@ const joinAt = new Float64Array(SHOPPERS)
 /** 0 not arrived, 1 waiting, 2 admitted (grant fetched), 3 done (bought / failed / lapsed), 4 told sold out */
 const state = new Uint8Array(SHOPPERS)
 const admittedByRoom = new Uint8Array(SHOPPERS)
+/** Held polls: when the hold runs out, and whether it began before the start (parked lists per edge instance). */
+const holdUntil = new Float64Array(SHOPPERS)
+const heldNotStarted = new Uint8Array(SHOPPERS)
+/** The edge instance holding the shopper's poll, -1 when none; `pass` dedupes lazily removed list entries. */
+const parkedOn = new Int16Array(SHOPPERS).fill(-1)
+const seenPass = new Int32Array(SHOPPERS)
+let pass = 0
 const doCalls = new Uint16Array(SHOPPERS)
 let polls = 0
 
@@ -98,6 +117,14 @@ function hit(shard: number, t: number): void {
 /** Timed events: token returns / sales at a future time. */
 const events: Array<{ at: number; shard: number; kind: 'sold' | 'returned' }> = []
 const pollWheel = new Map<number, number[]>()
+/** Held polls whose hold runs out in a slot (the edge wakes them then, as it does at a snapshot refresh). */
+const holdWheel = new Map<number, number[]>()
+function scheduleHoldEnd(shopper: number, at: number): void {
+  const slot = Math.ceil(at / STEP_MS)
+  let list = holdWheel.get(slot)
+  if (!list) holdWheel.set(slot, (list = []))
+  list.push(shopper)
+}
 function schedulePoll(shopper: number, at: number): void {
   const slot = Math.ceil(at / STEP_MS)
   let list = pollWheel.get(slot)
@@ -130,6 +157,36 @@ function edgeFrontiers(edge: number, t: number): RoomFrontier[] {
   return fresh
 }
 
+const parked: number[][] = Array.from({ length: EDGES }, () => [])
+/** The snapshot time each instance's held polls were last re-read at. */
+const parkedSeen = new Float64Array(EDGES).fill(-1)
+
+/** What the shopper does with an answer: 'done' (admitted or told sold out) or 'waiting'. */
+function settle(i: number, answer: EdgeAnswer, t: number): 'done' | 'waiting' {
+  if (answer.kind === 'room') {
+    hit(shardOf[i]!, t)
+    doCalls[i] = doCalls[i]! + 1
+    state[i] = admittedByRoom[i] ? 2 : 1
+    if (state[i] === 1) schedulePoll(i, t + 1000)
+    return 'done'
+  }
+  if (answer.status.state === 'sold_out') {
+    state[i] = 4
+    if (soldOutAt !== null) lastSoldOutNotice = Math.max(lastSoldOutNotice, t - soldOutAt)
+    return 'done'
+  }
+  return 'waiting'
+}
+
+function answerFor(i: number, f: RoomFrontier[], t: number): EdgeAnswer {
+  ticket.shard = shardOf[i]!
+  ticket.seq = seqOf[i]!
+  ticket.pre = preOf[i] === 1
+  ticket.iat = joinAt[i]!
+  const ord = ticket.pre ? (f[0]!.seed === null ? null : ordOf[i]!) : 1 + seqOf[i]!
+  return answerPoll(ticket, ord, f, t)
+}
+
 let shuffled = false
 let soldOutAt: number | null = null
 let lastSoldOutNotice = 0
@@ -158,7 +215,7 @@ for (; t < START + 30 * 60_000; t += STEP_MS) {
     }
     state[i] = 1
     s.queue.push(i)
-    schedulePoll(i, t + 1000 + rand() * 1000)
+    schedulePoll(i, t + 1000 + pollRand() * 1000)
   }
   if (!shuffled && t >= START) {
     for (const s of shards) {
@@ -205,28 +262,63 @@ for (; t < START + 30 * 60_000; t += STEP_MS) {
     for (const i of due) {
       if (state[i] !== 1) continue
       polls++
-      const f = edgeFrontiers(Math.floor(rand() * EDGES), t)
-      ticket.shard = shardOf[i]!
-      ticket.seq = seqOf[i]!
-      ticket.pre = preOf[i] === 1
-      const ord = ticket.pre ? (f[0]!.seed === null ? null : ordOf[i]!) : 1 + seqOf[i]!
-      const answer = answerPoll(ticket, ord, f, t)
-      if (answer.kind === 'room') {
-        hit(shardOf[i]!, t)
-        doCalls[i] = doCalls[i]! + 1
-        state[i] = admittedByRoom[i] ? 2 : 1
-        if (state[i] === 1) schedulePoll(i, t + 1000)
-        continue
-      }
-      if (answer.status.state === 'sold_out') {
-        state[i] = 4
-        if (soldOutAt !== null) lastSoldOutNotice = Math.max(lastSoldOutNotice, t - soldOutAt)
-        continue
-      }
-      schedulePoll(i, t + answer.status.refreshMs * (0.8 + rand() * 0.4))
+      const edge = Math.floor(pollRand() * EDGES)
+      const answer = answerFor(i, edgeFrontiers(edge, t), t)
+      if (settle(i, answer, t) === 'done' || answer.kind !== 'status') continue
+      if (HOLD_MS > 0) {
+        holdUntil[i] = t + Math.min(HOLD_MS, answer.status.refreshMs)
+        heldNotStarted[i] = answer.status.state === 'not_started' ? 1 : 0
+        parked[edge]!.push(i)
+        parkedOn[i] = edge
+        scheduleHoldEnd(i, holdUntil[i]!)
+      } else schedulePoll(i, t + answer.status.refreshMs * (0.8 + pollRand() * 0.4))
     }
   }
-  if (soldOutAt !== null && nextArrival >= arrivals.length && pollWheel.size === 0) break
+  // held polls whose hold ran out: answered from their edge's snapshot (refreshed if stale), asked again at once
+  const ending = holdWheel.get(Math.ceil(t / STEP_MS))
+  if (ending) {
+    holdWheel.delete(Math.ceil(t / STEP_MS))
+    for (const i of ending) {
+      const e = parkedOn[i]!
+      if (state[i] !== 1 || e < 0 || holdUntil[i]! > t) continue
+      parkedOn[i] = -1
+      const answer = answerFor(i, edgeFrontiers(e, t), t)
+      if (settle(i, answer, t) === 'done' || answer.kind !== 'status') continue
+      schedulePoll(i, t + HELD_REFRESH_MS * (0.8 + pollRand() * 0.4))
+    }
+  }
+  // held polls: each edge instance re-reads its snapshot when it goes stale and answers whoever it can
+  let parkedCount = 0
+  for (let e = 0; e < EDGES; e++) {
+    const list = parked[e]!
+    if (list.length === 0) continue
+    // Held requests wake when the snapshot goes stale; whoever asks first refreshes it (a poll may have already).
+    const f = edgeFrontiers(e, t)
+    if (edgeCache[e]!.at === parkedSeen[e]) {
+      parkedCount += list.length
+      continue
+    }
+    parkedSeen[e] = edgeCache[e]!.at
+    const keep: number[] = []
+    pass++
+    for (const i of list) {
+      if (state[i] !== 1 || parkedOn[i] !== e || seenPass[i] === pass) continue
+      seenPass[i] = pass
+      const answer = answerFor(i, f, t)
+      if (settle(i, answer, t) === 'done' || answer.kind !== 'status') {
+        parkedOn[i] = -1
+        continue
+      }
+      // The sale started: answered now (the new state), and the shopper asks again at once.
+      if (heldNotStarted[i] === 1 && answer.status.state !== 'not_started') {
+        parkedOn[i] = -1
+        schedulePoll(i, t + HELD_REFRESH_MS * (0.8 + pollRand() * 0.4))
+      } else keep.push(i)
+    }
+    parked[e] = keep
+    parkedCount += keep.length
+  }
+  if (soldOutAt !== null && nextArrival >= arrivals.length && pollWheel.size === 0 && parkedCount === 0) break
 }
 
 const told = state.reduce((n, s) => n + (s === 4 ? 1 : 0), 0)
@@ -241,6 +333,7 @@ const result = {
   stock: STOCK,
   shards: N,
   edgeInstances: EDGES,
+  holdMs: HOLD_MS,
   admitPerMinute: RATE,
   admitted,
   sold: shards.reduce((n, s) => n + s.sold, 0),
@@ -260,7 +353,7 @@ const result = {
 }
 if (!args.json) {
   const rows: Array<[string, string | number | null]> = [
-    ['shoppers', result.shoppers], ['stock', result.stock], ['shards x edge instances', `${N} x ${EDGES}`],
+    ['shoppers', result.shoppers], ['stock', result.stock], ['shards x edge instances', `${N} x ${EDGES}`], ['poll hold (ms, 0 = plain polls)', HOLD_MS],
     ['admitted', result.admitted], ['sold', result.sold], ['told sold out', result.toldSoldOut], ['still waiting', result.stillWaiting],
     ['polls (answered at the edge)', result.polls], ['object requests', result.doRequests],
     ['object requests per admitted shopper', result.doRequestsPerAdmitted], ['object requests per shopper', result.doRequestsPerShopper],

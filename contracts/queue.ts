@@ -20,6 +20,18 @@ export const HEADER_TICKET = 'x-floodgate-ticket'
 /** Cookie holding the ticket for one sale: `fg_q_<saleId>`. */
 export const ticketCookie = (saleId: string) => `fg_q_${saleId.replace(/-/g, '_')}`
 
+/**
+ * `GET /api/sales/:saleId/status?waitMs=N`: a held poll. The edge keeps the request open up to `waitMs` (and
+ * no longer than the refresh interval it would have suggested), re-reading its cached frontier as it refreshes,
+ * and answers at once when the shopper is admitted or the sale sells out. Held answers suggest polling again
+ * right away, so a shopper is nearly always inside a held request and hears news within about a second.
+ */
+export const STATUS_HOLD_MAX_MS = 25_000
+export const StatusQuery = z
+  .object({ waitMs: z.coerce.number().int().min(0).max(STATUS_HOLD_MAX_MS).optional() })
+  .strict()
+export type StatusQuery = z.infer<typeof StatusQuery>
+
 export const QueueTicketPayload = z
   .object({
     typ: z.literal('qt'),

@@ -52,6 +52,13 @@ export interface AppDeps {
   health: () => Promise<Record<string, boolean>>
 }
 
+/** Connection-level failures of Postgres or Redis (down, restarting, cut): the client should retry, not give up. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006'])
+function isUnreachable(error: Error): boolean {
+  const code = (error as { code?: string }).code
+  return (code !== undefined && UNREACHABLE_CODES.has(code)) || /Connection terminated|connection timeout|Connection is closed/i.test(error.message)
+}
+
 /** Stripe events are small; anything this large is not one. */
 const MAX_WEBHOOK_BYTES = 512 * 1024
 
@@ -76,6 +83,10 @@ export function createApp(deps: AppDeps): Hono {
     }
     if (error instanceof HTTPException && error.status < 500) {
       return c.json(errorBody('invalid_body', error.message || 'bad request'), error.status)
+    }
+    if (isUnreachable(error)) {
+      logger.warn({ err: error.message, path: c.req.path }, 'backing service unreachable')
+      return c.json(errorBody('unavailable', 'a backing service is unreachable, retry shortly'), 503, { 'retry-after': '1' })
     }
     logger.error({ err: error, path: c.req.path }, 'unhandled error')
     return c.json(errorBody('internal', 'internal error'), 500)

@@ -68,14 +68,17 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, enableAutoPipelining: true })
   const db = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE })
   db.on('error', (err) => logger.error({ err }, 'postgres pool error'))
+  // The pool only listens on idle clients: a checked-out client (a transaction in progress) whose server goes
+  // away emits 'error' with nobody listening, which kills the process. The query in flight fails anyway.
+  db.on('connect', (client) => client.on('error', (err) => logger.warn({ err: err.message }, 'postgres connection lost')))
   redis.on('error', (err) => logger.error({ err: err.message }, 'redis error'))
   if (config.RUN_MIGRATIONS) await migrate(db)
 
   const metrics = new Metrics()
   const scripts = new Scripts(redis, config.REDIS_PREFIX)
   const jobs = new Jobs(redis, `${config.REDIS_PREFIX}:bull`, config.CHECKOUT_ATTEMPTS)
-  const sales = new Sales(db, scripts, async (saleId, tokens) => {
-    for (const t of tokens) await jobs.enqueueRoomOutcome(saleId, { ...t, outcome: 'returned' })
+  const sales = new Sales(db, scripts, async (saleId, outcomes) => {
+    for (const outcome of outcomes) await jobs.enqueueRoomOutcome(saleId, outcome)
   })
   const gateway = options.gateway ?? createGateway(config)
   const payments = new Payments(db, gateway, logger, (event, recipient) => jobs.enqueueNotification(event, recipient), config.PAYMENT_CALL_TRIES)
@@ -89,7 +92,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     metrics,
     logger,
     staleMs: config.RECONCILE_STALE_MS,
-    sweepHolds: () => sweepHolds({ sales, scripts, jobs, metrics, logger }),
+    sweepHolds: () => sweepHolds({ sales, scripts, jobs, metrics, logger, db }),
   })
   const stripeWebhook = config.STRIPE_WEBHOOK_SECRET
     ? new StripeWebhook({ secret: config.STRIPE_WEBHOOK_SECRET, db, gateway, payments, logger, review: (orderId) => reconciler.reviewOrder(orderId) })

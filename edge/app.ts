@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception'
 import type { AppEnv } from './env.ts'
 import { errorResponse } from './http-error.ts'
 import { adminRoutes } from './routes/admin.ts'
+import { pageRoutes } from './routes/pages.ts'
 import { shopperRoutes } from './routes/shopper.ts'
 
 /** Every thrown `apiError` becomes its JSON body; anything else is a logged 500 `internal`. */
@@ -20,6 +21,7 @@ export const app = new Hono<AppEnv>()
   .get('/healthz', (c) => c.json({ ok: true }))
   .route('/api', shopperRoutes)
   .route('/admin', adminRoutes)
+  .route('/sales', pageRoutes)
 
 app.notFound(handleNotFound)
 app.onError(handleError)

@@ -61,6 +61,12 @@ export function cachedFrontiers(env: Env, saleId: string, now = Date.now()): Pro
   return hit.frontiers.catch(() => null)
 }
 
+/** When this instance's snapshot of a sale goes stale (a held poll sleeps until then); `now` when there is none. */
+export function frontiersStaleAt(saleId: string, now = Date.now()): number {
+  const hit = FRONTIERS.get(saleId)
+  return hit ? hit.at + FRONTIER_TTL_MS : now
+}
+
 /** Forget this instance's snapshot of a sale (after an operator change made here). */
 export function forgetFrontiers(saleId: string): void {
   FRONTIERS.delete(saleId)

@@ -175,3 +175,69 @@ describe('when a shopper redeems too often', () => {
     expect(statuses.slice(0, 10).every((s) => s !== 429)).toBe(true)
   })
 })
+
+describe('when a shopper holds a poll (?waitMs=)', () => {
+  const held = (saleId: string, session: string, ticket: string, waitMs: number) =>
+    call(`/api/sales/${saleId}/status?waitMs=${waitMs}`, { headers: { 'x-floodgate-session': session, 'x-floodgate-ticket': ticket } })
+  const tidOf = (token: string) => JSON.parse(atob(token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).tid
+
+  it('should refuse a hold that is not a whole number of milliseconds up to 25 s', async () => {
+    const saleId = await openSale(0)
+    const [me] = await makeShoppers(1)
+    const mine = await join(saleId, me!.session)
+    for (const waitMs of ['soon', '-1', '60000']) {
+      const r = await call(`/api/sales/${saleId}/status?waitMs=${waitMs}`, { headers: { 'x-floodgate-session': me!.session, 'x-floodgate-ticket': mine.ticket! } })
+      expect({ status: r.status, code: r.json.error.code, field: r.json.error.field }).toEqual({ status: 400, code: 'invalid_query', field: 'waitMs' })
+    }
+  })
+
+  it('should answer a held poll that runs out with the place and a prompt re-poll', async () => {
+    const saleId = await openSale(0)
+    const people = await makeShoppers(2)
+    await join(saleId, people[0]!.session)
+    const second = await join(saleId, people[1]!.session)
+    await pause(FRONTIER_TTL_MS + 50)
+
+    const r = await held(saleId, people[1]!.session, second.ticket!, 300)
+
+    expect(r.status).toBe(200)
+    expect(r.json).toMatchObject({ state: 'waiting', position: 2, ahead: 1, refreshMs: 100 })
+    expect(r.res.headers.get('x-floodgate-answered-by')).toBe('edge')
+    expect(Number(r.res.headers.get('x-floodgate-held-ms'))).toBeGreaterThanOrEqual(0)
+  })
+
+  it('should end a held poll with sold out as soon as the last unit is sold', async () => {
+    const saleId = await openSale(1)
+    const people = await makeShoppers(2)
+    const holder = await join(saleId, people[0]!.session)
+    const waiting = await join(saleId, people[1]!.session)
+    // Paused: the hold lasts up to the paused refresh interval (5 s), well beyond a frontier refresh.
+    expect((await admin(`/admin/sales/${saleId}/room`, 'PATCH', { mode: 'paused' })).status).toBe(200)
+
+    const pending = held(saleId, people[1]!.session, waiting.ticket!, 20_000)
+    await pause(100)
+    const sold = await admin(`/admin/sales/${saleId}/tokens/outcomes`, 'POST', { outcomes: [{ tid: tidOf(holder.token!), gen: 1, outcome: 'sold' }] })
+    expect(sold.status).toBe(200)
+    const r = await pending
+
+    expect(r.json).toMatchObject({ state: 'sold_out', unitsLeft: 0 })
+    expect(r.res.headers.get('x-floodgate-answered-by')).toBe('edge')
+  })
+
+  it('should end a held poll with the grant as soon as the shopper is admitted', async () => {
+    const saleId = await openSale(2)
+    const people = await makeShoppers(3)
+    await join(saleId, people[0]!.session)
+    expect((await admin(`/admin/sales/${saleId}/room`, 'PATCH', { mode: 'paused' })).status).toBe(200)
+    const waiting = await join(saleId, people[1]!.session)
+    expect(waiting.state).toBe('waiting')
+
+    const pending = held(saleId, people[1]!.session, waiting.ticket!, 20_000)
+    await pause(100)
+    expect((await admin(`/admin/sales/${saleId}/room`, 'PATCH', { mode: 'open', admitPerMinute: 6_000 })).status).toBe(200)
+    const r = await pending
+
+    expect(r.json).toMatchObject({ state: 'admitted', token: expect.any(String), grant: expect.any(String) })
+    expect(r.res.headers.get('x-floodgate-answered-by')).toBe('room')
+  })
+})

@@ -16,11 +16,11 @@
  * Exit code 1 if any drill ends with a non-zero bad figure or a broken invariant.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { createWriteStream, mkdtempSync, rmSync, chownSync, type WriteStream } from 'node:fs'
+import { chownSync, createWriteStream, existsSync, mkdtempSync, readdirSync, rmSync, type WriteStream } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Redis } from 'ioredis'
@@ -31,7 +31,17 @@ import { loadConfig } from '../core/config.ts'
 import { FakeStripe } from '../test/support/stripe-fake.ts'
 import { freePort } from './services.ts'
 
-const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin'
+/** Postgres server binaries: PG_BIN, else the newest /usr/lib/postgresql/<v>/bin (Debian), else initdb on PATH. */
+function findPgBin(): string {
+  if (process.env.PG_BIN) return process.env.PG_BIN
+  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').filter((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`)) : []
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0]
+  if (newest) return `/usr/lib/postgresql/${newest}/bin`
+  const onPath = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' }).stdout.trim()
+  if (onPath) return dirname(onPath)
+  throw new Error('the drills need the Postgres server binaries (initdb, pg_ctl): apt-get install postgresql, or set PG_BIN')
+}
+const PG_BIN = findPgBin()
 const ROOT = new URL('..', import.meta.url).pathname
 const WEBHOOK_SECRET = 'whsec_drill_secret_0123456789'
 const DEV = loadConfig({})
@@ -136,6 +146,8 @@ class DrillRedis {
 
 class CoreProcess {
   private proc?: ChildProcess
+  /** Exits nobody asked for: core must survive every drill without a supervisor restarting it. */
+  crashes = 0
   constructor(
     readonly role: 'api' | 'worker',
     private readonly env: Record<string, string>,
@@ -143,6 +155,13 @@ class CoreProcess {
   ) {}
   async start(): Promise<void> {
     this.proc = spawn(process.execPath, ['--import', 'tsx', 'core/main.ts'], { cwd: ROOT, env: { ...process.env, ...this.env, ROLE: this.role }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = this.proc
+    proc.once('exit', (code, signal) => {
+      if (this.proc === proc) {
+        this.crashes++
+        this.log.write(`\n[drills] core ${this.role} exited by itself: code ${code} signal ${signal}\n`)
+      }
+    })
     this.proc.stdout!.pipe(this.log, { end: false })
     this.proc.stderr!.pipe(this.log, { end: false })
     if (this.role === 'api') {
@@ -311,6 +330,8 @@ interface DrillResult {
   recoverSeconds: number
   /** Not in the issue's list, printed for diagnosis: authorizations still open on failed orders. */
   openAuthorizations: number
+  /** Core processes that exited by themselves (must be 0). */
+  crashes: number
   notes: string
 }
 
@@ -429,7 +450,7 @@ const DRILLS: Drill[] = [
       ctx.fake.faults = { errorRate: 0.15, lostRate: 0.15, hangMs: 1500 }
     },
     fault: async (ctx) => {
-      await untilConfirmed(ctx, 0.6)
+      await untilConfirmed(ctx, 0.9)
       const faulty = ctx.fake.requests.filter((r) => r.fault !== 'none').length
       ctx.fake.faults = {}
       ctx.notes.push(`${faulty}/${ctx.fake.requests.filter((r) => r.method === 'POST').length} gateway calls failed or lost`)
@@ -479,7 +500,7 @@ const DRILLS: Drill[] = [
         const sub = await shopperOf(session)
         const now = Date.now()
         let token = await signPurchaseToken({ sale: ctx.sale.saleId, tid, iat: Math.floor(now / 1000) }, DEV.TOKEN_SECRET)
-        let grant = await signGrant({ sale: ctx.sale.saleId, tid, gen: 1, sub, iat: Math.floor(now / 1000), exp: now + 60_000 }, 'x'.repeat(40))
+        let grant = await signGrant({ sale: ctx.sale.saleId, tid, gen: 1, sub, iat: Math.floor(now / 1000), exp: now + 60_000 }, DEV.GRANT_SECRET)
         if (kind === 'forged') token = await signPurchaseToken({ sale: ctx.sale.saleId, tid, iat: Math.floor(now / 1000) }, 'y'.repeat(40))
         if (kind === 'tampered') {
           const handed = ctx.sale.handed.get(tid)
@@ -496,7 +517,11 @@ const DRILLS: Drill[] = [
           if (handed) ({ token, grant } = handed) // a real, used token + grant, from another session
         }
         if (kind === 'expired') grant = await signGrant({ sale: ctx.sale.saleId, tid, gen: 1, sub, iat: Math.floor(now / 1000) - 600, exp: now - 1000 }, DEV.GRANT_SECRET)
-        if (kind === 'wrong-sale') token = await signPurchaseToken({ sale: 'some-other-sale', tid, iat: Math.floor(now / 1000) }, DEV.TOKEN_SECRET)
+        if (kind === 'wrong-sale') {
+          // A genuine token and grant, both for another sale's same token id.
+          token = await signPurchaseToken({ sale: 'some-other-sale', tid, iat: Math.floor(now / 1000) }, DEV.TOKEN_SECRET)
+          grant = await signGrant({ sale: 'some-other-sale', tid, gen: 1, sub, iat: Math.floor(now / 1000), exp: now + 60_000 }, DEV.GRANT_SECRET)
+        }
         const res = await http(`${ctx.apiUrl}/v1/redeem`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'x-floodgate-session': session, 'idempotency-key': `attack-${randomId(10)}` },
@@ -573,9 +598,21 @@ async function runDrill(drill: Drill, index: number, postgres: DrillPostgres, re
     const deadline = Date.now() + DEADLINE_MS
     let recoveredAt: number | null = null
     let lastProgress = Date.now()
+    let caughtUpAt: number | null = null
     for (;;) {
       const b = await books(db, fake, saleId).catch(() => null)
       const inv = (await http(`${apiUrl}/admin/sales/${saleId}/invariant`, { headers: adminHeaders }))?.body as InvariantReport | undefined
+      // Recovered: every order placed before the heal settled in Postgres, its outcome reached the room, and
+      // the invariant holds.
+      if (caughtUpAt === null && inv?.ok) {
+        const before = await db
+          .query<{ token_id: string; token_gen: number; status: string }>(`SELECT token_id, token_gen, status FROM orders WHERE sale_id = $1 AND created_at < to_timestamp($2 / 1000.0)`, [saleId, healedAt])
+          .catch(() => null)
+        const caughtUp = before?.rows.every((o) =>
+          o.status === 'CONFIRMED' ? sale.seen.has(`${o.token_id}.${o.token_gen}.sold`) : o.status === 'FAILED' ? sale.seen.has(`${o.token_id}.${o.token_gen}.returned`) || (sale.gens.get(o.token_id) ?? 0) > o.token_gen : false,
+        )
+        if (caughtUp) caughtUpAt = Date.now()
+      }
       const settledNow = b && b.pending === 0 && b.active === 0 && b.openAuthorizations === 0 && inv?.ok
       if (Date.now() - lastProgress > 5000) {
         lastProgress = Date.now()
@@ -585,7 +622,7 @@ async function runDrill(drill: Drill, index: number, postgres: DrillPostgres, re
       if (!settledNow) recoveredAt = null
       if (settledNow && sale.done && Date.now() - recoveredAt! > 1500) break
       if (Date.now() > deadline) {
-        failure = `did not settle: ${JSON.stringify({ pending: b?.pending, active: b?.active, open: b?.openAuthorizations, inflight: sale.inflight, sold: sale.sold.size, queue: sale.queue.length, invariant: inv?.checks?.filter((c) => !c.ok) })}`
+        failure = `did not settle: ${JSON.stringify({ caughtUp: caughtUpAt !== null, pending: b?.pending, active: b?.active, open: b?.openAuthorizations, inflight: sale.inflight, sold: sale.sold.size, queue: sale.queue.length, invariant: inv?.checks?.filter((c) => !c.ok) })}`
         break
       }
       await sleep(200)
@@ -593,8 +630,6 @@ async function runDrill(drill: Drill, index: number, postgres: DrillPostgres, re
     await drill.after?.(ctx)
     const b = await books(db, fake, saleId)
     const inv = (await http(`${apiUrl}/admin/sales/${saleId}/invariant`, { headers: adminHeaders }))?.body as InvariantReport
-    const recovery = await db.query(`SELECT max(updated_at) AS at FROM orders WHERE created_at < to_timestamp($1 / 1000.0)`, [healedAt])
-    const lastSettle = recovery.rows[0]?.at ? (recovery.rows[0].at as Date).getTime() : healedAt
     if (sale.refusals.size) notes.push(`legit refusals ${JSON.stringify(Object.fromEntries(sale.refusals))}`)
     notes.push(`${Math.round((Date.now() - started) / 1000)} s`)
     return {
@@ -604,12 +639,13 @@ async function runDrill(drill: Drill, index: number, postgres: DrillPostgres, re
       lostOrders: b.lostOrders,
       doubleCharges: b.doubleCharges,
       invariantHolds: !failure && inv?.ok === true,
-      recoverSeconds: Math.max(0, Math.round((lastSettle - healedAt) / 100) / 10),
+      recoverSeconds: caughtUpAt === null ? -1 : Math.max(0, Math.round((caughtUpAt - healedAt) / 100) / 10),
       openAuthorizations: b.openAuthorizations,
-      notes: [failure, ...notes].filter(Boolean).join('; '),
+      crashes: api.crashes + worker.crashes,
+      notes: [failure, api.crashes + worker.crashes ? `core crashed ${api.crashes + worker.crashes}x` : null, ...notes].filter(Boolean).join('; '),
     }
   } catch (error) {
-    return { name: drill.name, confirmed: 0, oversold: 0, lostOrders: 0, doubleCharges: 0, invariantHolds: false, recoverSeconds: -1, openAuthorizations: 0, notes: `drill failed: ${(error as Error).message}; ${notes.join('; ')}` }
+    return { name: drill.name, confirmed: 0, oversold: 0, lostOrders: 0, doubleCharges: 0, invariantHolds: false, recoverSeconds: -1, openAuthorizations: 0, crashes: api.crashes + worker.crashes, notes: `drill failed: ${(error as Error).message}; ${notes.join('; ')}` }
   } finally {
     sale.stopped = true
     await Promise.all([api.stop(), worker.stop()])
@@ -645,16 +681,16 @@ async function main(): Promise<void> {
     postgres.destroy()
     if (!opts.keep) rmSync(logDir, { recursive: true, force: true })
   }
-  const ok = results.every((r) => r.oversold === 0 && r.lostOrders === 0 && r.doubleCharges === 0 && r.invariantHolds)
-  const header = ['drill', 'confirmed', 'oversold', 'lost', 'double', 'invariant', 'recover s', 'open auth', 'notes']
-  const rows = results.map((r) => [r.name, r.confirmed, r.oversold, r.lostOrders, r.doubleCharges, r.invariantHolds ? 'holds' : 'BROKEN', r.recoverSeconds, r.openAuthorizations, r.notes].map(String))
+  const ok = results.every((r) => r.oversold === 0 && r.lostOrders === 0 && r.doubleCharges === 0 && r.invariantHolds && r.crashes === 0)
+  const header = ['drill', 'confirmed', 'oversold', 'lost', 'double', 'invariant', 'recover s', 'open auth', 'crashes', 'notes']
+  const rows = results.map((r) => [r.name, r.confirmed, r.oversold, r.lostOrders, r.doubleCharges, r.invariantHolds ? 'holds' : 'BROKEN', r.recoverSeconds, r.openAuthorizations, r.crashes, r.notes].map(String))
   const widths = header.map((h, i) => (i === header.length - 1 ? 0 : Math.max(h.length, ...rows.map((r) => r[i]!.length))))
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
   console.log(line(header))
   for (const r of rows) console.log(line(r))
   console.log(`${ok ? 'all drills passed' : 'DRILLS FAILED'}: stock ${STOCK}, shoppers ${SHOPPERS}, ${Math.round((Date.now() - started) / 1000)} s`)
   if (opts.json) {
-    console.log(JSON.stringify({ drills: results.map(({ notes: _n, openAuthorizations: _o, ...r }) => r), ok, stock: STOCK, shoppers: SHOPPERS, seconds: Math.round((Date.now() - started) / 1000) }))
+    console.log(JSON.stringify({ drills: results.map(({ notes: _n, openAuthorizations: _o, crashes: _c, ...r }) => r), ok, stock: STOCK, shoppers: SHOPPERS, seconds: Math.round((Date.now() - started) / 1000) }))
   }
   process.exitCode = ok ? 0 : 1
 }

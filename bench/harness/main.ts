@@ -19,6 +19,7 @@
  * Services: REDIS_URL, DATABASE_URL as everywhere; each run uses its own schema and key prefix and
  * removes them at the end.
  */
+import { spawnSync } from 'node:child_process'
 import { createServer } from 'node:http'
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
@@ -35,7 +36,7 @@ import { closedLoop, createPool, openLoop, type LoadResult } from './load.ts'
 import { mintRedemptions, requestSource } from './pairs.ts'
 import { CpuAccount, formatCpu, ResourceSampler, startNode, waitHealthy, type CpuSnapshot, type NodeProcess } from './processes.ts'
 import { formatWaits, PgWaitSampler } from './pg-waits.ts'
-import { summarizeProfile } from './profile.ts'
+import { callersOf, summarizeProfile } from './profile.ts'
 import { checkTargets, formatReport, ratios, type BenchNumbers } from './report.ts'
 
 const { values: args } = parseArgs({
@@ -106,6 +107,9 @@ async function outcomeSink(): Promise<{ url: string; count: () => number; close:
   return { url: `http://127.0.0.1:${port}`, count: () => count, close: () => new Promise((r) => server.close(() => r())) }
 }
 
+/** Cores used / operations per second = CPU seconds per operation. */
+const perOp = (cores: number | undefined, perSec: number) => (cores !== undefined && perSec > 0 ? cores / perSec : 0)
+
 function describe(name: string, r: LoadResult): string {
   const statuses = Object.entries(r.statuses).map(([s, n]) => `${s}:${n}`).join(' ')
   const lat = r.latencyFromIntended ?? r.latency
@@ -134,6 +138,8 @@ async function main(): Promise<void> {
   await db.connect()
   const sink = await outcomeSink()
   const procs: NodeProcess[] = []
+  /** Core processes started with --cpu-prof, to name their profiles. */
+  const profiled: NodeProcess[] = []
   const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []
   if (args['cpu-prof']) mkdirSync(PROFILE_DIR, { recursive: true })
 
@@ -196,6 +202,7 @@ async function main(): Promise<void> {
     const corePort = await freePort()
     const api = startNode('core-api', CORE_MAIN, coreEnv('api', corePort), nodeArgs)
     procs.push(api)
+    profiled.push(api)
     const coreUrl = `http://127.0.0.1:${corePort}`
     await waitHealthy(api, `${coreUrl}/healthz`)
     const created = await fetch(`${coreUrl}/admin/sales`, {
@@ -272,7 +279,9 @@ async function main(): Promise<void> {
     }
 
     // ---- 4. EVALSHA ceiling
-    const evalsha = skip.has('evalsha') ? { perSec: 0, command: 'skipped' } : await phase('evalsha', async () => {
+    const hasRedisBenchmark = spawnSync('sh', ['-c', 'command -v redis-benchmark']).status === 0
+    if (!hasRedisBenchmark && !skip.has('evalsha')) say('  redis-benchmark is not installed (it comes with redis-server / redis-tools): no EVALSHA ceiling')
+    const evalsha = skip.has('evalsha') || !hasRedisBenchmark ? { perSec: 0, command: 'skipped' } : await phase('evalsha', async () => {
       const result = await evalshaCeiling(redis, { host: redisUrl.hostname, port: Number(redisUrl.port || 6379), prefix: PREFIX, requests: cfg.evalshaRequests })
       say(`  redis-benchmark EVALSHA redeemToken-7: ${Math.round(result.perSec)}/s (${result.clients} clients, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms)`)
       return result
@@ -282,6 +291,7 @@ async function main(): Promise<void> {
     const backlog = full.ok + fixed.ok
     const worker = startNode('core-worker', CORE_MAIN, coreEnv('worker', 0), nodeArgs)
     procs.push(worker)
+    profiled.push(worker)
     const settled = async () =>
       Number((await db.query(`SELECT count(*)::int AS n FROM orders WHERE sale_id = $1 AND status <> 'PENDING'`, [SALE_ID])).rows[0].n)
     const startedAt = Date.now()
@@ -291,15 +301,24 @@ async function main(): Promise<void> {
       await sleep(100)
     }
     await sleep(quick ? 300 : 2000) // ramp up to full concurrency before measuring
-    const { s1, settledPerSec, settleSecs } = await phase('settlement', async () => {
+    const { s1, settledPerSec, settleSecs, inFlight } = await phase('settlement', async () => {
       const s0 = await settled()
       const t0 = performance.now()
-      await sleep(cfg.settleMs)
+      // Sagas in flight (BullMQ's active list): with Little's law, in flight / rate = time per saga.
+      let samples = 0
+      let active = 0
+      const activeKey = `${PREFIX}:bull:checkout:active`
+      while (performance.now() - t0 < cfg.settleMs) {
+        active += await redis.llen(activeKey)
+        samples++
+        await sleep(200)
+      }
       const s1 = await settled()
       const settleSecs = (performance.now() - t0) / 1000
-      return { s1, settleSecs, settledPerSec: (s1 - s0) / settleSecs }
+      return { s1, settleSecs, settledPerSec: (s1 - s0) / settleSecs, inFlight: active / Math.max(1, samples) }
     })
-    say(`  settlement: ${Math.round(settledPerSec)} orders/s over ${settleSecs.toFixed(1)} s (${s1.toLocaleString('en-US')} of ${backlog.toLocaleString('en-US')} queued settled so far, ${sink.count()} room notifications)`)
+    say(`  settlement: ${Math.round(settledPerSec)} orders/s over ${settleSecs.toFixed(1)} s, ${Math.round(inFlight)} sagas in flight on average ` +
+      `(${settledPerSec > 0 ? Math.round((inFlight / settledPerSec) * 1000) : '-'} ms each) (${s1.toLocaleString('en-US')} of ${backlog.toLocaleString('en-US')} queued settled so far, ${sink.count()} room notifications)`)
     await worker.stop()
 
     const invRes = await fetch(`${coreUrl}/admin/sales/${SALE_ID}/invariant`, { headers: { authorization: `Bearer ${adminToken}` } })
@@ -328,6 +347,10 @@ async function main(): Promise<void> {
       coreApiCpu: phaseCpu.redeemFullSpeed?.['core-api'] ?? 0,
       coreWorkerCpu: phaseCpu.settlement?.['core-worker'] ?? 0,
       loadGeneratorCpu: phaseCpu.redeemFullSpeed?.harness ?? 0,
+      redeemCoreCpuUs: perOp(phaseCpu.redeemFullSpeed?.['core-api'], full.okPerSec) * 1e6,
+      redeemRedisCpuUs: perOp(phaseCpu.redeemFullSpeed?.redis, full.okPerSec) * 1e6,
+      settleWorkerCpuMs: perOp(phaseCpu.settlement?.['core-worker'], settledPerSec) * 1e3,
+      settlePostgresCpuMs: perOp(phaseCpu.settlement?.postgres, settledPerSec) * 1e3,
       invariantOk: invariant.ok,
       oversold,
       duplicateOrders,
@@ -338,13 +361,22 @@ async function main(): Promise<void> {
     const profiles: Record<string, ReturnType<typeof summarizeProfile>> = {}
     if (args['cpu-prof']) {
       await sleep(200)
-      for (const file of readdirSync(PROFILE_DIR).filter((f) => f.endsWith('.cpuprofile'))) {
+      // CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile: thread 0 is the main thread (tsx's loader thread is left out).
+      const names = new Map(profiled.map((p) => [String(p.child.pid), p.name]))
+      for (const file of readdirSync(PROFILE_DIR).filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f))) {
+        const name = names.get(file.split('.')[3]!) ?? 'core'
         const summary = summarizeProfile(join(PROFILE_DIR, file), 25)
-        profiles[file] = summary
-        say(`\nCPU profile ${join(PROFILE_DIR, file)} (${summary.totalMs} ms of CPU):`)
+        profiles[name] = summary
+        say(`\nCPU profile of ${name}, main thread: ${join(PROFILE_DIR, file)} (${summary.totalMs} ms of CPU):`)
         for (const a of summary.areas.slice(0, 12)) say(`  ${(a.share * 100).toFixed(1).padStart(5)}%  ${a.name}`)
         say('  top functions (self time):')
         for (const f of summary.functions.slice(0, 15)) say(`  ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.name}`)
+        // Native socket writes are where a round trip's kernel cost lands: say whose round trips they are.
+        for (const native of ['writev', 'writeBuffer', 'writeUtf8String']) {
+          const c = callersOf(join(PROFILE_DIR, file), native, 3)
+          if (c.totalMs < summary.totalMs * 0.03) continue
+          say(`  ${native} (${Math.round((c.totalMs / summary.totalMs) * 100)}%) called from: ${c.callers.map((x) => `${x.name} ${(x.share * 100).toFixed(0)}%`).join('; ')}`)
+        }
       }
     }
 

@@ -25,7 +25,7 @@ export class PgWaitSampler {
         .query<{ w: string; n: number }>(
           // The statement is named for lock waits: it says which row everyone queues on.
           `SELECT coalesce(wait_event_type || ': ' || wait_event, 'CPU')
-                    || CASE WHEN wait_event_type = 'Lock' THEN ' in "' || left(regexp_replace(query, '\s+', ' ', 'g'), 48) || '…"' ELSE '' END AS w,
+                    || CASE WHEN wait_event_type = 'Lock' THEN ' in "' || left(regexp_replace(query, '\\s+', ' ', 'g'), 48) || '…"' ELSE '' END AS w,
                   count(*)::int AS n
              FROM pg_stat_activity
             WHERE state = 'active' AND application_name = $1 AND pid <> pg_backend_pid() GROUP BY 1`,

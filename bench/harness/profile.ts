@@ -59,3 +59,34 @@ export function summarizeProfile(path: string, top = 15): { totalMs: number; fun
       .map(([name, us]) => ({ name, ms: Math.round(us / 1000), share: total ? us / total : 0 }))
   return { totalMs: Math.round(total / 1000), functions: list(fn), areas: list(area) }
 }
+
+/**
+ * Who calls a hot function: its self time split by the first two frames up the stack that are not
+ * Node internals (e.g. `writev` ← `submit pg/lib/query.js` says the time is Postgres query writes).
+ */
+export function callersOf(path: string, functionName: string, top = 5): { totalMs: number; callers: CpuShare[] } {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const parent = new Map<number, number>()
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const selfUs = new Map<number, number>()
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
+  const by = new Map<string, number>()
+  let total = 0
+  for (const [id, us] of selfUs) {
+    if (byId.get(id)!.callFrame.functionName !== functionName) continue
+    total += us
+    const chain: string[] = []
+    for (let cur = parent.get(id); cur !== undefined && chain.length < 2; cur = parent.get(cur)) {
+      const f = byId.get(cur)!.callFrame
+      if (f.url && !f.url.startsWith('node:')) chain.push(`${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/node_modules\//, '').replace(/^file:\/\/.*?\/(core|contracts|bench)\//, '$1/')}:${f.lineNumber + 1}`)
+    }
+    const key = chain.join(' <- ') || '(no JS caller)'
+    by.set(key, (by.get(key) ?? 0) + us)
+  }
+  const callers = [...by.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name, us]) => ({ name, ms: Math.round(us / 1000), share: total ? us / total : 0 }))
+  return { totalMs: Math.round(total / 1000), callers }
+}

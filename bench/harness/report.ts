@@ -31,6 +31,15 @@ export interface BenchNumbers {
   coreApiCpu: number
   coreWorkerCpu: number
   loadGeneratorCpu: number
+  /**
+   * CPU per operation: robust to other load on a shared box (a starved process does fewer operations
+   * but each costs the same). µs of core API CPU and of Redis CPU per redemption at full speed; ms of
+   * worker CPU and of Postgres CPU per settled order.
+   */
+  redeemCoreCpuUs: number
+  redeemRedisCpuUs: number
+  settleWorkerCpuMs: number
+  settlePostgresCpuMs: number
   invariantOk: boolean
   oversold: number
   duplicateOrders: number
@@ -86,7 +95,10 @@ export function formatReport(n: BenchNumbers): string {
     ['settled orders into Postgres', f(n.settledPerSec), '', '', ''],
   ])
   const resources = `core RSS peak: API ${Math.round(n.coreApiRssMb)} MB, workers ${Math.round(n.coreWorkerRssMb)} MB; ` +
-    `CPU: core API ${round(n.coreApiCpu, 2)} cores at full speed, workers ${round(n.coreWorkerCpu, 2)} while settling, load generator ${round(n.loadGeneratorCpu, 2)}`
+    `CPU: core API ${round(n.coreApiCpu, 2)} cores at full speed, workers ${round(n.coreWorkerCpu, 2)} while settling, load generator ${round(n.loadGeneratorCpu, 2)}\n` +
+    `CPU per operation: redeem ${Math.round(n.redeemCoreCpuUs)} µs core API + ${Math.round(n.redeemRedisCpuUs)} µs Redis ` +
+    `(one API process on a core of its own: ~${n.redeemCoreCpuUs > 0 ? Math.round(1e6 / n.redeemCoreCpuUs).toLocaleString('en-US') : '-'}/s); ` +
+    `settled order ${round(n.settleWorkerCpuMs, 2)} ms worker + ${round(n.settlePostgresCpuMs, 2)} ms Postgres`
   const targets = table([['target', 'goal', 'measured', ''], ...checkTargets(n).map((t) => [t.name, t.goal, t.value, t.met ? 'met' : 'MISSED'])])
   return `${results}\n\n${resources}\n\n${targets}`
 }

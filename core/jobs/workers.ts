@@ -1,4 +1,5 @@
 import { Worker, type ConnectionOptions } from 'bullmq'
+import type pg from 'pg'
 import { CheckoutJob, NotificationJob, ReconcileJobName, type OrderEvent } from '../../contracts/index.ts'
 import type { CheckoutDeps } from '../checkout/deps.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
@@ -23,7 +24,7 @@ export interface WorkerDeps {
   metrics: Metrics
   logger: Logger
   checkoutConcurrency: number
-  /** Lock of a running checkout job, and how often stalled ones are looked for (BullMQ lockDuration/stalledInterval). */
+  /** Lock of a running job, and how often stalled ones are looked for (BullMQ lockDuration/stalledInterval), every queue. */
   jobLockMs?: number
   /** Called once a checkout saga has reached its final state. */
   onSettled?: (orderId: string) => Promise<void>
@@ -33,10 +34,38 @@ export interface WorkerDeps {
 
 const SWEEP_BATCH = 500
 
-/** Releases every expired hold of every sale and hands the tokens back to the waiting room. */
-export async function sweepHolds(deps: Pick<WorkerDeps, 'sales' | 'scripts' | 'jobs' | 'metrics' | 'logger'>, nowMs = Date.now()): Promise<number> {
+/**
+ * Releases every expired hold of every sale and hands the tokens back to the waiting room. With `db`, also
+ * settles holds whose order is already final in Postgres (a hold restored by a Redis rebuild while its saga
+ * was compensating, a finalize lost with a crash): FAILED -> released now, CONFIRMED -> sold, instead of
+ * waiting out the hold's expiry.
+ */
+export async function sweepHolds(deps: Pick<WorkerDeps, 'sales' | 'scripts' | 'jobs' | 'metrics' | 'logger'> & { db?: pg.Pool }, nowMs = Date.now()): Promise<number> {
   let total = 0
   for (const saleId of await deps.sales.ids()) {
+    if (deps.db) {
+      const holds = await deps.scripts.holdOrderIds(saleId)
+      if (holds.length) {
+        const { rows } = await deps.db.query<{ id: string; status: string }>(
+          `SELECT o.id, o.status FROM orders o JOIN sagas s ON s.id = o.id
+           WHERE o.id = ANY($1) AND ((o.status = 'FAILED' AND s.status = 'COMPENSATED') OR (o.status = 'CONFIRMED' AND s.status = 'COMPLETED'))`,
+          [holds],
+        )
+        for (const row of rows) {
+          if (row.status === 'FAILED') {
+            const back = await deps.scripts.releaseHold(saleId, row.id)
+            if (back) {
+              await deps.jobs.enqueueRoomOutcome(saleId, { ...back, outcome: 'returned' })
+              deps.metrics.holdsReleased.inc({ sale: saleId, reason: 'order_failed' })
+              total++
+            }
+          } else {
+            const sold = await deps.scripts.finalizeHold(saleId, row.id)
+            if (sold) await deps.jobs.enqueueRoomOutcome(saleId, { ...sold, outcome: 'sold' })
+          }
+        }
+      }
+    }
     for (;;) {
       const released = await deps.scripts.releaseExpiredHolds(saleId, nowMs, SWEEP_BATCH)
       for (const hold of released) await deps.jobs.enqueueRoomOutcome(saleId, { tid: hold.tid, gen: hold.gen, outcome: 'returned' })
@@ -54,7 +83,7 @@ export async function sweepHolds(deps: Pick<WorkerDeps, 'sales' | 'scripts' | 'j
 /** The BullMQ workers of core: checkout sagas, room notifications, and the hold sweep. */
 export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () => Promise<void> } {
   const { connection, jobs, metrics, logger } = deps
-  const common = { connection, prefix: jobs.prefix }
+  const common = { connection, prefix: jobs.prefix, ...(deps.jobLockMs ? { lockDuration: deps.jobLockMs, stalledInterval: deps.jobLockMs } : {}) }
 
   const checkout = new Worker<CheckoutJob>(
     QUEUE_NAMES.checkout,
@@ -84,7 +113,7 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
       await deps.onSettled?.(input.orderId).catch((err) => logger.warn({ err, orderId: input.orderId }, 'could not announce settled order'))
       return { status, failure: record.failure }
     },
-    { ...common, concurrency: deps.checkoutConcurrency, ...(deps.jobLockMs ? { lockDuration: deps.jobLockMs, stalledInterval: deps.jobLockMs } : {}) },
+    { ...common, concurrency: deps.checkoutConcurrency },
   )
 
   const outcomes = new Worker<RoomOutcomeJob>(
@@ -96,7 +125,7 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
   const maintenance = new Worker(
     QUEUE_NAMES.maintenance,
     async (job) => {
-      if (job.name === SWEEP_HOLDS_JOB) return { released: await sweepHolds(deps) }
+      if (job.name === SWEEP_HOLDS_JOB) return { released: await sweepHolds({ ...deps, db: deps.checkoutDeps.db }) }
       const reconcile = ReconcileJobName.safeParse(job.name.replace(/^reconcile-/, ''))
       if (reconcile.success && deps.reconciler) return deps.reconciler.run(reconcile.data)
       throw new Error(`unknown maintenance job ${job.name}`)

@@ -243,6 +243,26 @@ describe('when Redis loses a sale', () => {
   })
 })
 
+describe('when a hold outlives its order (restored by a rebuild while the saga was compensating)', () => {
+  it('should release it on the next sweep, not at its expiry, and return the token', async () => {
+    await createSale('lingering-1', 2)
+    const failed = await redeem('lingering-1', 'pm_card_chargeDeclined')
+    await waitSaga(failed.orderId, 'COMPENSATED')
+    // The race: the rebuild read the order while it was still PENDING and restored its hold.
+    await core.redis.del(...Object.values(core.scripts.keys('lingering-1')))
+    await core.scripts.rebuildSale('lingering-1', { stock: 2, perShopperLimit: 1, holdTtlSeconds: 300 }, {
+      sold: 0,
+      tokens: [[failed.tid, `1|held|${failed.orderId}|${failed.shopper}`]],
+      holds: [[failed.orderId, failed.tid, 1, failed.shopper, Date.now() + 300_000]],
+    })
+    expect(await core.scripts.counters('lingering-1')).toEqual({ stock: 2, available: 1, held: 1, sold: 0 })
+    const report = await reconcile('expired-holds')
+    expect(report.actions).toEqual([{ id: '*', action: 'released_expired_holds', detail: '1' }])
+    expect(await core.scripts.counters('lingering-1')).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
+    await eventually(async () => (room.outcomes.filter((o) => o.tid === failed.tid && o.outcome === 'returned').length >= 1 ? true : undefined))
+  })
+})
+
 describe('when an order settles', () => {
   it('should write one notification per order and type, even if the job runs again', async () => {
     await createSale('notify-1', 2)

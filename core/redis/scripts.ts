@@ -129,6 +129,11 @@ export class Scripts {
     return { available: available! }
   }
 
+  /** Order ids of every hold of the sale (held or committed): a plain read, the holds in flight. */
+  async holdOrderIds(saleId: string): Promise<string[]> {
+    return this.redis.hkeys(this.keys(saleId).holdInfo)
+  }
+
   /** Whether Redis still has the sale at all (its meta hash). */
   async saleExists(saleId: string): Promise<boolean> {
     return (await this.redis.exists(this.keys(saleId).meta)) === 1

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import type { Sale, TokenRef } from '../../contracts/index.ts'
+import type { Sale, TokenOutcome, TokenRef } from '../../contracts/index.ts'
 import type { SaleRebuild, Scripts } from '../redis/scripts.ts'
 
 export interface RestoreResult {
@@ -9,6 +9,12 @@ export interface RestoreResult {
   available: number
   /** Tokens whose unit went back to stock: the waiting room must hand them to the next shopper. */
   returned: TokenRef[]
+  /**
+   * Every settled token's outcome, announced again: outcome jobs still queued in the Redis that was lost are
+   * gone, and a room that never hears "returned" keeps a unit from the next shopper. The room applies each
+   * (tid, gen, outcome) once, so repeats are harmless.
+   */
+  outcomes: TokenOutcome[]
   /** Holds restored and then settled at once because their order settled during the rebuild. */
   settledAfter: number
 }
@@ -98,5 +104,10 @@ export async function restoreSaleCounters(db: pg.Pool, scripts: Scripts, sale: S
       }
     }
   }
-  return { saleId: sale.saleId, sold, held: holds.length, available: result.available, returned, settledAfter }
+  const outcomes: TokenOutcome[] = returned.map((t) => ({ ...t, outcome: 'returned' as const }))
+  for (const row of latest.values()) {
+    if (row.status === 'FAILED') outcomes.push({ tid: row.token_id, gen: row.token_gen, outcome: 'returned' })
+  }
+  for (const row of rows) if (row.status === 'CONFIRMED') outcomes.push({ tid: row.token_id, gen: row.token_gen, outcome: 'sold' })
+  return { saleId: sale.saleId, sold, held: holds.length, available: result.available, returned, outcomes, settledAfter }
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { CreateSaleRequest, type InvariantReport, type PublicSale, type Sale, type SaleConfig, type TokenRef } from '../../contracts/index.ts'
+import { CreateSaleRequest, type InvariantReport, type PublicSale, type Sale, type SaleConfig, type TokenOutcome } from '../../contracts/index.ts'
 import { ApiError } from '../errors/api-error.ts'
 import type { Scripts } from '../redis/scripts.ts'
 import { restoreSaleCounters, type RestoreResult } from './restore-counters.ts'
@@ -45,8 +45,8 @@ export class Sales {
   constructor(
     private readonly db: pg.Pool,
     private readonly scripts: Scripts,
-    /** Where tokens go whose units a counter rebuild gave back to stock (the waiting room). */
-    private readonly reportReturned: (saleId: string, tokens: TokenRef[]) => Promise<void> = async () => {},
+    /** Token outcomes a counter rebuild announces (again) to the waiting room. */
+    private readonly reportOutcomes: (saleId: string, outcomes: TokenOutcome[]) => Promise<void> = async () => {},
   ) {}
 
   /**
@@ -57,7 +57,7 @@ export class Sales {
     const sale = await this.get(saleId, { fresh: true })
     if (!sale) return null
     const restored = await restoreSaleCounters(this.db, this.scripts, sale)
-    if (restored?.returned.length) await this.reportReturned(saleId, restored.returned)
+    if (restored?.outcomes.length) await this.reportOutcomes(saleId, restored.outcomes)
     return restored
   }
 

@@ -10,6 +10,8 @@ import {
   peekPurchaseToken,
   RedeemRequest,
   SaleId,
+  StatusQuery,
+  describeZodError,
   shuffleKey,
   signTicket,
   ticketCookie,
@@ -17,7 +19,7 @@ import {
   type QueueTicketPayload,
   type RoomStatus,
 } from '../../contracts/index.ts'
-import { answerPoll, fifoOrd } from '../../waiting-room/frontier.ts'
+import { answerPoll, fifoOrd, HELD_REFRESH_MS } from '../../waiting-room/frontier.ts'
 import { callCore, passThrough } from '../core.ts'
 import type { AppEnv, Env } from '../env.ts'
 import { apiError } from '../http-error.ts'
@@ -26,12 +28,14 @@ import { jsonBody } from '../middleware/json-body/index.ts'
 import { pathParams } from '../middleware/path-params/index.ts'
 import { rateLimit } from '../middleware/rate-limit/index.ts'
 import { session, type SessionVariables } from '../middleware/session/index.ts'
-import { cachedFrontiers, frontiers, shardOf, unwrap } from '../rooms.ts'
+import { cachedFrontiers, frontiers, frontiersStaleAt, shardOf, unwrap } from '../rooms.ts'
 
 /** Catalog data may be this stale at the edge. */
 export const SALE_CACHE_SECONDS = 2
 /** Response header saying who answered a poll: `edge` (ticket + cached frontier) or `room` (the Durable Object). */
 export const HEADER_ANSWERED_BY = 'x-floodgate-answered-by'
+/** Response header of a held poll: how long the edge held it, ms. */
+export const HEADER_HELD_MS = 'x-floodgate-held-ms'
 /** A queue ticket cookie lives this long (a day: a sale's line does not outlast it). */
 const TICKET_MAX_AGE_SECONDS = 24 * 3600
 
@@ -83,20 +87,65 @@ async function ticketOf(c: SessionContext, saleId: string): Promise<QueueTicketP
   throw apiError(verified.code, `the queue ticket is not valid for this sale and session (${verified.code})`, HEADER_TICKET)
 }
 
-/** Answers a poll from the ticket and the cached frontier; only a shopper the frontier has reached costs a room call. */
-async function pollAnswer(c: SessionContext, saleId: string, ticket: QueueTicketPayload): Promise<Response> {
-  const now = Date.now()
-  const shards = await frontiers(c.env, saleId, now)
-  const frontier = shards[ticket.shard]
-  let ord = frontier ? fifoOrd(ticket, frontier) : null
-  if (frontier && ord === null && frontier.seed !== null) ord = await shuffleKey(frontier.seed, ticket.sub)
-  const answer = answerPoll(ticket, ord, shards, now)
-  if (answer.kind === 'status') {
+/**
+ * Answers a poll from the ticket and the cached frontier; only a shopper the frontier has reached costs a room
+ * call. With `holdMs` > 0 (a held poll) a waiting shopper's request is kept open, re-read each time this
+ * instance's frontier snapshot refreshes, until the shopper is admitted, the sale sells out or its state
+ * changes, or until min(holdMs, the refresh interval it would have been told): the same request rate as plain
+ * polling, but news within about FRONTIER_TTL_MS. Holding costs no object request: snapshots are shared.
+ */
+async function pollAnswer(c: SessionContext, saleId: string, ticket: QueueTicketPayload, holdMs = 0): Promise<Response> {
+  const started = Date.now()
+  let holdUntil: number | null = null
+  let heldState: string | null = null
+  for (;;) {
+    const now = Date.now()
+    const shards = await frontiers(c.env, saleId, now)
+    const frontier = shards[ticket.shard]
+    let ord = frontier ? fifoOrd(ticket, frontier) : null
+    if (frontier && ord === null && frontier.seed !== null) ord = await shuffleKey(frontier.seed, ticket.sub)
+    const answer = answerPoll(ticket, ord, shards, now)
+    if (answer.kind === 'room') break
+    const status = answer.status
+    const waiting = status.state === 'waiting' || status.state === 'not_started'
+    if (holdMs > 0) {
+      holdUntil ??= started + Math.min(holdMs, status.refreshMs)
+      heldState ??= status.state
+      if (waiting && status.state === heldState && now < holdUntil) {
+        // Wake when the snapshot goes stale (the first request after that refreshes it for everyone here).
+        const wake = Math.min(holdUntil, Math.max(now + 10, frontiersStaleAt(saleId, now)))
+        await new Promise((resolve) => setTimeout(resolve, wake - now))
+        continue
+      }
+      c.header(HEADER_HELD_MS, String(now - started))
+    }
     c.header(HEADER_ANSWERED_BY, 'edge')
-    return c.json(answer.status)
+    return c.json(holdMs > 0 && waiting ? { ...status, refreshMs: HELD_REFRESH_MS } : status)
   }
   c.header(HEADER_ANSWERED_BY, 'room')
   return c.json(unwrap(await shardOf(c.env, saleId, ticket.shard).status(saleId, c.var.shopper)))
+}
+
+/** `?waitMs=` of a status request (0: answer at once). */
+function holdOf(c: Context): number {
+  const parsed = StatusQuery.safeParse(c.req.query())
+  if (!parsed.success) {
+    const { field, message } = describeZodError(parsed.error)
+    throw apiError('invalid_query', message, field || undefined)
+  }
+  return parsed.data.waitMs ?? 0
+}
+
+/**
+ * Where the shopper stands (`GET /api/sales/:saleId/status`, and the waiting page's JSON mode). With a ticket:
+ * answered at the edge until the frontier reaches it; `?waitMs=` holds it (see `pollAnswer`).
+ */
+export async function statusResponse(c: SessionContext, saleId: string): Promise<Response> {
+  const holdMs = holdOf(c)
+  const ticket = await ticketOf(c, saleId)
+  if (ticket) return pollAnswer(c, saleId, ticket, holdMs)
+  c.header(HEADER_ANSWERED_BY, 'room')
+  return c.json(unwrap(await shardOf(c.env, saleId, 0).status(saleId, c.var.shopper)))
 }
 
 export const shopperRoutes = new Hono<AppEnv>()
@@ -145,13 +194,7 @@ export const shopperRoutes = new Hono<AppEnv>()
     return c.json({ ...placed.status, session: c.var.session, ticket } satisfies RoomStatus)
   })
   /** Where the shopper stands. With a ticket: answered at the edge until the frontier reaches it. */
-  .get('/sales/:saleId/status', saleParams, session(), async (c) => {
-    const saleId = c.req.param('saleId')
-    const ticket = await ticketOf(c, saleId)
-    if (ticket) return pollAnswer(c, saleId, ticket)
-    c.header(HEADER_ANSWERED_BY, 'room')
-    return c.json(unwrap(await shardOf(c.env, saleId, 0).status(saleId, c.var.shopper)))
-  })
+  .get('/sales/:saleId/status', saleParams, session(), (c) => statusResponse(c, c.req.param('saleId')))
   .post(
     '/sales/:saleId/redeem',
     saleParams,
