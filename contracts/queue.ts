@@ -13,7 +13,7 @@
  */
 import { z } from 'zod'
 import { SaleId, ShopperId, TokenId } from './ids.ts'
-import { base64urlDecode, base64urlEncode, MAX_SIGNED_LENGTH } from './token.ts'
+import { openEnvelope, signEnvelope, tokenCrypto } from './token.ts'
 
 export const TICKET_PREFIX = 'fgq1'
 export const HEADER_TICKET = 'x-floodgate-ticket'
@@ -49,50 +49,22 @@ export type QueueTicketPayload = z.infer<typeof QueueTicketPayload>
 
 export type TicketFailure = 'ticket_malformed' | 'ticket_bad_signature' | 'ticket_wrong_sale' | 'ticket_session_mismatch'
 
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
-type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>
-const keys = new Map<string, Promise<HmacKey>>()
-
 /** Tickets get their own key, derived from the edge secret, so a ticket can never pass as a grant. */
-function ticketKey(secret: string): Promise<HmacKey> {
-  let key = keys.get(secret)
-  if (!key) {
-    key = crypto.subtle.importKey('raw', encoder.encode(`floodgate-ticket:${secret}`), { name: 'HMAC', hash: 'SHA-256' }, false, [
-      'sign',
-      'verify',
-    ])
-    keys.set(secret, key)
-  }
-  return key
+const ticketKey = (secret: string) => `floodgate-ticket:${secret}`
+
+export function signTicket(payload: Omit<QueueTicketPayload, 'typ'>, secret: string): Promise<string> {
+  return signEnvelope(TICKET_PREFIX, QueueTicketPayload.parse({ typ: 'qt', ...payload }), ticketKey(secret))
 }
 
-export async function signTicket(payload: Omit<QueueTicketPayload, 'typ'>, secret: string): Promise<string> {
-  const body = `${TICKET_PREFIX}.${base64urlEncode(encoder.encode(JSON.stringify(QueueTicketPayload.parse({ typ: 'qt', ...payload }))))}`
-  const mac = await crypto.subtle.sign('HMAC', await ticketKey(secret), encoder.encode(body))
-  return `${body}.${base64urlEncode(new Uint8Array(mac))}`
-}
-
-/** Checks signature, sale and session binding. Constant-time MAC comparison (Web Crypto verify). */
+/** Checks signature (constant-time), sale and session binding. */
 export async function verifyTicket(
   signed: unknown,
   secret: string,
   expect: { saleId: string; shopper: string },
 ): Promise<{ ok: true; payload: QueueTicketPayload } | { ok: false; code: TicketFailure }> {
-  if (typeof signed !== 'string' || signed.length > MAX_SIGNED_LENGTH) return { ok: false, code: 'ticket_malformed' }
-  const parts = signed.split('.')
-  if (parts.length !== 3 || parts[0] !== TICKET_PREFIX) return { ok: false, code: 'ticket_malformed' }
-  const bytes = base64urlDecode(parts[1]!)
-  const mac = base64urlDecode(parts[2]!)
-  if (!bytes || !mac || mac.length !== 32) return { ok: false, code: 'ticket_malformed' }
-  const good = await crypto.subtle.verify('HMAC', await ticketKey(secret), mac, encoder.encode(`${parts[0]}.${parts[1]}`))
-  if (!good) return { ok: false, code: 'ticket_bad_signature' }
-  let parsed
-  try {
-    parsed = QueueTicketPayload.safeParse(JSON.parse(decoder.decode(bytes)))
-  } catch {
-    return { ok: false, code: 'ticket_malformed' }
-  }
+  const opened = await openEnvelope(TICKET_PREFIX, signed, ticketKey(secret))
+  if (!opened.ok) return { ok: false, code: opened.reason === 'malformed' ? 'ticket_malformed' : 'ticket_bad_signature' }
+  const parsed = QueueTicketPayload.safeParse(opened.json)
   if (!parsed.success) return { ok: false, code: 'ticket_malformed' }
   if (parsed.data.sale !== expect.saleId) return { ok: false, code: 'ticket_wrong_sale' }
   if (parsed.data.sub !== expect.shopper) return { ok: false, code: 'ticket_session_mismatch' }
@@ -112,7 +84,7 @@ export function newShuffleSeed(): string {
 
 /** What the room publishes when the pre-queue opens: `sha256(seed)`, hex. */
 export async function seedCommitment(seed: string): Promise<string> {
-  return hex(await crypto.subtle.digest('SHA-256', encoder.encode(seed)))
+  return hex(await tokenCrypto().sha256(seed))
 }
 
 /**
@@ -120,7 +92,7 @@ export async function seedCommitment(seed: string): Promise<string> {
  * fraction in [0, 1). Sorting the published join list by this key gives the admission order.
  */
 export async function shuffleKey(seed: string, shopper: string): Promise<number> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(`${seed}:${shopper}`)))
+  const digest = await tokenCrypto().sha256(`${seed}:${shopper}`)
   let value = 0
   for (let i = 0; i < 6; i++) value = value * 256 + digest[i]!
   return value / 2 ** 48

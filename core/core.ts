@@ -1,7 +1,9 @@
 import { serve, type ServerType } from '@hono/node-server'
 import { Redis } from 'ioredis'
 import pg from 'pg'
+import { useTokenCrypto } from '../contracts/index.ts'
 import type { CheckoutDeps } from './checkout/deps.ts'
+import { nodeTokenCrypto } from './crypto/node-token-crypto.ts'
 import { createApp } from './app.ts'
 import type { CoreConfig } from './config.ts'
 import { migrate } from './db/migrate.ts'
@@ -65,6 +67,7 @@ export function createGateway(config: CoreConfig): PaymentGateway {
 /** Wires core from its configuration: Redis, Postgres (migrated), the HTTP API and/or the workers. */
 export async function startCore(config: CoreConfig, options: StartOptions = {}): Promise<Core> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL)
+  useTokenCrypto(nodeTokenCrypto)
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, enableAutoPipelining: true })
   const db = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE })
   db.on('error', (err) => logger.error({ err }, 'postgres pool error'))

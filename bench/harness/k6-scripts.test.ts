@@ -245,6 +245,8 @@ describe('k6 lib helpers', () => {
     expect(lib.judgeRedeem('fresh', 202, { orderId: 'x' })).toEqual({ ok: true, accepted: true })
     expect(lib.judgeRedeem('replay', 409, null)).toEqual({ ok: true, accepted: false })
     expect(lib.judgeRedeem('fresh', 500, null).ok).toBe(false)
+    expect(lib.judgeRedeem('replay', 429, null)).toEqual({ ok: true, accepted: false })
+    expect(lib.judgeRedeem('fresh', 429, null).ok).toBe(false)
   })
 
   it('should split the storm by the configured shares', () => {
