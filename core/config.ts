@@ -54,6 +54,8 @@ export const CoreConfig = z
     CHECKOUT_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
     /** BullMQ lock of a running checkout job; a worker that dies holding it is noticed (and the job re-run) after about this long. */
     JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+    /** Seed 003 §8.2's cap on concurrent checkouts, per sale: units held while payment runs. 0 = no cap. */
+    MAX_CONCURRENT_CHECKOUTS: z.coerce.number().int().min(0).max(10_000_000).default(0),
     HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     RUN_MIGRATIONS: bool.default(true),
   })

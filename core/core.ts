@@ -104,7 +104,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
   const orders = new Orders(db, (orderId) => jobs.pendingCheckout(orderId))
   // A subscribed connection can do nothing else: the feed gets its own.
   const orderFeed = new OrderSettledFeed(redis, new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }), `${config.REDIS_PREFIX}:orders:settled`)
-  const redeemer = new Redeemer({ token: config.TOKEN_SECRET, grant: config.GRANT_SECRET }, sales, scripts, (job) => jobs.enqueueCheckout(job), metrics)
+  const redeemer = new Redeemer({ token: config.TOKEN_SECRET, grant: config.GRANT_SECRET }, sales, scripts, (job) => jobs.enqueueCheckout(job), metrics, config.MAX_CONCURRENT_CHECKOUTS)
 
   const checkoutDeps: CheckoutDeps = {
     db,

@@ -15,6 +15,7 @@ const REFUSALS: Record<ScriptError, [ApiError['code'], string]> = {
   [ScriptError.GrantExpired]: ['grant_expired', 'the grant expired before it was redeemed'],
   [ScriptError.SaleNotFound]: ['sale_not_found', 'the sale of this token is not open for checkout'],
   [ScriptError.Inconsistent]: ['internal', 'unexpected sale state'],
+  [ScriptError.CheckoutsBusy]: ['rate_limited', 'too many checkouts are in progress for this sale: retry shortly'],
 }
 
 /** Same sale, token and generation: same order id, on every node, on every retry. */
@@ -40,6 +41,8 @@ export class Redeemer {
     private readonly scripts: Scripts,
     private readonly enqueue: (job: CheckoutJob) => Promise<void>,
     private readonly metrics: Metrics,
+    /** Units a sale may hold while their payments run; beyond it redeem answers 429 (0: no cap). */
+    private readonly maxCheckouts = 0,
   ) {}
 
   async redeem({ body, sessionId, idempotencyKey, nowMs }: RedeemCall): Promise<RedeemResponse> {
@@ -56,14 +59,23 @@ export class Redeemer {
     const { tid } = token.payload
     const { gen, exp } = grant.payload
     const orderId = orderIdFor(saleId, tid, gen)
-    const result = await this.scripts.redeemToken(saleId, { tid, gen, shopper, idempotencyKey, orderId, nowMs, grantExpiresAtMs: exp })
+    const result = await this.scripts.redeemToken(saleId, {
+      tid,
+      gen,
+      shopper,
+      idempotencyKey,
+      orderId,
+      nowMs,
+      grantExpiresAtMs: exp,
+      maxCheckouts: this.maxCheckouts,
+    })
     if (result.kind === 'refused') {
       this.metrics.redeems.inc({ sale: saleId, outcome: ScriptError[result.error] })
       // The sale is in Postgres but not in Redis: Redis lost its data and the counters are being rebuilt
       // (reconciliation, within REDIS_CHECK_INTERVAL_MS). Nothing was held: the client retries.
       if (result.error === ScriptError.SaleNotFound) throw new ApiError('unavailable', 'the sale is being restored, retry in a moment', undefined, { 'retry-after': '1' })
       const [code, message] = REFUSALS[result.error]
-      throw new ApiError(code, message)
+      throw new ApiError(code, message, undefined, result.error === ScriptError.CheckoutsBusy ? { 'retry-after': '1' } : undefined)
     }
     this.metrics.redeems.inc({ sale: saleId, outcome: result.kind })
     // Enqueued on replays too: the job id is the order id, so a saga is never started twice, and a

@@ -123,6 +123,20 @@ describe('redeemToken', () => {
     expect((await scripts.counters(saleId)).available).toBe(5)
   })
 
+  describe('when a cap on concurrent checkouts is set', () => {
+    it('should refuse holds beyond the cap until one settles, without touching stock', async () => {
+      await seed(10)
+      const results = []
+      for (let i = 0; i < 5; i++) results.push(await scripts.redeemToken(saleId, redeemInput(i, { maxCheckouts: 2 })))
+      expect(results.map((r) => (r.kind === 'refused' ? r.error : r.kind))).toEqual(['held', 'held', ScriptError.CheckoutsBusy, ScriptError.CheckoutsBusy, ScriptError.CheckoutsBusy])
+      expect(await scripts.counters(saleId)).toMatchObject({ available: 8, held: 2 })
+      await scripts.releaseHold(saleId, redeemInput(0).orderId)
+      expect((await scripts.redeemToken(saleId, redeemInput(3, { maxCheckouts: 2 }))).kind).toBe('held')
+      // a replay of a held token is never capped
+      expect((await scripts.redeemToken(saleId, redeemInput(1, { maxCheckouts: 2 }))).kind).toBe('replayed')
+    })
+  })
+
   it('should say the sale is unknown when it was never seeded', async () => {
     expect(await scripts.redeemToken('never-seeded', redeemInput(1))).toEqual({ kind: 'refused', error: ScriptError.SaleNotFound })
   })

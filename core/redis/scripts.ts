@@ -14,6 +14,7 @@ export enum ScriptError {
   GrantExpired = -7,
   SaleNotFound = -8,
   Inconsistent = -9,
+  CheckoutsBusy = -10,
 }
 
 /** What Postgres knows of a sale, handed to rebuildSale when Redis lost the sale's keys. */
@@ -74,7 +75,7 @@ export class Scripts {
     const k = this.keys(saleId)
     return [
       k.meta, k.stock, k.tokens, k.holds, k.holdInfo, k.shoppers, k.idempotency,
-      r.tid, r.gen, r.shopper, r.idempotencyKey, r.orderId, r.nowMs, r.grantExpiresAtMs,
+      r.tid, r.gen, r.shopper, r.idempotencyKey, r.orderId, r.nowMs, r.grantExpiresAtMs, r.maxCheckouts ?? 0,
     ]
   }
 
@@ -167,4 +168,6 @@ export interface RedeemInput {
   orderId: string
   nowMs: number
   grantExpiresAtMs: number
+  /** Cap on units held while their payment runs (0 or absent: no cap). */
+  maxCheckouts?: number
 }

@@ -6,10 +6,10 @@
           KEYS[5] holdInfo (hash orderId -> "tid|gen|shopper")  KEYS[6] shoppers (hash shopper -> units held or sold)
           KEYS[7] idempotency (hash key -> "orderId|tid|gen")
           ARGV[1] tid  ARGV[2] gen  ARGV[3] shopper  ARGV[4] idempotencyKey  ARGV[5] orderId
-          ARGV[6] nowMs  ARGV[7] grantExpiresAtMs
+          ARGV[6] nowMs  ARGV[7] grantExpiresAtMs  ARGV[8] max checkouts in progress (0 = no cap)
   Output: {1, orderId} new hold | {2, orderId} replay of an earlier redemption
           {-1} SoldOut | {-2} TokenUsed | {-3} LimitReached | {-5} GrantSuperseded
-          {-6} IdempotencyKeyConflict | {-7} GrantExpired | {-8} SaleNotFound
+          {-6} IdempotencyKeyConflict | {-7} GrantExpired | {-8} SaleNotFound | {-10} CheckoutsBusy
 ]]
 local rcall = redis.call
 -- Includes
@@ -18,7 +18,7 @@ local rcall = redis.call
 local metaKey, stockKey, tokensKey, holdsKey, holdInfoKey, shoppersKey, idemKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local tid, gen, shopper, idem, orderId = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
-local now, grantExp = tonumber(ARGV[6]), tonumber(ARGV[7])
+local now, grantExp, maxCheckouts = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8] or '0')
 
 local seen = rcall('HGET', idemKey, idem)
 if seen then
@@ -51,6 +51,8 @@ local holdTtl = tonumber(rcall('HGET', metaKey, 'holdTtlMs'))
 if not limit then return { -8 } end
 if tonumber(rcall('HGET', shoppersKey, shopper) or '0') >= limit then return { -3 } end
 if tonumber(rcall('GET', stockKey) or '0') <= 0 then return { -1 } end
+-- Seed 003 §8.2's global cap on concurrent checkouts: units held while their payment runs.
+if maxCheckouts > 0 and rcall('HLEN', holdInfoKey) >= maxCheckouts then return { -10 } end
 
 rcall('DECR', stockKey)
 rcall('HINCRBY', shoppersKey, shopper, 1)
