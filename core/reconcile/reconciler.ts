@@ -137,9 +137,15 @@ export class Reconciler {
     const { rows } = await this.deps.db.query<{ id: string }>(sql, [this.deps.staleMs])
     for (const { id } of rows) {
       counts.examined++
-      const done = await this.reviewOrder(id)
-      if (done === null) counts.skipped++
-      else actions.push(...done)
+      try {
+        const done = await this.reviewOrder(id)
+        if (done === null) counts.skipped++
+        else actions.push(...done)
+      } catch (error) {
+        // One order the gateway refuses to settle (say, captured meanwhile) must not stop the batch.
+        this.deps.logger.error({ orderId: id, err: (error as Error).message }, 'reconciliation could not settle an order')
+        counts.skipped++
+      }
     }
   }
 
