@@ -196,6 +196,11 @@ export const RoomStatus = z.object({
   etaSeconds: z.number().int().nullable().optional(),
   /** Signed queue ticket (on join): send it back as `x-floodgate-ticket` (or keep the cookie) when polling. */
   ticket: z.string().optional(),
+  /**
+   * Present while the operator holds admission: `paused` (nobody new is admitted, places are kept) or
+   * `queue_all` (the emergency stop: checkout is held too). No ETA is given then (`etaSeconds` null).
+   */
+  admission: z.enum(['paused', 'queue_all']).optional(),
 })
 export type RoomStatus = z.infer<typeof RoomStatus>
 

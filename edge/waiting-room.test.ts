@@ -241,3 +241,29 @@ describe('when a shopper holds a poll (?waitMs=)', () => {
     expect(r.res.headers.get('x-floodgate-answered-by')).toBe('room')
   })
 })
+
+describe('when the operator holds admission', () => {
+  it('should say paused or queue_all instead of an ETA, at the edge and from the room, and drop it on resume', async () => {
+    const saleId = await openSale(1)
+    const people = await makeShoppers(2)
+    await join(saleId, people[0]!.session)
+    const waiting = await join(saleId, people[1]!.session)
+    expect(waiting).toMatchObject({ state: 'waiting', etaSeconds: expect.any(Number) })
+    expect(waiting.admission).toBeUndefined()
+
+    for (const mode of ['paused', 'queue_all'] as const) {
+      expect((await admin(`/admin/sales/${saleId}/room`, 'PATCH', { mode })).status).toBe(200)
+      const edge = await poll(saleId, people[1]!.session, waiting.ticket)
+      expect(edge.res.headers.get('x-floodgate-answered-by')).toBe('edge')
+      expect(edge.json).toMatchObject({ state: 'waiting', admission: mode, etaSeconds: null, position: 1 })
+      const room = await poll(saleId, people[1]!.session)
+      expect(room.res.headers.get('x-floodgate-answered-by')).toBe('room')
+      expect(room.json).toMatchObject({ state: 'waiting', admission: mode, etaSeconds: null })
+    }
+
+    expect((await admin(`/admin/sales/${saleId}/room`, 'PATCH', { mode: 'open' })).status).toBe(200)
+    const resumed = await poll(saleId, people[1]!.session, waiting.ticket)
+    expect(resumed.json).toMatchObject({ state: 'waiting', etaSeconds: expect.any(Number) })
+    expect(resumed.json.admission).toBeUndefined()
+  })
+})

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { InvariantReport, RoomStats, Sale } from '../contracts/index.ts'
+import { InvariantReport, ReconcileReport, RoomStats, Sale, seedCommitment, shuffleKey, type RoomReport } from '../contracts/index.ts'
 import { saleKeys } from '../core/redis/keys.ts'
 import { startTestCore, type TestCore } from '../test/support/core.ts'
 import { uniqueName } from '../test/support/services.ts'
@@ -71,7 +71,7 @@ describe('token-issuer CLI', () => {
       const run = await cli(['--help'])
 
       expect(run.code).toBe(0)
-      for (const command of ['create', 'status', 'watch', 'invariant']) expect(run.stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
+      for (const command of ['create', 'status', 'watch', 'invariant', 'room', 'report', 'reconcile']) expect(run.stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
       expect(run.stdout).toContain('--json')
     })
 
@@ -131,6 +131,183 @@ describe('token-issuer CLI', () => {
       expect(run.stdout).toContain(`sale ${saleId} created in core`)
       expect(run.stdout).toContain('12 generated, 12 newly loaded, 0 already loaded; room holds 12 of 12')
       expect(run.stderr).not.toContain('tokens [')
+    })
+  })
+
+  describe('when create runs with --shards', () => {
+    it('should configure the room with that many shards, and with 1 by default', async () => {
+      const sharded = uniqueName('cli-')
+      const plain = uniqueName('cli-')
+
+      const run = await cli([...createArgs(sharded, { stock: 16 }), '--shards', '4', '--json'])
+      const human = await cli(createArgs(plain, { stock: 4 }))
+
+      expect(run.code, run.stderr).toBe(0)
+      expect(jsonLines(run.stdout)[0]).toMatchObject({ roomConfig: { shards: 4 }, tokensLoaded: 16 })
+      expect(edge.room(sharded).config?.shards).toBe(4)
+      expect(human.code, human.stderr).toBe(0)
+      expect(human.stdout).toContain('grant ttl 300s, 1 shard\n')
+      expect(edge.room(plain).config?.shards).toBe(1)
+    })
+
+    it.each(['0', '65', 'four'])('should exit 64 naming --shards for %s', async (shards) => {
+      const run = await cli([...createArgs(uniqueName('cli-')), '--shards', shards])
+
+      expect(run.code).toBe(64)
+      expect(run.stderr).toContain('--shards')
+    })
+  })
+
+  describe('when room steers a running room', () => {
+    it('should print the current state without options and change nothing', async () => {
+      const saleId = await createdSale(6)
+
+      const run = await cli(['room', saleId])
+
+      expect(run.code, run.stderr).toBe(0)
+      expect(run.stdout).toMatch(new RegExp(`^room +${saleId} +open +1000 / min +max active none +shards 1$`, 'm'))
+      expect(run.stdout).toMatch(/^tokens +6 available +0 granted +0 redeemed +0 sold of 6$/m)
+      expect(edge.steers.filter((s) => s.saleId === saleId)).toEqual([])
+    })
+
+    it('should pause, queue all and resume, printing one JSON object of room stats each time', async () => {
+      const saleId = await createdSale(6)
+
+      const modes = []
+      for (const flag of ['--pause', '--queue-all', '--resume']) {
+        const run = await cli(['room', saleId, flag, '--json'])
+        expect(run.code, run.stderr).toBe(0)
+        const lines = jsonLines(run.stdout)
+        expect(lines).toHaveLength(1)
+        modes.push(RoomStats.parse(lines[0]).mode)
+      }
+
+      expect(modes).toEqual(['paused', 'queue_all', 'open'])
+      expect(edge.steers.filter((s) => s.saleId === saleId).map((s) => s.steer)).toEqual([{ mode: 'paused' }, { mode: 'queue_all' }, { mode: 'open' }])
+    })
+
+    it('should change the rate and lift the cap on active shoppers', async () => {
+      const saleId = await createdSale(6)
+      expect((await cli(['room', saleId, '--max-active', '50', '--json'])).code).toBe(0)
+
+      const run = await cli(['room', saleId, '--admit-per-minute', '1200', '--max-active', 'none'])
+
+      expect(run.code, run.stderr).toBe(0)
+      expect(run.stdout).toMatch(new RegExp(`^room +${saleId} +open +1200 / min +max active none`, 'm'))
+      expect(edge.steers.filter((s) => s.saleId === saleId).map((s) => s.steer)).toEqual([{ maxActive: 50 }, { admitPerMinute: 1200, maxActive: null }])
+    })
+
+    it.each([
+      { args: ['--pause', '--resume'], flag: '--resume' },
+      { args: ['--admit-per-minute', '0'], flag: '--admit-per-minute' },
+      { args: ['--max-active', 'lots'], flag: '--max-active' },
+    ])('should exit 64 naming $flag and steer nothing', async ({ args, flag }) => {
+      const saleId = uniqueName('cli-')
+
+      const run = await cli(['room', saleId, ...args])
+
+      expect(run.code).toBe(64)
+      expect(run.stderr).toContain(flag)
+      expect(edge.steers.filter((s) => s.saleId === saleId)).toEqual([])
+    })
+
+    it('should exit 1 with the edge error as JSON when the room is not configured', async () => {
+      const run = await cli(['room', uniqueName('cli-'), '--pause', '--json'])
+
+      expect(run.code).toBe(1)
+      expect(jsonLines(run.stdout)).toEqual([{ error: expect.objectContaining({ service: 'edge', status: 409, code: 'room_not_configured' }) }])
+    })
+  })
+
+  describe("when report checks the room's evidence", () => {
+    const id = (n: number) => `shopper${String(n).padStart(15, '0')}`
+
+    /** An honest report: 4 pre-queue shoppers admitted in shuffle order, then 3 first-come ones in join order. */
+    async function honestReport(saleId: string): Promise<RoomReport> {
+      const seed = 'e'.repeat(64)
+      const pre = [1, 2, 3, 4].map(id)
+      const order = (await Promise.all(pre.map(async (s) => ({ s, k: await shuffleKey(seed, s) })))).sort((a, b) => a.k - b.k)
+      const entry = (shopper: string, i: number, pre: boolean, ord: number) => ({
+        shard: 0, shopper, tid: `tid_${String(i).padStart(12, '0')}`, gen: 1, pre, ord, joinedAt: 1_700_000_000_000 + i, admittedAt: 1_700_000_100_000 + i,
+      })
+      return {
+        saleId, shards: 1, startsAt: new Date(1_700_000_050_000).toISOString(), commitment: await seedCommitment(seed), seed,
+        joined: 7, admitted: 7, prequeue: [{ shard: 0, shoppers: pre }],
+        issuance: [...order.map((o, i) => entry(o.s, i, true, o.k)), ...[5, 6, 7].map((n, i) => entry(id(n), 10 + i, false, 1 + n))],
+      }
+    }
+
+    it('should print one JSON object with the checks, counts and the hashed issuance log, and exit 0', async () => {
+      const saleId = await createdSale(7)
+      edge.setReport(saleId, await honestReport(saleId))
+
+      const run = await cli(['report', saleId, '--json'])
+
+      expect(run.code, run.stderr).toBe(0)
+      const lines = jsonLines(run.stdout) as Array<Record<string, unknown>>
+      expect(lines).toHaveLength(1)
+      const result = lines[0]!
+      expect(Object.keys(result).sort()).toEqual([
+        'admitted', 'commitment', 'commitmentOk', 'fifoAdmitted', 'issuance', 'joined', 'kendallTau', 'ok', 'prequeueJoined',
+        'saleId', 'seed', 'shards', 'shuffleDetail', 'shuffleOk', 'startsAt',
+      ])
+      expect(result).toMatchObject({ ok: true, saleId, commitmentOk: true, shuffleOk: true, kendallTau: 1, joined: 7, prequeueJoined: 4, admitted: 7, fifoAdmitted: 3 })
+      const issuance = result.issuance as Array<Record<string, unknown>>
+      expect(issuance).toHaveLength(7)
+      expect(Object.keys(issuance[0]!).sort()).toEqual(['admittedAt', 'gen', 'joinedAt', 'pre', 'shard', 'shopper', 'tid'])
+      // Shopper ids are hashed once more before they are published.
+      expect(issuance.map((e) => e.shopper)).not.toContain(id(5))
+    })
+
+    it('should print ✓ checks, and the issuance log only with --log', async () => {
+      const saleId = await createdSale(7)
+      edge.setReport(saleId, await honestReport(saleId))
+
+      const plain = await cli(['report', saleId])
+      const withLog = await cli(['report', saleId, '--log'])
+
+      expect(plain.code, plain.stderr).toBe(0)
+      expect(plain.stdout).toContain('✓ sha256(seed) matches the commitment')
+      expect(plain.stdout).toMatch(/✓ Kendall tau \(arrival vs admission, 3 first-come admissions\): 1\.0000/)
+      expect(plain.stdout).not.toContain('✗')
+      expect(plain.stdout).not.toContain('tid_000000000010')
+      expect(withLog.stdout).toContain('tid_000000000010 gen 1  shard 0')
+    })
+
+    it('should exit 2 with ✗ when the revealed seed does not match the commitment', async () => {
+      const saleId = await createdSale(7)
+      edge.setReport(saleId, { ...(await honestReport(saleId)), commitment: await seedCommitment('f'.repeat(64)) })
+
+      const human = await cli(['report', saleId])
+      const json = await cli(['report', saleId, '--json'])
+
+      expect(human.code).toBe(2)
+      expect(human.stdout).toContain('✗ sha256(seed) matches the commitment')
+      expect(json.code).toBe(2)
+      expect(jsonLines(json.stdout)[0]).toMatchObject({ ok: false, commitmentOk: false })
+    })
+
+    it('should exit 2 when first-come shoppers were admitted out of arrival order', async () => {
+      const saleId = await createdSale(7)
+      const report = await honestReport(saleId)
+      const fifo = report.issuance.filter((e) => !e.pre)
+      ;[fifo[0]!.admittedAt, fifo[2]!.admittedAt] = [fifo[2]!.admittedAt, fifo[0]!.admittedAt]
+      edge.setReport(saleId, report)
+
+      const run = await cli(['report', saleId, '--json'])
+
+      expect(run.code).toBe(2)
+      expect(jsonLines(run.stdout)[0]).toMatchObject({ ok: false, commitmentOk: true, shuffleOk: true })
+      expect((jsonLines(run.stdout)[0] as { kendallTau: number }).kendallTau).toBeLessThan(0.99)
+    })
+
+    it('should exit 0 with nothing to check before the seed is revealed', async () => {
+      const saleId = await createdSale(7)
+
+      const run = await cli(['report', saleId, '--json'])
+
+      expect(run.code, run.stderr).toBe(0)
+      expect(jsonLines(run.stdout)[0]).toMatchObject({ ok: true, seed: null, commitmentOk: null, shuffleOk: null, kendallTau: null })
     })
   })
 
@@ -221,6 +398,30 @@ describe('token-issuer CLI', () => {
       expect(human.stdout).toMatch(/^ {2}✗ redis units add up +available 9 \+ held 0 \+ sold 0 = 9, stock 8$/m)
       expect(json.code).toBe(2)
       expect(InvariantReport.parse(jsonLines(json.stdout)[0]).ok).toBe(false)
+    })
+  })
+
+  describe('when reconcile runs', () => {
+    it('should rebuild a sale whose Redis keys were lost and report what it fixed', async () => {
+      const saleId = await createdSale(6)
+      const keys = saleKeys(core.prefix, saleId)
+      await core.redis.del(...Object.values(keys))
+
+      const run = await cli(['reconcile', 'redis-counters', '--json'])
+
+      expect(run.code, run.stderr).toBe(0)
+      const report = ReconcileReport.parse(jsonLines(run.stdout)[0])
+      expect(report.job).toBe('redis-counters')
+      expect(report.fixed).toBeGreaterThanOrEqual(1)
+      expect(report.actions.some((a) => a.id === saleId)).toBe(true)
+      expect(await core.scripts.counters(saleId)).toMatchObject({ stock: 6, available: 6, held: 0, sold: 0 })
+    })
+
+    it('should refuse an unknown job with exit 64, naming the jobs', async () => {
+      const run = await cli(['reconcile', 'everything'])
+
+      expect(run.code).toBe(64)
+      expect(run.stderr).toContain('redis-counters')
     })
   })
 

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import cliProgress from 'cli-progress'
 import type { z } from 'zod'
-import { SaleId, type InvariantReport } from '../contracts/index.ts'
+import { RECONCILE_JOBS, ReconcileJobName, SaleId, type InvariantReport } from '../contracts/index.ts'
 import {
   CreateSaleInput,
   IssuerConfigError,
@@ -18,6 +18,7 @@ import {
   createSale,
   getSale,
   issuerConfig,
+  reconcile,
   saleInvariant,
   saleStatus,
   type CreateSaleProgress,
@@ -143,7 +144,7 @@ function formatCreate(r: CreateSaleResult): string {
     `sale ${sale.saleId} ${r.created ? 'created in core' : 'already in core with the same settings (resumed)'}`,
     `  "${sale.name}" (${sale.sku})  ${money(sale.priceCents, sale.currency)}  stock ${sale.stock}  limit ${sale.perShopperLimit}/shopper`,
     `  starts ${sale.startsAt}  token ttl ${sale.tokenTtlSeconds}s  hold ttl ${sale.holdTtlSeconds}s`,
-    `room configured: admit ${r.roomConfig.admitPerMinute}/min, grant ttl ${r.roomConfig.tokenTtlSeconds}s`,
+    `room configured: admit ${r.roomConfig.admitPerMinute}/min, grant ttl ${r.roomConfig.tokenTtlSeconds}s, ${r.roomConfig.shards} shard${r.roomConfig.shards === 1 ? '' : 's'}`,
     `tokens: ${r.tokensGenerated} generated, ${r.tokensLoaded} newly loaded, ${r.duplicates} already loaded; room holds ${r.room.tokensLoaded} of ${sale.stock}`,
     `done in ${r.seconds.toFixed(2)}s`,
   ].join('\n')
@@ -208,6 +209,7 @@ const CREATE_FLAGS: Record<string, string> = {
   holdTtlSeconds: '--hold-ttl',
   startsAt: '--starts-at',
   admitPerMinute: '--admit-per-minute',
+  shards: '--shards',
 }
 
 function createInput(values: Values): { input: z.output<typeof CreateSaleInput>; relative: boolean } {
@@ -224,6 +226,7 @@ function createInput(values: Values): { input: z.output<typeof CreateSaleInput>;
     holdTtlSeconds: wholeNumber(values, 'hold-ttl'),
     startsAt,
     admitPerMinute: wholeNumber(values, 'admit-per-minute'),
+    shards: wholeNumber(values, 'shards'),
   }
   const parsed = CreateSaleInput.safeParse(raw)
   if (!parsed.success) {
@@ -262,6 +265,8 @@ Options:
   --hold-ttl <seconds>    how long a redeemed unit stays held while payment settles (default 300)
   --starts-at <when>      ISO 8601 with a zone, or now, +30s, +5m, +2h, +1d (required)
   --admit-per-minute <n>  shoppers the room admits per minute (default 1000)
+  --shards <n>            Durable Objects the line and token pool are spread over, 1..64 (default 1;
+                          about 1,000 requests/s each); fixed once tokens are loaded
 ${COMMON_HELP}
 
 A progress bar is drawn on stderr when it is a terminal (not with --json).`,
@@ -277,6 +282,7 @@ A progress bar is drawn on stderr when it is a terminal (not with --json).`,
     'hold-ttl': { type: 'string' },
     'starts-at': { type: 'string' },
     'admit-per-minute': { type: 'string' },
+    shards: { type: 'string' },
   },
   positionals: [],
   async run(ctx) {
@@ -514,7 +520,41 @@ ${COMMON_HELP}`,
   },
 }
 
-const COMMANDS: Command[] = [create, status, watch, invariant, room, report]
+const reconcileCommand: Command = {
+  name: 'reconcile',
+  summary: "run one of core's reconciliation jobs now and print what it fixed",
+  usage: `Usage: ${PROGRAM} reconcile <job> [--json]
+
+Runs a reconciliation job in core immediately (they also run on their own schedule) and prints its report:
+what was examined, fixed and skipped, one line per change. Jobs:
+  ${RECONCILE_JOBS.join(', ')}
+
+Options:
+${COMMON_HELP}`,
+  options: {},
+  positionals: ['job'],
+  async run(ctx) {
+    const [job, ...extra] = ctx.positionals
+    if (!job) throw new UsageError(`missing <job>: ${PROGRAM} reconcile <job> (one of ${RECONCILE_JOBS.join(', ')})`, '<job>')
+    if (extra.length) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`, extra[0])
+    const parsed = ReconcileJobName.safeParse(job)
+    if (!parsed.success) throw new UsageError(`<job> must be one of ${RECONCILE_JOBS.join(', ')}`, '<job>')
+    const result = await reconcile(ctx.cfg, parsed.data)
+    if (ctx.json) printJson(result)
+    else {
+      write(
+        process.stdout,
+        [
+          `${result.job}: examined ${result.examined}, fixed ${result.fixed}, skipped ${result.skipped} (${Math.round(result.ms)} ms)`,
+          ...result.actions.map((a) => `  ${a.action.padEnd(20)} ${a.id}${a.detail ? `  ${a.detail}` : ''}`),
+        ].join('\n'),
+      )
+    }
+    return EXIT.ok
+  },
+}
+
+const COMMANDS: Command[] = [create, status, watch, invariant, room, report, reconcileCommand]
 
 const USAGE = `Usage: ${PROGRAM} <command> [options]
 

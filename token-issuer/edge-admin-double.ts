@@ -7,6 +7,8 @@
  *   PUT  /admin/sales/:saleId/room    RoomConfig        -> the stored config
  *   POST /admin/sales/:saleId/tokens  LoadTokensRequest -> LoadTokensResponse
  *   GET  /admin/sales/:saleId/room                      -> RoomStats
+ *   PATCH /admin/sales/:saleId/room   RoomSteer         -> RoomStats (mode, rate and cap remembered)
+ *   GET  /admin/sales/:saleId/room/report               -> RoomReport (set one with `setReport`)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -15,12 +17,14 @@ import {
   LoadTokensRequest,
   MAX_ADMIN_BODY_BYTES,
   RoomConfig,
+  RoomSteer,
   SaleId,
   describeZodError,
   errorBody,
   peekPurchaseToken,
   type ErrorCode,
   type LoadTokensResponse,
+  type RoomReport,
   type RoomStats,
 } from '../contracts/index.ts'
 
@@ -30,6 +34,9 @@ interface DoubleRoom {
   config: StoredConfig | null
   /** tid -> token, in load order. */
   tokens: Map<string, string>
+  /** Live steering received (PATCH), merged. */
+  steer: { mode: 'open' | 'paused' | 'queue_all'; admitPerMinute?: number; maxActive?: number | null }
+  report?: RoomReport
 }
 
 class HttpError extends Error {
@@ -43,12 +50,14 @@ class HttpError extends Error {
   }
 }
 
-const ROUTE = /^\/admin\/sales\/([^/]+)\/(room|tokens)$/
+const ROUTE = /^\/admin\/sales\/([^/]+)\/(room|tokens|room\/report)$/
 
 export class EdgeAdminDouble {
   readonly rooms = new Map<string, DoubleRoom>()
   /** Every request, e.g. `PUT /admin/sales/s1/room`, in arrival order. */
   readonly requests: string[] = []
+  /** Every steering body received (PATCH room), in arrival order. */
+  readonly steers: Array<{ saleId: string; steer: RoomSteer }> = []
   /** Every token batch received (before validation), in arrival order. */
   readonly uploads: Array<{ saleId: string; tokens: string[] }> = []
   /** Answer 503 `unavailable` to token upload number n (1-based, counted across sales), to simulate a crash mid-upload. */
@@ -72,8 +81,13 @@ export class EdgeAdminDouble {
 
   room(saleId: string): DoubleRoom {
     let room = this.rooms.get(saleId)
-    if (!room) this.rooms.set(saleId, (room = { config: null, tokens: new Map() }))
+    if (!room) this.rooms.set(saleId, (room = { config: null, tokens: new Map(), steer: { mode: 'open' } }))
     return room
+  }
+
+  /** What `GET /admin/sales/:saleId/room/report` answers for a sale. */
+  setReport(saleId: string, report: RoomReport): void {
+    this.room(saleId).report = report
   }
 
   /** The tokens loaded for a sale, in load order. */
@@ -96,6 +110,8 @@ export class EdgeAdminDouble {
       const route = `${req.method} ${match[2]}`
       if (route === 'PUT room') return this.send(res, 200, this.configure(saleId.data, await this.body(req, RoomConfig)))
       if (route === 'GET room') return this.send(res, 200, this.stats(saleId.data))
+      if (route === 'PATCH room') return this.send(res, 200, this.steerRoom(saleId.data, await this.body(req, RoomSteer)))
+      if (route === 'GET room/report') return this.send(res, 200, this.report(saleId.data))
       if (route === 'POST tokens') return this.send(res, 200, this.load(saleId.data, await this.body(req, LoadTokensRequest)))
       throw new HttpError(404, 'not_found', `no route ${req.method} ${path}`)
     } catch (error) {
@@ -136,7 +152,42 @@ export class EdgeAdminDouble {
   private stats(saleId: string): RoomStats {
     const room = this.rooms.get(saleId)
     const loaded = room?.tokens.size ?? 0
-    return { saleId, configured: !!room?.config, tokensLoaded: loaded, available: loaded, granted: 0, redeemed: 0, sold: 0, queued: 0, admitted: 0, recycled: 0 }
+    const base = { saleId, configured: !!room?.config, tokensLoaded: loaded, available: loaded, granted: 0, redeemed: 0, sold: 0, queued: 0, admitted: 0, recycled: 0 }
+    if (!room?.config) return base
+    const { mode, admitPerMinute, maxActive } = room.steer
+    return {
+      ...base,
+      shards: room.config.shards,
+      mode,
+      admitPerMinute: admitPerMinute ?? room.config.admitPerMinute,
+      maxActive: maxActive === undefined ? (room.config.maxActive ?? null) : maxActive,
+    }
+  }
+
+  private steerRoom(saleId: string, steer: RoomSteer): RoomStats {
+    const room = this.rooms.get(saleId)
+    if (!room?.config) throw new HttpError(409, 'room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
+    this.steers.push({ saleId, steer })
+    room.steer = { ...room.steer, ...steer, mode: steer.mode ?? room.steer.mode }
+    return this.stats(saleId)
+  }
+
+  private report(saleId: string): RoomReport {
+    const room = this.rooms.get(saleId)
+    if (!room?.config) throw new HttpError(409, 'room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
+    return (
+      room.report ?? {
+        saleId,
+        shards: room.config.shards,
+        startsAt: room.config.startsAt,
+        commitment: null,
+        seed: null,
+        joined: 0,
+        admitted: 0,
+        prequeue: [],
+        issuance: [],
+      }
+    )
   }
 
   private async body<S extends z.ZodType>(req: IncomingMessage, schema: S): Promise<z.output<S>> {

@@ -22,6 +22,8 @@ import {
   Sale,
   signPurchaseToken,
   type LoadTokensRequest,
+  ReconcileReport,
+  type ReconcileJobName,
 } from '../contracts/index.ts'
 // Only the zod schema of core's settings: config.ts imports nothing but zod, so no core runtime comes along.
 import { CoreConfig } from '../core/config.ts'
@@ -226,6 +228,11 @@ export async function saleInvariant(cfg: IssuerConfig, saleId: string): Promise<
   return (await call(coreEndpoint(cfg), 'GET', salePath(saleId, '/invariant'), InvariantReport)).data
 }
 
+/** Runs one of core's reconciliation jobs now and returns what it found and fixed. */
+export async function reconcile(cfg: IssuerConfig, job: ReconcileJobName): Promise<ReconcileReport> {
+  return (await call(coreEndpoint(cfg), 'POST', `/admin/reconcile/${job}`, ReconcileReport, {})).data
+}
+
 /** The waiting room's counters for one sale (an unconfigured room reports `configured: false`). */
 export async function roomStats(cfg: IssuerConfig, saleId: string): Promise<RoomStats> {
   return (await call(edgeEndpoint(cfg), 'GET', salePath(saleId, '/room'), RoomStats)).data
@@ -265,6 +272,8 @@ export async function saleStatus(cfg: IssuerConfig, saleId: string): Promise<Sal
 /** A sale as core takes it, plus the waiting room's admission rate (seed 003 §8.2: 1000 per minute). */
 export const CreateSaleInput = CreateSaleRequest.extend({
   admitPerMinute: RoomConfig.shape.admitPerMinute.default(1000),
+  /** Durable Objects the room's line and token pool are spread over (fixed once tokens are loaded). */
+  shards: RoomConfig.shape.shards,
 })
 export type CreateSaleInput = z.input<typeof CreateSaleInput>
 
@@ -311,7 +320,7 @@ export interface CreateSaleResult {
 /**
  * Creates a sale end to end, idempotently:
  * 1. POST core /admin/sales (201 new, 200 same sale again, 409 `sale_exists` for a different sale: nothing else happens);
- * 2. PUT the edge room config (startsAt, admitPerMinute, tokenTtlSeconds from the sale);
+ * 2. PUT the edge room config (startsAt, admitPerMinute, shards, tokenTtlSeconds from the sale);
  * 3. + 4. generates the sale's `stock` purchase tokens batch by batch and uploads each batch while the next is signed;
  * 5. checks that the room holds exactly `stock` tokens, else throws `token_count_mismatch`.
  *
@@ -319,7 +328,7 @@ export interface CreateSaleResult {
  */
 export async function createSale(cfg: IssuerConfig, input: CreateSaleInput, { onProgress, batchSize = MAX_TOKENS_PER_BATCH }: CreateSaleOptions = {}): Promise<CreateSaleResult> {
   const started = performance.now()
-  const { admitPerMinute, ...request } = CreateSaleInput.parse(input)
+  const { admitPerMinute, shards, ...request } = CreateSaleInput.parse(input)
   const size = Math.max(1, Math.min(MAX_TOKENS_PER_BATCH, Math.floor(batchSize)))
   const progress: CreateSaleProgress = { phase: 'sale', total: 0, generated: 0, uploaded: 0, loaded: 0, duplicates: 0 }
   const report = (phase: CreateSalePhase) => onProgress?.({ ...progress, phase })
@@ -334,7 +343,7 @@ export async function createSale(cfg: IssuerConfig, input: CreateSaleInput, { on
 
   // 2. the waiting room
   report('room')
-  const roomConfig: RoomConfig = { saleId: sale.saleId, startsAt: sale.startsAt, admitPerMinute, tokenTtlSeconds: sale.tokenTtlSeconds }
+  const roomConfig: RoomConfig = { saleId: sale.saleId, startsAt: sale.startsAt, admitPerMinute, tokenTtlSeconds: sale.tokenTtlSeconds, shards }
   const stored = await call(edge, 'PUT', salePath(sale.saleId, '/room'), StoredRoomConfig, roomConfig)
 
   // 3. + 4. tokens: sign batch n+1 while batch n uploads

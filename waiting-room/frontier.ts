@@ -32,6 +32,8 @@ export type RoomFrontier = {
   granted: number
   redeemed: number
   sold: number
+  /** The room's cap on places per client network, if any (places of one network then share a shard). */
+  maxPlacesPerIp?: number | null
 }
 
 
@@ -103,11 +105,15 @@ export function answerPoll(
     etaSeconds: null,
   }
   const started = now >= f.startsAt
+  // While the operator holds admission an ETA would be a promise nobody keeps: say so instead.
+  const held = f.mode === 'open' ? {} : { admission: f.mode, etaSeconds: null }
   // Nobody can have more people ahead than wait in the shard, by the snapshot, unless the place was taken after
   // the snapshot (a just-joined or reopened tab within FRONTIER_TTL_MS): then the snapshot does not count it.
   const maxAhead = ticket.iat <= f.at ? f.waiting - 1 : Number.POSITIVE_INFINITY
-  // This shard's pool is spent for good: nothing can come back to anyone in its line.
-  if (started && sum.loaded > 0 && f.sold === f.loaded) return { kind: 'status', status: { ...base, state: 'sold_out' } }
+  // Every shard's pool is spent for good: nothing can come back to anyone. (One shard's pool being spent is not
+  // enough: the others lend tokens their own lines do not need to a shard whose line still waits.) `sold` only
+  // grows, so snapshots of different ages can only under-count it.
+  if (started && sum.loaded > 0 && sum.sold === sum.loaded) return { kind: 'status', status: { ...base, state: 'sold_out' } }
   if (ord !== null && ord <= f.throughOrd) return { kind: 'room' }
   if (!started || ord === null) {
     const untilStart = Math.max(0, f.startsAt - now)
@@ -124,6 +130,7 @@ export function answerPoll(
         ahead,
         etaSeconds: Math.ceil(etaMs / 1000),
         refreshMs: started ? 500 : Math.round(Math.min(LOOSE_REFRESH_MS, Math.max(500, untilStart / 2))),
+        ...(started ? held : {}),
       },
     }
   }
@@ -156,6 +163,7 @@ export function answerPoll(
       ahead,
       etaSeconds: Math.ceil(etaMs / 1000),
       refreshMs,
+      ...held,
     },
   }
 }

@@ -95,10 +95,15 @@ type RoomRow = {
   seed: string | null
   commitment: string | null
   through_ord: number | null
+  sale_sold_out: number
 }
 
 /** A join: what the shopper sees, plus the place the edge signs into the queue ticket. */
 export type JoinResult = { status: RoomStatus; shard: number; seq: number; pre: boolean; joinedAt: number }
+
+/** A token one shard lent to a shopper waiting in another shard's line. */
+export type LentRef = { shopper: string; tid: string; gen: number }
+export type LentToken = LentRef & { token: string; iat: number; exp: number }
 
 type QueueRow = {
   seq: number
@@ -112,6 +117,9 @@ type QueueRow = {
   grant_exp: number | null
   ord: number | null
   pre: number
+  /** Set when the shopper holds a token lent by another shard (`remote_shard`): its text, for the grant. */
+  token: string | null
+  remote_shard: number | null
 }
 
 type Config = {
@@ -193,6 +201,10 @@ const ADDED_COLUMNS: Array<[table: string, column: string, definition: string]> 
   ['queue', 'ord', 'REAL'],
   ['queue', 'pre', 'INTEGER NOT NULL DEFAULT 0'],
   ['queue', 'ip', 'TEXT'],
+  ['queue', 'token', 'TEXT'],
+  ['queue', 'remote_shard', 'INTEGER'],
+  ['tokens', 'holder_shard', 'INTEGER'],
+  ['room', 'sale_sold_out', 'INTEGER NOT NULL DEFAULT 0'],
 ]
 const LATE_INDEXES = [
   `CREATE INDEX IF NOT EXISTS queue_by_ord_seq ON queue (state, ord, seq)`,
@@ -208,6 +220,8 @@ const fail = <T>(code: ErrorCode, message: string, field?: string): RoomResult<T
 export class WaitingRoom extends DurableObject<Env> {
   /** Token counts by state; dropped after every token write and recounted on demand. */
   private counts: TokenCounts | null = null
+  /** Lent tokens released in the last transaction: their borrowing shard is told after it commits. */
+  private releasedLent: Array<{ shard: number; ref: LentRef }> = []
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -347,6 +361,7 @@ export class WaitingRoom extends DurableObject<Env> {
       granted: counts.granted,
       redeemed: counts.redeemed,
       sold: counts.sold,
+      maxPlacesPerIp: room.max_places_per_ip,
     })
   }
 
@@ -460,6 +475,7 @@ export class WaitingRoom extends DurableObject<Env> {
       }
       return applied
     })
+    await this.notifyLentReleased()
     await this.scheduleAlarm(now)
     return ok({ applied })
   }
@@ -552,12 +568,121 @@ export class WaitingRoom extends DurableObject<Env> {
     return ok(await this.describe(config, shopper, now))
   }
 
+  // ------------------------------------------------------------------ RPC: other shards of the sale
+
+  /**
+   * Lends tokens this shard's own line does not need (available beyond the shoppers waiting here) to shoppers
+   * waiting in shard `to`'s line, one each, in the order given: each token is granted here (new generation,
+   * `holder_shard` = to), so expiry and core's outcomes stay with this shard as for any grant. Asking again for
+   * a shopper who already holds a lent token returns the same one (a lost answer is simply asked again).
+   */
+  async lend(saleId: string, to: number, shoppers: string[]): Promise<RoomResult<LentToken[]>> {
+    const bound = this.bindSale(saleId)
+    if (bound) return bound
+    const config = this.config()
+    if (!config) return fail('room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
+    const now = this.now()
+    if (now < config.startsAt) return ok([])
+    const lent = this.tx(() => {
+      this.admit(now)
+      const out: LentToken[] = []
+      const iat = Math.floor(now / 1000)
+      const exp = now + config.tokenTtlSeconds * 1000
+      const fresh: string[] = []
+      for (const shopper of shoppers) {
+        const held = this.rows<{ tid: string; gen: number; token: string; grant_exp: number }>(
+          `SELECT tid, gen, token, grant_exp FROM tokens WHERE holder = ? AND holder_shard = ? AND state = 'granted'`,
+          shopper,
+          to,
+        )[0]
+        if (held) out.push({ shopper, tid: held.tid, gen: held.gen, token: held.token, iat: Math.floor((held.grant_exp - config.tokenTtlSeconds * 1000) / 1000), exp: held.grant_exp })
+        else fresh.push(shopper)
+      }
+      const waitingHere = this.one<{ c: number }>(`SELECT COUNT(*) AS c FROM queue WHERE state = 'waiting'`).c
+      const spare = Math.max(0, this.tokenCounts().available - waitingHere)
+      const tokens = this.rows<{ tid: string; gen: number; token: string }>(
+        // The last tokens this shard would use itself.
+        `SELECT tid, gen, token FROM tokens WHERE state = 'available' ORDER BY n DESC LIMIT ?`,
+        Math.min(spare, fresh.length),
+      )
+      for (const [i, t] of tokens.entries()) {
+        const shopper = fresh[i]!
+        this.sql(
+          `UPDATE tokens SET state = 'granted', gen = ?, holder = ?, holder_shard = ?, grant_exp = ? WHERE tid = ? AND state = 'available'`,
+          t.gen + 1,
+          shopper,
+          to,
+          exp,
+          t.tid,
+        )
+        out.push({ shopper, tid: t.tid, gen: t.gen + 1, token: t.token, iat, exp })
+      }
+      if (tokens.length > 0) this.counts = null
+      return out
+    })
+    await this.scheduleAlarm(now)
+    return ok(lent)
+  }
+
+  /**
+   * Takes back lent tokens the borrowing shard could not use (the shopper was admitted meanwhile). Their grants
+   * were never signed, so nobody can redeem them: they go straight back to the pool.
+   */
+  async unlend(saleId: string, from: number, refs: LentRef[]): Promise<RoomResult<{ released: number }>> {
+    const bound = this.bindSale(saleId)
+    if (bound) return bound
+    const now = this.now()
+    const released = this.tx(() => {
+      let n = 0
+      for (const { shopper, tid, gen } of refs) {
+        const hit = this.rows(
+          `SELECT 1 FROM tokens WHERE tid = ? AND gen = ? AND holder = ? AND holder_shard = ? AND state = 'granted'`,
+          tid,
+          gen,
+          shopper,
+          from,
+        )
+        if (hit.length === 0) continue
+        this.sql(`UPDATE tokens SET state = 'available', holder = NULL, holder_shard = NULL, grant_exp = NULL WHERE tid = ?`, tid)
+        n++
+      }
+      if (n > 0) {
+        this.counts = null
+        this.admit(now)
+      }
+      return n
+    })
+    await this.scheduleAlarm(now)
+    return ok({ released })
+  }
+
+  /** The lending shard took these tokens back (grant lapsed, payment failed): their holders' places are spent. */
+  async lentReleased(saleId: string, refs: LentRef[]): Promise<RoomResult<{ expired: number }>> {
+    const bound = this.bindSale(saleId)
+    if (bound) return bound
+    const expired = this.tx(() => {
+      let n = 0
+      for (const { shopper, tid, gen } of refs) {
+        n += this.ctx.storage.sql.exec(
+          `UPDATE queue SET state = 'expired' WHERE shopper = ? AND tid = ? AND gen = ? AND state = 'admitted' AND remote_shard IS NOT NULL`,
+          shopper,
+          tid,
+          gen,
+        ).rowsWritten
+      }
+      return n
+    })
+    return ok({ expired })
+  }
+
   // ------------------------------------------------------------------ timed work
 
   override async alarm(): Promise<void> {
     this.tx(() => this.admit(this.now()))
     await this.expireGrants(this.now())
+    await this.notifyLentReleased()
     this.tx(() => this.admit(this.now()))
+    await this.borrow(this.now())
     await this.scheduleAlarm(this.now(), { replace: true })
   }
 
@@ -611,7 +736,8 @@ export class WaitingRoom extends DurableObject<Env> {
           now,
         )
         this.sql(
-          `UPDATE tokens SET state = 'granted', gen = ?, holder = ?, grant_exp = ? WHERE tid = ? AND state = 'available'`,
+          `UPDATE tokens SET state = 'granted', gen = ?, holder = ?, holder_shard = NULL, grant_exp = ?
+           WHERE tid = ? AND state = 'available'`,
           gen,
           shopper,
           exp,
@@ -655,9 +781,173 @@ export class WaitingRoom extends DurableObject<Env> {
     return Math.min(room.budget + accrued, burstCapacity(rate))
   }
 
+  /**
+   * This shard of several has shoppers waiting and no token of its own to give them: it looks to its siblings
+   * (lending, and hearing when the whole sale is sold out) every tick.
+   */
+  private starved(config: Config, now: number): boolean {
+    if (config.shards <= 1 || now < config.startsAt || config.mode !== 'open') return false
+    if (this.room().sale_sold_out === 1 || this.tokenCounts().available > 0) return false
+    return this.rows(`SELECT 1 FROM queue WHERE state = 'waiting' LIMIT 1`).length > 0
+  }
+
+  private sibling(saleId: string, shard: number) {
+    return this.env.WAITING_ROOM.get(this.env.WAITING_ROOM.idFromName(shardName(saleId, shard)))
+  }
+
+  /**
+   * A starved shard (see `starved`) borrows: it reads its siblings' frontiers and asks those with tokens their
+   * own lines do not need to lend them to the front of its line, within its own admission budget. Tokens are
+   * pinned to shards by id, so without this a unit returned to a shard whose line is empty would go unsold
+   * while other lines wait. When every shard's pool is spent for good, the sale is sold out here too.
+   */
+  private async borrow(now: number): Promise<void> {
+    const config = this.config()
+    if (!config || !this.starved(config, now)) return
+    const me = this.room().shard
+    const others = (
+      await Promise.all(
+        Array.from({ length: config.shards }, async (_, i) => {
+          if (i === me) return null
+          try {
+            const result = await this.sibling(config.saleId, i).frontier(config.saleId)
+            return result.ok ? result.value : null
+          } catch (err) {
+            console.warn(`waiting-room ${config.saleId}#${me}: shard ${i} unreachable (${String(err)})`)
+            return null
+          }
+        }),
+      )
+    ).filter((f): f is RoomFrontier => f !== null)
+    if (others.length === config.shards - 1) {
+      const mine = this.tokenCounts()
+      const all = [...others.map((f) => ({ loaded: f.loaded, sold: f.sold })), { loaded: mine.loaded, sold: mine.sold }]
+      // `sold` only grows and sold tokens never move: every shard spent is final, whenever each was read.
+      if (all.some((f) => f.loaded > 0) && all.every((f) => f.sold === f.loaded)) {
+        this.sql(`UPDATE room SET sale_sold_out = 1 WHERE id = 1`)
+        return
+      }
+    }
+    const donors = others.map((f) => ({ shard: f.shard, spare: f.available - f.waiting })).filter((d) => d.spare > 0)
+    if (donors.length === 0) return
+    let take = Math.min(Math.floor(this.budgetAt(config, this.room(), now)), MAX_ADMIT_PER_PASS, donors.reduce((n, d) => n + d.spare, 0))
+    if (config.maxActive !== null) {
+      const counts = this.tokenCounts()
+      const lentActive = this.one<{ c: number }>(
+        `SELECT COUNT(*) AS c FROM queue WHERE state = 'admitted' AND remote_shard IS NOT NULL AND grant_exp > ?`,
+        now,
+      ).c
+      take = Math.min(take, Math.max(0, Math.ceil(config.maxActive / config.shards) - counts.granted - counts.redeemed - lentActive))
+    }
+    if (take <= 0) return
+    const front = this.rows<{ shopper: string }>(
+      `SELECT shopper FROM queue WHERE state = 'waiting' ORDER BY ord, seq LIMIT ?`,
+      take,
+    ).map((r) => r.shopper)
+    const asks: Array<{ shard: number; shoppers: string[] }> = []
+    for (const d of donors) {
+      const shoppers = front.splice(0, d.spare)
+      if (shoppers.length) asks.push({ shard: d.shard, shoppers })
+    }
+    const answers = await Promise.all(
+      asks.map(async (a) => {
+        try {
+          const result = await this.sibling(config.saleId, a.shard).lend(config.saleId, me, a.shoppers)
+          return { shard: a.shard, lent: result.ok ? result.value : [] }
+        } catch (err) {
+          console.warn(`waiting-room ${config.saleId}#${me}: borrowing from shard ${a.shard} failed (${String(err)})`)
+          return { shard: a.shard, lent: [] }
+        }
+      }),
+    )
+    const at = this.now()
+    const unused = this.tx(() => {
+      const back: Array<{ shard: number; refs: LentRef[] }> = []
+      let admitted = 0
+      let throughOrd: number | null = null
+      for (const { shard, lent } of answers) {
+        const refs: LentRef[] = []
+        for (const t of lent) {
+          const row = this.queueRow(t.shopper)
+          if (row?.state !== 'waiting') {
+            refs.push({ shopper: t.shopper, tid: t.tid, gen: t.gen })
+            continue
+          }
+          this.sql(
+            `INSERT INTO issuance (shopper, tid, gen, pre, ord, joined_at, admitted_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+            t.shopper,
+            t.tid,
+            t.gen,
+            row.pre,
+            row.ord ?? 1 + row.seq,
+            row.joined_at,
+            at,
+          )
+          this.sql(
+            `UPDATE queue SET state = 'admitted', tid = ?, gen = ?, "grant" = NULL, grant_iat = ?, grant_exp = ?, token = ?,
+                    remote_shard = ? WHERE seq = ?`,
+            t.tid,
+            t.gen,
+            t.iat,
+            t.exp,
+            t.token,
+            shard,
+            row.seq,
+          )
+          throughOrd = Math.max(throughOrd ?? -1, row.ord ?? 1 + row.seq)
+          admitted++
+        }
+        if (refs.length) back.push({ shard, refs })
+      }
+      if (admitted > 0) {
+        const budget = this.budgetAt(config, this.room(), at) - admitted
+        this.sql(
+          `UPDATE room SET last_tick = ?, budget = ?, admitted_total = admitted_total + ?,
+                  through_ord = MAX(COALESCE(through_ord, -1), ?) WHERE id = 1`,
+          at,
+          budget,
+          admitted,
+          throughOrd,
+        )
+      }
+      return back
+    })
+    await Promise.all(
+      unused.map(async ({ shard, refs }) => {
+        try {
+          await this.sibling(config.saleId, shard).unlend(config.saleId, me, refs)
+        } catch (err) {
+          // The lender's alarm fences and recycles them once their grants lapse.
+          console.warn(`waiting-room ${config.saleId}#${me}: giving lent tokens back to shard ${shard} failed (${String(err)})`)
+        }
+      }),
+    )
+  }
+
+  /** Tells borrowing shards that tokens lent to their shoppers came back (see `release`). Best effort. */
+  private async notifyLentReleased(): Promise<void> {
+    const config = this.config()
+    const pending = this.releasedLent
+    this.releasedLent = []
+    if (!config || pending.length === 0) return
+    const byShard = new Map<number, LentRef[]>()
+    for (const { shard, ref } of pending) byShard.set(shard, [...(byShard.get(shard) ?? []), ref])
+    await Promise.all(
+      [...byShard].map(async ([shard, refs]) => {
+        try {
+          await this.sibling(config.saleId, shard).lentReleased(config.saleId, refs)
+        } catch (err) {
+          console.warn(`waiting-room ${config.saleId}: telling shard ${shard} its lent tokens came back failed (${String(err)})`)
+        }
+      }),
+    )
+  }
+
   /** Token back to the pool (same gen; the next admission bumps it) and its holder's place is spent. */
   private release(tid: string, gen: number, holder: string | null): void {
-    this.sql(`UPDATE tokens SET state = 'available', holder = NULL, grant_exp = NULL WHERE tid = ?`, tid)
+    const lentTo = this.rows<{ s: number | null }>(`SELECT holder_shard AS s FROM tokens WHERE tid = ?`, tid)[0]?.s ?? null
+    if (lentTo !== null && holder !== null) this.releasedLent.push({ shard: lentTo, ref: { shopper: holder, tid, gen } })
+    this.sql(`UPDATE tokens SET state = 'available', holder = NULL, holder_shard = NULL, grant_exp = NULL WHERE tid = ?`, tid)
     if (holder !== null) {
       this.sql(
         `UPDATE queue SET state = 'expired' WHERE shopper = ? AND tid = ? AND gen = ? AND state = 'admitted'`,
@@ -747,6 +1037,7 @@ export class WaitingRoom extends DurableObject<Env> {
       const admitAt = now < config.startsAt ? config.startsAt : now + TICK_MS
       next = next === null ? admitAt : Math.min(next, admitAt)
     }
+    if (this.starved(config, now)) next = next === null ? now + TICK_MS : Math.min(next, now + TICK_MS)
     if (next === null) return
     // Inside alarm() the alarm that is running is spent: always set the next one.
     const current = replace ? null : await this.ctx.storage.getAlarm()
@@ -768,7 +1059,7 @@ export class WaitingRoom extends DurableObject<Env> {
       grantExpiresAt: null,
     }
     if (row?.state === 'admitted' && row.tid !== null && row.gen !== null && row.grant_exp !== null) {
-      const token = this.one<{ token: string }>(`SELECT token FROM tokens WHERE tid = ?`, row.tid).token
+      const token = row.token ?? this.one<{ token: string }>(`SELECT token FROM tokens WHERE tid = ?`, row.tid).token
       let grant = row.grant
       if (grant === null) {
         grant = await signGrant(
@@ -813,13 +1104,18 @@ export class WaitingRoom extends DurableObject<Env> {
       ahead,
       refreshMs: Math.round(Math.min(MAX_REFRESH_MS, Math.max(floorMs, waitMs / 2))),
       etaSeconds: Math.ceil(waitMs / 1000),
+      // While the operator holds admission an ETA would be a promise nobody keeps.
+      ...(!notStarted && config.mode !== 'open' ? { admission: config.mode, etaSeconds: null } : {}),
     }
   }
 
   /** Every loaded token is sold: nothing available, granted or redeemed can come back to anyone. */
   private soldOut(): boolean {
     const counts = this.tokenCounts()
-    return counts.loaded > 0 && counts.sold === counts.loaded
+    const here = counts.available + counts.granted + counts.redeemed === 0
+    // One of several shards: its own pool being spent says nothing; other shards lend what they do not need.
+    if (this.room().shards > 1) return here && this.room().sale_sold_out === 1
+    return counts.loaded > 0 && here
   }
 
   private tokenCounts(): TokenCounts {
@@ -841,6 +1137,7 @@ export class WaitingRoom extends DurableObject<Env> {
       return this.ctx.storage.transactionSync(fn)
     } catch (err) {
       this.counts = null
+      this.releasedLent = []
       throw err
     }
   }

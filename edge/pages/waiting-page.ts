@@ -227,9 +227,13 @@ const SCRIPT = `
     say('wait-title', s.state === 'not_started' ? 'You are in the line: the sale starts soon' : 'You are in the line');
     say('wait-big', ahead === 0 ? 'You are next' : 'No. ' + num.format(s.position) + ' in line');
     say('wait-lead', (ahead === 0 ? 'Nobody' : num.format(ahead)) + ' ahead of you, ' + units);
-    say('wait-eta', s.etaSeconds === null || s.etaSeconds === undefined
-      ? 'Estimated wait: working it out.'
-      : 'Estimated wait: about ' + duration(s.etaSeconds) + '. Your place is #' + num.format(s.position) + '.');
+    say('wait-eta', s.admission === 'queue_all'
+      ? 'The line is on hold for a moment: nobody is let in and checkout is paused. Your place is kept.'
+      : s.admission === 'paused'
+        ? 'Letting people in is paused for a moment: no wait estimate until it resumes. Your place is kept.'
+        : s.etaSeconds === null || s.etaSeconds === undefined
+          ? 'Estimated wait: working it out.'
+          : 'Estimated wait: about ' + duration(s.etaSeconds) + '. Your place is #' + num.format(s.position) + '.');
     var done = firstPosition > 1 ? (firstPosition - s.position) / (firstPosition - 1) : 1;
     $('wait-bar').style.width = Math.round(Math.max(0.03, Math.min(1, done)) * 100) + '%';
   }

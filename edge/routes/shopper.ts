@@ -175,8 +175,10 @@ export const shopperRoutes = new Hono<AppEnv>()
     const n = shards.length
     const ip = clientIp(c)
     const network = ip === undefined ? undefined : await ipHash(ip)
-    // One network's places share a shard so a per-IP cap is exact; otherwise spread by shopper.
-    const shard = fnv1a(network !== undefined && n > 1 && shards[0]!.shards > 1 ? network : c.var.shopper) % n
+    // With a per-IP cap, one network's places share a shard so the cap is exact; otherwise spread by shopper
+    // (a carrier NAT or an office must not pile onto one shard).
+    const byNetwork = network !== undefined && n > 1 && (shards[0]!.maxPlacesPerIp ?? null) !== null
+    const shard = fnv1a(byNetwork ? network : c.var.shopper) % n
     const placed = unwrap(await shardOf(c.env, saleId, shard).place(saleId, c.var.shopper, network))
     const ticket = await signTicket(
       // iat = when the place was taken: the same place always gets the same ticket.
