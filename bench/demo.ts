@@ -12,7 +12,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { Agent, setGlobalDispatcher } from 'undici'
-import { createSale, issuerConfig, saleInvariant, roomStats } from '../token-issuer/issuer.ts'
+import { createSale, saleInvariant, roomStats } from '../token-issuer/issuer.ts'
 import { startLocalStack } from '../scripts/local-stack.ts'
 import { percentile, runShoppers, type ShopperResult } from './shoppers.ts'
 
@@ -97,13 +97,7 @@ let exitCode = 0
 const loop = monitorEventLoopDelay({ resolution: 20 })
 loop.enable()
 try {
-  const cfg = issuerConfig({
-    CORE_URL: stack.coreUrl,
-    EDGE_URL: stack.edgeUrl,
-    CORE_ADMIN_TOKEN: stack.config.CORE_ADMIN_TOKEN,
-    EDGE_ADMIN_TOKEN: stack.config.EDGE_ADMIN_TOKEN,
-    TOKEN_SECRET: stack.config.TOKEN_SECRET,
-  })
+  const cfg = stack.issuerConfig()
   const saleId = `demo-${Date.now().toString(36)}`
   const created = await createSale(cfg, {
     saleId,

@@ -12,6 +12,7 @@ import { createLogger } from '../core/logger.ts'
 import type { PaymentGateway } from '../core/payment/gateway.ts'
 import { dropRedisPrefix, ensureServices, freePort, type LocalServices } from './services.ts'
 import { startLocalEdge, type LocalEdge } from './local-edge.ts'
+import { issuerConfig, type IssuerConfig } from '../token-issuer/issuer.ts'
 
 export interface LocalStack {
   core: Core
@@ -21,6 +22,8 @@ export interface LocalStack {
   edgeUrl: string
   config: CoreConfig
   schema: string
+  /** What token-issuer needs to operate this stack (URLs, admin tokens, the token secret). */
+  issuerConfig(): IssuerConfig
   stop(options?: { keepData?: boolean }): Promise<void>
 }
 
@@ -79,6 +82,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     edgeUrl: edge.url,
     config,
     schema,
+    issuerConfig: () =>
+      issuerConfig({
+        CORE_URL: core.url!,
+        EDGE_URL: edge.url,
+        CORE_ADMIN_TOKEN: config.CORE_ADMIN_TOKEN,
+        EDGE_ADMIN_TOKEN: config.EDGE_ADMIN_TOKEN,
+        TOKEN_SECRET: config.TOKEN_SECRET,
+      }),
     stop: ({ keepData = false } = {}) =>
       (stopping ??= (async () => {
         await core.close()

@@ -7,6 +7,7 @@ import { ApiError } from '../errors/api-error.ts'
 import type { Logger } from '../logger.ts'
 import { GatewayRejectedError, GatewayUnavailableError, type PaymentGateway, type PaymentSnapshot } from './gateway.ts'
 import { withGatewayRetries } from './retry.ts'
+import { withTransaction } from '../db/transaction.ts'
 
 export type PaymentStatus = 'PENDING' | 'AUTHORIZED' | 'DECLINED' | 'CAPTURED' | 'VOIDED' | 'PARTIALLY_REFUNDED' | 'REFUNDED'
 
@@ -90,19 +91,7 @@ export class Payments {
       )
       return { before, after }
     }
-    if (client) return run(client)
-    const c = await this.db.connect()
-    try {
-      await c.query('BEGIN')
-      const result = await run(c)
-      await c.query('COMMIT')
-      return result
-    } catch (error) {
-      await c.query('ROLLBACK').catch(() => {})
-      throw error
-    } finally {
-      c.release()
-    }
+    return client ? run(client) : withTransaction(this.db, run)
   }
 
   /**
@@ -113,10 +102,8 @@ export class Payments {
   async refund(orderId: string, request: RefundRequest, idempotencyKey: string): Promise<{ refund: Refund; created: boolean }> {
     const body = RefundRequestSchema.parse(request)
     const refundId = `rf_${createHash('sha256').update(`${orderId}:${idempotencyKey}`).digest('hex').slice(0, 24)}`
-    const client = await this.db.connect()
     let created = false
-    try {
-      await client.query('BEGIN')
+    await withTransaction(this.db, async (client) => {
       const { rows } = await client.query<PaymentRow>('SELECT * FROM payments WHERE order_id = $1 FOR UPDATE', [orderId])
       const payment = rows[0]
       if (!payment) throw new ApiError('order_not_found', `no payment for order ${orderId}`)
@@ -137,13 +124,7 @@ export class Payments {
         await client.query(`INSERT INTO refunds (id, order_id, amount_cents, reason, status) VALUES ($1, $2, $3, $4, 'PENDING')`, [refundId, orderId, amount, body.reason])
         created = true
       }
-      await client.query('COMMIT')
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw error
-    } finally {
-      client.release()
-    }
+    })
     await this.settleRefund(refundId)
     return { refund: (await this.refundView(refundId))!, created }
   }
@@ -175,10 +156,8 @@ export class Payments {
       }
       throw error
     }
-    const client = await this.db.connect()
     let settledNow = false
-    try {
-      await client.query('BEGIN')
+    await withTransaction(this.db, async (client) => {
       const done = await client.query(`UPDATE refunds SET status = 'SUCCEEDED', gateway_ref = $2, updated_at = now() WHERE id = $1 AND status = 'PENDING'`, [refundId, refundRef])
       if (done.rowCount === 1) {
         settledNow = true
@@ -196,13 +175,7 @@ export class Payments {
           [refund.order_id],
         )
       }
-      await client.query('COMMIT')
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw error
-    } finally {
-      client.release()
-    }
+    })
     if (settledNow) {
       const order = await this.db.query<{ sale_id: string; shopper: string }>('SELECT sale_id, shopper FROM orders WHERE id = $1', [refund.order_id])
       const o = order.rows[0]

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.ts'
 import type { PaymentGateway } from './gateway.ts'
 import type { Payments } from './payments.ts'
 import { ORDER_METADATA_KEY } from './stripe-gateway.ts'
+import { withTransaction } from '../db/transaction.ts'
 
 /** Events that say something about a payment; every other type is acknowledged and recorded as ignored. */
 const PAYMENT_EVENTS = new Set([
@@ -69,25 +70,17 @@ export class StripeWebhook {
     const snapshot = orderId ? await gateway.retrieve({ orderId, ref }) : null
 
     const outcome: WebhookOutcome = !PAYMENT_EVENTS.has(event.type) ? 'ignored' : orderId ? 'applied' : 'unknown_order'
-    const client = await db.connect()
-    try {
-      await client.query('BEGIN')
+    // The dedup record and the payment update commit together, or not at all.
+    const duplicate = await withTransaction(db, async (client) => {
       const inserted = await client.query(
         `INSERT INTO processed_events (id, source, type, order_id, outcome) VALUES ($1, 'stripe', $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
         [event.id, event.type, orderId, outcome],
       )
-      if (inserted.rowCount === 0) {
-        await client.query('ROLLBACK')
-        return { outcome: 'duplicate', eventId: event.id }
-      }
+      if (inserted.rowCount === 0) return true
       if (orderId && snapshot) await payments.sync(orderId, snapshot, client)
-      await client.query('COMMIT')
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw error
-    } finally {
-      client.release()
-    }
+      return false
+    })
+    if (duplicate) return { outcome: 'duplicate', eventId: event.id }
     if (orderId) {
       await this.options.review(orderId).catch((err) => logger.warn({ err, orderId, eventId: event.id }, 'review after webhook failed; reconciliation will retry'))
     }

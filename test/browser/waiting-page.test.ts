@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { randomId, type RoomStatus } from '../../contracts/index.ts'
 import { SimulatedGateway } from '../../core/payment/simulated-gateway.ts'
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.ts'
-import { createSale, issuerConfig, saleInvariant, steerRoom, type IssuerConfig } from '../../token-issuer/issuer.ts'
+import { createSale, saleInvariant, steerRoom, type IssuerConfig } from '../../token-issuer/issuer.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const SHOTS = fileURLToPath(new URL('../../test-results/browser/', import.meta.url))
@@ -31,13 +31,7 @@ suite('the waiting page in headless Chromium', () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true })
     stack = await startLocalStack({ gateway: new SimulatedGateway({ latencyMs: 5 }) })
-    cfg = issuerConfig({
-      CORE_URL: stack.coreUrl,
-      EDGE_URL: stack.edgeUrl,
-      CORE_ADMIN_TOKEN: stack.config.CORE_ADMIN_TOKEN,
-      EDGE_ADMIN_TOKEN: stack.config.EDGE_ADMIN_TOKEN,
-      TOKEN_SECRET: stack.config.TOKEN_SECRET,
-    })
+    cfg = stack.issuerConfig()
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [

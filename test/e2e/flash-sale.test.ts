@@ -10,7 +10,7 @@ import type { ErrorBody, RoomStatus } from '../../contracts/index.ts'
 import { runShoppers } from '../../bench/shoppers.ts'
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.ts'
 import { SimulatedGateway } from '../../core/payment/simulated-gateway.ts'
-import { createSale, issuerConfig, roomStats, saleInvariant, type IssuerConfig } from '../../token-issuer/issuer.ts'
+import { createSale, roomStats, saleInvariant, type IssuerConfig } from '../../token-issuer/issuer.ts'
 import { snapshotState } from '../support/state.ts'
 
 let stack: LocalStack
@@ -20,13 +20,7 @@ const gateway = new SimulatedGateway({ latencyMs: 5 })
 beforeAll(async () => {
   setGlobalDispatcher(new Agent({ connections: 128 }))
   stack = await startLocalStack({ gateway, env: { HOLD_SWEEP_INTERVAL_MS: '1000' } })
-  cfg = issuerConfig({
-    CORE_URL: stack.coreUrl,
-    EDGE_URL: stack.edgeUrl,
-    CORE_ADMIN_TOKEN: stack.config.CORE_ADMIN_TOKEN,
-    EDGE_ADMIN_TOKEN: stack.config.EDGE_ADMIN_TOKEN,
-    TOKEN_SECRET: stack.config.TOKEN_SECRET,
-  })
+  cfg = stack.issuerConfig()
 }, 60_000)
 afterAll(async () => {
   await stack?.stop()

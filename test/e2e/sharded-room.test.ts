@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fnv1a, randomId, shopperOf, type RoomStatus } from '../../contracts/index.ts'
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.ts'
 import { SimulatedGateway } from '../../core/payment/simulated-gateway.ts'
-import { createSale, issuerConfig, roomReport, roomStats, saleInvariant, tokenId, type IssuerConfig } from '../../token-issuer/issuer.ts'
+import { createSale, roomReport, roomStats, saleInvariant, tokenId, type IssuerConfig } from '../../token-issuer/issuer.ts'
 
 const SHARDS = 4
 const TTL_SECONDS = 5
@@ -26,13 +26,7 @@ let cfg: IssuerConfig
 
 beforeAll(async () => {
   stack = await startLocalStack({ gateway: new SimulatedGateway({ latencyMs: 5 }), env: { HOLD_SWEEP_INTERVAL_MS: '1000' } })
-  cfg = issuerConfig({
-    CORE_URL: stack.coreUrl,
-    EDGE_URL: stack.edgeUrl,
-    CORE_ADMIN_TOKEN: stack.config.CORE_ADMIN_TOKEN,
-    EDGE_ADMIN_TOKEN: stack.config.EDGE_ADMIN_TOKEN,
-    TOKEN_SECRET: stack.config.TOKEN_SECRET,
-  })
+  cfg = stack.issuerConfig()
 }, 60_000)
 afterAll(async () => {
   await stack?.stop()

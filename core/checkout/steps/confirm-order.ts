@@ -1,3 +1,4 @@
+import { withTransaction } from '../../db/transaction.ts'
 import { PermanentFailure, defineStep, stepResult } from '../../saga/saga.ts'
 import type { CheckoutContext, CheckoutInput } from '../deps.ts'
 
@@ -9,14 +10,9 @@ export const confirmOrderStepId = 'confirm-order-step'
  * After this commits the saga only moves forward.
  */
 export const confirmOrderStep = defineStep(confirmOrderStepId, async (input: CheckoutInput, { deps }: CheckoutContext) => {
-  const client = await deps.db.connect()
-  try {
-    await client.query('BEGIN')
+  await withTransaction(deps.db, async (client) => {
     const { rows } = await client.query<{ status: string }>('SELECT status FROM orders WHERE id = $1 FOR UPDATE', [input.orderId])
-    if (rows[0]?.status === 'CONFIRMED') {
-      await client.query('COMMIT')
-      return stepResult(null)
-    }
+    if (rows[0]?.status === 'CONFIRMED') return
     if (rows[0]?.status !== 'PENDING') throw new Error(`order ${input.orderId} is ${rows[0]?.status ?? 'missing'}, expected PENDING`)
     const sale = await client.query('UPDATE sales SET sold = sold + 1 WHERE id = $1 AND sold < stock RETURNING per_shopper_limit', [input.saleId])
     if (sale.rowCount === 0) throw new PermanentFailure('sold_out')
@@ -28,16 +24,7 @@ export const confirmOrderStep = defineStep(confirmOrderStepId, async (input: Che
       [input.saleId, input.shopper, limit],
     )
     if (shopper.rowCount === 0) throw new PermanentFailure('limit_reached')
-    await client.query(
-      `UPDATE orders SET status = 'CONFIRMED', confirmed_at = now(), updated_at = now() WHERE id = $1`,
-      [input.orderId],
-    )
-    await client.query('COMMIT')
-    return stepResult(null)
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw error
-  } finally {
-    client.release()
-  }
+    await client.query(`UPDATE orders SET status = 'CONFIRMED', confirmed_at = now(), updated_at = now() WHERE id = $1`, [input.orderId])
+  })
+  return stepResult(null)
 })
