@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Order, RedeemResponse } from '../../contracts/index.ts'
-import { OutcomeRecorder, eventually, startTestCore, type TestCore } from '../../test/support/core.ts'
+import { OutcomeRecorder, eventually, startTestCore, type TestCore, createTestSale } from '../../test/support/core.ts'
 import { admittedShopper } from '../../test/support/tokens.ts'
 import { SimulatedGateway } from '../payment/simulated-gateway.ts'
 
@@ -18,14 +18,7 @@ afterAll(async () => {
   await room?.close()
 })
 
-async function createSale(saleId: string, stock: number, extra: Record<string, unknown> = {}) {
-  const res = await core.app.request('/admin/sales', {
-    method: 'POST',
-    headers: admin(),
-    body: JSON.stringify({ saleId, sku: 'SKU-1', name: 'Drop', priceCents: 4999, stock, startsAt: new Date().toISOString(), ...extra }),
-  })
-  expect(res.status).toBe(201)
-}
+const createSale = (saleId: string, stock: number, extra: Record<string, unknown> = {}) => createTestSale(core, saleId, stock, extra)
 
 async function redeem(s: Awaited<ReturnType<typeof admittedShopper>>, key: string, paymentMethod = 'pm_card_visa') {
   return core.app.request('/v1/redeem', {

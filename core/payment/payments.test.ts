@@ -1,7 +1,7 @@
 import Stripe from 'stripe'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ErrorBody, Order, RedeemResponse, Refund } from '../../contracts/index.ts'
-import { OutcomeRecorder, eventually, startTestCore, type TestCore } from '../../test/support/core.ts'
+import { OutcomeRecorder, eventually, startTestCore, type TestCore, createTestSale } from '../../test/support/core.ts'
 import { snapshotState } from '../../test/support/state.ts'
 import { FakeStripe } from '../../test/support/stripe-fake.ts'
 import { admittedShopper } from '../../test/support/tokens.ts'
@@ -31,14 +31,7 @@ afterAll(async () => {
   await fake?.close()
 })
 
-async function createSale(saleId: string, stock: number) {
-  const res = await core.app.request('/admin/sales', {
-    method: 'POST',
-    headers: admin(),
-    body: JSON.stringify({ saleId, sku: 'SKU-1', name: 'Drop', priceCents: 4999, stock, startsAt: new Date().toISOString() }),
-  })
-  expect(res.status).toBe(201)
-}
+const createSale = (saleId: string, stock: number, extra: Record<string, unknown> = {}) => createTestSale(core, saleId, stock, extra)
 
 /** Redeems one token and waits until its saga has finished (completed or compensated). */
 async function buy(saleId: string, paymentMethod = 'pm_card_visa'): Promise<{ orderId: string; order: Order }> {

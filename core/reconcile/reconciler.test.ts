@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CheckoutJob, ReconcileReport, RedeemResponse } from '../../contracts/index.ts'
-import { OutcomeRecorder, eventually, startTestCore, type TestCore } from '../../test/support/core.ts'
+import { OutcomeRecorder, eventually, startTestCore, type TestCore, createTestSale } from '../../test/support/core.ts'
 import { admittedShopper } from '../../test/support/tokens.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
 import type { CheckoutDeps } from '../checkout/deps.ts'
@@ -25,14 +25,7 @@ afterAll(async () => {
   await room?.close()
 })
 
-async function createSale(saleId: string, stock: number) {
-  const res = await core.app.request('/admin/sales', {
-    method: 'POST',
-    headers: admin(),
-    body: JSON.stringify({ saleId, sku: 'SKU-1', name: 'Drop', priceCents: 4999, stock, startsAt: new Date().toISOString() }),
-  })
-  expect(res.status).toBe(201)
-}
+const createSale = (saleId: string, stock: number, extra: Record<string, unknown> = {}) => createTestSale(core, saleId, stock, extra)
 
 async function redeem(saleId: string, paymentMethod = 'pm_card_visa') {
   const shopper = await admittedShopper(core.config, saleId)
