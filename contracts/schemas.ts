@@ -285,6 +285,9 @@ export type OrderEvent = z.infer<typeof OrderEvent>
 /** A notification job: one order event, for one shopper, on the notification queue. */
 export const NotificationJob = z.object({ event: OrderEvent, recipient: z.string().min(1) })
 export type NotificationJob = z.infer<typeof NotificationJob>
+/** The notifications of one settlement batch, delivered by one job (each still at most once per provider). */
+export const NotificationBatchJob = z.object({ notifications: z.array(NotificationJob).min(1).max(1000) })
+export type NotificationBatchJob = z.infer<typeof NotificationBatchJob>
 
 // ---------------------------------------------------------------- payments (core admin API)
 

@@ -52,6 +52,8 @@ export const CoreConfig = z
     SIM_PAYMENT_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
     CHECKOUT_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
     CHECKOUT_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
+    SETTLE_BATCH_MAX: z.coerce.number().int().min(1).max(2000).default(200),
+    SETTLE_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(25),
     /** BullMQ lock of a running checkout job; a worker that dies holding it is noticed (and the job re-run) after about this long. */
     JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
     /** Seed 003 §8.2's cap on concurrent checkouts, per sale: units held while payment runs. 0 = no cap. */

@@ -20,6 +20,7 @@ import { Orders } from './order/orders.ts'
 import type { PaymentGateway } from './payment/gateway.ts'
 import { SimulatedGateway } from './payment/simulated-gateway.ts'
 import { StripeGateway } from './payment/stripe-gateway.ts'
+import { CheckoutOutbox, checkoutJobOptsJson } from './redeem/checkout-outbox.ts'
 import { Redeemer } from './redeem/redeem.ts'
 import { Scripts } from './redis/scripts.ts'
 import { RoomReporter } from './room/room-reporter.ts'
@@ -44,6 +45,9 @@ export interface Core {
   logger: Logger
   close(): Promise<void>
 }
+
+/** How often each core process looks for checkout jobs stuck in a sale's outbox (older than 10 s). */
+const OUTBOX_RECOVERY_INTERVAL_MS = 5_000
 
 export interface StartOptions {
   /** Replace the gateway chosen by configuration (tests). */
@@ -104,13 +108,27 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
   const orders = new Orders(db, (orderId) => jobs.pendingCheckout(orderId))
   // A subscribed connection can do nothing else: the feed gets its own.
   const orderFeed = new OrderSettledFeed(redis, new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }), `${config.REDIS_PREFIX}:orders:settled`)
-  const redeemer = new Redeemer({ token: config.TOKEN_SECRET, grant: config.GRANT_SECRET }, sales, scripts, (job) => jobs.enqueueCheckout(job), metrics, config.MAX_CONCURRENT_CHECKOUTS)
+  const checkoutOutbox = new CheckoutOutbox(scripts, jobs.checkout, checkoutJobOptsJson(config.CHECKOUT_ATTEMPTS), logger)
+  const redeemer = new Redeemer({ token: config.TOKEN_SECRET, grant: config.GRANT_SECRET }, sales, scripts, checkoutOutbox, metrics, config.MAX_CONCURRENT_CHECKOUTS)
+  // Checkout jobs a core process left in a sale's outbox (it died between the redeem script and the forward).
+  let recovering = false
+  const outboxRecovery = setInterval(() => {
+    if (recovering) return
+    recovering = true
+    sales
+      .ids()
+      .then((ids) => checkoutOutbox.recover(ids))
+      .catch((err) => logger.warn({ err: err.message }, 'checkout outbox recovery failed'))
+      .finally(() => (recovering = false))
+  }, OUTBOX_RECOVERY_INTERVAL_MS)
+  outboxRecovery.unref()
 
   const checkoutDeps: CheckoutDeps = {
     db,
     scripts,
     gateway,
     reportToken: (saleId, outcome) => jobs.enqueueRoomOutcome(saleId, outcome),
+    reportTokens: (saleId, outcomes) => jobs.enqueueRoomOutcomes(saleId, outcomes),
     logger,
     payments: { callTries: config.PAYMENT_CALL_TRIES, maxTries: config.PAYMENT_MAX_TRIES, backoffMs: 200 },
   }
@@ -130,8 +148,9 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
       metrics,
       logger,
       checkoutConcurrency: config.CHECKOUT_CONCURRENCY,
+      settleBatch: { maxBatch: config.SETTLE_BATCH_MAX, lingerMs: config.SETTLE_BATCH_LINGER_MS },
       jobLockMs: config.JOB_LOCK_MS,
-      onSettled: (orderId) => orderFeed.publish(orderId),
+      onSettled: (orderIds) => orderFeed.publish(orderIds),
       reconciler,
       notificationProviders: [new OutboxProvider(db, 'email')],
     })
@@ -211,6 +230,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     close: () =>
       (closing ??= (async () => {
         await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+        clearInterval(outboxRecovery)
         await workers?.close()
         await orderFeed.close()
         await jobs.close()

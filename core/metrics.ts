@@ -39,6 +39,12 @@ export class Metrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],
   })
+  readonly settleBatchSize = new Histogram({
+    name: 'floodgate_settle_batch_size',
+    help: 'Checkout sagas run together in one settlement batch',
+    buckets: [1, 2, 5, 10, 25, 50, 100, 200, 500, 1000],
+    registers: [this.registry],
+  })
   readonly reconciled = new Counter({
     name: 'floodgate_reconciled_total',
     help: 'Things reconciliation repaired, by job',

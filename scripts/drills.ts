@@ -14,20 +14,27 @@
  * confirmed order nor a refund), double charges (an order charged twice), whether the invariant report
  * holds after recovery, and seconds from the heal until every order placed before it settled.
  * Exit code 1 if any drill ends with a non-zero bad figure or a broken invariant.
+ * A drill that fails keeps its books (printed after the table, and as `books` in its --json entry): every
+ * order not final or whose outcome the room never heard (order row, saga record and step log, payment,
+ * BullMQ jobs `<orderId>` and `<orderId>.resume`, room notification jobs, Redis hold and token state, the
+ * room's view of the token) and every token the simulated room holds but never handed out again.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chownSync, createWriteStream, existsSync, mkdtempSync, readdirSync, rmSync, type WriteStream } from 'node:fs'
+import { chownSync, createWriteStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, type WriteStream } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
+import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import type Stripe from 'stripe'
 import { randomId, shopperOf, signGrant, signPurchaseToken, type InvariantReport, type TokenOutcome } from '../contracts/index.ts'
 import { loadConfig } from '../core/config.ts'
+import { QUEUE_NAMES } from '../core/jobs/jobs.ts'
+import { saleKeys } from '../core/redis/keys.ts'
 import { FakeStripe } from '../test/support/stripe-fake.ts'
 import { freePort } from './services.ts'
 
@@ -229,6 +236,16 @@ async function http(url: string, init: RequestInit & { timeoutMs?: number } = {}
   }
 }
 
+/** One shopper's visit with a token, as the simulated room saw it. */
+interface Visit {
+  who: number
+  gen: number
+  orderId?: string
+  /** 'shopping', 'order confirmed|failed', 'refused <code>', 'gave up at its deadline', 'stopped' */
+  ended: string
+  at: string
+}
+
 class SaleRun {
   readonly queue = Array.from({ length: SHOPPERS }, (_, i) => i)
   readonly gens = new Map<string, number>()
@@ -238,6 +255,12 @@ class SaleRun {
   readonly refusals = new Map<string, number>()
   /** token id -> the last (session, grant) handed out, for the replay attack */
   readonly handed = new Map<string, { token: string; grant: string; session: string }>()
+  /** Tokens whose shopper is at work right now. */
+  readonly shopping = new Set<string>()
+  /** token id -> what its latest shopper did (the books of a failed drill). */
+  readonly last = new Map<string, Visit>()
+  /** token id -> every outcome core reported for it, in arrival order ("gen outcome at"). */
+  readonly heard = new Map<string, string[]>()
   inflight = 0
   stopped = false
 
@@ -248,6 +271,9 @@ class SaleRun {
 
   onOutcome(o: TokenOutcome): void {
     const key = `${o.tid}.${o.gen}.${o.outcome}`
+    const heard = this.heard.get(o.tid) ?? []
+    heard.push(`${o.gen} ${o.outcome} ${new Date().toISOString().slice(11, 23)}`)
+    this.heard.set(o.tid, heard)
     if (this.seen.has(key)) return
     this.seen.add(key)
     if (o.outcome === 'sold') this.sold.add(o.tid)
@@ -271,6 +297,20 @@ class SaleRun {
     return this.inflight === 0 && (this.sold.size >= STOCK || this.queue.length === 0)
   }
 
+  /**
+   * Tokens the room still holds and will never hand out again by itself: not sold, nobody shopping with
+   * them, and no "returned" heard for their current generation (a "returned" with nobody left in line
+   * leaves a token unsold, which is fine).
+   */
+  stuckTokens(): Array<{ tid: string; gen: number; last?: Visit; heard: string[] }> {
+    const out = []
+    for (const [tid, gen] of this.gens) {
+      if (this.sold.has(tid) || this.shopping.has(tid) || this.seen.has(`${tid}.${gen}.returned`)) continue
+      out.push({ tid, gen, last: this.last.get(tid), heard: this.heard.get(tid) ?? [] })
+    }
+    return out
+  }
+
   private async serve(tid: string): Promise<void> {
     if (this.stopped) return
     const who = this.queue.shift()
@@ -278,14 +318,22 @@ class SaleRun {
     const gen = (this.gens.get(tid) ?? 0) + 1
     this.gens.set(tid, gen)
     this.inflight++
+    this.shopping.add(tid)
+    const last: Visit = { who, gen, ended: 'shopping', at: new Date().toISOString().slice(11, 23) }
+    this.last.set(tid, last)
     try {
-      await this.shop(who, tid, gen)
+      last.ended = await this.shop(who, tid, gen, last)
+    } catch (error) {
+      last.ended = `threw ${(error as Error).message}`
     } finally {
+      last.at = new Date().toISOString().slice(11, 23)
+      if (this.gens.get(tid) === gen) this.shopping.delete(tid)
       this.inflight--
     }
   }
 
-  private async shop(who: number, tid: string, gen: number): Promise<void> {
+  /** Returns how the shopper's visit ended (for the books). */
+  private async shop(who: number, tid: string, gen: number, last: Visit): Promise<string> {
     const session = `drillsession${String(who).padStart(8, '0')}${randomId(8)}`
     const key = `drill-${this.saleId}-${who}`
     const paymentMethod = Math.random() < DECLINE_RATE ? 'pm_card_chargeDeclined' : 'pm_card_visa'
@@ -302,19 +350,20 @@ class SaleRun {
     while (!this.stopped && Date.now() < deadline) {
       if (!orderId) {
         const res = await http(`${this.api()}/v1/redeem`, { method: 'POST', headers, body: JSON.stringify({ token, grant, paymentMethod }) })
-        if (res?.status === 202) orderId = res.body.orderId
+        if (res?.status === 202) last.orderId = orderId = res.body.orderId
         else if (res && res.status >= 400 && res.status < 500) {
           const code = res.body?.error?.code ?? String(res.status)
           this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1)
-          return
+          return `refused ${code}`
         } else await sleep(250) // down, 5xx, 503 while restoring: retry with the same key, like a real client
         continue
       }
       const res = await http(`${this.api()}/v1/orders/${orderId}?waitMs=3000`, { headers: { 'x-floodgate-session': session } })
-      if (res?.status === 200 && res.body.status !== 'pending') return
+      if (res?.status === 200 && res.body.status !== 'pending') return `order ${res.body.status}`
       if (res?.status === 404) orderId = undefined // its job was lost with Redis: redeem again, same key, same order id
       else if (!res || res.status >= 500) await sleep(250)
     }
+    return this.stopped ? 'stopped' : 'gave up at its deadline'
   }
 }
 
@@ -333,6 +382,8 @@ interface DrillResult {
   /** Core processes that exited by themselves (must be 0). */
   crashes: number
   notes: string
+  /** When the drill failed: the books of every order not final and every token stuck in the room. */
+  books?: DrillBooks
 }
 
 async function books(db: pg.Pool, fake: FakeStripe, saleId: string): Promise<{ confirmed: number; pending: number; active: number; lostOrders: number; doubleCharges: number; openAuthorizations: number; orders: Map<string, string> }> {
@@ -360,6 +411,122 @@ async function books(db: pg.Pool, fake: FakeStripe, saleId: string): Promise<{ c
     doubleCharges,
     openAuthorizations,
     orders,
+  }
+}
+
+/** The books of one order that is not final, or whose outcome never reached the room. */
+interface OrderBooks {
+  orderId: string
+  /** Why it is in the books: 'pending', 'saga <status>', 'outcome not heard', 'token stuck in the room'. */
+  why: string[]
+  order: Record<string, unknown> | null
+  saga: { status: string; completed: string[]; failure: string | null; updatedAt: string } | null
+  stepLog: string[]
+  payment: Record<string, unknown> | null
+  /** BullMQ checkout jobs `<orderId>` and `<orderId>.resume`: state, attempts, stalls, failure. */
+  jobs: Record<string, unknown>
+  /** Room notification jobs (single or batched) that carry an outcome of this order's token generation. */
+  roomJobs: Record<string, unknown>
+  /** Redis: the hold (held with expiry / committed / none) and the token's state. */
+  hold: { state: 'held' | 'committed' | 'none'; info: string | null; expiresAt: string | null; token: string | null }
+  room: { gen: number | undefined; sold: boolean; last?: Visit; heard: string[] }
+  /** Core log lines that name the order. */
+  log: string[]
+}
+
+export interface DrillBooks {
+  redis: Record<string, unknown>
+  orders: OrderBooks[]
+  /** Tokens the room holds and never handed out again, with no order row to explain them. */
+  tokens: Array<{ tid: string; gen: number; token: string | null; last?: Visit; heard: string[] }>
+}
+
+/**
+ * What an operator needs to see when a drill does not settle: every order not final (or final but whose
+ * outcome the room never heard), and every token the room holds but never re-issued, each with its order
+ * row, saga record and step log, payment, BullMQ jobs, Redis hold and the room's view of its token.
+ */
+async function drillBooks(db: pg.Pool, redisUrl: string, saleId: string, sale: SaleRun, logPath: string): Promise<DrillBooks> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => null })
+  redis.on('error', () => {})
+  const keys = saleKeys('fg', saleId)
+  const { hostname: host, port } = new URL(redisUrl)
+  const connection = { host, port: Number(port), maxRetriesPerRequest: 1 }
+  const checkout = new Queue(QUEUE_NAMES.checkout, { connection, prefix: 'fg:bull' })
+  const outcomes = new Queue(QUEUE_NAMES.roomOutcomes, { connection, prefix: 'fg:bull' })
+  const jobState = async (queue: Queue, id: string) => {
+    const job = await queue.getJob(id).catch(() => undefined)
+    if (!job) return 'none'
+    const state = await job.getState().catch((e: Error) => `? ${e.message}`)
+    const at = (ms?: number) => (ms ? new Date(ms).toISOString().slice(11, 23) : undefined)
+    return { state, attemptsMade: job.attemptsMade, attemptsStarted: job.attemptsStarted, stalledCounter: job.stalledCounter, failedReason: job.failedReason || undefined, added: at(job.timestamp), processedOn: at(job.processedOn), finishedOn: at(job.finishedOn), returnvalue: job.returnvalue ?? undefined }
+  }
+  try {
+    const stuck = sale.stuckTokens()
+    const stuckTids = stuck.map((t) => t.tid)
+    const { rows } = await db.query<Record<string, any>>(
+      `SELECT o.*, s.status AS saga_status, s.completed_steps, s.failure AS saga_failure, s.updated_at AS saga_updated_at
+       FROM orders o LEFT JOIN sagas s ON s.id = o.id
+       WHERE o.sale_id = $1 ORDER BY o.created_at`,
+      [saleId],
+    )
+    // Every room notification job, single or batched, by the outcomes it carries.
+    const carried = new Map<string, Array<{ id: string; job: Awaited<ReturnType<Queue['getJob']>> }>>()
+    for (const job of await outcomes.getJobs(['completed', 'failed', 'active', 'waiting', 'delayed', 'prioritized', 'wait'], 0, -1).catch(() => [])) {
+      if (!job?.id) continue
+      const data = job.data as { saleId?: string; outcome?: TokenOutcome; outcomes?: TokenOutcome[] }
+      if (data.saleId !== saleId) continue
+      for (const o of data.outcomes ?? (data.outcome ? [data.outcome] : [])) {
+        const key = `${o.tid}.${o.gen}.${o.outcome}`
+        carried.set(key, [...(carried.get(key) ?? []), { id: job.id, job }])
+      }
+    }
+    const lines = existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n') : []
+    const orders: OrderBooks[] = []
+    for (const r of rows) {
+      const why: string[] = []
+      if (r.status === 'PENDING') why.push('pending')
+      if (r.saga_status !== 'COMPLETED' && r.saga_status !== 'COMPENSATED') why.push(`saga ${r.saga_status ?? 'missing'}`)
+      const heardIt = r.status === 'CONFIRMED' ? sale.seen.has(`${r.token_id}.${r.token_gen}.sold`) : r.status === 'FAILED' ? sale.seen.has(`${r.token_id}.${r.token_gen}.returned`) || (sale.gens.get(r.token_id) ?? 0) > r.token_gen : true
+      if (!heardIt) why.push('outcome not heard')
+      if (stuckTids.includes(r.token_id) && sale.gens.get(r.token_id) === r.token_gen) why.push('token stuck in the room')
+      if (!why.length) continue
+      const [info, score, token] = await Promise.all([redis.hget(keys.holdInfo, r.id), redis.zscore(keys.holds, r.id), redis.hget(keys.tokens, r.token_id)])
+      const stepLog = (await db.query('SELECT * FROM saga_step_log WHERE saga_id = $1 ORDER BY id', [r.id])).rows.map(
+        (l) => `${new Date(l.at).toISOString().slice(11, 23)} ${l.step} ${l.outcome}${l.detail ? ` (${l.detail})` : ''}`,
+      )
+      const payment = (await db.query('SELECT * FROM payments WHERE order_id = $1', [r.id])).rows[0] ?? null
+      const roomJobs: Record<string, unknown> = {}
+      for (const outcome of ['sold', 'returned']) {
+        const jobs = carried.get(`${r.token_id}.${r.token_gen}.${outcome}`) ?? []
+        roomJobs[outcome] = jobs.length ? Object.fromEntries(await Promise.all(jobs.map(async ({ id }) => [id, await jobState(outcomes, id)]))) : 'none'
+      }
+      const { saga_status, completed_steps, saga_failure, saga_updated_at, ...order } = r
+      orders.push({
+        orderId: r.id,
+        why,
+        order: { ...order, shopper: String(order.shopper).slice(0, 12) },
+        saga: saga_status
+          ? { status: saga_status, completed: (completed_steps as Array<{ step: string; compensated?: boolean }>).map((c) => `${c.step}${c.compensated ? ' (compensated)' : ''}`), failure: saga_failure, updatedAt: new Date(saga_updated_at).toISOString() }
+          : null,
+        stepLog,
+        payment,
+        jobs: { [r.id]: await jobState(checkout, r.id), [`${r.id}.resume`]: await jobState(checkout, `${r.id}.resume`) },
+        roomJobs,
+        hold: { state: !info ? 'none' : score !== null ? 'held' : 'committed', info, expiresAt: score !== null ? new Date(Number(score)).toISOString() : null, token },
+        room: { gen: sale.gens.get(r.token_id), sold: sale.sold.has(r.token_id), last: sale.last.get(r.token_id), heard: sale.heard.get(r.token_id) ?? [] },
+        log: lines.filter((l) => l.includes(r.id)).slice(-20).map((l) => l.slice(0, 500)),
+      })
+    }
+    const explained = new Set(orders.map((o) => `${o.order?.token_id}.${o.order?.token_gen}`))
+    const tokens = []
+    for (const t of stuck) if (!explained.has(`${t.tid}.${t.gen}`)) tokens.push({ ...t, token: await redis.hget(keys.tokens, t.tid) })
+    const counters = await redis.multi().get(keys.stock).get(keys.sold).hlen(keys.holdInfo).zcard(keys.holds).exec()
+    const [available, sold, holds, expiring] = (counters ?? []).map(([, v]) => v)
+    return { redis: { available, sold, holds, expiring, checkoutJobs: await checkout.getJobCounts().catch(() => null) }, orders, tokens }
+  } finally {
+    await Promise.all([checkout.close(), outcomes.close()]).catch(() => {})
+    redis.disconnect()
   }
 }
 
@@ -416,7 +583,7 @@ const DRILLS: Drill[] = [
       const pending = (await ctx.db.query(`SELECT count(*)::int AS n FROM sagas WHERE status = 'RUNNING'`)).rows[0].n
       ctx.api.kill9()
       ctx.worker.kill9()
-      ctx.notes.push(`killed api + worker with ${pending} sagas running`)
+      ctx.notes.push(`killed api + worker with ${pending} sagas running at ${new Date().toISOString().slice(11, 23)}`)
       await sleep(1000)
       await Promise.all([ctx.api.start(), ctx.worker.start()])
       return Date.now()
@@ -572,7 +739,8 @@ async function runDrill(drill: Drill, index: number, postgres: DrillPostgres, re
     RECONCILE_STALE_MS: '4000',
     REDIS_CHECK_INTERVAL_MS: '1000',
   }
-  const log = createWriteStream(join(logDir, `${drill.name}.log`))
+  const logPath = join(logDir, `${drill.name}.log`)
+  const log = createWriteStream(logPath)
   const api = new CoreProcess('api', env, log)
   const worker = new CoreProcess('worker', env, log)
   const saleId = `drill-${index}-${randomId(4).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`
@@ -632,6 +800,8 @@ async function runDrill(drill: Drill, index: number, postgres: DrillPostgres, re
     const inv = (await http(`${apiUrl}/admin/sales/${saleId}/invariant`, { headers: adminHeaders }))?.body as InvariantReport
     if (sale.refusals.size) notes.push(`legit refusals ${JSON.stringify(Object.fromEntries(sale.refusals))}`)
     notes.push(`${Math.round((Date.now() - started) / 1000)} s`)
+    const bad = failure !== null || inv?.ok !== true || b.lostOrders > 0 || b.doubleCharges > 0 || b.confirmed > STOCK || api.crashes + worker.crashes > 0
+    const drillBooksNow = bad ? await drillBooks(db, redis.url, saleId, sale, logPath).catch((error) => ({ redis: { error: (error as Error).message }, orders: [], tokens: [] })) : undefined
     return {
       name: drill.name,
       confirmed: b.confirmed,
@@ -643,9 +813,11 @@ async function runDrill(drill: Drill, index: number, postgres: DrillPostgres, re
       openAuthorizations: b.openAuthorizations,
       crashes: api.crashes + worker.crashes,
       notes: [failure, api.crashes + worker.crashes ? `core crashed ${api.crashes + worker.crashes}x` : null, ...notes].filter(Boolean).join('; '),
+      books: drillBooksNow,
     }
   } catch (error) {
-    return { name: drill.name, confirmed: 0, oversold: 0, lostOrders: 0, doubleCharges: 0, invariantHolds: false, recoverSeconds: -1, openAuthorizations: 0, crashes: api.crashes + worker.crashes, notes: `drill failed: ${(error as Error).message}; ${notes.join('; ')}` }
+    const drillBooksNow = await drillBooks(db, redis.url, saleId, sale, logPath).catch((e) => ({ redis: { error: (e as Error).message }, orders: [], tokens: [] }))
+    return { name: drill.name, confirmed: 0, oversold: 0, lostOrders: 0, doubleCharges: 0, invariantHolds: false, recoverSeconds: -1, openAuthorizations: 0, crashes: api.crashes + worker.crashes, notes: `drill failed: ${(error as Error).message}; ${notes.join('; ')}`, books: drillBooksNow }
   } finally {
     sale.stopped = true
     await Promise.all([api.stop(), worker.stop()])
@@ -673,7 +845,7 @@ async function main(): Promise<void> {
       say(`${drill.name} ...`)
       const result = await runDrill(drill, i, postgres, redis, room, logDir)
       results.push(result)
-      say(drill.name, JSON.stringify(result))
+      say(drill.name, JSON.stringify({ ...result, books: result.books ? `${result.books.orders.length} orders, ${result.books.tokens.length} tokens (below)` : undefined }))
     }
   } finally {
     redis.kill9()
@@ -688,6 +860,9 @@ async function main(): Promise<void> {
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
   console.log(line(header))
   for (const r of rows) console.log(line(r))
+  for (const r of results) {
+    if (r.books) console.log(`books of ${r.name} (orders not final, tokens stuck in the room):\n${JSON.stringify(r.books, null, 2)}`)
+  }
   console.log(`${ok ? 'all drills passed' : 'DRILLS FAILED'}: stock ${STOCK}, shoppers ${SHOPPERS}, ${Math.round((Date.now() - started) / 1000)} s`)
   if (opts.json) {
     console.log(JSON.stringify({ drills: results.map(({ notes: _n, openAuthorizations: _o, crashes: _c, ...r }) => r), ok, stock: STOCK, shoppers: SHOPPERS, seconds: Math.round((Date.now() - started) / 1000) }))

@@ -1,5 +1,5 @@
 /**
- * The raw ceiling: `redis-benchmark` calling EVALSHA of core's own redeem script (redeemToken-7.lua,
+ * The raw ceiling: `redis-benchmark` calling EVALSHA of core's own redeem script (redeemToken-8.lua,
  * loaded with SCRIPT LOAD), every call a fresh token, shopper, idempotency key and order id, against a
  * stock counter that never runs out. No HTTP, no signatures, no queue: what Redis alone can do.
  */
@@ -40,7 +40,7 @@ export async function evalshaCeiling(redis: Redis, { host, port, prefix, clients
   // redis-benchmark replaces each __rand_int__ with a random 12-digit number (-r): a fresh token,
   // shopper, key and order on (almost) every call, so every call takes the full "new hold" path.
   const args = [
-    'EVALSHA', sha, '7', k.meta, k.stock, k.tokens, k.holds, k.holdInfo, k.shoppers, k.idempotency,
+    'EVALSHA', sha, '8', k.meta, k.stock, k.tokens, k.holds, k.holdInfo, k.shoppers, k.idempotency, k.checkouts,
     'tok___rand_int__', '1', 'shp___rand_int__', 'key___rand_int__', 'ord___rand_int__', '1', '99999999999999',
   ]
   const cli = ['-h', host, '-p', String(port), '-c', String(clients), '-n', String(requests), '-r', '100000000', '--csv', ...args]

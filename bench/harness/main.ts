@@ -2,7 +2,7 @@
  * `npm run bench` — Floodgate's redeem path against the designs people would otherwise use, side by side
  * in one run on the same Redis and Postgres (see BENCHMARKS.md for what each number means):
  *
- *  1. Floodgate redeem (`POST /v1/redeem`: token + grant verify, redeemToken-7.lua, BullMQ enqueue),
+ *  1. Floodgate redeem (`POST /v1/redeem`: token + grant verify, redeemToken-8.lua (hold + checkout outbox), batched forward into BullMQ),
  *     core API as its own process: full speed (closed loop) and a fixed 5,000/s (open loop).
  *  2. The same checkout on one hot SKU with Postgres `SELECT … FOR UPDATE`.
  *  3. The same with a Redis lock per product (seed 004 §6).
@@ -283,7 +283,7 @@ async function main(): Promise<void> {
     if (!hasRedisBenchmark && !skip.has('evalsha')) say('  redis-benchmark is not installed (it comes with redis-server / redis-tools): no EVALSHA ceiling')
     const evalsha = skip.has('evalsha') || !hasRedisBenchmark ? { perSec: 0, command: 'skipped' } : await phase('evalsha', async () => {
       const result = await evalshaCeiling(redis, { host: redisUrl.hostname, port: Number(redisUrl.port || 6379), prefix: PREFIX, requests: cfg.evalshaRequests })
-      say(`  redis-benchmark EVALSHA redeemToken-7: ${Math.round(result.perSec)}/s (${result.clients} clients, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms)`)
+      say(`  redis-benchmark EVALSHA redeemToken-8: ${Math.round(result.perSec)}/s (${result.clients} clients, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms)`)
       return result
     })
 

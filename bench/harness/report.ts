@@ -19,7 +19,7 @@ export interface BenchNumbers {
   rowLockP99Ms: number
   redisLockPerSec: number
   redisLockP99Ms: number
-  /** redis-benchmark EVALSHA of redeemToken-7.lua. */
+  /** redis-benchmark EVALSHA of redeemToken-8.lua. */
   evalshaPerSec: number
   /** Checkout sagas completed into Postgres per second, simulated gateway. */
   settledPerSec: number

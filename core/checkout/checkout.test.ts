@@ -96,7 +96,7 @@ describe('when the payment is declined', () => {
     const next = await admittedShopper(core.config, 'declined-1', { tid: shopper.tid, gen: 2 })
     const second = (await (await redeem(next, 'declined-key-02')).json()) as RedeemResponse
     expect((await settled(second.orderId, next.session)).status).toBe('confirmed')
-    const steps = await core.db.query(`SELECT step, outcome FROM saga_step_log WHERE saga_id = $1 ORDER BY id`, [orderId])
+    const steps = await core.db.query(`SELECT step, outcome FROM saga_history WHERE saga_id = $1 ORDER BY at`, [orderId])
     expect(steps.rows).toEqual([
       { step: 'create-order-step', outcome: 'completed' },
       { step: 'reserve-unit-step', outcome: 'completed' },

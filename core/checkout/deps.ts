@@ -12,6 +12,8 @@ export interface CheckoutDeps {
   gateway: PaymentGateway
   /** Tells the waiting room what became of a token; must be idempotent per (tid, gen, outcome). */
   reportToken(saleId: string, outcome: TokenOutcome): Promise<void>
+  /** The same for the tokens of one sale settled in one batch (one message to the room); else `reportToken` each. */
+  reportTokens?(saleId: string, outcomes: TokenOutcome[]): Promise<void>
   logger: Logger
   /** How hard the payment steps push the gateway; defaults in DEFAULT_PAYMENT_POLICY. */
   payments?: PaymentPolicy

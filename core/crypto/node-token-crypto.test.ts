@@ -29,3 +29,21 @@ describe('when core swaps Web Crypto for node:crypto', () => {
     expect((await verifyTicket(viaNode, secret('token'), { saleId: 'drop-1', shopper: vectors.sessions.ownerShopper })).ok).toBe(false)
   })
 })
+
+describe('node:crypto base64url', () => {
+  it('should encode and decode exactly as contracts does, refusing the same inputs', async () => {
+    const { base64urlDecode, base64urlEncode } = await import('../../contracts/token.ts')
+    const inputs = ['', 'A', 'AA', 'AAA', 'AAAA', 'AB', 'AB==', 'a+b', 'a/b', 'ab.c', 'ab c', '_-_-', 'eyJ0eXAiOiJwdCJ9', 'eyJ0eXAiOiJwdCJ9x', 'eyJ0eXAiOiJwdCJ9xy', 'é']
+    for (let n = 0; n < 64; n++) inputs.push(base64urlEncode(crypto.getRandomValues(new Uint8Array(n))))
+    for (const text of inputs) {
+      const mine = nodeTokenCrypto.base64urlDecode!(text)
+      const theirs = base64urlDecode(text)
+      expect(mine === null ? null : [...mine], text).toEqual(theirs === null ? null : [...theirs])
+    }
+    for (let n = 0; n < 64; n++) {
+      const bytes = crypto.getRandomValues(new Uint8Array(n))
+      expect(nodeTokenCrypto.base64urlEncode!(bytes)).toBe(base64urlEncode(bytes))
+      expect(nodeTokenCrypto.base64urlEncode!(bytes.subarray(1))).toBe(base64urlEncode(bytes.subarray(1)))
+    }
+  })
+})

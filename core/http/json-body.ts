@@ -3,8 +3,6 @@ import type { z } from 'zod'
 import { describeZodError } from '../../contracts/index.ts'
 import { ApiError } from '../errors/api-error.ts'
 
-const encoder = new TextEncoder()
-
 /**
  * Reads and validates a JSON body: 415 if it is not JSON, 413 past `maxBytes` (checked on the
  * declared length first, then on what actually arrived), 400 `invalid_json`, 400 `invalid_body`
@@ -16,7 +14,7 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S, maxBy
   const declared = Number(c.req.header('content-length') ?? '0')
   if (declared > maxBytes) throw new ApiError('body_too_large', `body is larger than ${maxBytes} bytes`)
   const text = await c.req.text()
-  if (encoder.encode(text).length > maxBytes) throw new ApiError('body_too_large', `body is larger than ${maxBytes} bytes`)
+  if (Buffer.byteLength(text, 'utf8') > maxBytes) throw new ApiError('body_too_large', `body is larger than ${maxBytes} bytes`)
   let json: unknown
   try {
     json = JSON.parse(text)

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto'
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq'
-import { RECONCILE_JOBS, type CheckoutJob, type NotificationJob, type OrderEvent, type TokenOutcome } from '../../contracts/index.ts'
+import { RECONCILE_JOBS, type CheckoutJob, type NotificationBatchJob, type NotificationJob, type OrderEvent, type TokenOutcome } from '../../contracts/index.ts'
 
 export const QUEUE_NAMES = { checkout: 'checkout', roomOutcomes: 'room-outcomes', maintenance: 'maintenance', notifications: 'notifications' } as const
 export const SWEEP_HOLDS_JOB = 'sweep-holds'
@@ -11,9 +12,27 @@ export function roomOutcomeBackoff(attemptsMade: number): number {
   return Math.min(5_000, 250 * 2 ** Math.max(0, attemptsMade - 1))
 }
 
+/** One outcome (`outcome`), or the outcomes of one settlement batch (`outcomes`, one request to the room). */
 export interface RoomOutcomeJob {
   saleId: string
-  outcome: TokenOutcome
+  outcome?: TokenOutcome
+  outcomes?: TokenOutcome[]
+}
+/** Most items one batch job carries (the room's and the job schema's limit). */
+const BATCH_JOB_ITEMS = 1000
+/**
+ * Splits a set of items into batch jobs of at most BATCH_JOB_ITEMS, each with an id derived from its items'
+ * keys: the same set, in any order, gives the same jobs, so enqueueing it again is a no-op.
+ */
+function batchJobs<T>(kind: string, items: T[], keyOf: (item: T) => string): { jobId: string; items: T[] }[] {
+  const keyed = items.map((item) => ({ key: keyOf(item), item })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  const jobs: { jobId: string; items: T[] }[] = []
+  for (let i = 0; i < keyed.length; i += BATCH_JOB_ITEMS) {
+    const chunk = keyed.slice(i, i + BATCH_JOB_ITEMS)
+    const digest = createHash('sha256').update(chunk.map((k) => k.key).join(',')).digest('hex').slice(0, 32)
+    jobs.push({ jobId: `batch.${kind}.${digest}`, items: chunk.map((k) => k.item) })
+  }
+  return jobs
 }
 
 /** The BullMQ queues core writes to. Job ids make every enqueue idempotent. */
@@ -21,7 +40,7 @@ export class Jobs {
   readonly checkout: Queue<CheckoutJob>
   readonly roomOutcomes: Queue<RoomOutcomeJob>
   readonly maintenance: Queue
-  readonly notifications: Queue<NotificationJob>
+  readonly notifications: Queue<NotificationJob | NotificationBatchJob>
   private closing?: Promise<void>
 
   constructor(
@@ -33,7 +52,7 @@ export class Jobs {
     this.checkout = new Queue<CheckoutJob>(QUEUE_NAMES.checkout, opts)
     this.roomOutcomes = new Queue<RoomOutcomeJob>(QUEUE_NAMES.roomOutcomes, opts)
     this.maintenance = new Queue(QUEUE_NAMES.maintenance, opts)
-    this.notifications = new Queue<NotificationJob>(QUEUE_NAMES.notifications, opts)
+    this.notifications = new Queue<NotificationJob | NotificationBatchJob>(QUEUE_NAMES.notifications, opts)
   }
 
   /**
@@ -59,15 +78,23 @@ export class Jobs {
     return true
   }
 
+  private readonly notificationOpts = {
+    attempts: 20,
+    backoff: { type: 'exponential', delay: 500 },
+    removeOnComplete: { age: 24 * 3600 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  }
+
   /** One job per (order, type, ref): re-announcing is a no-op while the job is kept. */
   async enqueueNotification(event: OrderEvent, recipient: string): Promise<void> {
-    await this.notifications.add('notify', { event, recipient }, {
-      jobId: `${event.orderId}.${event.type}.${event.ref || '-'}`,
-      attempts: 20,
-      backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: { age: 24 * 3600 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    })
+    await this.notifications.add('notify', { event, recipient }, { jobId: `${event.orderId}.${event.type}.${event.ref || '-'}`, ...this.notificationOpts })
+  }
+
+  /** The notifications of one settlement batch, one job per 1,000; providers dedupe per (order, type, ref). */
+  async enqueueNotifications(notifications: NotificationJob[]): Promise<void> {
+    if (notifications.length === 1) return this.enqueueNotification(notifications[0]!.event, notifications[0]!.recipient)
+    for (const { jobId, items } of batchJobs('notify', notifications, ({ event }) => `${event.orderId}.${event.type}.${event.ref || '-'}`))
+      await this.notifications.add('notify-batch', { notifications: items }, { jobId, ...this.notificationOpts })
   }
 
   /** The repeatable maintenance jobs. Safe to call again (also after Redis lost its data). */
@@ -89,14 +116,22 @@ export class Jobs {
     })
   }
 
+  private readonly roomOutcomeOpts = {
+    attempts: ROOM_OUTCOME_ATTEMPTS,
+    backoff: { type: 'custom' },
+    removeOnComplete: { age: 3600 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  }
+
   async enqueueRoomOutcome(saleId: string, outcome: TokenOutcome): Promise<void> {
-    await this.roomOutcomes.add('outcome', { saleId, outcome }, {
-      jobId: `${saleId}.${outcome.tid}.${outcome.gen}.${outcome.outcome}`,
-      attempts: ROOM_OUTCOME_ATTEMPTS,
-      backoff: { type: 'custom' },
-      removeOnComplete: { age: 3600 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    })
+    await this.roomOutcomes.add('outcome', { saleId, outcome }, { jobId: `${saleId}.${outcome.tid}.${outcome.gen}.${outcome.outcome}`, ...this.roomOutcomeOpts })
+  }
+
+  /** Outcomes of one sale from one settlement batch: one job, so one request to the room, per 1,000. */
+  async enqueueRoomOutcomes(saleId: string, outcomes: TokenOutcome[]): Promise<void> {
+    if (outcomes.length === 1) return this.enqueueRoomOutcome(saleId, outcomes[0]!)
+    for (const { jobId, items } of batchJobs('outcomes', outcomes, (o) => `${o.tid}.${o.gen}.${o.outcome}`))
+      await this.roomOutcomes.add('outcomes', { saleId, outcomes: items }, { jobId: `${saleId}.${jobId}`, ...this.roomOutcomeOpts })
   }
 
   async scheduleSweep(everyMs: number): Promise<void> {

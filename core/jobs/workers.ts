@@ -1,6 +1,6 @@
 import { Worker, type ConnectionOptions } from 'bullmq'
 import type pg from 'pg'
-import { CheckoutJob, NotificationJob, ReconcileJobName, type OrderEvent } from '../../contracts/index.ts'
+import { CheckoutJob, NotificationBatchJob, NotificationJob, ReconcileJobName, type OrderEvent } from '../../contracts/index.ts'
 import type { CheckoutDeps } from '../checkout/deps.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
 import type { Logger } from '../logger.ts'
@@ -9,7 +9,9 @@ import { deliverNotification, type NotificationProvider } from '../notify/notifi
 import type { Reconciler } from '../reconcile/reconciler.ts'
 import type { Scripts } from '../redis/scripts.ts'
 import type { RoomReporter } from '../room/room-reporter.ts'
-import { runSaga, type SagaStore } from '../saga/saga.ts'
+import { runSagaBatch, type SagaItem } from '../saga/saga-batch.ts'
+import { SagaBatcher, type SagaBatcherOptions } from '../saga/saga-batcher.ts'
+import type { SagaRecord, SagaStore } from '../saga/saga.ts'
 import type { Sales } from '../sale/sales.ts'
 import { QUEUE_NAMES, SWEEP_HOLDS_JOB, roomOutcomeBackoff, type Jobs, type RoomOutcomeJob } from './jobs.ts'
 
@@ -24,10 +26,12 @@ export interface WorkerDeps {
   metrics: Metrics
   logger: Logger
   checkoutConcurrency: number
+  /** How checkout sagas are gathered into batches (see SagaBatcher); without it, one saga at a time. */
+  settleBatch?: SagaBatcherOptions
   /** Lock of a running job, and how often stalled ones are looked for (BullMQ lockDuration/stalledInterval), every queue. */
   jobLockMs?: number
-  /** Called once a checkout saga has reached its final state. */
-  onSettled?: (orderId: string) => Promise<void>
+  /** Called with the checkout sagas of a batch that reached their final state. */
+  onSettled?: (orderIds: string[]) => Promise<void>
   reconciler?: Reconciler
   notificationProviders?: NotificationProvider[]
 }
@@ -85,13 +89,41 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
   const { connection, jobs, metrics, logger } = deps
   const common = { connection, prefix: jobs.prefix, ...(deps.jobLockMs ? { lockDuration: deps.jobLockMs, stalledInterval: deps.jobLockMs } : {}) }
 
+  const observe = (step: string, outcome: 'completed' | 'failed' | 'compensated') => metrics.sagaSteps.inc({ step, outcome })
+  /** After a batch: one notification job and one "settled" message for all of its sagas that ended. */
+  const announce = async (items: SagaItem<CheckoutJob>[], outcomes: Map<string, PromiseSettledResult<SagaRecord>>) => {
+    const ended = [...new Map(items.map((item) => [item.sagaId, item.input])).values()].flatMap((input) => {
+      const outcome = outcomes.get(input.orderId)
+      if (outcome?.status !== 'fulfilled' || (outcome.value.status !== 'COMPLETED' && outcome.value.status !== 'COMPENSATED')) return []
+      const event: OrderEvent = {
+        type: outcome.value.status === 'COMPLETED' ? 'order.confirmed' : 'order.failed',
+        orderId: input.orderId,
+        saleId: input.saleId,
+        at: new Date().toISOString(),
+        reason: outcome.value.failure,
+        ref: '',
+        amountCents: input.amountCents,
+      }
+      return [{ event, recipient: input.shopper }]
+    })
+    if (ended.length === 0) return
+    await jobs.enqueueNotifications(ended).catch((err) => logger.warn({ err, orders: ended.length }, 'could not enqueue notifications'))
+    await deps.onSettled?.(ended.map((n) => n.event.orderId)).catch((err) => logger.warn({ err, orders: ended.length }, 'could not announce settled orders'))
+  }
+  const batcher = new SagaBatcher<CheckoutJob>(
+    async (items) => {
+      const outcomes = await runSagaBatch(checkoutWorkflow, deps.sagaStore, items, deps.checkoutDeps, observe)
+      metrics.settleBatchSize.observe(items.length)
+      await announce(items, outcomes)
+      return outcomes
+    },
+    deps.settleBatch ?? { maxBatch: 1, lingerMs: 0 },
+  )
   const checkout = new Worker<CheckoutJob>(
     QUEUE_NAMES.checkout,
     async (job) => {
       const input = CheckoutJob.parse(job.data)
-      const record = await runSaga(checkoutWorkflow, deps.sagaStore, input.orderId, input, deps.checkoutDeps, (step, outcome) =>
-        metrics.sagaSteps.inc({ step, outcome }),
-      )
+      const record = await batcher.submit(input.orderId, input)
       // Waiting on the gateway; reconciliation resumes it. The order stays pending.
       if (record.status === 'SUSPENDED') return { status: 'pending', failure: record.failure }
       const status = record.status === 'COMPLETED' ? 'confirmed' : 'failed'
@@ -100,17 +132,6 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
         metrics.settleSeconds.observe((Date.now() - input.redeemedAt) / 1000)
       }
       if (record.status === 'COMPENSATED') metrics.holdsReleased.inc({ sale: input.saleId, reason: record.failure ?? 'failed' })
-      const event: OrderEvent = {
-        type: status === 'confirmed' ? 'order.confirmed' : 'order.failed',
-        orderId: input.orderId,
-        saleId: input.saleId,
-        at: new Date().toISOString(),
-        reason: record.failure,
-        ref: '',
-        amountCents: input.amountCents,
-      }
-      await jobs.enqueueNotification(event, input.shopper).catch((err) => logger.warn({ err, orderId: input.orderId }, 'could not enqueue notification'))
-      await deps.onSettled?.(input.orderId).catch((err) => logger.warn({ err, orderId: input.orderId }, 'could not announce settled order'))
       return { status, failure: record.failure }
     },
     { ...common, concurrency: deps.checkoutConcurrency },
@@ -118,7 +139,7 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
 
   const outcomes = new Worker<RoomOutcomeJob>(
     QUEUE_NAMES.roomOutcomes,
-    async (job) => deps.reporter.report(job.data.saleId, [job.data.outcome]),
+    async (job) => deps.reporter.report(job.data.saleId, job.data.outcomes ?? (job.data.outcome ? [job.data.outcome] : [])),
     { ...common, concurrency: 16, settings: { backoffStrategy: roomOutcomeBackoff } },
   )
 
@@ -133,9 +154,13 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
     { ...common, concurrency: 1 },
   )
 
-  const notifications = new Worker<NotificationJob>(
+  const notifications = new Worker<NotificationJob | NotificationBatchJob>(
     QUEUE_NAMES.notifications,
-    async (job) => deliverNotification(NotificationJob.parse(job.data), deps.notificationProviders ?? []),
+    async (job) => {
+      const batch = NotificationBatchJob.safeParse(job.data)
+      for (const notification of batch.success ? batch.data.notifications : [NotificationJob.parse(job.data)])
+        await deliverNotification(notification, deps.notificationProviders ?? [])
+    },
     { ...common, concurrency: 8 },
   )
 

@@ -15,17 +15,21 @@ export class OrderSettledFeed {
     private readonly subscriber: Redis,
     private readonly channel: string,
   ) {
-    subscriber.on('message', (channel: string, orderId: string) => {
+    subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return
-      const waiting = this.waiters.get(orderId)
-      if (!waiting) return
-      this.waiters.delete(orderId)
-      for (const wake of waiting) wake()
+      for (const orderId of message.split(' ')) {
+        const waiting = this.waiters.get(orderId)
+        if (!waiting) continue
+        this.waiters.delete(orderId)
+        for (const wake of waiting) wake()
+      }
     })
   }
 
-  async publish(orderId: string): Promise<void> {
-    await this.publisher.publish(this.channel, orderId)
+  /** One message per call, however many orders (a settlement batch): order ids never contain a space. */
+  async publish(orderIds: string | string[]): Promise<void> {
+    const ids = typeof orderIds === 'string' ? [orderIds] : orderIds
+    if (ids.length) await this.publisher.publish(this.channel, ids.join(' '))
   }
 
   /**

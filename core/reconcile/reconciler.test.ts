@@ -270,9 +270,9 @@ describe('when an order settles', () => {
       { order_id: no.orderId, type: 'order.failed', channel: 'email', recipient: no.shopper },
     ])
     // A re-run job (stalled, retried) delivers the same notification again: still one row.
-    const job = await core.jobs.notifications.getJob(`${ok.orderId}.order.confirmed.-`)
-    await job!.remove()
-    await core.jobs.enqueueNotification(job!.data.event, job!.data.recipient)
+    const sent = await core.db.query(`SELECT payload, recipient FROM outbox WHERE order_id = $1`, [ok.orderId])
+    await core.jobs.notifications.remove(`${ok.orderId}.order.confirmed.-`)
+    await core.jobs.enqueueNotification(sent.rows[0].payload, sent.rows[0].recipient)
     await eventually(async () => ((await core.jobs.notifications.getJob(`${ok.orderId}.order.confirmed.-`))?.finishedOn ? true : undefined))
     expect((await core.db.query(`SELECT count(*)::int AS n FROM outbox WHERE order_id = $1`, [ok.orderId])).rows[0].n).toBe(1)
   })

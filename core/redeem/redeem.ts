@@ -30,16 +30,23 @@ export interface RedeemCall {
   nowMs: number
 }
 
+/** Where the redeem path hands the checkout job of a hold (CheckoutOutbox in core). */
+export interface CheckoutForwarder {
+  /** Resolves once BullMQ has the job (data: the job's JSON, as written to the sale's outbox). */
+  forward(saleId: string, orderId: string, data: string): Promise<void>
+}
+
 /**
- * The hot path: two signature checks, one Lua script, one enqueue. Everything that can be refused
- * without shared state is refused before Redis is touched.
+ * The hot path: two signature checks, one Lua script (the hold and its checkout job in the sale's outbox,
+ * atomically), one batched forward of the job into BullMQ. Everything that can be refused without shared
+ * state is refused before Redis is touched.
  */
 export class Redeemer {
   constructor(
     private readonly secrets: { token: string; grant: string },
     private readonly sales: Sales,
     private readonly scripts: Scripts,
-    private readonly enqueue: (job: CheckoutJob) => Promise<void>,
+    private readonly checkouts: CheckoutForwarder,
     private readonly metrics: Metrics,
     /** Units a sale may hold while their payments run; beyond it redeem answers 429 (0: no cap). */
     private readonly maxCheckouts = 0,
@@ -59,6 +66,19 @@ export class Redeemer {
     const { tid } = token.payload
     const { gen, exp } = grant.payload
     const orderId = orderIdFor(saleId, tid, gen)
+    const job: CheckoutJob = {
+      orderId,
+      saleId,
+      tid,
+      gen,
+      shopper,
+      paymentMethod: body.paymentMethod,
+      amountCents: sale.priceCents,
+      currency: sale.currency,
+      idempotencyKey,
+      redeemedAt: nowMs,
+    }
+    const checkoutJob = JSON.stringify(job)
     const result = await this.scripts.redeemToken(saleId, {
       tid,
       gen,
@@ -68,6 +88,7 @@ export class Redeemer {
       nowMs,
       grantExpiresAtMs: exp,
       maxCheckouts: this.maxCheckouts,
+      checkoutJob,
     })
     if (result.kind === 'refused') {
       this.metrics.redeems.inc({ sale: saleId, outcome: ScriptError[result.error] })
@@ -78,20 +99,11 @@ export class Redeemer {
       throw new ApiError(code, message, undefined, result.error === ScriptError.CheckoutsBusy ? { 'retry-after': '1' } : undefined)
     }
     this.metrics.redeems.inc({ sale: saleId, outcome: result.kind })
-    // Enqueued on replays too: the job id is the order id, so a saga is never started twice, and a
-    // crash between the script and this line is repaired by the shopper's retry (or the hold expires).
-    await this.enqueue({
-      orderId: result.orderId,
-      saleId,
-      tid,
-      gen,
-      shopper,
-      paymentMethod: body.paymentMethod,
-      amountCents: sale.priceCents,
-      currency: sale.currency,
-      idempotencyKey,
-      redeemedAt: nowMs,
-    })
+    // A new hold's job is already in the sale's outbox (same atomic step): if core dies before this
+    // forward, another core process forwards it (CheckoutOutbox.recover). Forwarded on replays too: the
+    // job id is the order id, so a saga is never started twice, and a replay also finishes a forward
+    // that failed the first time.
+    await this.checkouts.forward(saleId, result.orderId, result.orderId === orderId ? checkoutJob : JSON.stringify({ ...job, orderId: result.orderId }))
     return { orderId: result.orderId, saleId, status: 'pending', replayed: result.kind === 'replayed' }
   }
 }

@@ -181,10 +181,34 @@ describe('hold lifecycle', () => {
     const a = redeemInput(1)
     await scripts.redeemToken(saleId, a)
     expect(await scripts.releaseHold(saleId, a.orderId)).toEqual({ tid: a.tid, gen: 1 })
-    expect(await scripts.releaseHold(saleId, a.orderId)).toBeNull()
+    // Again (a saga re-run after a crash): the unit is not released twice, but the token is named again.
+    expect(await scripts.releaseHold(saleId, a.orderId)).toEqual({ tid: a.tid, gen: 1 })
     expect(await scripts.counters(saleId)).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
     const again = await scripts.redeemToken(saleId, redeemInput(3, { shopper: a.shopper }))
     expect(again.kind).toBe('held')
+    expect(await scripts.counters(saleId)).toEqual({ stock: 2, available: 1, held: 1, sold: 0 })
+  })
+
+  it('should name the token of a hold given back earlier, so a caller that died before telling the room can tell it', async () => {
+    await seed(3, 1, 30)
+    const swept = redeemInput(1)
+    const sold = redeemInput(2)
+    await scripts.redeemToken(saleId, swept)
+    await scripts.redeemToken(saleId, sold)
+    expect(await scripts.commitHold(saleId, sold.orderId)).toBe(true)
+    expect(await scripts.releaseExpiredHolds(saleId, NOW + 30_000)).toEqual([{ orderId: swept.orderId, tid: swept.tid, gen: 1 }])
+    // The sweep gave it back; the order's saga, finding its hold gone, still learns which token to return.
+    expect(await scripts.releaseHold(saleId, swept.orderId)).toEqual({ tid: swept.tid, gen: 1 })
+    // The next generation of the token is redeemed: the old order's answer stays about its own generation.
+    const next = redeemInput(1, { gen: 2, shopper: 'next_in_line_000000000', idempotencyKey: 'next-key-001', orderId: `ord_${'d'.repeat(32)}` })
+    expect((await scripts.redeemToken(saleId, next)).kind).toBe('held')
+    expect(await scripts.releaseHold(saleId, swept.orderId)).toEqual({ tid: swept.tid, gen: 1 })
+    expect(await scripts.holdState(saleId, next.orderId)).toBe('held')
+    // Nothing to give back: a sold hold, an order never held.
+    expect(await scripts.finalizeHold(saleId, sold.orderId)).toEqual({ tid: sold.tid, gen: 1 })
+    expect(await scripts.releaseHold(saleId, sold.orderId)).toBeNull()
+    expect(await scripts.releaseHold(saleId, `ord_${'0'.repeat(31)}9`)).toBeNull()
+    expect(await scripts.counters(saleId)).toEqual({ stock: 3, available: 1, held: 1, sold: 1 })
   })
 })
 
@@ -212,8 +236,8 @@ describe('script loader', () => {
 
   it('should load every script with its key count from the file name', () => {
     const names = loadScripts().map((s) => `${s.name}-${s.numberOfKeys}`)
-    expect(names).toContain('redeemToken-7')
-    expect(names).toContain('releaseExpiredHolds-5')
+    expect(names).toContain('redeemToken-8')
+    expect(names).toContain('releaseExpiredHolds-6')
     for (const s of loadScripts()) expect(s.lua).not.toContain('@include')
   })
 

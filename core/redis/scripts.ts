@@ -32,6 +32,15 @@ export interface ReleasedHold extends TokenRef {
   orderId: string
 }
 
+/** What addCheckoutJobs needs of a BullMQ Queue (its key names). */
+export interface BullQueueKeys {
+  keys: { [key: string]: string }
+  toKey(type: string): string
+}
+
+/** The queue keys addCheckoutJobs-6.lua takes, in its order. */
+const BULL_KEYS = ['wait', 'meta', 'id', 'events', 'marker', 'active'] as const
+
 type Command = (...args: (string | number)[]) => Promise<unknown>
 
 /**
@@ -74,8 +83,8 @@ export class Scripts {
   protected redeemTokenArgs(saleId: string, r: RedeemInput): (string | number)[] {
     const k = this.keys(saleId)
     return [
-      k.meta, k.stock, k.tokens, k.holds, k.holdInfo, k.shoppers, k.idempotency,
-      r.tid, r.gen, r.shopper, r.idempotencyKey, r.orderId, r.nowMs, r.grantExpiresAtMs, r.maxCheckouts ?? 0,
+      k.meta, k.stock, k.tokens, k.holds, k.holdInfo, k.shoppers, k.idempotency, k.checkouts,
+      r.tid, r.gen, r.shopper, r.idempotencyKey, r.orderId, r.nowMs, r.grantExpiresAtMs, r.maxCheckouts ?? 0, r.checkoutJob ?? '',
     ]
   }
 
@@ -84,6 +93,29 @@ export class Scripts {
     if (code === 1) return { kind: 'held', orderId: orderId! }
     if (code === 2) return { kind: 'replayed', orderId: orderId! }
     return { kind: 'refused', error: code as ScriptError }
+  }
+
+  /** The sale's checkout outbox: orderId -> checkout job JSON, written by redeemToken with each new hold. */
+  async checkoutOutbox(saleId: string, cursor = '0', count = 500): Promise<{ cursor: string; entries: Array<[string, string]> }> {
+    const [next, flat] = await this.redis.hscan(this.keys(saleId).checkouts, cursor, 'COUNT', count)
+    const entries: Array<[string, string]> = []
+    for (let i = 0; i < flat.length; i += 2) entries.push([flat[i]!, flat[i + 1]!])
+    return { cursor: next, entries }
+  }
+
+  /** Removes forwarded entries from the sale's checkout outbox. */
+  async dropFromCheckoutOutbox(saleId: string, orderIds: string[]): Promise<void> {
+    if (orderIds.length) await this.redis.hdel(this.keys(saleId).checkouts, ...orderIds)
+  }
+
+  /**
+   * Adds checkout jobs (id, data JSON) to a BullMQ queue in one script call, stored as Queue.add stores
+   * them (see addCheckoutJobs-6.lua). Existing ids are left alone. Returns how many were new.
+   */
+  async addCheckoutJobs(queue: BullQueueKeys, name: string, optsJson: string, timestamp: number, jobs: Array<[string, string]>): Promise<number> {
+    const args: (string | number)[] = [...BULL_KEYS.map((key) => queue.keys[key] ?? queue.toKey(key)), queue.toKey(''), name, optsJson, timestamp]
+    for (const [id, data] of jobs) args.push(id, data)
+    return (await this.exec('addCheckoutJobs', args)) as number
   }
 
   async holdState(saleId: string, orderId: string): Promise<HoldState> {
@@ -104,15 +136,21 @@ export class Scripts {
     return done === 1 ? { tid: tid!, gen: Number(gen) } : null
   }
 
+  /**
+   * Gives the order's held unit back and answers the token to return to the room: also when the hold was
+   * already given back (an earlier call, or the expiry sweep), so a caller that died between the release
+   * and telling the room tells it on its retry instead of never. Null when the order has no hold to give
+   * back (never held, or sold). Telling the room twice is safe: outcomes are idempotent per (tid, gen).
+   */
   async releaseHold(saleId: string, orderId: string): Promise<TokenRef | null> {
     const k = this.keys(saleId)
-    const [done, tid, gen] = (await this.exec('releaseHold', [k.stock, k.holds, k.holdInfo, k.tokens, k.shoppers, orderId])) as [number, string?, string?]
-    return done === 1 ? { tid: tid!, gen: Number(gen) } : null
+    const [done, tid, gen] = (await this.exec('releaseHold', [k.stock, k.holds, k.holdInfo, k.tokens, k.shoppers, k.released, orderId])) as [number, string?, string?]
+    return done === 1 || done === 2 ? { tid: tid!, gen: Number(gen) } : null
   }
 
   async releaseExpiredHolds(saleId: string, nowMs: number, max = 500): Promise<ReleasedHold[]> {
     const k = this.keys(saleId)
-    const flat = (await this.exec('releaseExpiredHolds', [k.stock, k.holds, k.holdInfo, k.tokens, k.shoppers, nowMs, max])) as string[]
+    const flat = (await this.exec('releaseExpiredHolds', [k.stock, k.holds, k.holdInfo, k.tokens, k.shoppers, k.released, nowMs, max])) as string[]
     const out: ReleasedHold[] = []
     for (let i = 0; i < flat.length; i += 3) out.push({ orderId: flat[i]!, tid: flat[i + 1]!, gen: Number(flat[i + 2]) })
     return out
@@ -170,4 +208,6 @@ export interface RedeemInput {
   grantExpiresAtMs: number
   /** Cap on units held while their payment runs (0 or absent: no cap). */
   maxCheckouts?: number
+  /** The checkout job (JSON) to put in the sale's outbox with a new hold, atomically (absent: none). */
+  checkoutJob?: string
 }

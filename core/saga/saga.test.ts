@@ -65,7 +65,7 @@ describe('when a step crashes and the job is retried', () => {
     const record = await runSaga(testSaga(calls, {}), store, id, { n: 2 }, {})
     expect(record.status).toBe('COMPLETED')
     expect(calls).toEqual(['do:a', 'do:b', 'do:b', 'do:c', 'do:d'])
-    const log = await db.query('SELECT step, outcome FROM saga_step_log WHERE saga_id = $1 ORDER BY id', [id])
+    const log = await db.query('SELECT step, outcome FROM saga_history WHERE saga_id = $1 ORDER BY at', [id])
     expect(log.rows.map((r) => `${r.step}:${r.outcome}`)).toEqual(['a:completed', 'b:completed', 'c:completed', 'd:completed'])
   })
 })

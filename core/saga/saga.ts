@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import { withTransaction } from '../db/transaction.ts'
 
 /**
  * A step failure that retrying will not fix (card declined, hold expired). Before the saga's pivot it
@@ -42,16 +43,43 @@ export interface StepContext<Deps> {
 export interface Step<I, Deps> {
   id: string
   invoke(input: I, ctx: StepContext<Deps>): Promise<StepResult<unknown, unknown>>
+  /**
+   * The same step for many sagas at once (see runSagaBatch), one settled result per item, in order. Each
+   * item must end exactly as `invoke` would have ended it; without it the batch calls `invoke` per item.
+   */
+  invokeMany?: (items: BatchItem<I>[], deps: Deps) => Promise<PromiseSettledResult<StepResult<unknown, unknown>>[]>
   compensate?: (undo: unknown, deps: Deps, failure: string) => Promise<void>
+}
+
+export interface BatchItem<I> {
+  input: I
+  /** Outputs of the steps this item's saga already completed, by step id. */
+  results: Record<string, unknown>
 }
 
 export function defineStep<I, Deps, O, U>(
   id: string,
   invoke: (input: I, ctx: StepContext<Deps>) => Promise<StepResult<O, U>>,
   compensate?: (undo: U | undefined, deps: Deps, failure: string) => Promise<void>,
+  invokeMany?: (items: BatchItem<I>[], deps: Deps) => Promise<PromiseSettledResult<StepResult<O, U>>[]>,
 ): Step<I, Deps> {
-  return { id, invoke, compensate: compensate as Step<I, Deps>['compensate'] }
+  return { id, invoke, compensate: compensate as Step<I, Deps>['compensate'], invokeMany }
 }
+
+/**
+ * Runs `many` for a batch; if it throws as a whole, runs `one` for each item, so an item the batch statement
+ * cannot take fails alone (with its own error) instead of failing its neighbours on every retry.
+ */
+export async function manyOrEach<T, R>(items: T[], many: (items: T[]) => Promise<PromiseSettledResult<R>[]>, one: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  try {
+    return await many(items)
+  } catch {
+    return Promise.allSettled(items.map(one))
+  }
+}
+
+export const fulfilled = <R>(value: R): PromiseFulfilledResult<R> => ({ status: 'fulfilled', value })
+export const rejected = (reason: unknown): PromiseRejectedResult => ({ status: 'rejected', reason })
 
 export interface SagaDefinition<I, Deps> {
   id: string
@@ -61,8 +89,10 @@ export interface SagaDefinition<I, Deps> {
 }
 
 export type SagaStatus = 'RUNNING' | 'SUSPENDED' | 'COMPLETED' | 'COMPENSATING' | 'COMPENSATED'
-interface CompletedStep {
+export interface CompletedStep {
   step: string
+  /** When it was recorded (set by Postgres). */
+  at?: string
   output: unknown
   undo: unknown
   compensated?: boolean
@@ -77,6 +107,19 @@ export interface SagaRecord {
 /** Saga state and step log in Postgres, so a saga resumes where it stopped after any crash. */
 export class SagaStore {
   constructor(private readonly db: pg.Pool) {}
+
+  /**
+   * The batch runner's progress records are committed without waiting for the WAL flush. Safe because they
+   * only record progress: every step is idempotent, so a record lost with a Postgres crash (never with a
+   * process crash) only makes the step run again; and any later durable write (every step's own effect in
+   * Postgres) flushes the WAL before it, records included.
+   */
+  private async progress(sql: string, params: unknown[]): Promise<pg.QueryResult> {
+    return withTransaction(this.db, async (client) => {
+      await client.query('SET LOCAL synchronous_commit = off')
+      return client.query(sql, params)
+    })
+  }
 
   async begin(id: string, kind: string, input: unknown): Promise<SagaRecord> {
     const { rows } = await this.db.query(
@@ -96,12 +139,54 @@ export class SagaStore {
     return { id: row.id, status: row.status, completed: row.completed_steps, failure: row.failure }
   }
 
+  /** `begin` for many sagas in one statement. */
+  async beginMany(items: { id: string; input: unknown }[], kind: string): Promise<Map<string, SagaRecord>> {
+    const ids = items.map((item) => item.id)
+    const { rows } = await this.progress(
+      `WITH inserted AS (
+         INSERT INTO sagas (id, kind, status, input)
+         SELECT id, $3, 'RUNNING', input FROM unnest($1::text[], $2::jsonb[]) AS t(id, input)
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id, status, completed_steps, failure)
+       SELECT * FROM inserted
+       UNION ALL
+       SELECT id, status, completed_steps, failure FROM sagas WHERE id = ANY($1) AND id NOT IN (SELECT id FROM inserted)`,
+      [ids, items.map((item) => JSON.stringify(item.input)), kind],
+    )
+    const records = new Map<string, SagaRecord>()
+    for (const row of rows) records.set(row.id, { id: row.id, status: row.status, completed: row.completed_steps, failure: row.failure })
+    const unseen = ids.filter((id) => !records.has(id))
+    // As in `begin`: rows another run inserted during this statement are only seen by the next one.
+    if (unseen.length) {
+      const again = await this.db.query('SELECT id, status, completed_steps, failure FROM sagas WHERE id = ANY($1)', [unseen])
+      for (const row of again.rows) records.set(row.id, { id: row.id, status: row.status, completed: row.completed_steps, failure: row.failure })
+    }
+    for (const id of ids) if (!records.has(id)) throw new Error(`saga ${id} could not be started or read`)
+    return records
+  }
+
+  /** `completed` for many sagas in one statement; `then`: their status afterwards (the last step). */
+  async completedMany(done: { id: string; entry: CompletedStep }[], then?: SagaStatus): Promise<void> {
+    await this.progress(
+      `UPDATE sagas s SET completed_steps = s.completed_steps || jsonb_build_array(d.entry || jsonb_build_object('at', now())),
+         status = COALESCE($2, s.status), updated_at = now()
+       FROM (SELECT e->>'id' AS id, e->'entry' AS entry FROM jsonb_array_elements($1::jsonb) AS e) AS d WHERE s.id = d.id`,
+      [JSON.stringify(done), then ?? null],
+    )
+  }
+
+  async statusMany(ids: string[], status: SagaStatus): Promise<void> {
+    await this.progress('UPDATE sagas SET status = $2, updated_at = now() WHERE id = ANY($1)', [ids, status])
+  }
+
+  /**
+   * Records a completed step in the saga's own row, with its time (the `saga_history` view shows it next to
+   * the failures and compensations of `saga_step_log`).
+   */
   async completed(id: string, entry: CompletedStep): Promise<void> {
     await this.db.query(
-      `WITH updated AS (
-         UPDATE sagas SET completed_steps = completed_steps || $2::jsonb, updated_at = now() WHERE id = $1)
-       INSERT INTO saga_step_log (saga_id, step, outcome) VALUES ($1, $3, 'completed')`,
-      [id, JSON.stringify([entry]), entry.step],
+      `UPDATE sagas SET completed_steps = completed_steps || jsonb_build_array($2::jsonb || jsonb_build_object('at', now())), updated_at = now() WHERE id = $1`,
+      [id, JSON.stringify(entry)],
     )
   }
 
@@ -122,8 +207,15 @@ export class SagaStore {
     await this.db.query('INSERT INTO saga_step_log (saga_id, step, outcome, detail) VALUES ($1, $2, $3, $4)', [id, step, outcome, detail])
   }
 
-  async compensated(id: string, steps: CompletedStep[]): Promise<void> {
-    await this.db.query('UPDATE sagas SET completed_steps = $2::jsonb, updated_at = now() WHERE id = $1', [id, JSON.stringify(steps)])
+  /** Marks a completed step as compensated, keeping its record. */
+  async compensated(id: string, step: string): Promise<void> {
+    await this.db.query(
+      `UPDATE sagas SET updated_at = now(), completed_steps = (
+         SELECT jsonb_agg(CASE WHEN e->>'step' = $2 THEN e || '{"compensated": true}' ELSE e END ORDER BY n)
+         FROM jsonb_array_elements(completed_steps) WITH ORDINALITY AS t(e, n))
+       WHERE id = $1`,
+      [id, step],
+    )
   }
 }
 
@@ -138,11 +230,11 @@ export async function runSaga<I, Deps>(
   sagaId: string,
   input: I,
   deps: Deps,
-  observe?: (step: string, outcome: 'completed' | 'failed' | 'compensated') => void,
+  observe?: Observe,
 ): Promise<SagaRecord> {
   let record = await store.begin(sagaId, saga.id, input)
   if (record.status === 'COMPLETED' || record.status === 'COMPENSATED') return record
-  if (record.status === 'COMPENSATING') return compensate(saga, store, record, deps, record.failure ?? 'unknown', observe)
+  if (record.status === 'COMPENSATING') return compensateSaga(saga, store, record, deps, record.failure ?? 'unknown', observe)
   if (record.status === 'SUSPENDED') {
     await store.resume(sagaId)
     record = { ...record, status: 'RUNNING', failure: null }
@@ -158,18 +250,7 @@ export async function runSaga<I, Deps>(
     try {
       result = await step.invoke(input, { deps, results })
     } catch (error) {
-      if (error instanceof SuspendSaga) {
-        await store.log(sagaId, step.id, 'suspended', error.reason)
-        await store.status(sagaId, 'SUSPENDED', error.reason)
-        return { ...record, status: 'SUSPENDED', failure: error.reason }
-      }
-      if (error instanceof PermanentFailure && !pivotPassed) {
-        await store.log(sagaId, step.id, 'failed', error.reason)
-        observe?.(step.id, 'failed')
-        await store.status(sagaId, 'COMPENSATING', error.reason)
-        record = { ...record, status: 'COMPENSATING', failure: error.reason }
-        return compensate(saga, store, record, deps, error.reason, observe)
-      }
+      if (error instanceof SuspendSaga || (error instanceof PermanentFailure && !pivotPassed)) return settleFailure(saga, store, record, step.id, error, deps, observe)
       throw error
     }
     const entry: CompletedStep = { step: step.id, output: result.output ?? null, undo: result.undo ?? null }
@@ -183,13 +264,36 @@ export async function runSaga<I, Deps>(
   return { ...record, status: 'COMPLETED' }
 }
 
-async function compensate<I, Deps>(
+/** A saga failed at `stepId`: suspend it, or (a permanent failure before the pivot) compensate it. */
+export async function settleFailure<I, Deps>(
+  saga: SagaDefinition<I, Deps>,
+  store: SagaStore,
+  record: SagaRecord,
+  stepId: string,
+  error: SuspendSaga | PermanentFailure,
+  deps: Deps,
+  observe?: Observe,
+): Promise<SagaRecord> {
+  if (error instanceof SuspendSaga) {
+    await store.log(record.id, stepId, 'suspended', error.reason)
+    await store.status(record.id, 'SUSPENDED', error.reason)
+    return { ...record, status: 'SUSPENDED', failure: error.reason }
+  }
+  await store.log(record.id, stepId, 'failed', error.reason)
+  observe?.(stepId, 'failed')
+  await store.status(record.id, 'COMPENSATING', error.reason)
+  return compensateSaga(saga, store, { ...record, status: 'COMPENSATING', failure: error.reason }, deps, error.reason, observe)
+}
+
+export type Observe = (step: string, outcome: 'completed' | 'failed' | 'compensated') => void
+
+export async function compensateSaga<I, Deps>(
   saga: SagaDefinition<I, Deps>,
   store: SagaStore,
   record: SagaRecord,
   deps: Deps,
   failure: string,
-  observe?: (step: string, outcome: 'completed' | 'failed' | 'compensated') => void,
+  observe?: Observe,
 ): Promise<SagaRecord> {
   const steps = record.completed.map((s) => ({ ...s }))
   for (let i = steps.length - 1; i >= 0; i--) {
@@ -198,7 +302,7 @@ async function compensate<I, Deps>(
     const step = saga.steps.find((s) => s.id === done.step)
     await step?.compensate?.(done.undo ?? undefined, deps, failure)
     done.compensated = true
-    await store.compensated(record.id, steps)
+    await store.compensated(record.id, done.step)
     await store.log(record.id, done.step, 'compensated', failure)
     observe?.(done.step, 'compensated')
   }

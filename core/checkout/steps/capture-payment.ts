@@ -1,18 +1,13 @@
 import { GatewayRejectedError } from '../../payment/gateway.ts'
 import { withGatewayRetries } from '../../payment/retry.ts'
-import { defineStep, stepResult } from '../../saga/saga.ts'
-import { DEFAULT_PAYMENT_POLICY, paymentKey, type CheckoutContext, type CheckoutInput } from '../deps.ts'
+import { defineStep, fulfilled, manyOrEach, rejected, stepResult, type BatchItem } from '../../saga/saga.ts'
+import { DEFAULT_PAYMENT_POLICY, paymentKey, type CheckoutContext, type CheckoutDeps, type CheckoutInput } from '../deps.ts'
 import { authorizePaymentStepId } from './authorize-payment.ts'
 
 export const capturePaymentStepId = 'capture-payment-step'
 
-/**
- * Charges the authorized amount, once (same idempotency key on every retry). Forward-only: no undo.
- * If the gateway refuses (the authorization was cancelled or lapsed), the order stays confirmed, the
- * unit is the shopper's, and the order is flagged `confirmed_without_payment` for a person to settle:
- * after the pivot nothing is compensated, least of all by taking the unit back silently.
- */
-export const capturePaymentStep = defineStep(capturePaymentStepId, async (input: CheckoutInput, { deps, results }: CheckoutContext) => {
+/** Captures at the gateway: true when charged, false when the gateway refused (the order is then flagged). */
+async function charge(input: CheckoutInput, results: Record<string, unknown>, deps: CheckoutDeps): Promise<boolean> {
   const policy = deps.payments ?? DEFAULT_PAYMENT_POLICY
   const { ref } = results[authorizePaymentStepId] as { ref: string }
   try {
@@ -20,6 +15,7 @@ export const capturePaymentStep = defineStep(capturePaymentStepId, async (input:
       tries: policy.callTries,
       baseMs: policy.backoffMs,
     })
+    return true
   } catch (error) {
     if (!(error instanceof GatewayRejectedError)) throw error
     deps.logger.error({ orderId: input.orderId, ref, err: error.message }, 'capture refused after the order was confirmed: flagged')
@@ -27,11 +23,46 @@ export const capturePaymentStep = defineStep(capturePaymentStepId, async (input:
       `INSERT INTO flags (kind, order_id, detail) VALUES ('confirmed_without_payment', $1, $2) ON CONFLICT (kind, order_id) DO NOTHING`,
       [input.orderId, `capture refused: ${error.code}`],
     )
-    return stepResult({ captured: false })
+    return false
   }
-  await deps.db.query(
-    `UPDATE payments SET status = 'CAPTURED', captured_cents = $2, updated_at = now() WHERE order_id = $1 AND status IN ('AUTHORIZED', 'PENDING')`,
-    [input.orderId, input.amountCents],
+}
+
+const recordCaptured = (deps: CheckoutDeps, captured: { orderId: string; amountCents: number }[]) =>
+  deps.db.query(
+    `UPDATE payments p SET status = 'CAPTURED', captured_cents = c."amountCents", updated_at = now()
+     FROM jsonb_to_recordset($1::jsonb) AS c("orderId" text, "amountCents" bigint)
+     WHERE p.order_id = c."orderId" AND p.status IN ('AUTHORIZED', 'PENDING')`,
+    [JSON.stringify(captured.map(({ orderId, amountCents }) => ({ orderId, amountCents })))],
   )
+
+async function captureOne(input: CheckoutInput, results: Record<string, unknown>, deps: CheckoutDeps) {
+  if (!(await charge(input, results, deps))) return stepResult({ captured: false })
+  await recordCaptured(deps, [input])
   return stepResult({ captured: true })
-})
+}
+
+/**
+ * Charges the authorized amount, once (same idempotency key on every retry). Forward-only: no undo.
+ * If the gateway refuses (the authorization was cancelled or lapsed), the order stays confirmed, the
+ * unit is the shopper's, and the order is flagged `confirmed_without_payment` for a person to settle:
+ * after the pivot nothing is compensated, least of all by taking the unit back silently.
+ * For a batch, the gateway calls run side by side and one statement records every capture.
+ */
+export const capturePaymentStep = defineStep(
+  capturePaymentStepId,
+  async (input: CheckoutInput, { deps, results }: CheckoutContext) => captureOne(input, results, deps),
+  undefined,
+  (items: BatchItem<CheckoutInput>[], deps: CheckoutDeps) =>
+    manyOrEach(
+      items,
+      async (batch) => {
+        const charged = await Promise.all(batch.map((item) => charge(item.input, item.results, deps).then(fulfilled, rejected)))
+        await recordCaptured(
+          deps,
+          batch.filter((_, i) => charged[i]!.status === 'fulfilled' && (charged[i] as PromiseFulfilledResult<boolean>).value).map((item) => item.input),
+        )
+        return charged.map((result) => (result.status === 'fulfilled' ? fulfilled(stepResult({ captured: result.value })) : result))
+      },
+      (item) => captureOne(item.input, item.results, deps),
+    ),
+)

@@ -1,6 +1,8 @@
--- Puts one held unit back: stock +1, the shopper's count -1, the token marked released.
+-- Puts one held unit back: stock +1, the shopper's count -1, the token marked released, and the release
+-- remembered by order (released: orderId -> "tid|gen"), so a caller that died before announcing it can
+-- learn on its retry which token to hand back to the room.
 -- Returns the token id and generation, or nil when there is no such hold (idempotent).
-local function releaseOne(stockKey, holdsKey, holdInfoKey, tokensKey, shoppersKey, orderId)
+local function releaseOne(stockKey, holdsKey, holdInfoKey, tokensKey, shoppersKey, releasedKey, orderId)
   local info = rcall('HGET', holdInfoKey, orderId)
   if not info then return nil end
   local tid, gen, shopper = string.match(info, '^([^|]+)|(%d+)|([^|]+)$')
@@ -9,5 +11,6 @@ local function releaseOne(stockKey, holdsKey, holdInfoKey, tokensKey, shoppersKe
   rcall('ZREM', holdsKey, orderId)
   rcall('HDEL', holdInfoKey, orderId)
   rcall('HSET', tokensKey, tid, gen .. '|released|' .. orderId .. '|' .. shopper)
+  rcall('HSET', releasedKey, orderId, tid .. '|' .. gen)
   return { tid, gen }
 end

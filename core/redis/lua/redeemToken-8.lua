@@ -5,8 +5,13 @@
   Input:  KEYS[1] meta  KEYS[2] stock  KEYS[3] tokens (hash tid -> state)  KEYS[4] holds (zset orderId -> expiresAtMs)
           KEYS[5] holdInfo (hash orderId -> "tid|gen|shopper")  KEYS[6] shoppers (hash shopper -> units held or sold)
           KEYS[7] idempotency (hash key -> "orderId|tid|gen")
+          KEYS[8] checkouts (hash orderId -> checkout job JSON): the outbox of new holds whose checkout job
+                  is not yet known to be in BullMQ. Written in the same atomic step as the hold, so a
+                  redeemed hold always gets its saga even if core dies before it enqueues (the outbox
+                  forwarder, core/redeem/checkout-outbox.ts, moves entries into BullMQ and deletes them).
           ARGV[1] tid  ARGV[2] gen  ARGV[3] shopper  ARGV[4] idempotencyKey  ARGV[5] orderId
           ARGV[6] nowMs  ARGV[7] grantExpiresAtMs  ARGV[8] max checkouts in progress (0 = no cap)
+          ARGV[9] checkout job JSON for the outbox ('' or absent: none is written)
   Output: {1, orderId} new hold | {2, orderId} replay of an earlier redemption
           {-1} SoldOut | {-2} TokenUsed | {-3} LimitReached | {-5} GrantSuperseded
           {-6} IdempotencyKeyConflict | {-7} GrantExpired | {-8} SaleNotFound | {-10} CheckoutsBusy
@@ -15,10 +20,11 @@ local rcall = redis.call
 -- Includes
 --- @include "includes/splitState"
 
-local metaKey, stockKey, tokensKey, holdsKey, holdInfoKey, shoppersKey, idemKey =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local metaKey, stockKey, tokensKey, holdsKey, holdInfoKey, shoppersKey, idemKey, checkoutsKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local tid, gen, shopper, idem, orderId = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local now, grantExp, maxCheckouts = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8] or '0')
+local checkoutJob = ARGV[9] or ''
 
 local seen = rcall('HGET', idemKey, idem)
 if seen then
@@ -60,4 +66,5 @@ rcall('HSET', tokensKey, tid, gen .. '|held|' .. orderId .. '|' .. shopper)
 rcall('ZADD', holdsKey, now + holdTtl, orderId)
 rcall('HSET', holdInfoKey, orderId, tid .. '|' .. gen .. '|' .. shopper)
 rcall('HSET', idemKey, idem, orderId .. '|' .. tid .. '|' .. gen)
+if checkoutJob ~= '' then rcall('HSET', checkoutsKey, orderId, checkoutJob) end
 return { 1, orderId }

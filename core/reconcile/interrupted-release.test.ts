@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CheckoutJob, ReconcileReport } from '../../contracts/index.ts'
+import { OutcomeRecorder, createTestSale, eventually, startTestCore, type TestCore } from '../../test/support/core.ts'
+import { admittedShopper } from '../../test/support/tokens.ts'
+import type { CheckoutDeps } from '../checkout/deps.ts'
+import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
+import { SimulatedGateway } from '../payment/simulated-gateway.ts'
+import { orderIdFor } from '../redeem/redeem.ts'
+import { SagaStore, runSaga } from '../saga/saga.ts'
+
+/**
+ * A unit given back to stock must also be given back to the waiting room, or no shopper can ever buy it:
+ * the drill core-kill-9 ended 99/100 when core was killed between a declined order's hold release (Lua)
+ * and the "returned" outcome being enqueued; the resumed saga found no hold, told nobody, and the token
+ * stayed with the room's last shopper for good.
+ */
+let core: TestCore
+let room: OutcomeRecorder
+const gateway = new SimulatedGateway({ latencyMs: 1 })
+
+beforeAll(async () => {
+  room = await new OutcomeRecorder().start()
+  core = await startTestCore(
+    { EDGE_URL: room.url, RECONCILE_STALE_MS: '0', PAYMENT_CALL_TRIES: '1', RECONCILE_INTERVAL_MS: '3600000', REDIS_CHECK_INTERVAL_MS: '3600000' },
+    { gateway },
+  )
+})
+afterAll(async () => {
+  await core?.destroy()
+  await room?.close()
+})
+
+const sagaStatus = async (orderId: string) => (await core.db.query('SELECT status FROM sagas WHERE id = $1', [orderId])).rows[0]?.status as string | undefined
+const reconcile = async (job: string) => {
+  const res = await core.app.request(`/admin/reconcile/${job}`, { method: 'POST', headers: { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}` } })
+  expect(res.status).toBe(200)
+  return (await res.json()) as ReconcileReport
+}
+const invariantOk = async (saleId: string) =>
+  ((await (await core.app.request(`/admin/sales/${saleId}/invariant`, { headers: { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}` } })).json()) as { ok: boolean }).ok
+
+/** A redeemed hold (the redeem script only: no checkout job, the test runs the saga itself). */
+async function held(saleId: string, paymentMethod: string): Promise<CheckoutJob> {
+  const shopper = await admittedShopper(core.config, saleId)
+  const orderId = orderIdFor(saleId, shopper.tid, shopper.gen)
+  const key = `key-${shopper.tid}`
+  const result = await core.scripts.redeemToken(saleId, { tid: shopper.tid, gen: 1, shopper: shopper.shopper, idempotencyKey: key, orderId, nowMs: Date.now(), grantExpiresAtMs: shopper.grantExpiresAt })
+  expect(result.kind).toBe('held')
+  return { orderId, saleId, tid: shopper.tid, gen: 1, shopper: shopper.shopper, paymentMethod, amountCents: 4999, currency: 'USD', idempotencyKey: key, redeemedAt: Date.now() }
+}
+
+describe('when core dies between giving a declined order unit back and telling the room', () => {
+  it('should tell the room when the saga is resumed, so the token goes to the next shopper, and release the unit once', async () => {
+    await createTestSale(core, 'killed-release-1', 2)
+    const input = await held('killed-release-1', 'pm_card_chargeDeclined')
+    // The first run: declined, compensation releases the hold in Redis, then the process dies before the
+    // "returned" outcome reaches BullMQ (a throw leaves exactly what kill -9 leaves: the step not marked undone).
+    const dying: CheckoutDeps = {
+      db: core.db,
+      scripts: core.scripts,
+      gateway,
+      reportToken: async () => {
+        throw new Error('process killed')
+      },
+      logger: core.logger,
+    }
+    await expect(runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, dying)).rejects.toThrow('process killed')
+    expect(await sagaStatus(input.orderId)).toBe('COMPENSATING')
+    expect(await core.scripts.holdState('killed-release-1', input.orderId)).toBe('none')
+    expect(await core.scripts.counters('killed-release-1')).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
+    expect(room.outcomes.filter((o) => o.tid === input.tid)).toEqual([])
+
+    // The restarted worker: the stuck-saga reconciler resumes it, and its compensation runs again.
+    const report = await reconcile('stuck-sagas')
+    expect(report.actions).toContainEqual({ id: input.orderId, action: 'resumed_saga', detail: 'compensating' })
+    await eventually(async () => ((await sagaStatus(input.orderId)) === 'COMPENSATED' ? true : undefined), 20_000, 'saga compensated')
+    await eventually(async () => (room.outcomes.some((o) => o.tid === input.tid) ? true : undefined), 20_000, 'the room told')
+    expect(room.outcomes.filter((o) => o.tid === input.tid)).toEqual([{ saleId: 'killed-release-1', tid: input.tid, gen: 1, outcome: 'returned' }])
+    expect((await core.db.query('SELECT status FROM orders WHERE id = $1', [input.orderId])).rows[0].status).toBe('FAILED')
+    // The unit went back once, not twice.
+    expect(await core.scripts.counters('killed-release-1')).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
+    expect(await invariantOk('killed-release-1')).toBe(true)
+  })
+})
+
+describe('when the expiry sweep gave a hold back but died before telling the room', () => {
+  it('should tell the room from the saga that then finds its hold gone, and void the authorization', async () => {
+    await createTestSale(core, 'killed-sweep-1', 2)
+    const input = await held('killed-sweep-1', 'pm_card_visa')
+    const reported: unknown[] = []
+    const deps: CheckoutDeps = {
+      db: core.db,
+      scripts: core.scripts,
+      // The payment is slow: meanwhile the hold expires and the sweep releases it, then dies (its outcomes are lost).
+      gateway: Object.assign(Object.create(gateway) as SimulatedGateway, {
+        authorize: async (request: Parameters<SimulatedGateway['authorize']>[0]) => {
+          expect(await core.scripts.releaseExpiredHolds('killed-sweep-1', Date.now() + 3_600_000)).toEqual([{ orderId: input.orderId, tid: input.tid, gen: 1 }])
+          return gateway.authorize(request)
+        },
+      }),
+      reportToken: async (_saleId, outcome) => void reported.push(outcome),
+      logger: core.logger,
+    }
+    const record = await runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, deps)
+    expect(record).toMatchObject({ status: 'COMPENSATED', failure: 'hold_expired' })
+    expect(reported).toEqual([{ tid: input.tid, gen: 1, outcome: 'returned' }])
+    expect([...gateway.ledger.values()].filter((e) => e.orderId === input.orderId).map((e) => e.state)).toEqual(['voided'])
+    expect(await core.scripts.counters('killed-sweep-1')).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
+    expect(await invariantOk('killed-sweep-1')).toBe(true)
+  })
+})

@@ -1,0 +1,122 @@
+import {
+  PermanentFailure,
+  SuspendSaga,
+  runSaga,
+  settleFailure,
+  type CompletedStep,
+  type Observe,
+  type SagaDefinition,
+  type SagaRecord,
+  type SagaStore,
+  type StepResult,
+} from './saga.ts'
+
+export interface SagaItem<I> {
+  sagaId: string
+  input: I
+}
+
+/**
+ * Runs many sagas of one definition side by side, step by step: every saga that still needs step N runs it
+ * before any moves on to N+1, so a step with `invokeMany` does its work for the whole batch in a few
+ * statements, and each step's completion is recorded for the batch in one statement.
+ *
+ * Per saga the outcome is exactly what `runSaga` would give: completed steps are skipped on a re-run, a
+ * permanent failure before the pivot compensates that saga alone (through `runSaga`'s own compensation), a
+ * suspension suspends that saga alone, and any other error fails that saga alone (its job is retried).
+ * Sagas found COMPENSATING or SUSPENDED are handed to `runSaga` one by one: they are the rare path.
+ */
+export async function runSagaBatch<I, Deps>(
+  saga: SagaDefinition<I, Deps>,
+  store: SagaStore,
+  items: SagaItem<I>[],
+  deps: Deps,
+  observe?: Observe,
+): Promise<Map<string, PromiseSettledResult<SagaRecord>>> {
+  const outcome = new Map<string, PromiseSettledResult<SagaRecord>>()
+  const unique = [...new Map(items.map((item) => [item.sagaId, item])).values()].sort((a, b) => (a.sagaId < b.sagaId ? -1 : 1))
+  if (unique.length === 0) return outcome
+
+  const records = await store.beginMany(unique.map((item) => ({ id: item.sagaId, input: item.input })), saga.id)
+  const aside: Promise<void>[] = []
+  const settleAlone = (item: SagaItem<I>) =>
+    aside.push(
+      runSaga(saga, store, item.sagaId, item.input, deps, observe).then(
+        (record) => void outcome.set(item.sagaId, { status: 'fulfilled', value: record }),
+        (reason: unknown) => void outcome.set(item.sagaId, { status: 'rejected', reason }),
+      ),
+    )
+
+  interface Live {
+    item: SagaItem<I>
+    record: SagaRecord
+    results: Record<string, unknown>
+  }
+  let live: Live[] = []
+  for (const item of unique) {
+    const record = records.get(item.sagaId)!
+    if (record.status === 'COMPLETED' || record.status === 'COMPENSATED') outcome.set(item.sagaId, { status: 'fulfilled', value: record })
+    else if (record.status !== 'RUNNING') settleAlone(item)
+    else live.push({ item, record, results: Object.fromEntries(record.completed.map((done) => [done.step, done.output])) })
+  }
+
+  const last = saga.steps.at(-1)?.id
+  const finished = new Set<string>()
+  for (const step of saga.steps) {
+    const due = live.filter((saga) => !(step.id in saga.results))
+    if (due.length === 0) continue
+    const settled: PromiseSettledResult<StepResult<unknown, unknown>>[] = step.invokeMany
+      ? await step.invokeMany(due.map((s) => ({ input: s.item.input, results: s.results })), deps)
+      : await Promise.all(
+          due.map((s) =>
+            step.invoke(s.item.input, { deps, results: s.results }).then(
+              (value) => ({ status: 'fulfilled' as const, value }),
+              (reason: unknown) => ({ status: 'rejected' as const, reason }),
+            ),
+          ),
+        )
+
+    const done: { id: string; entry: CompletedStep }[] = []
+    const dropped = new Set<Live>()
+    settled.forEach((result, i) => {
+      const s = due[i]!
+      if (result.status === 'fulfilled') {
+        const entry: CompletedStep = { step: step.id, output: result.value.output ?? null, undo: result.value.undo ?? null }
+        done.push({ id: s.item.sagaId, entry })
+        s.record.completed.push(entry)
+        s.results[step.id] = entry.output
+        return
+      }
+      dropped.add(s)
+      const error = result.reason
+      const pivotPassed = saga.pivot in s.results
+      if (error instanceof SuspendSaga || (error instanceof PermanentFailure && !pivotPassed)) {
+        aside.push(
+          settleFailure(saga, store, s.record, step.id, error, deps, observe).then(
+            (record) => void outcome.set(s.item.sagaId, { status: 'fulfilled', value: record }),
+            (reason: unknown) => void outcome.set(s.item.sagaId, { status: 'rejected', reason }),
+          ),
+        )
+      } else {
+        outcome.set(s.item.sagaId, { status: 'rejected', reason: error })
+      }
+    })
+    if (done.length) {
+      await store.completedMany(done, step.id === last ? 'COMPLETED' : undefined)
+      for (const { id } of done) {
+        observe?.(step.id, 'completed')
+        if (step.id === last) finished.add(id)
+      }
+    }
+    if (dropped.size) live = live.filter((s) => !dropped.has(s))
+  }
+
+  if (live.length) {
+    // Sagas whose last step was recorded by an earlier run that stopped before marking them COMPLETED.
+    const unmarked = live.map((s) => s.item.sagaId).filter((id) => !finished.has(id))
+    if (unmarked.length) await store.statusMany(unmarked, 'COMPLETED')
+    for (const s of live) outcome.set(s.item.sagaId, { status: 'fulfilled', value: { ...s.record, status: 'COMPLETED' } })
+  }
+  await Promise.all(aside)
+  return outcome
+}
