@@ -7,7 +7,7 @@
  * generator down (coordinated omission).
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Pool } from 'undici'
+import { BalancedPool, Pool } from 'undici'
 import { Latencies, type LatencySummary } from './stats.ts'
 
 export interface BenchRequest {
@@ -42,20 +42,23 @@ export interface LoadOptions {
   durationMs: number
 }
 
-export function createPool(origin: string, connections: number): Pool {
-  return new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 30_000, bodyTimeout: 30_000 })
+/** Keep-alive connections to one server, or spread over several (N API processes behind a load balancer). */
+export function createPool(origin: string | string[], connections: number): Pool | BalancedPool {
+  const options = { pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 30_000, bodyTimeout: 30_000 }
+  if (typeof origin === 'string' || origin.length === 1) return new Pool(typeof origin === 'string' ? origin : origin[0]!, { connections, ...options })
+  return new BalancedPool(origin, { connections: Math.ceil(connections / origin.length), ...options })
 }
 
 const is2xx = (status: number) => status >= 200 && status < 300
 
-async function send(pool: Pool, req: BenchRequest): Promise<number> {
+async function send(pool: Pool | BalancedPool, req: BenchRequest): Promise<number> {
   const res = await pool.request({ method: req.method, path: req.path, headers: req.headers, body: req.body })
   await res.body.dump()
   return res.statusCode
 }
 
 /** `concurrency` callers, each sending its next request as soon as the previous one is answered. */
-export async function closedLoop(pool: Pool, { next, okStatus = is2xx, durationMs, concurrency }: LoadOptions & { concurrency: number }): Promise<LoadResult> {
+export async function closedLoop(pool: Pool | BalancedPool, { next, okStatus = is2xx, durationMs, concurrency }: LoadOptions & { concurrency: number }): Promise<LoadResult> {
   const latencies = new Latencies()
   const statuses: Record<string, number> = {}
   let ok = 0
@@ -84,7 +87,7 @@ export async function closedLoop(pool: Pool, { next, okStatus = is2xx, durationM
 }
 
 /** Starts `rate` requests per second, whatever the answers do, for `durationMs`; then waits for the stragglers. */
-export async function openLoop(pool: Pool, { next, okStatus = is2xx, durationMs, rate }: LoadOptions & { rate: number }): Promise<LoadResult> {
+export async function openLoop(pool: Pool | BalancedPool, { next, okStatus = is2xx, durationMs, rate }: LoadOptions & { rate: number }): Promise<LoadResult> {
   const service = new Latencies()
   const fromIntended = new Latencies()
   const statuses: Record<string, number> = {}

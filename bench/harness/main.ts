@@ -13,8 +13,9 @@
  *
  * Options: --json (last line: one JSON object), --duration S (each measured phase, default 10),
  * --rate N (fixed-rate phase, default 5000), --connections N (closed-loop callers, default 64),
- * --settle-seconds S (default 10), --checkout-concurrency N (default 512), --payment-latency-ms N
- * (default 50), --db-pool N (core's DATABASE_POOL_SIZE, default 20), --skip baselines,evalsha, --cpu-prof (profile core
+ * --settle-seconds S (default 10), --checkout-concurrency N (default 1000), --payment-latency-ms N
+ * (default 50), --db-pool N (core's DATABASE_POOL_SIZE, default 20), --api-processes N (core API processes, each on
+ * its own port, the load spread over them as a load balancer would; default 1), --skip baselines,evalsha, --cpu-prof (profile core
  * processes, summary printed, files kept in bench/.profiles/), --quick (tiny scale, for the test).
  * Services: REDIS_URL, DATABASE_URL as everywhere; each run uses its own schema and key prefix and
  * removes them at the end.
@@ -50,6 +51,7 @@ const { values: args } = parseArgs({
     'checkout-concurrency': { type: 'string' },
     'payment-latency-ms': { type: 'string' },
     'db-pool': { type: 'string' },
+    'api-processes': { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     skip: { type: 'string', default: '' },
   },
@@ -63,9 +65,11 @@ const cfg = {
   rate: opt(args.rate, 5000, 200),
   connections: opt(args.connections, 64, 8),
   settleMs: opt(args['settle-seconds'], 10, 1) * 1000,
-  checkoutConcurrency: opt(args['checkout-concurrency'], 512, 16),
+  checkoutConcurrency: opt(args['checkout-concurrency'], 1000, 16),
   paymentLatencyMs: opt(args['payment-latency-ms'], 50, 2),
   dbPool: opt(args['db-pool'], 20, 5),
+  /** Core API processes, each its own `ROLE=api` process on its own port; the load generator spreads over them. */
+  apiProcesses: opt(args['api-processes'], 1, 1),
   evalshaRequests: quick ? 5_000 : 300_000,
   /** Pre-minted redemptions per second of closed-loop phase: above any rate this box reaches. */
   fullSpeedCap: quick ? 2_000 : 25_000,
@@ -199,12 +203,20 @@ async function main(): Promise<void> {
     say(`floodgate bench ${RUN}: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, schema ${SCHEMA}, prefix ${PREFIX}`)
 
     // ---- 1. Floodgate redeem
-    const corePort = await freePort()
-    const api = startNode('core-api', CORE_MAIN, coreEnv('api', corePort), nodeArgs)
-    procs.push(api)
-    profiled.push(api)
-    const coreUrl = `http://127.0.0.1:${corePort}`
-    await waitHealthy(api, `${coreUrl}/healthz`)
+    const apis: NodeProcess[] = []
+    const apiUrls: string[] = []
+    for (let i = 0; i < cfg.apiProcesses; i++) {
+      const port = await freePort()
+      const api = startNode(cfg.apiProcesses === 1 ? 'core-api' : `core-api-${i + 1}`, CORE_MAIN, coreEnv('api', port), nodeArgs)
+      procs.push(api)
+      profiled.push(api)
+      apis.push(api)
+      apiUrls.push(`http://127.0.0.1:${port}`)
+    }
+    for (const [i, api] of apis.entries()) await waitHealthy(api, `${apiUrls[i]}/healthz`)
+    const coreUrl = apiUrls[0]!
+    /** Summed over the API processes. */
+    const apiCpu = (cpu: Record<string, number> | undefined) => (cpu ? apis.reduce((n, p) => n + (cpu[p.name] ?? 0), 0) : undefined)
     const created = await fetch(`${coreUrl}/admin/sales`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
@@ -219,7 +231,7 @@ async function main(): Promise<void> {
     say(`  minted ${redemptions.length.toLocaleString('en-US')} token + grant pairs in ${Math.round(performance.now() - t)} ms`)
     const fullSource = requestSource(redemptions.slice(0, fullCount))
     const fixedSource = requestSource(redemptions.slice(fullCount))
-    const corePool = createPool(coreUrl, cfg.connections)
+    const corePool = createPool(apiUrls, cfg.connections)
     const okRedeem = (s: number) => s === 202
 
     await closedLoop(corePool, { next: fullSource.next, okStatus: okRedeem, durationMs: cfg.warmupMs, concurrency: cfg.connections })
@@ -236,7 +248,7 @@ async function main(): Promise<void> {
       return result
     })
     await corePool.close()
-    const apiRssMb = sampler.peakRssMb.get('core-api') ?? 0
+    const apiRssMb = Math.max(...apis.map((p) => sampler.peakRssMb.get(p.name) ?? 0))
 
     // ---- 2 + 3. Baselines
     await db.query(`CREATE TABLE inventory (sku text PRIMARY KEY, stock integer NOT NULL CHECK (stock >= 0))`)
@@ -325,7 +337,7 @@ async function main(): Promise<void> {
     const invariant = InvariantReport.parse(await invRes.json())
     const oversold = Math.max(0, invariant.postgres.confirmed - invariant.stock)
     const duplicateOrders = invariant.postgres.tokensWithTwoConfirmedOrders
-    await api.stop()
+    for (const api of apis) await api.stop()
 
     const numbers: BenchNumbers = {
       redeemPerSec: full.okPerSec,
@@ -344,10 +356,10 @@ async function main(): Promise<void> {
       coreApiRssMb: apiRssMb,
       coreWorkerRssMb: sampler.peakRssMb.get('core-worker') ?? 0,
       coreRssMb: Math.max(apiRssMb, sampler.peakRssMb.get('core-worker') ?? 0),
-      coreApiCpu: phaseCpu.redeemFullSpeed?.['core-api'] ?? 0,
+      coreApiCpu: apiCpu(phaseCpu.redeemFullSpeed) ?? 0,
       coreWorkerCpu: phaseCpu.settlement?.['core-worker'] ?? 0,
       loadGeneratorCpu: phaseCpu.redeemFullSpeed?.harness ?? 0,
-      redeemCoreCpuUs: perOp(phaseCpu.redeemFullSpeed?.['core-api'], full.okPerSec) * 1e6,
+      redeemCoreCpuUs: perOp(apiCpu(phaseCpu.redeemFullSpeed), full.okPerSec) * 1e6,
       redeemRedisCpuUs: perOp(phaseCpu.redeemFullSpeed?.redis, full.okPerSec) * 1e6,
       settleWorkerCpuMs: perOp(phaseCpu.settlement?.['core-worker'], settledPerSec) * 1e3,
       settlePostgresCpuMs: perOp(phaseCpu.settlement?.postgres, settledPerSec) * 1e3,

@@ -5,7 +5,7 @@ import type { CheckoutDeps } from '../checkout/deps.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
-import { deliverNotification, type NotificationProvider } from '../notify/notifications.ts'
+import { deliverNotifications, type NotificationProvider } from '../notify/notifications.ts'
 import type { Reconciler } from '../reconcile/reconciler.ts'
 import type { Scripts } from '../redis/scripts.ts'
 import type { RoomReporter } from '../room/room-reporter.ts'
@@ -158,8 +158,7 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
     QUEUE_NAMES.notifications,
     async (job) => {
       const batch = NotificationBatchJob.safeParse(job.data)
-      for (const notification of batch.success ? batch.data.notifications : [NotificationJob.parse(job.data)])
-        await deliverNotification(notification, deps.notificationProviders ?? [])
+      await deliverNotifications(batch.success ? batch.data.notifications : [NotificationJob.parse(job.data)], deps.notificationProviders ?? [])
     },
     { ...common, concurrency: 8 },
   )

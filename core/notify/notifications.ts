@@ -15,6 +15,8 @@ export interface Notification {
 export interface NotificationProvider {
   readonly channel: Channel
   send(notification: Notification): Promise<void>
+  /** The same for many at once (a settlement batch); without it, `send` each in turn. */
+  sendMany?(notifications: Notification[]): Promise<void>
 }
 
 /**
@@ -27,16 +29,25 @@ export class OutboxProvider implements NotificationProvider {
     readonly channel: Channel = 'email',
   ) {}
 
-  async send({ event, recipient }: Notification): Promise<void> {
+  async send(notification: Notification): Promise<void> {
+    await this.sendMany([notification])
+  }
+
+  async sendMany(notifications: Notification[]): Promise<void> {
     await this.db.query(
-      `INSERT INTO outbox (order_id, type, ref, channel, recipient, payload) VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO outbox (order_id, type, ref, channel, recipient, payload)
+       SELECT n.event->>'orderId', n.event->>'type', coalesce(n.event->>'ref', ''), $2, n.recipient, n.event
+       FROM jsonb_to_recordset($1::jsonb) AS n(event jsonb, recipient text)
        ON CONFLICT (order_id, type, ref, channel) DO NOTHING`,
-      [event.orderId, event.type, event.ref ?? '', this.channel, recipient, JSON.stringify(event)],
+      [JSON.stringify(notifications), this.channel],
     )
   }
 }
 
-/** Runs one notification job through every provider. */
-export async function deliverNotification(job: NotificationJob, providers: NotificationProvider[]): Promise<void> {
-  for (const provider of providers) await provider.send(job)
+/** Runs the notifications of one job (one, or a settlement batch's) through every provider. */
+export async function deliverNotifications(notifications: NotificationJob[], providers: NotificationProvider[]): Promise<void> {
+  for (const provider of providers) {
+    if (provider.sendMany) await provider.sendMany(notifications)
+    else for (const notification of notifications) await provider.send(notification)
+  }
 }

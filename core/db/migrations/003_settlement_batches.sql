@@ -14,3 +14,4 @@ CREATE VIEW saga_history AS
   FROM sagas s CROSS JOIN LATERAL jsonb_array_elements(s.completed_steps) AS e
   UNION ALL
   SELECT saga_id, step, outcome, detail, at FROM saga_step_log WHERE outcome <> 'completed';
+
