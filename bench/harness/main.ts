@@ -15,7 +15,7 @@
  * --rate N (fixed-rate phase, default 5000), --connections N (closed-loop callers, default 64),
  * --settle-seconds S (default 10), --checkout-concurrency N (default 1000), --payment-latency-ms N
  * (default 50), --db-pool N (core's DATABASE_POOL_SIZE, default 20), --api-processes N (core API processes, each on
- * its own port, the load spread over them as a load balancer would; default 1), --skip baselines,evalsha, --cpu-prof (profile core
+ * its own port, the load spread over them as a load balancer would; default: one per core, at most 2), --skip baselines,evalsha, --cpu-prof (profile core
  * processes, summary printed, files kept in bench/.profiles/), --quick (tiny scale, for the test).
  * Services: REDIS_URL, DATABASE_URL as everywhere; each run uses its own schema and key prefix and
  * removes them at the end.
@@ -69,7 +69,7 @@ const cfg = {
   paymentLatencyMs: opt(args['payment-latency-ms'], 50, 2),
   dbPool: opt(args['db-pool'], 20, 5),
   /** Core API processes, each its own `ROLE=api` process on its own port; the load generator spreads over them. */
-  apiProcesses: opt(args['api-processes'], 1, 1),
+  apiProcesses: opt(args['api-processes'], Math.min(2, cpus().length), 1),
   evalshaRequests: quick ? 5_000 : 300_000,
   /** Pre-minted redemptions per second of closed-loop phase: above any rate this box reaches. */
   fullSpeedCap: quick ? 2_000 : 25_000,

@@ -1,24 +1,20 @@
-import pg from 'pg'
+import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createSchema, dropSchema, uniqueName } from '../../test/support/services.ts'
-import { migrate } from '../db/migrate.ts'
+import { migratedDatabase, uniqueName } from '../../test/support/services.ts'
 import { runSagaBatch } from './saga-batch.ts'
 import { SagaBatcher } from './saga-batcher.ts'
 import { PermanentFailure, SagaStore, SuspendSaga, defineStep, fulfilled, rejected, runSaga, stepResult, type SagaDefinition } from './saga.ts'
 
-let schema: string
 let db: pg.Pool
 let store: SagaStore
+let drop: () => Promise<void>
 
 beforeAll(async () => {
-  schema = uniqueName('fg_sagab_')
-  db = new pg.Pool({ connectionString: await createSchema(schema), max: 4 })
-  await migrate(db)
+  ;({ db, drop } = await migratedDatabase('fg_sagab_'))
   store = new SagaStore(db)
 })
 afterAll(async () => {
-  await db?.end()
-  await dropSchema(schema)
+  await drop?.()
 })
 
 interface Input {

@@ -1,22 +1,18 @@
-import pg from 'pg'
+import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createSchema, dropSchema, uniqueName } from '../../test/support/services.ts'
-import { migrate } from '../db/migrate.ts'
+import { migratedDatabase, uniqueName } from '../../test/support/services.ts'
 import { PermanentFailure, SagaStore, defineStep, runSaga, stepResult, type SagaDefinition } from './saga.ts'
 
-let schema: string
 let db: pg.Pool
 let store: SagaStore
+let drop: () => Promise<void>
 
 beforeAll(async () => {
-  schema = uniqueName('fg_saga_')
-  db = new pg.Pool({ connectionString: await createSchema(schema), max: 4 })
-  await migrate(db)
+  ;({ db, drop } = await migratedDatabase('fg_saga_'))
   store = new SagaStore(db)
 })
 afterAll(async () => {
-  await db?.end()
-  await dropSchema(schema)
+  await drop?.()
 })
 
 type Calls = string[]

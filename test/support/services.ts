@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import pg from 'pg'
+import { migrate } from '../../core/db/migrate.ts'
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -32,4 +33,18 @@ export async function dropSchema(name: string): Promise<void> {
   await client.connect()
   await client.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`)
   await client.end()
+}
+
+/** A pool on a fresh migrated schema of its own, and how to drop it (tests that need Postgres but not core). */
+export async function migratedDatabase(prefix: string): Promise<{ db: pg.Pool; drop: () => Promise<void> }> {
+  const schema = uniqueName(prefix)
+  const db = new pg.Pool({ connectionString: await createSchema(schema), max: 4 })
+  await migrate(db)
+  return {
+    db,
+    drop: async () => {
+      await db.end()
+      await dropSchema(schema)
+    },
+  }
 }
