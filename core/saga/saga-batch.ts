@@ -1,6 +1,8 @@
 import {
   PermanentFailure,
   SuspendSaga,
+  fulfilled,
+  rejected,
   runSaga,
   settleFailure,
   type CompletedStep,
@@ -38,14 +40,11 @@ export async function runSagaBatch<I, Deps>(
   if (unique.length === 0) return outcome
 
   const records = await store.beginMany(unique.map((item) => ({ id: item.sagaId, input: item.input })), saga.id)
+  /** Sagas that left the batch to be settled on their own (rare paths), each recording its outcome. */
   const aside: Promise<void>[] = []
-  const settleAlone = (item: SagaItem<I>) =>
-    aside.push(
-      runSaga(saga, store, item.sagaId, item.input, deps, observe).then(
-        (record) => void outcome.set(item.sagaId, { status: 'fulfilled', value: record }),
-        (reason: unknown) => void outcome.set(item.sagaId, { status: 'rejected', reason }),
-      ),
-    )
+  const setAside = (sagaId: string, settling: Promise<SagaRecord>) =>
+    aside.push(settling.then(fulfilled, rejected).then((result) => void outcome.set(sagaId, result)))
+  const settleAlone = (item: SagaItem<I>) => setAside(item.sagaId, runSaga(saga, store, item.sagaId, item.input, deps, observe))
 
   interface Live {
     item: SagaItem<I>
@@ -55,7 +54,7 @@ export async function runSagaBatch<I, Deps>(
   let live: Live[] = []
   for (const item of unique) {
     const record = records.get(item.sagaId)!
-    if (record.status === 'COMPLETED' || record.status === 'COMPENSATED') outcome.set(item.sagaId, { status: 'fulfilled', value: record })
+    if (record.status === 'COMPLETED' || record.status === 'COMPENSATED') outcome.set(item.sagaId, fulfilled(record))
     else if (record.status !== 'RUNNING') settleAlone(item)
     else live.push({ item, record, results: Object.fromEntries(record.completed.map((done) => [done.step, done.output])) })
   }
@@ -91,14 +90,9 @@ export async function runSagaBatch<I, Deps>(
       const error = result.reason
       const pivotPassed = saga.pivot in s.results
       if (error instanceof SuspendSaga || (error instanceof PermanentFailure && !pivotPassed)) {
-        aside.push(
-          settleFailure(saga, store, s.record, step.id, error, deps, observe).then(
-            (record) => void outcome.set(s.item.sagaId, { status: 'fulfilled', value: record }),
-            (reason: unknown) => void outcome.set(s.item.sagaId, { status: 'rejected', reason }),
-          ),
-        )
+        setAside(s.item.sagaId, settleFailure(saga, store, s.record, step.id, error, deps, observe))
       } else {
-        outcome.set(s.item.sagaId, { status: 'rejected', reason: error })
+        outcome.set(s.item.sagaId, rejected(error))
       }
     })
     if (done.length) {
@@ -115,7 +109,7 @@ export async function runSagaBatch<I, Deps>(
     // Sagas whose last step was recorded by an earlier run that stopped before marking them COMPLETED.
     const unmarked = live.map((s) => s.item.sagaId).filter((id) => !finished.has(id))
     if (unmarked.length) await store.statusMany(unmarked, 'COMPLETED')
-    for (const s of live) outcome.set(s.item.sagaId, { status: 'fulfilled', value: { ...s.record, status: 'COMPLETED' } })
+    for (const s of live) outcome.set(s.item.sagaId, fulfilled({ ...s.record, status: 'COMPLETED' as const }))
   }
   await Promise.all(aside)
   return outcome
