@@ -109,3 +109,24 @@ describe('when the expiry sweep gave a hold back but died before telling the roo
     expect(await invariantOk('killed-sweep-1')).toBe(true)
   })
 })
+
+describe('when Redis loses a hold whose order Postgres has not seen yet', () => {
+  it('should fail that order and tell the room, so the unit it held goes to the next shopper', async () => {
+    await createTestSale(core, 'lost-hold-1', 2)
+    // Redeemed, and its checkout job queued, just before Redis lost everything (the job's add raced the restart).
+    const input = await held('lost-hold-1', 'pm_card_visa')
+    for (const key of await core.redis.keys(`${core.prefix}:{lost-hold-1}:*`)) await core.redis.del(key)
+    const rebuilt = await reconcile('redis-counters')
+    expect(rebuilt.actions.some((a) => a.id === 'lost-hold-1')).toBe(true)
+    // Postgres never saw the order: the rebuild makes its unit available again.
+    expect(await core.scripts.counters('lost-hold-1')).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
+
+    const deps: CheckoutDeps = { db: core.db, scripts: core.scripts, gateway, reportToken: async (saleId, o) => void room.outcomes.push({ saleId, ...o }), logger: core.logger }
+    const record = await runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, deps)
+    expect(record).toMatchObject({ status: 'COMPENSATED', failure: 'hold_expired' })
+    expect(room.outcomes.filter((o) => o.tid === input.tid)).toEqual([{ saleId: 'lost-hold-1', tid: input.tid, gen: 1, outcome: 'returned' }])
+    expect([...gateway.ledger.values()].filter((e) => e.orderId === input.orderId)).toEqual([])
+    expect(await core.scripts.counters('lost-hold-1')).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
+    expect(await invariantOk('lost-hold-1')).toBe(true)
+  })
+})

@@ -5,15 +5,20 @@ export const reserveUnitStepId = 'reserve-unit-step'
 
 /**
  * The unit was held atomically by the redeem request (Lua), before this saga started; this step
- * adopts that hold. Undo: the unit goes back to stock and its token back to the waiting room, for the
+ * adopts that hold (and, finding none, makes sure the room knows the token is free). Undo: the unit goes back to stock and its token back to the waiting room, for the
  * next shopper in line. The undo runs last, after the payment authorization is voided.
  */
 export const reserveUnitStep = defineStep(
   reserveUnitStepId,
   async (input: CheckoutInput, { deps }) => {
     const state = await deps.scripts.holdState(input.saleId, input.orderId)
-    // The hold expired and the sweeper already gave the unit back: nothing of ours to undo.
-    if (state === 'none') throw new PermanentFailure('hold_expired')
+    if (state === 'none') {
+      // No hold for this order: it expired (the sweep gave unit and token back), or it was lost with Redis (the
+      // rebuild counted the unit as available, but nobody has told the room). Tell the room either way: it acts on
+      // the token's current generation only, so a repeat is harmless, and the unit reaches the next shopper.
+      await deps.reportToken(input.saleId, { tid: input.tid, gen: input.gen, outcome: 'returned' })
+      throw new PermanentFailure('hold_expired')
+    }
     return stepResult(null, { saleId: input.saleId, orderId: input.orderId })
   },
   async (undo: { saleId: string; orderId: string } | undefined, deps: CheckoutDeps) => {
