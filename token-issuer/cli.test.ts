@@ -15,7 +15,8 @@ let edge: EdgeAdminDouble
 
 // One core and one edge double for the file: every CLI run is a separate process, and every test uses its own sale ids.
 beforeAll(async () => {
-  core = await startTestCore({}, { listen: true })
+  // Core's own watchdog would rebuild a lost sale within 5 s, racing the CLI's reconcile in the test below.
+  core = await startTestCore({ REDIS_CHECK_INTERVAL_MS: '3600000' }, { listen: true })
   edge = await new EdgeAdminDouble(EDGE_ADMIN_TOKEN).start()
 })
 afterAll(async () => {
