@@ -130,3 +130,25 @@ describe('when Redis loses a hold whose order Postgres has not seen yet', () => 
     expect(await invariantOk('lost-hold-1')).toBe(true)
   })
 })
+
+describe('when a checkout runs after Redis lost the sale but before the rebuild', () => {
+  it('should wait for the rebuild instead of failing the order, then sell the unit it held', async () => {
+    await createTestSale(core, 'lost-sale-1', 2)
+    const input = await held('lost-sale-1', 'pm_card_visa')
+    for (const key of await core.redis.keys(`${core.prefix}:{lost-sale-1}:*`)) await core.redis.del(key)
+    const deps: CheckoutDeps = { db: core.db, scripts: core.scripts, gateway, reportToken: async (saleId, o) => void room.outcomes.push({ saleId, ...o }), logger: core.logger }
+
+    // Whether the hold exists cannot be known yet: the step fails to be retried, and nobody is told anything.
+    await expect(runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, deps)).rejects.toThrow('not in Redis yet')
+    expect(room.outcomes.filter((o) => o.tid === input.tid)).toEqual([])
+
+    // The rebuild knows the order (created by the saga's first step) and restores its live hold.
+    await reconcile('redis-counters')
+    expect(await core.scripts.holdState('lost-sale-1', input.orderId)).toBe('held')
+    const record = await runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, deps)
+    expect(record.status).toBe('COMPLETED')
+    expect(room.outcomes.filter((o) => o.tid === input.tid)).toEqual([{ saleId: 'lost-sale-1', tid: input.tid, gen: 1, outcome: 'sold' }])
+    expect(await core.scripts.counters('lost-sale-1')).toEqual({ stock: 2, available: 1, held: 0, sold: 1 })
+    expect(await invariantOk('lost-sale-1')).toBe(true)
+  })
+})

@@ -27,7 +27,8 @@ export interface SaleRebuild {
 }
 
 export type RedeemResult = { kind: 'held' | 'replayed'; orderId: string } | { kind: 'refused'; error: ScriptError }
-export type HoldState = 'held' | 'committed' | 'none'
+/** 'sale_missing': Redis does not have the sale (lost, rebuild pending), so whether the hold exists is unknown. */
+export type HoldState = 'held' | 'committed' | 'none' | 'sale_missing'
 export interface ReleasedHold extends TokenRef {
   orderId: string
 }
@@ -120,8 +121,8 @@ export class Scripts {
 
   async holdState(saleId: string, orderId: string): Promise<HoldState> {
     const k = this.keys(saleId)
-    const state = await this.exec('holdState', [k.holds, k.holdInfo, orderId])
-    return state === 1 ? 'held' : state === 2 ? 'committed' : 'none'
+    const state = await this.exec('holdState', [k.meta, k.holds, k.holdInfo, orderId])
+    return state === 1 ? 'held' : state === 2 ? 'committed' : state === -1 ? 'sale_missing' : 'none'
   }
 
   /** True when the hold is now out of reach of the expiry sweep; false when it had already expired. */

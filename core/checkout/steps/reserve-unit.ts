@@ -12,6 +12,8 @@ export const reserveUnitStep = defineStep(
   reserveUnitStepId,
   async (input: CheckoutInput, { deps }) => {
     const state = await deps.scripts.holdState(input.saleId, input.orderId)
+    // Redis lost the sale and has not been rebuilt yet: the hold may come back with the rebuild. Retry later.
+    if (state === 'sale_missing') throw new Error(`sale ${input.saleId} is not in Redis yet (being rebuilt): retry`)
     if (state === 'none') {
       // No hold for this order: it expired (the sweep gave unit and token back), or it was lost with Redis (the
       // rebuild counted the unit as available, but nobody has told the room). Tell the room either way: it acts on
