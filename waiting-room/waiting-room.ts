@@ -725,16 +725,7 @@ export class WaitingRoom extends DurableObject<Env> {
         const { seq, shopper, ord, pre, joined_at } = shoppers[i]!
         const gen = token.gen + 1
         throughOrd = ord
-        this.sql(
-          `INSERT INTO issuance (shopper, tid, gen, pre, ord, joined_at, admitted_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-          shopper,
-          token.tid,
-          gen,
-          pre,
-          ord,
-          joined_at,
-          now,
-        )
+        this.recordIssuance(shopper, token.tid, gen, pre, ord, joined_at, now)
         this.sql(
           `UPDATE tokens SET state = 'granted', gen = ?, holder = ?, holder_shard = NULL, grant_exp = ?
            WHERE tid = ? AND state = 'available'`,
@@ -760,14 +751,7 @@ export class WaitingRoom extends DurableObject<Env> {
     // Nothing admitted: leave (last_tick, budget) alone. Accruing later from the old tick gives the same budget
     // (the cap is monotone), and a poll that admits nobody then costs no write.
     if (admitted > 0) {
-      this.sql(
-        `UPDATE room SET last_tick = ?, budget = ?, admitted_total = admitted_total + ?,
-                through_ord = MAX(COALESCE(through_ord, -1), ?) WHERE id = 1`,
-        now,
-        budget,
-        admitted,
-        throughOrd,
-      )
+      this.recordAdmissions(now, budget, admitted, throughOrd)
     }
     return admitted
   }
@@ -873,16 +857,7 @@ export class WaitingRoom extends DurableObject<Env> {
             refs.push({ shopper: t.shopper, tid: t.tid, gen: t.gen })
             continue
           }
-          this.sql(
-            `INSERT INTO issuance (shopper, tid, gen, pre, ord, joined_at, admitted_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-            t.shopper,
-            t.tid,
-            t.gen,
-            row.pre,
-            row.ord ?? 1 + row.seq,
-            row.joined_at,
-            at,
-          )
+          this.recordIssuance(t.shopper, t.tid, t.gen, row.pre, row.ord ?? 1 + row.seq, row.joined_at, at)
           this.sql(
             `UPDATE queue SET state = 'admitted', tid = ?, gen = ?, "grant" = NULL, grant_iat = ?, grant_exp = ?, token = ?,
                     remote_shard = ? WHERE seq = ?`,
@@ -901,14 +876,7 @@ export class WaitingRoom extends DurableObject<Env> {
       }
       if (admitted > 0) {
         const budget = this.budgetAt(config, this.room(), at) - admitted
-        this.sql(
-          `UPDATE room SET last_tick = ?, budget = ?, admitted_total = admitted_total + ?,
-                  through_ord = MAX(COALESCE(through_ord, -1), ?) WHERE id = 1`,
-          at,
-          budget,
-          admitted,
-          throughOrd,
-        )
+        this.recordAdmissions(at, budget, admitted, throughOrd)
       }
       return back
     })
@@ -1167,6 +1135,23 @@ export class WaitingRoom extends DurableObject<Env> {
 
   private room(): RoomRow {
     return this.one<RoomRow>(`SELECT * FROM room WHERE id = 1`)
+  }
+
+  /** The issuance log: who was given which token generation, when, from which place in line (the fairness report). */
+  private recordIssuance(shopper: string, tid: string, gen: number, pre: SqlStorageValue, ord: SqlStorageValue, joinedAt: SqlStorageValue, at: number): void {
+    this.sql(`INSERT INTO issuance (shopper, tid, gen, pre, ord, joined_at, admitted_at) VALUES (?, ?, ?, ?, ?, ?, ?)`, shopper, tid, gen, pre, ord, joinedAt, at)
+  }
+
+  /** Admissions spend rate budget as of `at` and advance the admitted frontier. */
+  private recordAdmissions(at: number, budget: number, admitted: number, throughOrd: SqlStorageValue): void {
+    this.sql(
+      `UPDATE room SET last_tick = ?, budget = ?, admitted_total = admitted_total + ?,
+              through_ord = MAX(COALESCE(through_ord, -1), ?) WHERE id = 1`,
+      at,
+      budget,
+      admitted,
+      throughOrd,
+    )
   }
 
   private queueRow(shopper: string): QueueRow | undefined {

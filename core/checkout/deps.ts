@@ -36,3 +36,15 @@ export type CheckoutContext = StepContext<CheckoutDeps>
 export const paymentKey = (orderId: string, action: 'authorize' | 'capture' | 'void') => `floodgate:${orderId}:${action}`
 /** Each refund has its own id (derived from the order and the caller's key); its gateway key is fixed by it. */
 export const refundKey = (orderId: string, refundId: string) => `floodgate:${orderId}:refund:${refundId}`
+
+/** Positions of a batch's items by sale (each sale's SQL guards and room message are its own); `keep` filters them. */
+export function positionsBySale(inputs: CheckoutInput[], keep: (i: number) => boolean = () => true): Map<string, number[]> {
+  const bySale = new Map<string, number[]>()
+  inputs.forEach((input, i) => {
+    if (!keep(i)) return
+    const at = bySale.get(input.saleId)
+    if (at) at.push(i)
+    else bySale.set(input.saleId, [i])
+  })
+  return bySale
+}

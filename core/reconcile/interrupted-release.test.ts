@@ -6,6 +6,7 @@ import type { CheckoutDeps } from '../checkout/deps.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
 import { SimulatedGateway } from '../payment/simulated-gateway.ts'
 import { orderIdFor } from '../redeem/redeem.ts'
+import { saleKeys } from '../redis/keys.ts'
 import { SagaStore, runSaga } from '../saga/saga.ts'
 
 /**
@@ -38,6 +39,17 @@ const reconcile = async (job: string) => {
 }
 const invariantOk = async (saleId: string) =>
   ((await (await core.app.request(`/admin/sales/${saleId}/invariant`, { headers: { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}` } })).json()) as { ok: boolean }).ok
+
+/** Redis loses every key of the sale (a restart without persistence). */
+const loseSale = async (saleId: string) => void (await core.redis.del(...Object.values(saleKeys(core.prefix, saleId))))
+/** Checkout deps whose room outcomes go straight to the recorder (no BullMQ in between). */
+const toRecordedRoom = (): CheckoutDeps => ({
+  db: core.db,
+  scripts: core.scripts,
+  gateway,
+  reportToken: async (saleId, outcome) => void room.outcomes.push({ saleId, ...outcome }),
+  logger: core.logger,
+})
 
 /** A redeemed hold (the redeem script only: no checkout job, the test runs the saga itself). */
 async function held(saleId: string, paymentMethod: string): Promise<CheckoutJob> {
@@ -115,13 +127,13 @@ describe('when Redis loses a hold whose order Postgres has not seen yet', () => 
     await createTestSale(core, 'lost-hold-1', 2)
     // Redeemed, and its checkout job queued, just before Redis lost everything (the job's add raced the restart).
     const input = await held('lost-hold-1', 'pm_card_visa')
-    for (const key of await core.redis.keys(`${core.prefix}:{lost-hold-1}:*`)) await core.redis.del(key)
+    await loseSale('lost-hold-1')
     const rebuilt = await reconcile('redis-counters')
     expect(rebuilt.actions.some((a) => a.id === 'lost-hold-1')).toBe(true)
     // Postgres never saw the order: the rebuild makes its unit available again.
     expect(await core.scripts.counters('lost-hold-1')).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
 
-    const deps: CheckoutDeps = { db: core.db, scripts: core.scripts, gateway, reportToken: async (saleId, o) => void room.outcomes.push({ saleId, ...o }), logger: core.logger }
+    const deps = toRecordedRoom()
     const record = await runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, deps)
     expect(record).toMatchObject({ status: 'COMPENSATED', failure: 'hold_expired' })
     expect(room.outcomes.filter((o) => o.tid === input.tid)).toEqual([{ saleId: 'lost-hold-1', tid: input.tid, gen: 1, outcome: 'returned' }])
@@ -135,8 +147,8 @@ describe('when a checkout runs after Redis lost the sale but before the rebuild'
   it('should wait for the rebuild instead of failing the order, then sell the unit it held', async () => {
     await createTestSale(core, 'lost-sale-1', 2)
     const input = await held('lost-sale-1', 'pm_card_visa')
-    for (const key of await core.redis.keys(`${core.prefix}:{lost-sale-1}:*`)) await core.redis.del(key)
-    const deps: CheckoutDeps = { db: core.db, scripts: core.scripts, gateway, reportToken: async (saleId, o) => void room.outcomes.push({ saleId, ...o }), logger: core.logger }
+    await loseSale('lost-sale-1')
+    const deps = toRecordedRoom()
 
     // Whether the hold exists cannot be known yet: the step fails to be retried, and nobody is told anything.
     await expect(runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, deps)).rejects.toThrow('not in Redis yet')

@@ -104,6 +104,14 @@ export interface SagaRecord {
   failure: string | null
 }
 
+/** A saga as read from its row (`SELECT id, status, completed_steps, failure`). */
+const recordOf = (row: { id: string; status: SagaStatus; completed_steps: CompletedStep[]; failure: string | null }): SagaRecord => ({
+  id: row.id,
+  status: row.status,
+  completed: row.completed_steps,
+  failure: row.failure,
+})
+
 /** Saga state and step log in Postgres, so a saga resumes where it stopped after any crash. */
 export class SagaStore {
   constructor(private readonly db: pg.Pool) {}
@@ -136,7 +144,7 @@ export class SagaStore {
     // but its snapshot predates it and sees no row. A new statement sees the winner's.
     const row = rows[0] ?? (await this.db.query('SELECT id, status, completed_steps, failure FROM sagas WHERE id = $1', [id])).rows[0]
     if (!row) throw new Error(`saga ${id} could not be started or read`)
-    return { id: row.id, status: row.status, completed: row.completed_steps, failure: row.failure }
+    return recordOf(row)
   }
 
   /** `begin` for many sagas in one statement. */
@@ -154,12 +162,12 @@ export class SagaStore {
       [ids, items.map((item) => JSON.stringify(item.input)), kind],
     )
     const records = new Map<string, SagaRecord>()
-    for (const row of rows) records.set(row.id, { id: row.id, status: row.status, completed: row.completed_steps, failure: row.failure })
+    for (const row of rows) records.set(row.id, recordOf(row))
     const unseen = ids.filter((id) => !records.has(id))
     // As in `begin`: rows another run inserted during this statement are only seen by the next one.
     if (unseen.length) {
       const again = await this.db.query('SELECT id, status, completed_steps, failure FROM sagas WHERE id = ANY($1)', [unseen])
-      for (const row of again.rows) records.set(row.id, { id: row.id, status: row.status, completed: row.completed_steps, failure: row.failure })
+      for (const row of again.rows) records.set(row.id, recordOf(row))
     }
     for (const id of ids) if (!records.has(id)) throw new Error(`saga ${id} could not be started or read`)
     return records

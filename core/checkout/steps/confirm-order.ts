@@ -1,6 +1,6 @@
 import { withTransaction } from '../../db/transaction.ts'
 import { PermanentFailure, defineStep, fulfilled, rejected, stepResult, type BatchItem } from '../../saga/saga.ts'
-import type { CheckoutContext, CheckoutDeps, CheckoutInput } from '../deps.ts'
+import { positionsBySale, type CheckoutContext, type CheckoutDeps, type CheckoutInput } from '../deps.ts'
 
 export const confirmOrderStepId = 'confirm-order-step'
 
@@ -81,8 +81,7 @@ export const confirmOrderStep = defineStep(
   },
   undefined,
   async (items: BatchItem<CheckoutInput>[], deps: CheckoutDeps) => {
-    const bySale = new Map<string, number[]>()
-    items.forEach((item, i) => bySale.set(item.input.saleId, [...(bySale.get(item.input.saleId) ?? []), i]))
+    const bySale = positionsBySale(items.map((item) => item.input))
     const settled: PromiseSettledResult<ReturnType<typeof stepResult<null>>>[] = new Array(items.length)
     await Promise.all(
       [...bySale].map(async ([saleId, at]) => {

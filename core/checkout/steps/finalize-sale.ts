@@ -1,6 +1,6 @@
 import { defineStep, fulfilled, rejected, stepResult, type BatchItem } from '../../saga/saga.ts'
 import type { TokenOutcome } from '../../../contracts/index.ts'
-import type { CheckoutContext, CheckoutDeps, CheckoutInput } from '../deps.ts'
+import { positionsBySale, type CheckoutContext, type CheckoutDeps, type CheckoutInput } from '../deps.ts'
 
 export const finalizeSaleStepId = 'finalize-sale-step'
 
@@ -20,10 +20,10 @@ export const finalizeSaleStep = defineStep(
   undefined,
   async (items: BatchItem<CheckoutInput>[], deps: CheckoutDeps) => {
     const held = await Promise.all(items.map(({ input }) => deps.scripts.finalizeHold(input.saleId, input.orderId).then(fulfilled, rejected)))
-    const bySale = new Map<string, number[]>()
-    held.forEach((result, i) => {
-      if (result.status === 'fulfilled') bySale.set(items[i]!.input.saleId, [...(bySale.get(items[i]!.input.saleId) ?? []), i])
-    })
+    const bySale = positionsBySale(
+      items.map((item) => item.input),
+      (i) => held[i]!.status === 'fulfilled',
+    )
     const reported: PromiseSettledResult<void>[] = items.map(() => fulfilled(undefined))
     await Promise.all(
       [...bySale].map(async ([saleId, at]) => {
