@@ -95,27 +95,44 @@ export const RedeemRequest = z
   .strict()
 export type RedeemRequest = z.input<typeof RedeemRequest>
 
+export const OrderStatus = z.enum(['pending', 'confirmed', 'failed'])
+export type OrderStatus = z.infer<typeof OrderStatus>
+
 export const RedeemResponse = z.object({
   orderId: OrderId,
   saleId: SaleId,
-  status: z.literal('pending'),
+  /** `pending` for a new order; a replay answers the order as it stands now. */
+  status: OrderStatus,
   /** True when this exact redemption was seen before (same key or same token): nothing new was reserved. */
   replayed: z.boolean(),
 })
 export type RedeemResponse = z.infer<typeof RedeemResponse>
 
-export const OrderStatus = z.enum(['pending', 'confirmed', 'failed'])
-export type OrderStatus = z.infer<typeof OrderStatus>
-
 /**
  * `GET /v1/orders/:orderId?waitMs=5000` holds the answer until the order settles or the time is up, so a
- * shopper waits with one request instead of polling. Capped below the edge's timeout for calls to core.
+ * shopper waits with one request instead of polling. The edge waits this much longer for core on such a call.
  */
 export const ORDER_WAIT_MAX_MS = 8_000
 export const OrderQuery = z
   .object({ waitMs: z.coerce.number().int().min(0).max(ORDER_WAIT_MAX_MS).optional() })
   .strict()
 export type OrderQuery = z.infer<typeof OrderQuery>
+
+/** `GET /admin/sales/:saleId/orders?status&cursor&limit` (operators): a sale's orders by id; `next` is the cursor. */
+export const SaleOrdersQuery = z
+  .object({
+    status: OrderStatus.optional(),
+    cursor: OrderId.optional(),
+    limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  })
+  .strict()
+export const SaleOrders = z.object({
+  orders: z.array(
+    z.object({ orderId: OrderId, tid: TokenId, gen: z.number().int(), status: OrderStatus, createdAt: z.string() }),
+  ),
+  next: z.string().nullable(),
+})
+export type SaleOrders = z.infer<typeof SaleOrders>
 
 export const Order = z.object({
   orderId: OrderId,
@@ -201,6 +218,11 @@ export const RoomStatus = z.object({
    * `queue_all` (the emergency stop: checkout is held too). No ETA is given then (`etaSeconds` null).
    */
   admission: z.enum(['paused', 'queue_all']).optional(),
+  /**
+   * Admitted shoppers: the order their grant already has (its id follows from token and generation), so a
+   * client whose redeem answer was lost finds its order without redeeming again. Absent: none yet, or unknown.
+   */
+  order: z.object({ orderId: OrderId, status: OrderStatus }).optional(),
 })
 export type RoomStatus = z.infer<typeof RoomStatus>
 

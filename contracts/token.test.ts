@@ -8,7 +8,9 @@ const runtime = (globalThis as { navigator?: { userAgent?: string } }).navigator
 describe(`token vectors (${runtime})`, () => {
   it('should cover every case in vectors.json', async () => {
     const verdicts = await vectorVerdicts()
-    expect(verdicts).toHaveLength(2 + vectors.signing.length + vectors.tokens.length + vectors.grants.length)
+    expect(verdicts).toHaveLength(
+      2 + vectors.signing.length + vectors.tokens.length + vectors.grants.length + vectors.orderIds.length + vectors.receipts.length,
+    )
   })
 
   it('should sign, hash and verify every vector exactly as recorded', async () => {

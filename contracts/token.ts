@@ -175,6 +175,20 @@ export function peekPurchaseToken(signed: string): PurchaseTokenPayload | null {
   }
 }
 
+/** Reads a grant's payload WITHOUT checking its signature (clients and the edge learning tid/gen/exp). */
+export function peekGrant(signed: string): GrantPayload | null {
+  const parts = typeof signed === 'string' ? signed.split('.') : []
+  if (parts.length !== 3 || parts[0] !== GRANT_PREFIX || signed.length > MAX_SIGNED_LENGTH) return null
+  const bytes = base64urlDecode(parts[1]!)
+  if (!bytes) return null
+  try {
+    const parsed = GrantPayload.safeParse(JSON.parse(decoder.decode(bytes)))
+    return parsed.success ? parsed.data : null
+  } catch {
+    return null
+  }
+}
+
 export function signPurchaseToken(payload: Omit<PurchaseTokenPayload, 'typ'>, secret: string): Promise<string> {
   return signEnvelope(TOKEN_PREFIX, PurchaseTokenPayload.parse({ typ: 'pt', ...payload }), secret)
 }
@@ -197,13 +211,14 @@ export async function verifyPurchaseToken(
 }
 
 /**
- * Verifies a grant and its binding: same sale and token id as `token`, issued to `shopper`,
- * not expired at `nowMs`.
+ * Verifies a grant and its binding: same sale and token id as `token`, issued to `shopper`, and not expired
+ * at `nowMs`. Without `nowMs` the expiry is left to the caller (core checks it only for a request that would
+ * create something: a retry of a redeem that already made an order gets that order, however old the grant).
  */
 export async function verifyGrant(
   signed: unknown,
   secret: string,
-  expect: { token: PurchaseTokenPayload; shopper: string; nowMs: number },
+  expect: { token: PurchaseTokenPayload; shopper: string; nowMs?: number },
 ): Promise<Verified<GrantPayload>> {
   const opened = await openEnvelope(GRANT_PREFIX, signed, secret)
   if (!opened.ok) return { ok: false, code: opened.reason === 'malformed' ? 'grant_malformed' : 'grant_bad_signature' }
@@ -212,13 +227,24 @@ export async function verifyGrant(
   const grant = parsed.data
   if (grant.sale !== expect.token.sale || grant.tid !== expect.token.tid) return { ok: false, code: 'grant_token_mismatch' }
   if (grant.sub !== expect.shopper) return { ok: false, code: 'grant_session_mismatch' }
-  if (grant.exp <= expect.nowMs) return { ok: false, code: 'grant_expired' }
+  if (expect.nowMs !== undefined && grant.exp <= expect.nowMs) return { ok: false, code: 'grant_expired' }
   return { ok: true, payload: grant }
 }
 
 /** The shopper id core sees: a hash of the session id, so core never stores the session itself. */
 export async function shopperOf(sessionId: string): Promise<string> {
   return (active.base64urlEncode ?? base64urlEncode)(await active.sha256(`floodgate-session:${sessionId}`)).slice(0, 22)
+}
+
+/**
+ * The order a token generation becomes: the same sale, token and generation give the same id on every node
+ * and every retry, so a shopper whose answer was lost finds the order again from the grant alone.
+ */
+export async function orderIdOf(saleId: string, tid: string, gen: number): Promise<string> {
+  const digest = await active.sha256(`${saleId}:${tid}:${gen}`)
+  let hex = ''
+  for (let i = 0; i < 16; i++) hex += digest[i]!.toString(16).padStart(2, '0')
+  return `ord_${hex}`
 }
 
 /** 128 random bits, base64url: used for token ids and session ids. */

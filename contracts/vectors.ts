@@ -4,7 +4,16 @@
  * workerd test projects, and core's node:crypto test, all assert on this one list.
  */
 import vectors from './vectors.json'
-import { shopperOf, signGrant, signPurchaseToken, verifyGrant, verifyPurchaseToken, type PurchaseTokenPayload } from './token.ts'
+import { verifyEdgeReceipt } from './edge-receipt.ts'
+import {
+  orderIdOf,
+  shopperOf,
+  signGrant,
+  signPurchaseToken,
+  verifyGrant,
+  verifyPurchaseToken,
+  type PurchaseTokenPayload,
+} from './token.ts'
 
 export interface VectorVerdict {
   name: string
@@ -35,6 +44,13 @@ export async function vectorVerdicts(): Promise<VectorVerdict[]> {
     const shopper = await shopperOf(vectors.sessions[v.session as 'owner' | 'other'])
     const result = await verifyGrant(v.grant, secret(v.secret), { token: token.payload, shopper, nowMs: v.nowMs })
     out.push({ name: `grant "${v.name}"`, expected: v.expect, actual: result.ok ? 'ok' : result.code })
+  }
+  for (const v of vectors.orderIds) {
+    out.push({ name: `order id of ${v.tid}/${v.gen}`, expected: v.expected, actual: await orderIdOf(v.saleId, v.tid, v.gen) })
+  }
+  for (const v of vectors.receipts) {
+    const result = await verifyEdgeReceipt(v.receipt, secret(v.secret), { req: v.req, sub: v.sub, idk: v.idk, nowMs: v.nowMs })
+    out.push({ name: `receipt "${v.name}"`, expected: v.expect, actual: result.ok ? 'ok' : result.code })
   }
   return out
 }

@@ -3,7 +3,9 @@ import { HTTPException } from 'hono/http-exception'
 import {
   CreateSaleRequest,
   ExpireGrantsRequest,
+  HEADER_EDGE_RECEIPT,
   HEADER_IDEMPOTENCY_KEY,
+  HEADER_REPLAY_ONLY,
   HEADER_SESSION,
   IDEMPOTENCY_KEY_PATTERN,
   MAX_ADMIN_BODY_BYTES,
@@ -14,10 +16,12 @@ import {
   RedeemRequest,
   RefundRequest,
   SALE_ID_PATTERN,
+  SaleOrdersQuery,
   SESSION_PATTERN,
   describeZodError,
   errorBody,
   shopperOf,
+  verifyEdgeReceipt,
   type ExpireGrantsResponse,
 } from '../contracts/index.ts'
 import type { CoreConfig } from './config.ts'
@@ -117,7 +121,21 @@ export function createApp(deps: AppDeps): Hono {
         throw new ApiError('invalid_idempotency_key', 'Idempotency-Key must be 8-255 chars of A-Z, a-z, 0-9 and _ . : -', 'idempotency-key')
       }
       const body = await readJson(c, RedeemRequest, MAX_BODY_BYTES)
-      const result = await redeemer.redeem({ body, sessionId, idempotencyKey, nowMs: Date.now() })
+      const nowMs = Date.now()
+      const receipt = await verifyEdgeReceipt(c.req.header(HEADER_EDGE_RECEIPT), deps.config.CORE_INTERNAL_TOKEN, {
+        req: 'POST /v1/redeem',
+        sub: await shopperOf(sessionId),
+        idk: idempotencyKey,
+        nowMs,
+      })
+      const result = await redeemer.redeem({
+        body,
+        sessionId,
+        idempotencyKey,
+        nowMs,
+        ...(receipt.ok ? { receivedAtMs: receipt.receivedAt } : {}),
+        replayOnly: c.req.header(HEADER_REPLAY_ONLY) !== undefined,
+      })
       return c.json(result, 202)
     } finally {
       metrics.redeemSeconds.observe((performance.now() - started) / 1000)
@@ -162,6 +180,16 @@ export function createApp(deps: AppDeps): Hono {
     const sale = await sales.get(saleIdParam(c.req.param('saleId')), { fresh: true })
     if (!sale) throw new ApiError('sale_not_found', `no sale ${c.req.param('saleId')}`)
     return c.json(sale)
+  })
+  admin.get('/sales/:saleId/orders', async (c) => {
+    const saleId = saleIdParam(c.req.param('saleId'))
+    const query = SaleOrdersQuery.safeParse(c.req.query())
+    if (!query.success) {
+      const { field, message } = describeZodError(query.error)
+      throw new ApiError('invalid_query', message, field || undefined)
+    }
+    const { status, cursor, limit } = query.data
+    return c.json(await orders.ofSale(saleId, { limit, ...(status ? { status } : {}), ...(cursor ? { after: cursor } : {}) }))
   })
   admin.get('/sales/:saleId/invariant', async (c) => {
     const report = await sales.invariant(saleIdParam(c.req.param('saleId')))

@@ -15,6 +15,11 @@ export const CoreConfig = z
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     HOST: z.string().default('127.0.0.1'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    /**
+     * How long core keeps an idle keep-alive connection. Longer than the pools of its callers: workerd's and
+     * Cloudflare's (900 s toward an origin), which reuse connections without reading Keep-Alive hints.
+     */
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(910_000),
     /** api = HTTP only, worker = BullMQ workers only, all = both in one process. */
     ROLE: z.enum(['all', 'api', 'worker']).default('all'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -109,7 +109,15 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
   // A subscribed connection can do nothing else: the feed gets its own.
   const orderFeed = new OrderSettledFeed(redis, new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }), `${config.REDIS_PREFIX}:orders:settled`)
   const checkoutOutbox = new CheckoutOutbox(scripts, jobs.checkout, checkoutJobOptsJson(config.CHECKOUT_ATTEMPTS), logger)
-  const redeemer = new Redeemer({ token: config.TOKEN_SECRET, grant: config.GRANT_SECRET }, sales, scripts, checkoutOutbox, metrics, config.MAX_CONCURRENT_CHECKOUTS)
+  const redeemer = new Redeemer(
+    { token: config.TOKEN_SECRET, grant: config.GRANT_SECRET },
+    sales,
+    scripts,
+    checkoutOutbox,
+    orders,
+    metrics,
+    config.MAX_CONCURRENT_CHECKOUTS,
+  )
   // Checkout jobs a core process left in a sale's outbox (it died between the redeem script and the forward).
   let recovering = false
   const outboxRecovery = setInterval(() => {
@@ -208,6 +216,10 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
         url = `http://${config.HOST}:${info.port}`
         resolve()
       })
+      // The edge (workerd, Cloudflare) keeps idle connections to core and reuses them without reading a
+      // Keep-Alive hint. Node's default (5 s) closes them first, and a request written as one closes arrives
+      // as "Network connection lost" at the edge: keep them open longer than any caller's pool does.
+      ;(server as import('node:http').Server).keepAliveTimeout = config.HTTP_KEEP_ALIVE_TIMEOUT_MS
     })
   }
 
@@ -232,6 +244,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
         await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
         clearInterval(outboxRecovery)
         await workers?.close()
+        await reporter.close()
         await orderFeed.close()
         await jobs.close()
         redis.disconnect()

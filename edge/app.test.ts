@@ -1,10 +1,14 @@
 import { env, exports } from 'cloudflare:workers'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
+  HEADER_EDGE_RECEIPT,
   MAX_ADMIN_BODY_BYTES,
   MAX_BODY_BYTES,
+  orderIdOf,
+  peekGrant,
   peekPurchaseToken,
   shopperOf,
+  verifyEdgeReceipt,
   verifyGrant,
   type RoomStats,
   type RoomStatus,
@@ -64,6 +68,7 @@ async function join(saleId: string, session?: string): Promise<RoomStatus & { se
 
 afterEach(() => {
   vi.restoreAllMocks()
+  vi.useRealTimers()
 })
 
 describe('when checking health', () => {
@@ -401,6 +406,107 @@ describe('when a shopper redeems', () => {
 
     expect(status).toBe(503)
     expect(json.error.code).toBe('unavailable')
+  })
+})
+
+describe('when the answer to a redeem can be lost (issue 14)', () => {
+  async function admitted() {
+    const { saleId } = await openSale(1)
+    const [me] = await makeShoppers(1)
+    const status = await join(saleId, me!.session)
+    expect(status.state).toBe('admitted')
+    return { saleId, session: me!.session, shopper: me!.shopper, status }
+  }
+  const pay = (saleId: string, session: string, status: RoomStatus, key: string) =>
+    call(`/api/sales/${saleId}/redeem`, {
+      method: 'POST',
+      headers: { 'x-floodgate-session': session, 'idempotency-key': key },
+      body: { token: status.token, grant: status.grant },
+    })
+
+  it('should sign when it received the redeem into the call, bound to the shopper and the key', async () => {
+    const { saleId, session, shopper, status } = await admitted()
+    const calls = mockCore(() => Response.json({ orderId: `ord_${'0'.repeat(32)}`, saleId, status: 'pending', replayed: false }, { status: 202 }))
+    const before = Date.now()
+    expect((await pay(saleId, session, status, 'receipt-0001')).status).toBe(202)
+    const receipt = calls[0]!.headers.get(HEADER_EDGE_RECEIPT)
+    const verdict = await verifyEdgeReceipt(receipt, env.CORE_INTERNAL_TOKEN, {
+      req: 'POST /v1/redeem',
+      sub: shopper,
+      idk: 'receipt-0001',
+      nowMs: Date.now(),
+    })
+    expect(verdict).toMatchObject({ ok: true })
+    if (verdict.ok) expect(verdict.receivedAt).toBeGreaterThanOrEqual(before)
+  })
+
+  it('should try core again with the same key and receipt when the connection breaks before an answer', async () => {
+    const { saleId, session, status } = await admitted()
+    const order = { orderId: `ord_${'1'.repeat(32)}`, saleId, status: 'pending', replayed: false }
+    let tries = 0
+    const calls = mockCore(() => {
+      if (++tries === 1) throw new Error('Network connection lost.')
+      return Response.json(order, { status: 202 })
+    })
+    const res = await pay(saleId, session, status, 'lost-conn-0001')
+    expect(res.status).toBe(202)
+    expect(res.json).toEqual(order)
+    expect(calls).toHaveLength(2)
+    expect(calls.map((c) => c.headers.get('idempotency-key'))).toEqual(['lost-conn-0001', 'lost-conn-0001'])
+    expect(calls[1]!.headers.get(HEADER_EDGE_RECEIPT)).toBe(calls[0]!.headers.get(HEADER_EDGE_RECEIPT))
+  })
+
+  it('should show an admitted shopper the order its grant already has, from the id token and generation give', async () => {
+    const { saleId, session, status } = await admitted()
+    const grant = peekGrant(status.grant!)!
+    const orderId = await orderIdOf(saleId, grant.tid, grant.gen)
+    const calls = mockCore((req) =>
+      req.url.endsWith(`/v1/orders/${orderId}`)
+        ? Response.json({ orderId, saleId, status: 'confirmed', amountCents: 1, currency: 'USD', failureReason: null })
+        : Response.json({ error: { code: 'order_not_found', message: 'no' } }, { status: 404 }),
+    )
+    const polled = await call(`/api/sales/${saleId}/status`, { headers: { 'x-floodgate-session': session } })
+    expect(polled.json).toMatchObject({ state: 'admitted', order: { orderId, status: 'confirmed' } })
+    expect(calls[0]!.headers.get('x-floodgate-session')).toBe(session)
+  })
+
+  it('should leave the order out while core has none, or cannot be asked', async () => {
+    const { saleId, session } = await admitted()
+    mockCore(() => Response.json({ error: { code: 'order_not_found', message: 'no' } }, { status: 404 }))
+    const none = await call(`/api/sales/${saleId}/status`, { headers: { 'x-floodgate-session': session } })
+    expect(none.json.state).toBe('admitted')
+    expect(none.json.order).toBeUndefined()
+    vi.restoreAllMocks()
+    mockCore(() => {
+      throw new TypeError('connect ECONNREFUSED')
+    })
+    const down = await call(`/api/sales/${saleId}/status`, { headers: { 'x-floodgate-session': session } })
+    expect(down.status).toBe(200)
+    expect(down.json.order).toBeUndefined()
+  })
+
+  it('should answer the existing order while the operator holds checkout, and refuse a new one', async () => {
+    const { saleId, session, status } = await admitted()
+    expect((await adminCall(`/admin/sales/${saleId}/room`, { method: 'PATCH', body: { mode: 'queue_all' } })).status).toBe(200)
+    // A ticketed poll gives this instance the room's snapshot, where the edge reads the operator's hold.
+    await call(`/api/sales/${saleId}/status`, { headers: { 'x-floodgate-session': session, 'x-floodgate-ticket': status.ticket! } })
+    const order = { orderId: `ord_${'2'.repeat(32)}`, saleId, status: 'pending', replayed: true }
+    const calls = mockCore((req) =>
+      req.headers.get('idempotency-key') === 'held-0001'
+        ? Response.json(order, { status: 202 })
+        : Response.json({ error: { code: 'order_not_found', message: 'no' } }, { status: 404 }),
+    )
+    const known = await pay(saleId, session, status, 'held-0001')
+    expect(known.status).toBe(202)
+    expect(known.json).toEqual(order)
+    // A second later (past the per-shopper rate limit), a new Pay is still held.
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.now() + 1_100)
+    const fresh = await pay(saleId, session, status, 'held-0002')
+    vi.useRealTimers()
+    expect(fresh.status).toBe(503)
+    expect(fresh.json.error.code).toBe('unavailable')
+    expect(calls.every((c) => c.headers.get('x-floodgate-replay-only') === '1')).toBe(true)
   })
 })
 

@@ -2,6 +2,7 @@ import { Hono, type ErrorHandler, type NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { AppEnv } from './env.ts'
 import { errorResponse } from './http-error.ts'
+import { serverTiming } from './middleware/server-timing/index.ts'
 import { adminRoutes } from './routes/admin.ts'
 import { pageRoutes } from './routes/pages.ts'
 import { shopperRoutes } from './routes/shopper.ts'
@@ -18,6 +19,7 @@ export const handleNotFound: NotFoundHandler = (c) =>
 
 /** The edge's HTTP surface. Every error, 404s included, is the shared JSON error body. */
 export const app = new Hono<AppEnv>()
+  .use('*', serverTiming())
   .get('/healthz', (c) => c.json({ ok: true }))
   .route('/api', shopperRoutes)
   .route('/admin', adminRoutes)

@@ -41,6 +41,7 @@ const poll = (saleId: string, session: string, ticket?: string) =>
 
 afterEach(() => {
   vi.restoreAllMocks()
+  vi.useRealTimers()
 })
 
 describe('when a shopper polls with a queue ticket', () => {
@@ -139,18 +140,37 @@ describe('when a shopper redeems too often', () => {
     const saleId = await openSale(1)
     const [me] = await makeShoppers(1)
     const status = await join(saleId, me!.session)
-    mockCore(() => Response.json({ orderId: `ord_${'a'.repeat(32)}`, saleId, status: 'pending', replayed: false }, { status: 202 }))
+    // Core as it is: a replay-only call finds an order only for the key that made one.
+    const made = new Set<string>()
+    const order = { orderId: `ord_${'a'.repeat(32)}`, saleId, status: 'pending', replayed: false }
+    const calls = mockCore((req) => {
+      const key = req.headers.get('idempotency-key')!
+      if (req.headers.get('x-floodgate-replay-only') === null) made.add(key)
+      else if (!made.has(key)) return Response.json({ error: { code: 'order_not_found', message: 'none' } }, { status: 404 })
+      return Response.json({ ...order, replayed: req.headers.get('x-floodgate-replay-only') !== null }, { status: 202 })
+    })
     const redeem = (key: string) =>
       call(`/api/sales/${saleId}/redeem`, {
         method: 'POST',
         headers: { 'x-floodgate-session': me!.session, 'idempotency-key': key, 'content-type': 'application/json' },
         body: { token: status.token, grant: status.grant },
       })
-    expect((await redeem('key-00000001')).status).toBe(202)
-    const second = await redeem('key-00000002')
-    expect(second.status).toBe(429)
-    expect(second.json.error.code).toBe('rate_limited')
-    expect(Number(second.res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.now())
+    try {
+      expect((await redeem('key-00000001')).status).toBe(202)
+      const second = await redeem('key-00000002')
+      expect(second.status).toBe(429)
+      expect(second.json.error.code).toBe('rate_limited')
+      expect(Number(second.res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+      // A retry of the first Pay within the same second is not a new checkout: it gets its first answer.
+      const retry = await redeem('key-00000001')
+      expect(retry.status).toBe(202)
+      expect(retry.json).toMatchObject({ orderId: order.orderId, replayed: true })
+    } finally {
+      vi.useRealTimers()
+    }
+    expect(calls.map((c) => c.headers.get('x-floodgate-replay-only'))).toEqual([null, '1', '1'])
   })
 
   it('should answer 429 past 10 requests per second from one client address', async () => {
@@ -158,6 +178,9 @@ describe('when a shopper redeems too often', () => {
     const people = await makeShoppers(12)
     mockCore(() => Response.json({ error: { code: 'token_used', message: 'x' } }, { status: 409 }))
     const statuses: number[] = []
+    // One instant: the bucket must not refill between the requests however slow the machine is.
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(Date.now())
     for (const [i, p] of people.entries()) {
       const r = await call(`/api/sales/${saleId}/redeem`, {
         method: 'POST',
@@ -171,6 +194,7 @@ describe('when a shopper redeems too often', () => {
       })
       statuses.push(r.status)
     }
+    vi.useRealTimers()
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(1)
     expect(statuses.slice(0, 10).every((s) => s !== 429)).toBe(true)
   })

@@ -16,6 +16,8 @@ export interface LocalEdgeOptions {
   redeemPerIpPerSecond?: string
   /** Edge checkout limit per shopper per second; default '0' (off) locally. */
   redeemPerShopperPerSecond?: string
+  /** Open workerd's V8 inspector on this port (CPU profiles of the worker and its Durable Objects). */
+  inspectorPort?: number
 }
 
 export interface LocalEdge {
@@ -63,6 +65,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     },
     host: '127.0.0.1',
     port: options.port ?? 0,
+    ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
   })
   const url = (await mf.ready).toString().replace(/\/$/, '')
   let disposing: Promise<void> | undefined

@@ -70,6 +70,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     edgeAdminToken: config.EDGE_ADMIN_TOKEN,
     coreInternalToken: config.CORE_INTERNAL_TOKEN,
     port: edgePort,
+    ...(process.env.EDGE_INSPECTOR_PORT ? { inspectorPort: Number(process.env.EDGE_INSPECTOR_PORT) } : {}),
   })
   const core = await startCore(config, { logger: createLogger(config.LOG_LEVEL), gateway: options.gateway })
 

@@ -4,7 +4,8 @@
  * Run: npx tsx scripts/make-token-vectors.ts
  */
 import { writeFileSync } from 'node:fs'
-import { shopperOf, signGrant, signPurchaseToken } from '../contracts/token.ts'
+import { signEdgeReceipt } from '../contracts/edge-receipt.ts'
+import { orderIdOf, shopperOf, signGrant, signPurchaseToken } from '../contracts/token.ts'
 
 const TOKEN_SECRET = 'vector-token-secret-0123456789abcdef'
 const GRANT_SECRET = 'vector-grant-secret-0123456789abcdef'
@@ -22,6 +23,10 @@ const grant = await signGrant(grantPayload, GRANT_SECRET)
 const [head, body, mac] = token.split('.') as [string, string, string]
 const flipped = mac.slice(0, -2) + (mac.at(-2) === 'A' ? 'B' : 'A') + mac.at(-1)
 const tamperedBody = Buffer.from(JSON.stringify({ typ: 'pt', sale: 'drop-1', tid: 'tok_BBBBBBBBBBBBBBBB', iat: tokenPayload.iat })).toString('base64url')
+
+const receiptPayload = { at: NOW - 3_000, req: 'POST /v1/redeem', sub: shopper, idk: 'vector-key-0001' }
+const receipt = await signEdgeReceipt(receiptPayload, GRANT_SECRET)
+const expectReceipt = { req: receiptPayload.req, sub: shopper, idk: receiptPayload.idk }
 
 const vectors = {
   secrets: { token: TOKEN_SECRET, grant: GRANT_SECRET, other: OTHER_SECRET },
@@ -52,6 +57,15 @@ const vectors = {
       grant: await signGrant({ ...grantPayload, tid: 'tok_CCCCCCCCCCCCCCCC' }, GRANT_SECRET),
       secret: 'grant', session: 'owner', nowMs: NOW, expect: 'grant_token_mismatch',
     },
+  ],
+  orderIds: [{ saleId: 'drop-1', tid: tokenPayload.tid, gen: 1, expected: await orderIdOf('drop-1', tokenPayload.tid, 1) }],
+  receipts: [
+    { name: 'valid', receipt, secret: 'grant', ...expectReceipt, nowMs: NOW, expect: 'ok' },
+    { name: 'edge clock ahead', receipt, secret: 'grant', ...expectReceipt, nowMs: NOW - 5_000, expect: 'ok' },
+    { name: 'stale', receipt, secret: 'grant', ...expectReceipt, nowMs: NOW + 8_000, expect: 'receipt_stale' },
+    { name: 'other key', receipt, secret: 'other', ...expectReceipt, nowMs: NOW, expect: 'receipt_bad_signature' },
+    { name: 'other request', receipt, secret: 'grant', ...expectReceipt, idk: 'vector-key-0002', nowMs: NOW, expect: 'receipt_mismatch' },
+    { name: 'grant presented as receipt', receipt: grant, secret: 'grant', ...expectReceipt, nowMs: NOW, expect: 'receipt_malformed' },
   ],
 }
 writeFileSync(new URL('../contracts/vectors.json', import.meta.url), JSON.stringify(vectors, null, 2) + '\n')

@@ -13,6 +13,7 @@ import {
   CreateSaleRequest,
   ErrorBody,
   InvariantReport,
+  SaleOrders,
   LoadTokensResponse,
   MAX_TOKENS_PER_BATCH,
   RoomConfig,
@@ -226,6 +227,19 @@ export async function getSale(cfg: IssuerConfig, saleId: string): Promise<Sale |
 /** Core's invariant report for one sale (Redis counters and Postgres orders). */
 export async function saleInvariant(cfg: IssuerConfig, saleId: string): Promise<InvariantReport> {
   return (await call(coreEndpoint(cfg), 'GET', salePath(saleId, '/invariant'), InvariantReport)).data
+}
+
+/** Every order of a sale (optionally of one status), read page by page from core's admin API. */
+export async function saleOrders(cfg: IssuerConfig, saleId: string, status?: 'pending' | 'confirmed' | 'failed') {
+  const out: SaleOrders['orders'] = []
+  let cursor: string | null = null
+  do {
+    const query = new URLSearchParams({ ...(status ? { status } : {}), ...(cursor ? { cursor } : {}) })
+    const page: SaleOrders = (await call(coreEndpoint(cfg), 'GET', salePath(saleId, `/orders?${query}`), SaleOrders)).data
+    out.push(...page.orders)
+    cursor = page.next
+  } while (cursor)
+  return out
 }
 
 /** Runs one of core's reconciliation jobs now and returns what it found and fixed. */

@@ -22,6 +22,7 @@ import { DurableObject } from 'cloudflare:workers'
 import type { z } from 'zod'
 import {
   ExpireGrantsResponse,
+  GRANT_FENCE_DELAY_MS,
   peekPurchaseToken,
   signGrant,
   newShuffleSeed,
@@ -47,8 +48,11 @@ export type { RoomFrontier } from './frontier.ts'
 
 /** How often the alarm ticks while someone is waiting or a grant is outstanding. */
 export const TICK_MS = 1_000
-/** A grant is only sent to core for expiry this long after `exp`, so in-flight redeems can land first. */
-export const GRANT_GRACE_MS = 5_000
+/**
+ * A grant is only sent to core for expiry this long after `exp`: a redeem the edge received before `exp` may
+ * reach core up to the receipt window later and must find the grant unfenced (contracts/edge-receipt.ts).
+ */
+export const GRANT_GRACE_MS = GRANT_FENCE_DELAY_MS
 /** Largest `ExpireGrantsRequest` batch. */
 export const EXPIRE_BATCH = 1_000
 /** At most this much admission budget is banked: a late alarm catches up, an idle room does not stampede. */
@@ -701,9 +705,11 @@ export class WaitingRoom extends DurableObject<Env> {
     const config = this.config()
     if (!config || now < config.startsAt || config.mode !== 'open') return 0
     let budget = this.budgetAt(config, this.room(), now)
-    let take = Math.min(Math.floor(budget), MAX_ADMIT_PER_PASS)
+    const counts = this.tokenCounts()
+    // Never read more of the line than there are tokens to give: while every unit is held, a full budget would
+    // otherwise make each join and poll read thousands of queue rows to admit nobody.
+    let take = Math.min(Math.floor(budget), MAX_ADMIT_PER_PASS, counts.available)
     if (config.maxActive !== null) {
-      const counts = this.tokenCounts()
       take = Math.min(take, Math.max(0, Math.ceil(config.maxActive / config.shards) - counts.granted - counts.redeemed))
     }
     let admitted = 0

@@ -22,6 +22,14 @@ export interface PendingOrder {
   redeemedAt: number
 }
 
+export interface SaleOrderRow {
+  orderId: string
+  tid: string
+  gen: number
+  status: OrderStatus
+  createdAt: string
+}
+
 /** Reads orders for shoppers. Orders are written only by the checkout saga. */
 export class Orders {
   constructor(
@@ -29,6 +37,25 @@ export class Orders {
     /** An order whose saga has not written it yet is still known by its checkout job. */
     private readonly pending: (orderId: string) => Promise<PendingOrder | null>,
   ) {}
+
+  /** A page of a sale's orders for operators, by order id, after `after` (the last order id of the page before). */
+  async ofSale(saleId: string, { status, after, limit }: { status?: OrderStatus; after?: string; limit: number }) {
+    const { rows } = await this.db.query<{ id: string; token_id: string; token_gen: number; status: string; created_at: Date }>(
+      `SELECT id, token_id, token_gen, status, created_at FROM orders
+       WHERE sale_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR id > $3)
+       ORDER BY id LIMIT $4`,
+      [saleId, status?.toUpperCase() ?? null, after ?? null, limit],
+    )
+    const orders: SaleOrderRow[] = rows.map((r) => ({
+      orderId: r.id,
+      tid: r.token_id,
+      gen: r.token_gen,
+      status: r.status.toLowerCase() as OrderStatus,
+      createdAt: r.created_at.toISOString(),
+    }))
+    const last = rows.at(-1)
+    return { orders, next: rows.length === limit && last ? last.id : null }
+  }
 
   /** The order, if it belongs to `shopper`; otherwise null (never tell one shopper about another's order). */
   async forShopper(orderId: string, shopper: string): Promise<Order | null> {

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { CheckoutJob, ReconcileReport } from '../../contracts/index.ts'
+import { orderIdOf, type CheckoutJob, type ReconcileReport } from '../../contracts/index.ts'
 import { OutcomeRecorder, createTestSale, eventually, startTestCore, type TestCore } from '../../test/support/core.ts'
 import { admittedShopper } from '../../test/support/tokens.ts'
 import type { CheckoutDeps } from '../checkout/deps.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
 import { SimulatedGateway } from '../payment/simulated-gateway.ts'
-import { orderIdFor } from '../redeem/redeem.ts'
 import { saleKeys } from '../redis/keys.ts'
 import { SagaStore, runSaga } from '../saga/saga.ts'
 
@@ -54,7 +53,7 @@ const toRecordedRoom = (): CheckoutDeps => ({
 /** A redeemed hold (the redeem script only: no checkout job, the test runs the saga itself). */
 async function held(saleId: string, paymentMethod: string): Promise<CheckoutJob> {
   const shopper = await admittedShopper(core.config, saleId)
-  const orderId = orderIdFor(saleId, shopper.tid, shopper.gen)
+  const orderId = await orderIdOf(saleId, shopper.tid, shopper.gen)
   const key = `key-${shopper.tid}`
   const result = await core.scripts.redeemToken(saleId, { tid: shopper.tid, gen: 1, shopper: shopper.shopper, idempotencyKey: key, orderId, nowMs: Date.now(), grantExpiresAtMs: shopper.grantExpiresAt })
   expect(result.kind).toBe('held')

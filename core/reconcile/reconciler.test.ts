@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { CheckoutJob, ReconcileReport, RedeemResponse } from '../../contracts/index.ts'
+import { orderIdOf, type CheckoutJob, type ReconcileReport, type RedeemResponse } from '../../contracts/index.ts'
 import { OutcomeRecorder, eventually, startTestCore, type TestCore, createTestSale } from '../../test/support/core.ts'
 import { admittedShopper } from '../../test/support/tokens.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
 import type { CheckoutDeps } from '../checkout/deps.ts'
 import { SimulatedGateway } from '../payment/simulated-gateway.ts'
-import { orderIdFor } from '../redeem/redeem.ts'
 import { SagaStore, runSaga } from '../saga/saga.ts'
 
 let core: TestCore
@@ -73,7 +72,7 @@ describe('when a worker died after the pivot and its job is gone', () => {
   it('should resume the saga from its step log and capture exactly once', async () => {
     await createSale('stuck-1', 1)
     const shopper = await admittedShopper(core.config, 'stuck-1')
-    const orderId = orderIdFor('stuck-1', shopper.tid, shopper.gen)
+    const orderId = await orderIdOf('stuck-1', shopper.tid, shopper.gen)
     // The redeem script ran, but the process died before enqueueing; then a saga ran by hand until capture "crashed".
     const held = await core.scripts.redeemToken('stuck-1', { tid: shopper.tid, gen: shopper.gen, shopper: shopper.shopper, idempotencyKey: 'stuck-key-1', orderId, nowMs: Date.now(), grantExpiresAtMs: shopper.grantExpiresAt })
     expect(held.kind).toBe('held')
@@ -107,7 +106,7 @@ describe('when the same saga runs twice at once (a stalled BullMQ job re-run)', 
     const saleId = `twice-${paymentMethod === 'pm_card_visa' ? 'ok' : 'no'}`
     await createSale(saleId, 2)
     const shopper = await admittedShopper(core.config, saleId)
-    const orderId = orderIdFor(saleId, shopper.tid, shopper.gen)
+    const orderId = await orderIdOf(saleId, shopper.tid, shopper.gen)
     await core.scripts.redeemToken(saleId, { tid: shopper.tid, gen: 1, shopper: shopper.shopper, idempotencyKey: `twice-key-${saleId}`, orderId, nowMs: Date.now(), grantExpiresAtMs: shopper.grantExpiresAt })
     const input: CheckoutJob = { orderId, saleId, tid: shopper.tid, gen: 1, shopper: shopper.shopper, paymentMethod, amountCents: 4999, currency: 'USD', idempotencyKey: `twice-key-${saleId}`, redeemedAt: Date.now() }
     const reported: string[] = []
@@ -216,7 +215,7 @@ describe('when Redis loses a sale', () => {
   it('should keep the unit of an order that committed its hold before the loss, and let its saga finish', async () => {
     await createSale('lost-2', 1)
     const shopper = await admittedShopper(core.config, 'lost-2')
-    const orderId = orderIdFor('lost-2', shopper.tid, 1)
+    const orderId = await orderIdOf('lost-2', shopper.tid, 1)
     await core.scripts.redeemToken('lost-2', { tid: shopper.tid, gen: 1, shopper: shopper.shopper, idempotencyKey: 'lost2-key-01', orderId, nowMs: Date.now(), grantExpiresAtMs: shopper.grantExpiresAt })
     const input: CheckoutJob = { orderId, saleId: 'lost-2', tid: shopper.tid, gen: 1, shopper: shopper.shopper, paymentMethod: 'pm_card_visa', amountCents: 4999, currency: 'USD', idempotencyKey: 'lost2-key-01', redeemedAt: Date.now() }
     // The saga got past commit-hold, then the process died before confirming.

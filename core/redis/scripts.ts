@@ -86,6 +86,7 @@ export class Scripts {
     return [
       k.meta, k.stock, k.tokens, k.holds, k.holdInfo, k.shoppers, k.idempotency, k.checkouts,
       r.tid, r.gen, r.shopper, r.idempotencyKey, r.orderId, r.nowMs, r.grantExpiresAtMs, r.maxCheckouts ?? 0, r.checkoutJob ?? '',
+      r.receivedAtMs ?? r.nowMs,
     ]
   }
 
@@ -206,6 +207,8 @@ export interface RedeemInput {
   idempotencyKey: string
   orderId: string
   nowMs: number
+  /** When the edge received the request: the grant's expiry is judged at this time (default nowMs). */
+  receivedAtMs?: number
   grantExpiresAtMs: number
   /** Cap on units held while their payment runs (0 or absent: no cap). */
   maxCheckouts?: number

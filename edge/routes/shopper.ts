@@ -1,12 +1,19 @@
 import { Hono, type Context } from 'hono'
 import { getCookie, setCookie } from 'hono/cookie'
+import { HTTPException } from 'hono/http-exception'
+import type { z } from 'zod'
 import {
   HEADER_IDEMPOTENCY_KEY,
+  HEADER_REPLAY_ONLY,
   HEADER_SESSION,
   HEADER_TICKET,
   OrderId,
+  ORDER_WAIT_MAX_MS,
   base64urlEncode,
   fnv1a,
+  orderIdOf,
+  OrderStatus,
+  peekGrant,
   peekPurchaseToken,
   RedeemRequest,
   SaleId,
@@ -20,13 +27,15 @@ import {
   type RoomStatus,
 } from '../../contracts/index.ts'
 import { answerPoll, fifoOrd, HELD_REFRESH_MS } from '../../waiting-room/frontier.ts'
+import { BoundedMap } from '../bounded-map.ts'
 import { callCore, passThrough } from '../core.ts'
 import type { AppEnv, Env } from '../env.ts'
 import { apiError } from '../http-error.ts'
-import { idempotencyKey } from '../middleware/idempotency-key/index.ts'
-import { jsonBody } from '../middleware/json-body/index.ts'
+import { idempotencyKey, type IdempotencyKeyVariables } from '../middleware/idempotency-key/index.ts'
+import { jsonBody, type JsonBodyVariables } from '../middleware/json-body/index.ts'
 import { pathParams } from '../middleware/path-params/index.ts'
 import { rateLimit } from '../middleware/rate-limit/index.ts'
+import { receivedAt, type ReceivedAtVariables } from '../middleware/received-at/index.ts'
 import { session, type SessionVariables } from '../middleware/session/index.ts'
 import { cachedFrontiers, frontiers, frontiersStaleAt, shardOf, unwrap } from '../rooms.ts'
 
@@ -72,6 +81,9 @@ const limitFromEnv = (name: keyof Env, fallback: number) => (c: Context) => {
 
 type SessionContext = Context<{ Bindings: Env; Variables: SessionVariables }>
 
+/** Tickets this instance has verified: the same signed string carries the same payload (its MAC was checked). */
+const VERIFIED_TICKETS = new BoundedMap<string, QueueTicketPayload>(100_000)
+
 /**
  * The shopper's queue ticket for this sale, from the header or the cookie. Absent: null. Present but forged,
  * for another sale or another session: 4xx, and nothing changes.
@@ -80,8 +92,13 @@ async function ticketOf(c: SessionContext, saleId: string): Promise<QueueTicketP
   const header = c.req.header(HEADER_TICKET)
   const signed = header ?? getCookie(c, ticketCookie(saleId))
   if (signed === undefined || signed === '') return null
+  const known = VERIFIED_TICKETS.get(signed)
+  if (known && known.sale === saleId && known.sub === c.var.shopper) return known
   const verified = await verifyTicket(signed, c.env.GRANT_SECRET, { saleId, shopper: c.var.shopper })
-  if (verified.ok) return verified.payload
+  if (verified.ok) {
+    VERIFIED_TICKETS.set(signed, verified.payload)
+    return verified.payload
+  }
   // A stale cookie from another session in the same browser is not the shopper's fault: ignore it.
   if (header === undefined && verified.code === 'ticket_session_mismatch') return null
   throw apiError(verified.code, `the queue ticket is not valid for this sale and session (${verified.code})`, HEADER_TICKET)
@@ -123,7 +140,66 @@ async function pollAnswer(c: SessionContext, saleId: string, ticket: QueueTicket
     return c.json(holdMs > 0 && waiting ? { ...status, refreshMs: HELD_REFRESH_MS } : status)
   }
   c.header(HEADER_ANSWERED_BY, 'room')
-  return c.json(unwrap(await shardOf(c.env, saleId, ticket.shard).status(saleId, c.var.shopper)))
+  return c.json(await withOrder(c, unwrap(await shardOf(c.env, saleId, ticket.shard).status(saleId, c.var.shopper))))
+}
+
+/** How long an admitted shopper's status waits for core to say whether its grant already has an order. */
+const ORDER_LOOKUP_MS = 2_000
+
+/**
+ * An admitted shopper's status, with the order its grant already has, if any (the id follows from token and
+ * generation): a client whose redeem answer was lost learns its order here instead of redeeming again. Best
+ * effort: if core does not answer in time, the status goes out without it.
+ */
+async function withOrder(c: SessionContext, status: RoomStatus): Promise<RoomStatus> {
+  const grant = status.state === 'admitted' && status.grant ? peekGrant(status.grant) : null
+  if (!grant) return status
+  const orderId = await orderIdOf(grant.sale, grant.tid, grant.gen)
+  try {
+    const res = await callCore(c.env, `/v1/orders/${orderId}`, {
+      headers: { [HEADER_SESSION]: c.var.session },
+      receipt: { at: Date.now(), sub: c.var.shopper, idk: '' },
+      timeoutMs: ORDER_LOOKUP_MS,
+    })
+    if (res.status !== 200) return status
+    const order = (await res.json()) as { status?: unknown }
+    const parsed = OrderStatus.safeParse(order.status)
+    return parsed.success ? { ...status, order: { orderId, status: parsed.data } } : status
+  } catch (err) {
+    if (err instanceof HTTPException) return status
+    throw err
+  }
+}
+
+type RedeemContext = Context<{
+  Bindings: Env
+  Variables: SessionVariables & IdempotencyKeyVariables & JsonBodyVariables<z.output<typeof RedeemRequest>> & ReceivedAtVariables
+}>
+
+/** Forwards a redeem to core, signed with the edge's receipt (when the shopper's request arrived here). */
+function redeemAtCore(c: RedeemContext, replayOnly = false): Promise<Response> {
+  return callCore(c.env, '/v1/redeem', {
+    method: 'POST',
+    headers: {
+      [HEADER_SESSION]: c.var.session,
+      [HEADER_IDEMPOTENCY_KEY]: c.var.idempotencyKey,
+      'content-type': 'application/json',
+      ...(replayOnly ? { [HEADER_REPLAY_ONLY]: '1' } : {}),
+    },
+    body: JSON.stringify(c.var.body),
+    retry: true,
+    receipt: { at: c.var.receivedAt, sub: c.var.shopper, idk: c.var.idempotencyKey },
+  })
+}
+
+/**
+ * A redeem the edge will not let through as a new one (rate limit, operator's hold) still gets its first
+ * answer: if the grant already has an order, core answers it; otherwise the refusal stands.
+ */
+async function replayOrRefuse(c: RedeemContext, refusal: HTTPException): Promise<Response> {
+  const res = await redeemAtCore(c, true).catch(() => null)
+  if (res?.status === 202) return passThrough(res)
+  throw refusal
 }
 
 /** `?waitMs=` of a status request (0: answer at once). */
@@ -145,7 +221,7 @@ export async function statusResponse(c: SessionContext, saleId: string): Promise
   const ticket = await ticketOf(c, saleId)
   if (ticket) return pollAnswer(c, saleId, ticket, holdMs)
   c.header(HEADER_ANSWERED_BY, 'room')
-  return c.json(unwrap(await shardOf(c.env, saleId, 0).status(saleId, c.var.shopper)))
+  return c.json(await withOrder(c, unwrap(await shardOf(c.env, saleId, 0).status(saleId, c.var.shopper))))
 }
 
 export const shopperRoutes = new Hono<AppEnv>()
@@ -199,16 +275,24 @@ export const shopperRoutes = new Hono<AppEnv>()
   .get('/sales/:saleId/status', saleParams, session(), (c) => statusResponse(c, c.req.param('saleId')))
   .post(
     '/sales/:saleId/redeem',
+    // The moment the edge received the shopper's Pay: core judges the grant's expiry at this time.
+    receivedAt(),
     saleParams,
     session(),
     idempotencyKey(),
     jsonBody({ schema: RedeemRequest }),
     // After validation: a malformed request is refused on its own merits and does not spend the allowance.
-    rateLimit({ name: 'client address', perSecond: limitFromEnv('REDEEM_PER_IP_PER_SECOND', 10), key: clientIp }),
+    rateLimit({
+      name: 'client address',
+      perSecond: limitFromEnv('REDEEM_PER_IP_PER_SECOND', 10),
+      key: clientIp,
+      onLimit: (c, refusal) => replayOrRefuse(c as RedeemContext, refusal),
+    }),
     rateLimit({
       name: 'shopper',
       perSecond: limitFromEnv('REDEEM_PER_SHOPPER_PER_SECOND', 1),
       key: (c) => (c as SessionContext).var.shopper,
+      onLimit: (c, refusal) => replayOrRefuse(c as RedeemContext, refusal),
     }),
     async (c) => {
       const saleId = c.req.param('saleId')
@@ -220,27 +304,23 @@ export const shopperRoutes = new Hono<AppEnv>()
       // The operator's emergency stop, from this instance's snapshot: checkout never waits on the room.
       const shards = await cachedFrontiers(c.env, saleId)
       if (shards?.[0]?.mode === 'queue_all') {
-        throw apiError('unavailable', 'checkout is paused by the operator; your grant is kept, try again shortly', undefined, {
+        const held = apiError('unavailable', 'checkout is paused by the operator; your grant is kept, try again shortly', undefined, {
           'retry-after': '5',
         })
+        return replayOrRefuse(c, held)
       }
-      const res = await callCore(c.env, '/v1/redeem', {
-        method: 'POST',
-        headers: {
-          [HEADER_SESSION]: c.var.session,
-          [HEADER_IDEMPOTENCY_KEY]: c.var.idempotencyKey,
-          'content-type': 'application/json',
-        },
-        body: JSON.stringify(c.var.body),
-      })
-      return passThrough(res)
+      return passThrough(await redeemAtCore(c))
     },
   )
   .get('/orders/:orderId', pathParams({ orderId: OrderId }), session(), async (c) => {
     const waitMs = c.req.query('waitMs')
     const query = waitMs === undefined ? '' : `?waitMs=${encodeURIComponent(waitMs)}`
+    const holdMs = Math.min(ORDER_WAIT_MAX_MS, Math.max(0, Number(waitMs) || 0))
     const res = await callCore(c.env, `/v1/orders/${c.req.param('orderId')}${query}`, {
       headers: { [HEADER_SESSION]: c.var.session },
+      retry: true,
+      holdMs,
+      receipt: { at: Date.now(), sub: c.var.shopper, idk: '' },
     })
     return passThrough(res)
   })

@@ -4,10 +4,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { randomUUID } from 'node:crypto'
-import { Agent, setGlobalDispatcher } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ErrorBody, RoomStatus } from '../../contracts/index.ts'
-import { runShoppers } from '../../bench/shoppers.ts'
+import { spawnCrowd } from '../../bench/shoppers.ts'
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.ts'
 import { SimulatedGateway } from '../../core/payment/simulated-gateway.ts'
 import { createSale, roomStats, saleInvariant, type IssuerConfig } from '../../token-issuer/issuer.ts'
@@ -18,7 +17,6 @@ let cfg: IssuerConfig
 const gateway = new SimulatedGateway({ latencyMs: 5 })
 
 beforeAll(async () => {
-  setGlobalDispatcher(new Agent({ connections: 128 }))
   stack = await startLocalStack({ gateway, env: { HOLD_SWEEP_INTERVAL_MS: '1000' } })
   cfg = stack.issuerConfig()
 }, 60_000)
@@ -60,9 +58,10 @@ function withFailureRate(rate: number) {
 describe('when 1,000 shoppers chase 200 units', () => {
   it('should confirm exactly 200 orders, oversell nothing and tell everyone else sold out', async () => {
     await sale('e2e-200', 200)
-    const run = await runShoppers({ edgeUrl: stack.edgeUrl, saleId: 'e2e-200', shoppers: 1000 })
+    const run = await spawnCrowd({ edgeUrl: stack.edgeUrl, saleId: 'e2e-200', shoppers: 1000 })
     const report = await settledInvariant('e2e-200')
     expect(run.byOutcome).toMatchObject({ confirmed: 200, sold_out: 800, error: 0, gave_up: 0, refused: 0 })
+    expect(run.errors5xx).toBe(0)
     expect(report.postgres.confirmed).toBe(200)
     expect(report.postgres.tokensWithTwoConfirmedOrders).toBe(0)
     expect(report.postgres.shoppersOverLimit).toBe(0)
@@ -78,11 +77,12 @@ describe('when 30% of payments fail', () => {
     await sale('e2e-flaky', 200)
     const restore = withFailureRate(0.3)
     try {
-      const run = await runShoppers({ edgeUrl: stack.edgeUrl, saleId: 'e2e-flaky', shoppers: 1000 })
+      const run = await spawnCrowd({ edgeUrl: stack.edgeUrl, saleId: 'e2e-flaky', shoppers: 1000 })
       const report = await settledInvariant('e2e-flaky')
       expect(run.byOutcome.confirmed).toBe(200)
       expect(run.byOutcome.payment_failed).toBeGreaterThan(40)
       expect(run.byOutcome.error + run.byOutcome.gave_up + run.byOutcome.refused).toBe(0)
+      expect(run.errors5xx).toBe(0)
       expect(report.postgres.confirmed).toBe(200)
       expect(report.postgres.failed).toBe(run.byOutcome.payment_failed)
       expect(report.ok).toBe(true)

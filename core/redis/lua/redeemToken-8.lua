@@ -12,6 +12,8 @@
           ARGV[1] tid  ARGV[2] gen  ARGV[3] shopper  ARGV[4] idempotencyKey  ARGV[5] orderId
           ARGV[6] nowMs  ARGV[7] grantExpiresAtMs  ARGV[8] max checkouts in progress (0 = no cap)
           ARGV[9] checkout job JSON for the outbox ('' or absent: none is written)
+          ARGV[10] receivedAtMs: when the edge received the request (absent: nowMs). The grant's expiry is judged
+                   at this time; holds still expire from nowMs.
   Output: {1, orderId} new hold | {2, orderId} replay of an earlier redemption
           {-1} SoldOut | {-2} TokenUsed | {-3} LimitReached | {-5} GrantSuperseded
           {-6} IdempotencyKeyConflict | {-7} GrantExpired | {-8} SaleNotFound | {-10} CheckoutsBusy
@@ -25,6 +27,7 @@ local metaKey, stockKey, tokensKey, holdsKey, holdInfoKey, shoppersKey, idemKey,
 local tid, gen, shopper, idem, orderId = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local now, grantExp, maxCheckouts = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8] or '0')
 local checkoutJob = ARGV[9] or ''
+local receivedAt = tonumber(ARGV[10] or '') or now
 
 local seen = rcall('HGET', idemKey, idem)
 if seen then
@@ -34,23 +37,24 @@ if seen then
 end
 
 local state = splitState(rcall('HGET', tokensKey, tid))
+-- Held, committed or sold by this very grant: the same token again is the same order, whatever the grant's age.
+if state and state.gen == gen and state.status ~= 'void' and state.status ~= 'released' and state.shopper == shopper then
+  rcall('HSET', idemKey, idem, state.orderId .. '|' .. tid .. '|' .. gen)
+  return { 2, state.orderId }
+end
+
+-- Only a request that would create something is judged by the grant's expiry, at the time the edge received it,
+-- and inside the same atomic step as the fence that expireGrants sets.
+if receivedAt >= grantExp then return { -7 } end
+
 if state then
   if state.gen > gen then return { -5 } end
   if state.gen == gen then
     if state.status == 'void' then return { -5 } end
-    if state.status == 'released' then return { -2 } end
-    -- held, committed or sold by this very grant: the same token again is the same order
-    if state.shopper == shopper then
-      rcall('HSET', idemKey, idem, state.orderId .. '|' .. tid .. '|' .. gen)
-      return { 2, state.orderId }
-    end
     return { -2 }
   end
   if state.status ~= 'released' and state.status ~= 'void' then return { -2 } end
 end
-
--- Checked here, inside the same atomic step as the fence that expireGrants sets.
-if now >= grantExp then return { -7 } end
 
 local limit = tonumber(rcall('HGET', metaKey, 'limit'))
 local holdTtl = tonumber(rcall('HGET', metaKey, 'holdTtlMs'))

@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import { createMiddleware } from 'hono/factory'
+import type { HTTPException } from 'hono/http-exception'
 import { apiError } from '../../http-error.ts'
 
 export type RateLimitOptions = {
@@ -11,6 +12,13 @@ export type RateLimitOptions = {
   key: (c: Context) => string | undefined
   /** Keys tracked at once before the oldest are forgotten. Default: 100,000. */
   maxKeys?: number
+  /**
+   * What to answer over the limit; default: throw `refusal` (429 `rate_limited` with `Retry-After`). A route can
+   * still answer what costs nothing new, e.g. a retry that already has its answer.
+   */
+  onLimit?: (c: Context, refusal: HTTPException) => Response | Promise<Response>
+  /** The clock, epoch ms. Default: `Date.now`. */
+  now?: () => number
 }
 
 type Bucket = { tokens: number; at: number }
@@ -28,21 +36,23 @@ type Bucket = { tokens: number; at: number }
  * app.post('/redeem', rateLimit({ name: 'shopper', perSecond: 1, key: (c) => c.var.shopper }), handler)
  * ```
  */
-export const rateLimit = ({ name, perSecond, key, maxKeys = 100_000 }: RateLimitOptions) => {
+export const rateLimit = ({ name, perSecond, key, maxKeys = 100_000, onLimit, now: clock = () => Date.now() }: RateLimitOptions) => {
   const buckets = new Map<string, Bucket>()
   return createMiddleware(async function rateLimit(c, next) {
     const rate = typeof perSecond === 'function' ? perSecond(c) : perSecond
     const id = key(c)
     if (!(rate > 0) || id === undefined) return next()
-    const now = Date.now()
+    const now = clock()
     const bucket = buckets.get(id) ?? { tokens: rate, at: now }
     bucket.tokens = Math.min(rate, bucket.tokens + ((now - bucket.at) / 1000) * rate)
     bucket.at = now
     if (bucket.tokens < 1) {
       const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / rate))
-      throw apiError('rate_limited', `too many requests for this ${name}: at most ${rate} per second`, undefined, {
+      const refusal = apiError('rate_limited', `too many requests for this ${name}: at most ${rate} per second`, undefined, {
         'retry-after': String(retryAfter),
       })
+      if (onLimit) return onLimit(c, refusal)
+      throw refusal
     }
     bucket.tokens -= 1
     buckets.delete(id)

@@ -1,7 +1,19 @@
 import { getCookie, setCookie } from 'hono/cookie'
 import { createMiddleware } from 'hono/factory'
 import { HEADER_SESSION, randomId, SESSION_COOKIE, SessionId, shopperOf } from '../../../contracts/index.ts'
+import { BoundedMap } from '../../bounded-map.ts'
 import { apiError } from '../../http-error.ts'
+
+/** session -> shopper id, per edge instance (a hash each; shoppers send the same session on every poll). */
+const SHOPPERS = new BoundedMap<string, string>(100_000)
+
+async function shopperOfSession(session: string): Promise<string> {
+  const known = SHOPPERS.get(session)
+  if (known !== undefined) return known
+  const shopper = await shopperOf(session)
+  SHOPPERS.set(session, shopper)
+  return shopper
+}
 
 export type SessionOptions = {
   /**
@@ -60,7 +72,7 @@ export const session = ({ missing = 'require', maxAgeSeconds = 7 * 24 * 3600 }: 
       id = parsed.data
     }
     c.set('session', id)
-    c.set('shopper', await shopperOf(id))
+    c.set('shopper', await shopperOfSession(id))
     c.set('sessionCreated', created)
     await next()
   })

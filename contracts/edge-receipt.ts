@@ -1,0 +1,87 @@
+/**
+ * The edge's receipt for a shopper's call to core: when the edge received the request, signed with the
+ * edge's service credential and bound to the request (path, shopper, Idempotency-Key).
+ *
+ * Core uses it for one thing: "pressing Pay in time counts". A redeem the edge received before the grant
+ * expired is judged at the time the edge received it, even when core gets to it later (a stalled process, a
+ * paused Redis), as long as core gets to it within RECEIPT_WINDOW_MS. That window is the edge's own timeout
+ * for calls to core: any later, and the edge has already answered the shopper 503, so core judges the
+ * request at its own clock. The waiting room fences a lapsed grant only GRANT_FENCE_DELAY_MS after its expiry,
+ * longer than the window, so the token is never given to the next shopper while such a call may be in flight.
+ *
+ * Wire format: the token envelope (`fge1.<payload>.<mac>`, see token.ts), HMAC-SHA256 with the secret the
+ * edge and core share for edge → core calls.
+ */
+import { z } from 'zod'
+import { openEnvelope, signEnvelope } from './token.ts'
+
+export const RECEIPT_PREFIX = 'fge1'
+export const HEADER_EDGE_RECEIPT = 'x-floodgate-edge-receipt'
+/**
+ * Sent by the edge on a redeem it will not let through as a new one (the shopper is over the rate limit, the
+ * operator holds checkout): core only answers an order the grant already has, or 404 `order_not_found`.
+ */
+export const HEADER_REPLAY_ONLY = 'x-floodgate-replay-only'
+/**
+ * The edge gives up on a call to core after this long (and answers 503 `unavailable`; the client retries with
+ * the same Idempotency-Key). Core answers a redeem in milliseconds; this only bounds a stalled core. It is also
+ * the receipt window, and the fence delay is built on it, so it sets how late a lapsed grant's unit reaches the
+ * next shopper: keep it short.
+ */
+export const EDGE_CORE_TIMEOUT_MS = 6_000
+/** How long core honours a receipt's time: the edge's timeout, so nobody the edge gave up on is judged early. */
+export const RECEIPT_WINDOW_MS = EDGE_CORE_TIMEOUT_MS
+/**
+ * Clocks of the edge and core may disagree by this much; fences wait for it too. NTP keeps real hosts within
+ * tens of milliseconds.
+ */
+export const CLOCK_SKEW_MS = 1_000
+/**
+ * The waiting room asks core to fence a grant this long after its expiry: a redeem the edge received just
+ * before expiry can reach core for up to RECEIPT_WINDOW_MS afterwards and must find the grant unfenced (plus
+ * the clocks' disagreement and a second for the fence's own trip).
+ */
+export const GRANT_FENCE_DELAY_MS = RECEIPT_WINDOW_MS + CLOCK_SKEW_MS + 1_000
+
+export const EdgeReceiptPayload = z
+  .object({
+    typ: z.literal('er'),
+    /** Epoch ms at which the edge received the shopper's request. */
+    at: z.number().int().positive(),
+    /** Method and path of the call to core, e.g. `POST /v1/redeem`. */
+    req: z.string().min(1).max(300),
+    /** Shopper id (hash of the session) or '' for calls without one. */
+    sub: z.string().max(64),
+    /** The shopper's Idempotency-Key, or ''. */
+    idk: z.string().max(255),
+  })
+  .strict()
+export type EdgeReceiptPayload = z.infer<typeof EdgeReceiptPayload>
+
+export function signEdgeReceipt(payload: Omit<EdgeReceiptPayload, 'typ'>, secret: string): Promise<string> {
+  return signEnvelope(RECEIPT_PREFIX, EdgeReceiptPayload.parse({ typ: 'er', ...payload }), secret)
+}
+
+export type ReceiptVerdict =
+  | { ok: true; receivedAt: number }
+  | { ok: false; code: 'receipt_malformed' | 'receipt_bad_signature' | 'receipt_mismatch' | 'receipt_stale' }
+
+/**
+ * Checks a receipt against the request core is serving. `receivedAt` is never later than `nowMs` (an edge
+ * clock ahead of core's does not buy time) and a receipt older than RECEIPT_WINDOW_MS is stale.
+ */
+export async function verifyEdgeReceipt(
+  signed: unknown,
+  secret: string,
+  expect: { req: string; sub: string; idk: string; nowMs: number },
+): Promise<ReceiptVerdict> {
+  const opened = await openEnvelope(RECEIPT_PREFIX, signed, secret)
+  if (!opened.ok) return { ok: false, code: opened.reason === 'malformed' ? 'receipt_malformed' : 'receipt_bad_signature' }
+  const parsed = EdgeReceiptPayload.safeParse(opened.json)
+  if (!parsed.success) return { ok: false, code: 'receipt_malformed' }
+  const r = parsed.data
+  if (r.req !== expect.req || r.sub !== expect.sub || r.idk !== expect.idk) return { ok: false, code: 'receipt_mismatch' }
+  const receivedAt = Math.min(r.at, expect.nowMs)
+  if (expect.nowMs - receivedAt > RECEIPT_WINDOW_MS) return { ok: false, code: 'receipt_stale' }
+  return { ok: true, receivedAt }
+}

@@ -1,0 +1,141 @@
+/**
+ * The developer path as its own processes: `npm run core` (core/main.ts, API + workers) and `wrangler dev` (the
+ * edge and its waiting room), on free ports, with their own Postgres schema, Redis key prefix and Durable
+ * Object storage, so a run never sees another's data. Used by `npm run bench:shoppers -- --target wrangler`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { Redis } from 'ioredis'
+import { loadConfig } from '../core/config.ts'
+import { issuerConfig, type IssuerConfig } from '../token-issuer/issuer.ts'
+import { dropRedisPrefix, ensureServices, freePort } from './services.ts'
+
+const ROOT = new URL('..', import.meta.url).pathname
+
+export interface DevStack {
+  coreUrl: string
+  edgeUrl: string
+  /** Where the two processes' output goes. */
+  logDir: string
+  issuerConfig(): IssuerConfig
+  stop(options?: { keepLogs?: boolean }): Promise<void>
+}
+
+async function waitHealthy(url: string, what: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode} before it was healthy`)
+    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return
+    await sleep(200)
+  }
+  throw new Error(`${what} did not become healthy at ${url} within ${timeoutMs / 1000} s`)
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 8_000)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    child.kill('SIGTERM')
+  })
+}
+
+export interface DevStackOptions {
+  /** Extra environment for core (e.g. SIM_PAYMENT_FAILURE_RATE). */
+  coreEnv?: Record<string, string>
+  /** wrangler dev's V8 inspector port (CPU profiles of the worker). */
+  inspectorPort?: number
+}
+
+export async function startDevStack(options: DevStackOptions = {}): Promise<DevStack> {
+  const services = await ensureServices({ allowEmbedded: false })
+  const id = randomBytes(4).toString('hex')
+  const schema = `floodgate_dev_${id}`
+  const prefix = `fgd${id}`
+  const admin = new pg.Client({ connectionString: services.databaseUrl })
+  await admin.connect()
+  await admin.query(`CREATE SCHEMA ${schema}`)
+  await admin.end()
+  const [corePort, edgePort] = [await freePort(), await freePort()]
+  const coreUrl = `http://127.0.0.1:${corePort}`
+  const edgeUrl = `http://127.0.0.1:${edgePort}`
+  const logDir = mkdtempSync(join(tmpdir(), 'fg-dev-stack-'))
+  const persist = join(logDir, 'wrangler-state')
+  const databaseUrl = new URL(services.databaseUrl)
+  databaseUrl.searchParams.set('options', `-c search_path=${schema}`)
+
+  const coreEnv = {
+    ...process.env,
+    NODE_ENV: 'development',
+    HOST: '127.0.0.1',
+    PORT: String(corePort),
+    LOG_LEVEL: 'warn',
+    REDIS_URL: services.redisUrl,
+    REDIS_PREFIX: prefix,
+    DATABASE_URL: databaseUrl.toString(),
+    EDGE_URL: edgeUrl,
+    ...options.coreEnv,
+  }
+  const coreLog = createWriteStream(join(logDir, 'core.log'))
+  const core = spawn(process.execPath, ['--import', 'tsx', 'core/main.ts'], { cwd: ROOT, env: coreEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  core.stdout!.pipe(coreLog, { end: false })
+  core.stderr!.pipe(coreLog, { end: false })
+
+  const edgeLog = createWriteStream(join(logDir, 'wrangler.log'))
+  const wranglerArgs = [
+    'wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(edgePort), '--persist-to', persist,
+    '--var', `CORE_URL:${coreUrl}`, '--show-interactive-dev-session=false', '--log-level', 'warn',
+    ...(options.inspectorPort ? ['--inspector-port', String(options.inspectorPort)] : []),
+  ]
+  const edge = spawn('npx', wranglerArgs, {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  edge.stdout!.pipe(edgeLog, { end: false })
+  edge.stderr!.pipe(edgeLog, { end: false })
+
+  const stop = async ({ keepLogs = false } = {}) => {
+    await Promise.all([stopChild(core), stopChild(edge)])
+    coreLog.end()
+    edgeLog.end()
+    const client = new pg.Client({ connectionString: services.databaseUrl })
+    await client.connect()
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    await client.end()
+    const redis = new Redis(services.redisUrl)
+    await dropRedisPrefix(redis, prefix)
+    redis.disconnect()
+    await services.stop()
+    if (!keepLogs) rmSync(logDir, { recursive: true, force: true })
+  }
+  try {
+    await Promise.all([waitHealthy(coreUrl, '`npm run core`', core), waitHealthy(edgeUrl, '`wrangler dev`', edge)])
+  } catch (error) {
+    await stop({ keepLogs: true })
+    throw new Error(`${(error as Error).message} (logs in ${logDir})`)
+  }
+  const dev = loadConfig(coreEnv)
+  return {
+    coreUrl,
+    edgeUrl,
+    logDir,
+    issuerConfig: () =>
+      issuerConfig({
+        CORE_URL: coreUrl,
+        EDGE_URL: edgeUrl,
+        CORE_ADMIN_TOKEN: dev.CORE_ADMIN_TOKEN,
+        EDGE_ADMIN_TOKEN: dev.EDGE_ADMIN_TOKEN,
+        TOKEN_SECRET: dev.TOKEN_SECRET,
+      }),
+    stop,
+  }
+}
