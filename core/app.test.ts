@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ERROR_CODES, signGrant, signPurchaseToken, type ErrorBody, type RedeemResponse } from '../contracts/index.ts'
-import { OutcomeRecorder, eventually, startTestCore, type TestCore } from '../test/support/core.ts'
+import { eventually, startTestCore, type TestCore } from '../test/support/core.ts'
+import { RoomDouble } from '../test/support/room-double.ts'
 import { snapshotState } from '../test/support/state.ts'
 import { admittedShopper } from '../test/support/tokens.ts'
 
 let core: TestCore
-let room: OutcomeRecorder
+let room: RoomDouble
 const SALE = 'bad-input-1'
 const adminHeaders = () => ({ authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}`, 'content-type': 'application/json' })
 const internalHeaders = () => ({ authorization: `Bearer ${core.config.CORE_INTERNAL_TOKEN}`, 'content-type': 'application/json' })
@@ -13,7 +14,7 @@ const validSale = () => ({ saleId: 'new-sale-1', sku: 'SKU-9', name: 'Console', 
 const snapshot = () => snapshotState(core.redis, core.db, core.prefix)
 
 beforeAll(async () => {
-  room = await new OutcomeRecorder().start()
+  room = await new RoomDouble().start()
   core = await startTestCore({ EDGE_URL: room.url })
   const res = await core.app.request('/admin/sales', {
     method: 'POST',

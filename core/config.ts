@@ -47,12 +47,12 @@ export const CoreConfig = z
     /** Authorization attempts (across job retries) after which the payment is PENDING and left to reconciliation. */
     PAYMENT_MAX_TRIES: z.coerce.number().int().min(1).max(1000).default(12),
     SIM_PAYMENT_UNAVAILABLE_RATE: z.coerce.number().min(0).max(1).default(0),
-    /** How often each reconciliation job runs (BullMQ repeatable); all of them also run on demand. */
-    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
+    /** How often each reconciliation job runs (BullMQ repeatable); all of them also run on demand. 0: on demand only. */
+    RECONCILE_INTERVAL_MS: z.coerce.number().int().refine((n) => n === 0 || (n >= 100 && n <= 86_400_000), 'must be 0 or 100..86400000 ms').default(60_000),
     /** A saga not moved for this long, with no live job, is resumed; a PENDING payment this old is asked about. */
     RECONCILE_STALE_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
-    /** How often core checks whether Redis lost a sale's counters (and rebuilds them from Postgres). */
-    REDIS_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
+    /** How often core checks whether Redis lost a sale's counters (and rebuilds them from Postgres). 0: never. */
+    REDIS_CHECK_INTERVAL_MS: z.coerce.number().int().refine((n) => n === 0 || (n >= 100 && n <= 3_600_000), 'must be 0 or 100..3600000 ms').default(5_000),
     SIM_PAYMENT_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(50),
     SIM_PAYMENT_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
     CHECKOUT_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),

@@ -170,6 +170,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     redis.on('ready', () => void schedule().catch((err) => logger.warn({ err: err.message }, 'could not reschedule maintenance')))
     let checking = false
     const watchdog = setInterval(() => {
+      if (config.REDIS_CHECK_INTERVAL_MS === 0) return
       if (checking) return
       checking = true
       reconciler
@@ -177,7 +178,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
         .then((report) => (report.fixed ? schedule() : undefined))
         .catch((err) => logger.warn({ err: err.message }, 'redis counter check failed'))
         .finally(() => (checking = false))
-    }, config.REDIS_CHECK_INTERVAL_MS)
+    }, config.REDIS_CHECK_INTERVAL_MS || 3_600_000)
     watchdog.unref()
     const closeWorkers = workers.close
     workers.close = async () => {

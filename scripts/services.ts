@@ -9,6 +9,7 @@ import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import pg from 'pg'
+export { dropRedisPrefix } from '../core/redis/prefix.ts'
 
 export interface LocalServices {
   redisUrl: string
@@ -55,16 +56,6 @@ async function postgresAnswers(url: string): Promise<boolean> {
   } finally {
     await client.end().catch(() => {})
   }
-}
-
-/** Removes every key under a prefix (SCAN, never KEYS). */
-export async function dropRedisPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0'
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-    if (keys.length) await redis.del(...keys)
-    cursor = next
-  } while (cursor !== '0')
 }
 
 const onPath = (binary: string) => spawnSync('sh', ['-c', `command -v ${binary}`]).status === 0

@@ -5,19 +5,19 @@ import { InvariantReport, ReconcileReport, RoomStats, Sale, seedCommitment, shuf
 import { saleKeys } from '../core/redis/keys.ts'
 import { startTestCore, type TestCore } from '../test/support/core.ts'
 import { uniqueName } from '../test/support/services.ts'
-import { EdgeAdminDouble } from './edge-admin-double.ts'
+import { RoomDouble } from '../test/support/room-double.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const EDGE_ADMIN_TOKEN = 'edge-admin-token-for-cli-tests'
 
 let core: TestCore
-let edge: EdgeAdminDouble
+let edge: RoomDouble
 
 // One core and one edge double for the file: every CLI run is a separate process, and every test uses its own sale ids.
 beforeAll(async () => {
   // Core's own watchdog would rebuild a lost sale within 5 s, racing the CLI's reconcile in the test below.
   core = await startTestCore({ REDIS_CHECK_INTERVAL_MS: '3600000' }, { listen: true })
-  edge = await new EdgeAdminDouble(EDGE_ADMIN_TOKEN).start()
+  edge = await new RoomDouble(EDGE_ADMIN_TOKEN).start()
 })
 afterAll(async () => {
   await core?.destroy()

@@ -5,7 +5,7 @@ import { MAX_TOKENS_PER_BATCH, Sale, base64urlEncode, peekPurchaseToken, signPur
 import { loadConfig } from '../core/config.ts'
 import { startTestCore, type TestCore } from '../test/support/core.ts'
 import { uniqueName } from '../test/support/services.ts'
-import { EdgeAdminDouble } from './edge-admin-double.ts'
+import { RoomDouble } from '../test/support/room-double.ts'
 import {
   IssuerConfigError,
   IssuerError,
@@ -22,7 +22,7 @@ import {
 const EDGE_ADMIN_TOKEN = 'edge-admin-token-for-issuer-tests'
 
 let core: TestCore
-let edge: EdgeAdminDouble
+let edge: RoomDouble
 let cfg: IssuerConfig
 
 beforeAll(async () => {
@@ -32,7 +32,7 @@ afterAll(async () => {
   await core?.destroy()
 })
 beforeEach(async () => {
-  edge = await new EdgeAdminDouble(EDGE_ADMIN_TOKEN).start()
+  edge = await new RoomDouble(EDGE_ADMIN_TOKEN).start()
   cfg = issuerConfig({
     CORE_URL: core.url,
     CORE_ADMIN_TOKEN: core.config.CORE_ADMIN_TOKEN,

@@ -1,16 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Order, RedeemResponse } from '../../contracts/index.ts'
-import { OutcomeRecorder, eventually, startTestCore, type TestCore, createTestSale } from '../../test/support/core.ts'
+import { eventually, startTestCore, type TestCore, createTestSale } from '../../test/support/core.ts'
+import { RoomDouble } from '../../test/support/room-double.ts'
 import { admittedShopper } from '../../test/support/tokens.ts'
 import { SimulatedGateway } from '../payment/simulated-gateway.ts'
 
 let core: TestCore
-let room: OutcomeRecorder
+let room: RoomDouble
 const gateway = new SimulatedGateway({ latencyMs: 2 })
 const admin = () => ({ authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}`, 'content-type': 'application/json' })
 
 beforeAll(async () => {
-  room = await new OutcomeRecorder().start()
+  room = await new RoomDouble().start()
   core = await startTestCore({ EDGE_URL: room.url }, { gateway })
 })
 afterAll(async () => {

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { OutcomeRecorder, startTestCore, type TestCore } from '../../test/support/core.ts'
+import { startTestCore, type TestCore } from '../../test/support/core.ts'
+import { RoomDouble } from '../../test/support/room-double.ts'
 import type { NotificationJob, TokenOutcome } from '../../contracts/index.ts'
 
 let core: TestCore
-let room: OutcomeRecorder
+let room: RoomDouble
 
 beforeAll(async () => {
-  room = await new OutcomeRecorder().start()
+  room = await new RoomDouble().start()
   // API role: no workers, so the jobs stay in the queues for the test to read.
   core = await startTestCore({ EDGE_URL: room.url, ROLE: 'api' })
 })

@@ -102,7 +102,10 @@ export class Jobs {
     await this.scheduleSweep(sweepEveryMs)
     for (const name of RECONCILE_JOBS) {
       if (name === 'expired-holds') continue // the sweep above
-      await this.maintenance.upsertJobScheduler(`reconcile-${name}`, { every: reconcileEveryMs }, { name: `reconcile-${name}`, opts: { removeOnComplete: 50, removeOnFail: 50 } })
+      const id = `reconcile-${name}`
+      // 0: reconciliation runs only when asked (POST /admin/reconcile/<job>, or an operator's own scheduler).
+      if (reconcileEveryMs === 0) await this.maintenance.removeJobScheduler(id)
+      else await this.maintenance.upsertJobScheduler(id, { every: reconcileEveryMs }, { name: id, opts: { removeOnComplete: 50, removeOnFail: 50 } })
     }
   }
 

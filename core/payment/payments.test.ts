@@ -1,19 +1,20 @@
 import Stripe from 'stripe'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ErrorBody, Order, RedeemResponse, Refund } from '../../contracts/index.ts'
-import { OutcomeRecorder, eventually, startTestCore, type TestCore, createTestSale } from '../../test/support/core.ts'
+import { eventually, startTestCore, type TestCore, createTestSale } from '../../test/support/core.ts'
+import { RoomDouble } from '../../test/support/room-double.ts'
 import { snapshotState } from '../../test/support/state.ts'
 import { FakeStripe } from '../../test/support/stripe-fake.ts'
 import { admittedShopper } from '../../test/support/tokens.ts'
 
 const WEBHOOK_SECRET = 'whsec_offline_test_secret'
 let core: TestCore
-let room: OutcomeRecorder
+let room: RoomDouble
 let fake: FakeStripe
 const admin = (extra: Record<string, string> = {}) => ({ authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}`, 'content-type': 'application/json', ...extra })
 
 beforeAll(async () => {
-  room = await new OutcomeRecorder().start()
+  room = await new RoomDouble().start()
   fake = await new FakeStripe().start()
   core = await startTestCore({
     EDGE_URL: room.url,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { orderIdOf, type CheckoutJob, type ReconcileReport } from '../../contracts/index.ts'
-import { OutcomeRecorder, createTestSale, eventually, startTestCore, type TestCore } from '../../test/support/core.ts'
+import { createTestSale, eventually, startTestCore, type TestCore } from '../../test/support/core.ts'
+import { RoomDouble } from '../../test/support/room-double.ts'
 import { admittedShopper } from '../../test/support/tokens.ts'
 import type { CheckoutDeps } from '../checkout/deps.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
@@ -15,13 +16,13 @@ import { SagaStore, runSaga } from '../saga/saga.ts'
  * stayed with the room's last shopper for good.
  */
 let core: TestCore
-let room: OutcomeRecorder
+let room: RoomDouble
 const gateway = new SimulatedGateway({ latencyMs: 1 })
 
 beforeAll(async () => {
-  room = await new OutcomeRecorder().start()
+  room = await new RoomDouble().start()
   core = await startTestCore(
-    { EDGE_URL: room.url, RECONCILE_STALE_MS: '0', PAYMENT_CALL_TRIES: '1', RECONCILE_INTERVAL_MS: '3600000', REDIS_CHECK_INTERVAL_MS: '3600000' },
+    { EDGE_URL: room.url, RECONCILE_STALE_MS: '0', PAYMENT_CALL_TRIES: '1', RECONCILE_INTERVAL_MS: '0', REDIS_CHECK_INTERVAL_MS: '0' },
     { gateway },
   )
 })

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { orderIdOf, type CheckoutJob, type ReconcileReport, type RedeemResponse } from '../../contracts/index.ts'
-import { OutcomeRecorder, eventually, startTestCore, type TestCore, createTestSale } from '../../test/support/core.ts'
+import { eventually, startTestCore, type TestCore, createTestSale } from '../../test/support/core.ts'
+import { RoomDouble } from '../../test/support/room-double.ts'
 import { admittedShopper } from '../../test/support/tokens.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
 import type { CheckoutDeps } from '../checkout/deps.ts'
@@ -8,14 +9,14 @@ import { SimulatedGateway } from '../payment/simulated-gateway.ts'
 import { SagaStore, runSaga } from '../saga/saga.ts'
 
 let core: TestCore
-let room: OutcomeRecorder
+let room: RoomDouble
 const gateway = new SimulatedGateway({ latencyMs: 1 })
 const admin = () => ({ authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}`, 'content-type': 'application/json' })
 
 beforeAll(async () => {
-  room = await new OutcomeRecorder().start()
+  room = await new RoomDouble().start()
   core = await startTestCore(
-    { EDGE_URL: room.url, RECONCILE_STALE_MS: '0', PAYMENT_CALL_TRIES: '1', PAYMENT_MAX_TRIES: '2', RECONCILE_INTERVAL_MS: '3600000', REDIS_CHECK_INTERVAL_MS: '3600000' },
+    { EDGE_URL: room.url, RECONCILE_STALE_MS: '0', PAYMENT_CALL_TRIES: '1', PAYMENT_MAX_TRIES: '2', RECONCILE_INTERVAL_MS: '0', REDIS_CHECK_INTERVAL_MS: '0' },
     { gateway },
   )
 })

@@ -1,17 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ErrorBody } from '../../contracts/index.ts'
-import { OutcomeRecorder, startTestCore, type TestCore } from '../../test/support/core.ts'
+import { startTestCore, type TestCore } from '../../test/support/core.ts'
+import { RoomDouble } from '../../test/support/room-double.ts'
 import { snapshotState } from '../../test/support/state.ts'
 import { admittedShopper } from '../../test/support/tokens.ts'
 import type { AuthorizeRequest, AuthorizeResult } from '../payment/gateway.ts'
 
 let core: TestCore
-let room: OutcomeRecorder
+let room: RoomDouble
 let release!: () => void
 const stalled = new Promise<void>((resolve) => (release = resolve))
 
 beforeAll(async () => {
-  room = await new OutcomeRecorder().start()
+  room = await new RoomDouble().start()
   core = await startTestCore({ EDGE_URL: room.url, MAX_CONCURRENT_CHECKOUTS: '2' })
   // Payments hang until the test lets them go, so holds stay "in checkout".
   const authorize = core.gateway.authorize.bind(core.gateway)

@@ -13,16 +13,17 @@ import {
   type ErrorBody,
   type RedeemResponse,
 } from '../../contracts/index.ts'
-import { OutcomeRecorder, createTestSale, eventually, startTestCore, type TestCore } from '../../test/support/core.ts'
+import { createTestSale, eventually, startTestCore, type TestCore } from '../../test/support/core.ts'
+import { RoomDouble } from '../../test/support/room-double.ts'
 import { snapshotState } from '../../test/support/state.ts'
 import { admittedShopper } from '../../test/support/tokens.ts'
 import { saleKeys } from '../redis/keys.ts'
 
 let core: TestCore
-let room: OutcomeRecorder
+let room: RoomDouble
 
 beforeAll(async () => {
-  room = await new OutcomeRecorder().start()
+  room = await new RoomDouble().start()
   core = await startTestCore({ EDGE_URL: room.url })
 })
 afterAll(async () => {

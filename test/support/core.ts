@@ -1,45 +1,9 @@
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
-import type { TokenOutcome } from '../../contracts/index.ts'
 import { loadConfig, type CoreConfig } from '../../core/config.ts'
 import { startCore, type Core, type StartOptions } from '../../core/core.ts'
 import { createLogger } from '../../core/logger.ts'
 import { createSchema, dropRedisPrefix, dropSchema, testRedis, uniqueName } from './services.ts'
-
-/**
- * Records the token outcomes core sends to the waiting room, over real HTTP. Used by core-only tests;
- * the end-to-end tests use the real edge instead.
- */
-export class OutcomeRecorder {
-  readonly outcomes: Array<{ saleId: string } & TokenOutcome> = []
-  private server?: Server
-  url = ''
-
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      let body = ''
-      req.on('data', (chunk) => (body += chunk))
-      req.on('end', () => {
-        const saleId = /\/admin\/sales\/([^/]+)\/tokens\/outcomes$/.exec(req.url ?? '')?.[1]
-        if (req.method !== 'POST' || !saleId) {
-          res.writeHead(404).end()
-          return
-        }
-        for (const o of JSON.parse(body).outcomes as TokenOutcome[]) this.outcomes.push({ saleId, ...o })
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ applied: 1 }))
-      })
-    })
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve))
-    this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`
-    return this
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
-  }
-}
 
 export interface TestCore extends Core {
   schema: string

@@ -15,7 +15,7 @@ export function testRedis(): Redis {
   return new Redis(REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false })
 }
 
-export { dropRedisPrefix } from '../../scripts/services.ts'
+export { dropRedisPrefix } from '../../core/redis/prefix.ts'
 
 /** A fresh Postgres schema; returns a connection string whose search_path points at it. */
 export async function createSchema(name: string): Promise<string> {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { OutcomeRecorder, createTestSale, startTestCore, type TestCore } from '../../../test/support/core.ts'
+import { createTestSale, startTestCore, type TestCore } from '../../../test/support/core.ts'
+import { RoomDouble } from '../../../test/support/room-double.ts'
 import { SimulatedGateway } from '../../payment/simulated-gateway.ts'
 import { PermanentFailure, type BatchItem } from '../../saga/saga.ts'
 import type { CheckoutDeps, CheckoutInput } from '../deps.ts'
@@ -9,12 +10,12 @@ import { confirmOrderStep } from './confirm-order.ts'
 import { createOrderStep } from './create-order.ts'
 
 let core: TestCore
-let room: OutcomeRecorder
+let room: RoomDouble
 let deps: CheckoutDeps
 const gateway = new SimulatedGateway({ latencyMs: 1, failureRate: 0.3 })
 
 beforeAll(async () => {
-  room = await new OutcomeRecorder().start()
+  room = await new RoomDouble().start()
   core = await startTestCore({ EDGE_URL: room.url, ROLE: 'api' }, { gateway })
   deps = { db: core.db, scripts: core.scripts, gateway, reportToken: async () => {}, logger: core.logger, payments: { callTries: 1, maxTries: 3, backoffMs: 1 } }
 })

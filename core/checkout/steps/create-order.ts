@@ -8,7 +8,7 @@ const createOrder = async (input: CheckoutInput, deps: CheckoutDeps) => {
   await deps.db.query(
     `INSERT INTO orders (id, sale_id, token_id, token_gen, shopper, status, amount_cents, currency, payment_method, idempotency_key, created_at)
      VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, $7, $8, $9, to_timestamp($10 / 1000.0))
-     ON CONFLICT (id) DO NOTHING`,
+     ON CONFLICT DO NOTHING`,
     [input.orderId, input.saleId, input.tid, input.gen, input.shopper, input.amountCents, input.currency, input.paymentMethod, input.idempotencyKey, input.redeemedAt],
   )
   return stepResult(null, { orderId: input.orderId })
@@ -34,7 +34,7 @@ export const createOrderStep = defineStep(
                   to_timestamp(o."redeemedAt" / 1000.0)
            FROM jsonb_to_recordset($1::jsonb) AS o("orderId" text, "saleId" text, tid text, gen integer, shopper text, "amountCents" bigint,
                 currency text, "paymentMethod" text, "idempotencyKey" text, "redeemedAt" double precision)
-           ON CONFLICT (id) DO NOTHING`,
+           ON CONFLICT DO NOTHING`,
           [JSON.stringify(inputs)],
         )
         return inputs.map((input) => fulfilled(stepResult(null, { orderId: input.orderId })))

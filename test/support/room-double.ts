@@ -1,18 +1,21 @@
 /**
- * A stand-in for the edge's three admin endpoints the token-issuer calls, over real HTTP, for the
- * token-issuer's own tests. It validates like the edge does (contract schemas, Bearer token, JSON
- * content type, body size, all-or-nothing token batches deduplicated by token id) and keeps everything
- * in memory. The real edge and waiting room are covered by the end-to-end tests.
+ * The one stand-in for the edge's admin API, over real HTTP: what the token-issuer calls (its own tests),
+ * and where core reports token outcomes (core's tests and the failure drills, which re-issue returned tokens
+ * from `onOutcome`). It validates like the edge does (contract schemas, Bearer token, JSON content type, body
+ * size, all-or-nothing token batches deduplicated by token id) and keeps everything in memory. The real edge
+ * and waiting room are covered by the end-to-end tests.
  *
- *   PUT  /admin/sales/:saleId/room    RoomConfig        -> the stored config
- *   POST /admin/sales/:saleId/tokens  LoadTokensRequest -> LoadTokensResponse
- *   GET  /admin/sales/:saleId/room                      -> RoomStats
- *   PATCH /admin/sales/:saleId/room   RoomSteer         -> RoomStats (mode, rate and cap remembered)
- *   GET  /admin/sales/:saleId/room/report               -> RoomReport (set one with `setReport`)
+ *   PUT  /admin/sales/:saleId/room            RoomConfig          -> the stored config
+ *   POST /admin/sales/:saleId/tokens          LoadTokensRequest   -> LoadTokensResponse
+ *   GET  /admin/sales/:saleId/room                                -> RoomStats
+ *   PATCH /admin/sales/:saleId/room           RoomSteer           -> RoomStats (mode, rate and cap remembered)
+ *   GET  /admin/sales/:saleId/room/report                         -> RoomReport (set one with `setReport`)
+ *   POST /admin/sales/:saleId/tokens/outcomes TokenOutcomesRequest -> { applied } (recorded in `outcomes`)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { z } from 'zod'
+import { loadConfig } from '../../core/config.ts'
 import {
   LoadTokensRequest,
   MAX_ADMIN_BODY_BYTES,
@@ -26,7 +29,9 @@ import {
   type LoadTokensResponse,
   type RoomReport,
   type RoomStats,
-} from '../contracts/index.ts'
+  TokenOutcomesRequest,
+  type TokenOutcome,
+} from '../../contracts/index.ts'
 
 type StoredConfig = z.output<typeof RoomConfig>
 
@@ -50,9 +55,9 @@ class HttpError extends Error {
   }
 }
 
-const ROUTE = /^\/admin\/sales\/([^/]+)\/(room|tokens|room\/report)$/
+const ROUTE = /^\/admin\/sales\/([^/]+)\/(room|tokens|room\/report|tokens\/outcomes)$/
 
-export class EdgeAdminDouble {
+export class RoomDouble {
   readonly rooms = new Map<string, DoubleRoom>()
   /** Every request, e.g. `PUT /admin/sales/s1/room`, in arrival order. */
   readonly requests: string[] = []
@@ -62,11 +67,16 @@ export class EdgeAdminDouble {
   readonly uploads: Array<{ saleId: string; tokens: string[] }> = []
   /** Answer 503 `unavailable` to token upload number n (1-based, counted across sales), to simulate a crash mid-upload. */
   failTokenUpload?: number
+  /** Every token outcome core reported, in arrival order. */
+  readonly outcomes: Array<{ saleId: string } & TokenOutcome> = []
+  /** Called with each outcome as it arrives (the drills hand returned tokens to the next shopper here). */
+  onOutcome: (saleId: string, outcome: TokenOutcome) => void = () => {}
   private tokenUploads = 0
   private server?: Server
   url = ''
 
-  constructor(readonly adminToken: string) {}
+  /** `adminToken`: the bearer token core and token-issuer send (default: the development EDGE_ADMIN_TOKEN). */
+  constructor(readonly adminToken: string = loadConfig({}).EDGE_ADMIN_TOKEN) {}
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res))
@@ -76,6 +86,7 @@ export class EdgeAdminDouble {
   }
 
   close(): Promise<void> {
+    this.server?.closeAllConnections()
     return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
   }
 
@@ -113,6 +124,14 @@ export class EdgeAdminDouble {
       if (route === 'PATCH room') return this.send(res, 200, this.steerRoom(saleId.data, await this.body(req, RoomSteer)))
       if (route === 'GET room/report') return this.send(res, 200, this.report(saleId.data))
       if (route === 'POST tokens') return this.send(res, 200, this.load(saleId.data, await this.body(req, LoadTokensRequest)))
+      if (route === 'POST tokens/outcomes') {
+        const { outcomes } = await this.body(req, TokenOutcomesRequest)
+        for (const outcome of outcomes) {
+          this.outcomes.push({ saleId: saleId.data, ...outcome })
+          this.onOutcome(saleId.data, outcome)
+        }
+        return this.send(res, 200, { applied: outcomes.length })
+      }
       throw new HttpError(404, 'not_found', `no route ${req.method} ${path}`)
     } catch (error) {
       if (error instanceof HttpError) return this.send(res, error.status, errorBody(error.code, error.message, error.field))
