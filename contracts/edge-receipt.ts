@@ -31,6 +31,8 @@ export const HEADER_REPLAY_ONLY = 'x-floodgate-replay-only'
 export const EDGE_CORE_TIMEOUT_MS = 6_000
 /** How long core honours a receipt's time: the edge's timeout, so nobody the edge gave up on is judged early. */
 export const RECEIPT_WINDOW_MS = EDGE_CORE_TIMEOUT_MS
+/** A receipt older than this no longer authenticates the edge's call at all (a captured header replayed later). */
+export const RECEIPT_MAX_AGE_MS = 60_000
 /**
  * Clocks of the edge and core may disagree by this much; fences wait for it too. NTP keeps real hosts within
  * tens of milliseconds.
@@ -63,12 +65,13 @@ export function signEdgeReceipt(payload: Omit<EdgeReceiptPayload, 'typ'>, secret
 }
 
 export type ReceiptVerdict =
-  | { ok: true; receivedAt: number }
+  | { ok: true; receivedAt: number; ageMs: number }
   | { ok: false; code: 'receipt_malformed' | 'receipt_bad_signature' | 'receipt_mismatch' | 'receipt_stale' }
 
 /**
- * Checks a receipt against the request core is serving. `receivedAt` is never later than `nowMs` (an edge
- * clock ahead of core's does not buy time) and a receipt older than RECEIPT_WINDOW_MS is stale.
+ * Checks a receipt against the request core is serving: the edge's signature, bound to this request, no older
+ * than RECEIPT_MAX_AGE_MS. `receivedAt` is never later than `nowMs` (an edge clock ahead of core's buys no
+ * time); see `honouredTime` for which time a redeem is judged at.
  */
 export async function verifyEdgeReceipt(
   signed: unknown,
@@ -82,6 +85,15 @@ export async function verifyEdgeReceipt(
   const r = parsed.data
   if (r.req !== expect.req || r.sub !== expect.sub || r.idk !== expect.idk) return { ok: false, code: 'receipt_mismatch' }
   const receivedAt = Math.min(r.at, expect.nowMs)
-  if (expect.nowMs - receivedAt > RECEIPT_WINDOW_MS) return { ok: false, code: 'receipt_stale' }
-  return { ok: true, receivedAt }
+  const ageMs = expect.nowMs - receivedAt
+  if (ageMs > RECEIPT_MAX_AGE_MS) return { ok: false, code: 'receipt_stale' }
+  return { ok: true, receivedAt, ageMs }
+}
+
+/**
+ * The time a request is judged at: when the edge received it, while that is within RECEIPT_WINDOW_MS (the
+ * edge is still waiting for the answer); later than that the edge has answered 503, and `nowMs` applies.
+ */
+export function honouredTime(verdict: ReceiptVerdict, nowMs: number): number {
+  return verdict.ok && verdict.ageMs <= RECEIPT_WINDOW_MS ? verdict.receivedAt : nowMs
 }

@@ -178,3 +178,13 @@ describe('when other endpoints get bad input', () => {
     expect(await snapshot()).toEqual(before)
   })
 })
+
+describe('when someone reads the metrics', () => {
+  it('should answer 401 without the metrics token and the Prometheus text with it', async () => {
+    await expectError(await core.app.request('/metrics'), 401, 'unauthorized')
+    await expectError(await core.app.request('/metrics', { headers: { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}` } }), 401, 'unauthorized')
+    const ok = await core.app.request('/metrics', { headers: { authorization: `Bearer ${core.config.METRICS_TOKEN}` } })
+    expect(ok.status).toBe(200)
+    expect(await ok.text()).toMatch(/floodgate_redeem_total/)
+  })
+})

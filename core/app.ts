@@ -21,13 +21,14 @@ import {
   describeZodError,
   errorBody,
   shopperOf,
+  honouredTime,
   verifyEdgeReceipt,
   type ExpireGrantsResponse,
 } from '../contracts/index.ts'
 import type { CoreConfig } from './config.ts'
 import { ApiError } from './errors/api-error.ts'
 import { requireBearer } from './http/bearer.ts'
-import { readJson } from './http/json-body.ts'
+import { readBodyText, readJson } from './http/json-body.ts'
 import { GatewayUnavailableError } from './payment/gateway.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
@@ -41,7 +42,7 @@ import type { StripeWebhook } from './payment/stripe-webhook.ts'
 import type { Reconciler } from './reconcile/reconciler.ts'
 
 export interface AppDeps {
-  config: Pick<CoreConfig, 'CORE_ADMIN_TOKEN' | 'CORE_INTERNAL_TOKEN'>
+  config: Pick<CoreConfig, 'CORE_ADMIN_TOKEN' | 'CORE_INTERNAL_TOKEN' | 'METRICS_TOKEN'>
   sales: Sales
   orders: Orders
   orderFeed: OrderSettledFeed
@@ -102,7 +103,10 @@ export function createApp(deps: AppDeps): Hono {
     const ok = Object.values(checks).every(Boolean)
     return c.json({ ok, checks }, ok ? 200 : 503)
   })
-  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }))
+  // Sale ids and volumes are for operators: Prometheus scrapes with a bearer token.
+  app.get('/metrics', requireBearer(deps.config.METRICS_TOKEN), async (c) =>
+    c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  )
 
   // ---- shoppers
   app.get('/v1/sales/:saleId', async (c) => {
@@ -133,7 +137,7 @@ export function createApp(deps: AppDeps): Hono {
         sessionId,
         idempotencyKey,
         nowMs,
-        ...(receipt.ok ? { receivedAtMs: receipt.receivedAt } : {}),
+        receivedAtMs: honouredTime(receipt, nowMs),
         replayOnly: c.req.header(HEADER_REPLAY_ONLY) !== undefined,
       })
       return c.json(result, 202)
@@ -220,9 +224,8 @@ export function createApp(deps: AppDeps): Hono {
   // ---- payment gateway -> core. Authenticated by the signature over the raw body, not a bearer token.
   app.post('/webhooks/stripe', async (c) => {
     if (!deps.stripeWebhook) throw new ApiError('not_found', 'Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)')
-    if (Number(c.req.header('content-length') ?? '0') > MAX_WEBHOOK_BYTES) throw new ApiError('body_too_large', `body is larger than ${MAX_WEBHOOK_BYTES} bytes`)
-    const raw = await c.req.text()
-    if (raw.length > MAX_WEBHOOK_BYTES) throw new ApiError('body_too_large', `body is larger than ${MAX_WEBHOOK_BYTES} bytes`)
+    // The signature is checked on the raw body, read as a stream and capped: this endpoint must be public.
+    const raw = await readBodyText(c, MAX_WEBHOOK_BYTES)
     try {
       const result = await deps.stripeWebhook.handle(raw, c.req.header('stripe-signature'))
       metrics.webhooks.inc({ outcome: result.outcome })

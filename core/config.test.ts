@@ -24,3 +24,38 @@ describe('when no gateway is chosen', () => {
     expect(createGateway(loadConfig({})).name).toBe('simulated')
   })
 })
+
+describe('when core would run with the dev-only secrets that ship in this repository', () => {
+  const real = {
+    TOKEN_SECRET: 't'.repeat(40),
+    GRANT_SECRET: 'g'.repeat(40),
+    CORE_ADMIN_TOKEN: 'a'.repeat(40),
+    CORE_INTERNAL_TOKEN: 'i'.repeat(40),
+    EDGE_ADMIN_TOKEN: 'e'.repeat(40),
+    METRICS_TOKEN: 'm'.repeat(40),
+  }
+
+  it('should allow them on loopback outside production', () => {
+    for (const HOST of ['127.0.0.1', 'localhost', '::1']) expect(loadConfig({ HOST }).HOST).toBe(HOST)
+  })
+
+  it('should refuse each of them when listening beyond loopback, whatever NODE_ENV says', () => {
+    for (const NODE_ENV of ['development', 'test', undefined]) {
+      expect(() => loadConfig({ HOST: '0.0.0.0', NODE_ENV })).toThrow(/TOKEN_SECRET: must be set to a real secret when core listens beyond loopback/)
+    }
+    for (const key of Object.keys(real)) {
+      const { [key as keyof typeof real]: _kept, ...others } = real
+      expect(() => loadConfig({ HOST: '10.0.0.5', ...others })).toThrow(new RegExp(`${key}: must be set`))
+    }
+    expect(loadConfig({ HOST: '0.0.0.0', ...real }).HOST).toBe('0.0.0.0')
+  })
+
+  it('should refuse them in production even on loopback, and refuse the compose override there', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/GRANT_SECRET: must be set to a real secret in production/)
+    expect(() => loadConfig({ NODE_ENV: 'production', ALLOW_DEV_SECRETS: 'true', ...real })).toThrow(/ALLOW_DEV_SECRETS/)
+  })
+
+  it('should allow them on 0.0.0.0 only with ALLOW_DEV_SECRETS (a container published on the host loopback)', () => {
+    expect(loadConfig({ HOST: '0.0.0.0', ALLOW_DEV_SECRETS: 'true' }).ALLOW_DEV_SECRETS).toBe(true)
+  })
+})

@@ -1,6 +1,12 @@
 import { z } from 'zod'
 
 const DEV_SECRET = (name: string) => `dev-only-${name}-change-me-0123456789abcdef`
+const DEV_SECRET_KEYS = ['TOKEN_SECRET', 'GRANT_SECRET', 'CORE_ADMIN_TOKEN', 'CORE_INTERNAL_TOKEN', 'EDGE_ADMIN_TOKEN', 'METRICS_TOKEN'] as const
+
+/** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}
 
 const bool = z
   .enum(['true', 'false', '1', '0'])
@@ -34,6 +40,13 @@ export const CoreConfig = z
     CORE_INTERNAL_TOKEN: z.string().min(16).default(DEV_SECRET('core-internal')),
     EDGE_URL: z.string().url().default('http://127.0.0.1:8787'),
     EDGE_ADMIN_TOKEN: z.string().min(16).default(DEV_SECRET('edge-admin')),
+    /** Bearer token Prometheus sends to scrape GET /metrics (sale ids and volumes are not public). */
+    METRICS_TOKEN: z.string().min(16).default(DEV_SECRET('metrics')),
+    /**
+     * Lets core keep the publicly known dev-only secrets while listening beyond loopback: only for a container
+     * whose port is published on the host's loopback (docker-compose.yml). Refused in production.
+     */
+    ALLOW_DEV_SECRETS: bool.default(false),
     PAYMENT_GATEWAY: z.enum(['simulated', 'stripe']).default('simulated'),
     /** Stripe secret key (sk_test_… / sk_live_…); required when PAYMENT_GATEWAY=stripe. */
     STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_\w+$/, 'must be a Stripe secret key').optional(),
@@ -68,9 +81,15 @@ export const CoreConfig = z
   })
   .superRefine((c, ctx) => {
     if (c.PAYMENT_GATEWAY === 'stripe' && !c.STRIPE_SECRET_KEY) ctx.addIssue({ code: 'custom', path: ['STRIPE_SECRET_KEY'], message: 'required when PAYMENT_GATEWAY=stripe' })
-    if (c.NODE_ENV !== 'production') return
-    for (const key of ['TOKEN_SECRET', 'GRANT_SECRET', 'CORE_ADMIN_TOKEN', 'CORE_INTERNAL_TOKEN', 'EDGE_ADMIN_TOKEN'] as const) {
-      if (c[key].startsWith('dev-only-')) ctx.addIssue({ code: 'custom', path: [key], message: 'must be set in production' })
+    if (c.NODE_ENV === 'production' && c.ALLOW_DEV_SECRETS) {
+      ctx.addIssue({ code: 'custom', path: ['ALLOW_DEV_SECRETS'], message: 'cannot be set in production' })
+    }
+    // The dev-only values are in this repository: anyone who can reach core could use them.
+    const reachable = !isLoopback(c.HOST) && !(c.ALLOW_DEV_SECRETS && c.NODE_ENV !== 'production')
+    if (c.NODE_ENV !== 'production' && !reachable) return
+    const why = c.NODE_ENV === 'production' ? 'in production' : `when core listens beyond loopback (HOST=${c.HOST})`
+    for (const key of DEV_SECRET_KEYS) {
+      if (c[key].startsWith('dev-only-')) ctx.addIssue({ code: 'custom', path: [key], message: `must be set to a real secret ${why}` })
     }
   })
 export type CoreConfig = z.infer<typeof CoreConfig>

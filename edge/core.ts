@@ -18,8 +18,9 @@ export interface CoreCallOptions {
    */
   retry?: boolean
   /**
-   * Sign the edge's receipt into the call: when the shopper's request reached the edge (`at`), bound to the
-   * shopper and Idempotency-Key. Core judges a redeem's grant at that time (contracts/edge-receipt.ts).
+   * The edge's receipt signed into the call: when the shopper's request reached the edge (`at`), bound to the
+   * shopper and Idempotency-Key. It authenticates the edge to core, and core judges a redeem's grant at that
+   * time (contracts/edge-receipt.ts). Default: now, no shopper, no key.
    */
   receipt?: { at: number; sub: string; idk: string }
   /** Give up sooner than CORE_TIMEOUT_MS (calls whose answer is only nice to have). */
@@ -41,11 +42,9 @@ export async function callCore(env: Env, path: string, options: CoreCallOptions 
   const method = options.method ?? 'GET'
   const started = options.receipt?.at ?? Date.now()
   const deadline = started + Math.min(options.timeoutMs ?? CORE_TIMEOUT_MS, CORE_TIMEOUT_MS) + (options.holdMs ?? 0)
-  const headers: Record<string, string> = { ...options.headers }
-  if (options.receipt) {
-    const { at, sub, idk } = options.receipt
-    headers[HEADER_EDGE_RECEIPT] = await signEdgeReceipt({ at, req: `${method} ${path.split('?')[0]}`, sub, idk }, env.CORE_INTERNAL_TOKEN)
-  }
+  const { at, sub, idk } = options.receipt ?? { at: started, sub: '', idk: '' }
+  const receipt = await signEdgeReceipt({ at, req: `${method} ${path.split('?')[0]}`, sub, idk }, env.CORE_INTERNAL_TOKEN)
+  const headers: Record<string, string> = { ...options.headers, [HEADER_EDGE_RECEIPT]: receipt }
   for (let attempt = 1; ; attempt++) {
     const left = deadline - Date.now()
     try {

@@ -3,18 +3,49 @@ import type { z } from 'zod'
 import { describeZodError } from '../../contracts/index.ts'
 import { ApiError } from '../errors/api-error.ts'
 
+const decoder = new TextDecoder()
+
 /**
- * Reads and validates a JSON body: 415 if it is not JSON, 413 past `maxBytes` (checked on the
- * declared length first, then on what actually arrived), 400 `invalid_json`, 400 `invalid_body`
- * naming the first offending field.
+ * Reads a request body as a stream and stops at `maxBytes`: a body is never held in memory beyond the cap,
+ * whatever `content-length` says or leaves out (`transfer-encoding: chunked`). Past the cap: 413
+ * `body_too_large`, and the connection is closed rather than drained.
+ */
+export async function readBodyText(c: Context, maxBytes: number): Promise<string> {
+  const tooLarge = () => new ApiError('body_too_large', `body is larger than ${maxBytes} bytes`, undefined, { connection: 'close' })
+  const declared = Number(c.req.header('content-length') ?? '0')
+  if (declared > maxBytes) throw tooLarge()
+  const body = c.req.raw.body
+  if (!body) return ''
+  const reader = body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {})
+      throw tooLarge()
+    }
+    chunks.push(value)
+  }
+  const all = new Uint8Array(size)
+  let at = 0
+  for (const chunk of chunks) {
+    all.set(chunk, at)
+    at += chunk.byteLength
+  }
+  return decoder.decode(all)
+}
+
+/**
+ * Reads and validates a JSON body: 415 if it is not JSON, 413 past `maxBytes` (read as a stream, see
+ * `readBodyText`), 400 `invalid_json`, 400 `invalid_body` naming the first offending field.
  */
 export async function readJson<S extends z.ZodType>(c: Context, schema: S, maxBytes: number): Promise<z.output<S>> {
   const type = c.req.header('content-type') ?? ''
   if (!/^application\/json\b/i.test(type)) throw new ApiError('unsupported_media_type', 'send the body as application/json', 'content-type')
-  const declared = Number(c.req.header('content-length') ?? '0')
-  if (declared > maxBytes) throw new ApiError('body_too_large', `body is larger than ${maxBytes} bytes`)
-  const text = await c.req.text()
-  if (Buffer.byteLength(text, 'utf8') > maxBytes) throw new ApiError('body_too_large', `body is larger than ${maxBytes} bytes`)
+  const text = await readBodyText(c, maxBytes)
   let json: unknown
   try {
     json = JSON.parse(text)
