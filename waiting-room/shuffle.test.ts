@@ -2,7 +2,7 @@ import { runDurableObjectAlarm } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { seedCommitment, shuffleKey, type RoomStats } from '../contracts/index.ts'
 import { makeShoppers, mintTokens, roomConfig, roomStub, uniqueSaleId, useTestClock } from './fixtures.ts'
-import type { RoomResult } from './waiting-room.ts'
+import type { RoomResult } from './results.ts'
 
 type Clock = ReturnType<typeof useTestClock>
 let clock: Clock
@@ -30,7 +30,9 @@ async function shuffledSale({ tokens, admitPerMinute = 6_000 }: { tokens: number
 }
 
 describe('when shoppers join during the pre-queue of a shuffled sale', () => {
-  it('should publish a commitment, hide the order until the start, then admit in the order the revealed seed gives', async () => {
+  const title =
+    'should publish a commitment, hide the order until the start, then admit in the order the revealed seed gives'
+  it(title, async () => {
     const { saleId, room, startsAt } = await shuffledSale({ tokens: 40 })
     const early = await makeShoppers(30)
     for (const { shopper } of early) value(await room.join(saleId, shopper))
@@ -54,7 +56,9 @@ describe('when shoppers join during the pre-queue of a shuffled sale', () => {
     expect(await seedCommitment(report.seed!)).toBe(before.commitment)
     expect(report.prequeue[0]!.shoppers).toEqual(early.map((p) => p.shopper))
     // Anyone can recompute the order from the published join list and the revealed seed.
-    const keyed = await Promise.all(report.prequeue[0]!.shoppers.map(async (s) => ({ s, k: await shuffleKey(report.seed!, s) })))
+    const keyed = await Promise.all(
+      report.prequeue[0]!.shoppers.map(async (s) => ({ s, k: await shuffleKey(report.seed!, s) })),
+    )
     const expected = keyed.sort((a, b) => a.k - b.k).map((x) => x.s)
     const admitted = report.issuance.map((e) => e.shopper)
     expect(admitted.slice(0, 30)).toEqual(expected)

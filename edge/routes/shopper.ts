@@ -6,7 +6,6 @@ import {
   HEADER_TICKET,
   OrderId,
   base64urlEncode,
-  fnv1a,
   peekPurchaseToken,
   RedeemRequest,
   SaleId,
@@ -20,6 +19,7 @@ import {
   type RoomStatus,
 } from '../../contracts/index.ts'
 import { answerPoll, fifoOrd, HELD_REFRESH_MS } from '../../waiting-room/frontier.ts'
+import { placementShard } from '../../waiting-room/sharding.ts'
 import { callCore, passThrough } from '../core.ts'
 import type { AppEnv, Env } from '../env.ts'
 import { apiError } from '../http-error.ts'
@@ -84,7 +84,8 @@ async function ticketOf(c: SessionContext, saleId: string): Promise<QueueTicketP
   if (verified.ok) return verified.payload
   // A stale cookie from another session in the same browser is not the shopper's fault: ignore it.
   if (header === undefined && verified.code === 'ticket_session_mismatch') return null
-  throw apiError(verified.code, `the queue ticket is not valid for this sale and session (${verified.code})`, HEADER_TICKET)
+  const message = `the queue ticket is not valid for this sale and session (${verified.code})`
+  throw apiError(verified.code, message, HEADER_TICKET)
 }
 
 /**
@@ -94,7 +95,12 @@ async function ticketOf(c: SessionContext, saleId: string): Promise<QueueTicketP
  * changes, or until min(holdMs, the refresh interval it would have been told): the same request rate as plain
  * polling, but news within about FRONTIER_TTL_MS. Holding costs no object request: snapshots are shared.
  */
-async function pollAnswer(c: SessionContext, saleId: string, ticket: QueueTicketPayload, holdMs = 0): Promise<Response> {
+async function pollAnswer(
+  c: SessionContext,
+  saleId: string,
+  ticket: QueueTicketPayload,
+  holdMs = 0,
+): Promise<Response> {
   const started = Date.now()
   let holdUntil: number | null = null
   let heldState: string | null = null
@@ -172,13 +178,14 @@ export const shopperRoutes = new Hono<AppEnv>()
     const existing = await ticketOf(c, saleId)
     if (existing) return pollAnswer(c, saleId, existing)
     const shards = await frontiers(c.env, saleId)
-    const n = shards.length
     const ip = clientIp(c)
     const network = ip === undefined ? undefined : await ipHash(ip)
-    // With a per-IP cap, one network's places share a shard so the cap is exact; otherwise spread by shopper
-    // (a carrier NAT or an office must not pile onto one shard).
-    const byNetwork = network !== undefined && n > 1 && (shards[0]!.maxPlacesPerIp ?? null) !== null
-    const shard = fnv1a(byNetwork ? network : c.var.shopper) % n
+    const shard = placementShard({
+      shopper: c.var.shopper,
+      network,
+      shards: shards.length,
+      capsNetworks: (shards[0]!.maxPlacesPerIp ?? null) !== null,
+    })
     const placed = unwrap(await shardOf(c.env, saleId, shard).place(saleId, c.var.shopper, network))
     const ticket = await signTicket(
       // iat = when the place was taken: the same place always gets the same ticket.

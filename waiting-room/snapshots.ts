@@ -1,0 +1,103 @@
+/**
+ * What the room shows of itself: the frontier snapshot the edge caches to answer polls, the operator's stats,
+ * and the fairness report's raw material.
+ */
+import type { IssuanceEntry, RoomReport, RoomStats } from '../contracts/index.ts'
+import type { RoomFrontier } from './frontier.ts'
+import type { Config, RoomStore } from './store.ts'
+
+/** The snapshot the edge caches to answer polls (see `RoomFrontier`). */
+export function frontier(store: RoomStore, config: Config, now: number): RoomFrontier {
+  const room = store.room()
+  const counts = store.tokenCounts()
+  const waiting = store.rows<{ pre: number; c: number }>(
+    `SELECT pre, COUNT(*) AS c FROM queue WHERE state = 'waiting' GROUP BY pre`,
+  )
+  return {
+    saleId: config.saleId,
+    shard: room.shard,
+    shards: config.shards,
+    at: now,
+    startsAt: config.startsAt,
+    mode: config.mode,
+    admitPerMinute: config.admitPerMinute,
+    prequeueOrder: config.prequeueOrder,
+    seed: now >= config.startsAt ? room.seed : null,
+    throughOrd: room.through_ord ?? -1,
+    waiting: waiting.reduce((n, r) => n + r.c, 0),
+    prequeueWaiting: waiting.find((r) => r.pre === 1)?.c ?? 0,
+    prequeueJoined: store.count(`SELECT COUNT(*) AS c FROM queue WHERE pre = 1`),
+    loaded: counts.loaded,
+    available: counts.available,
+    granted: counts.granted,
+    redeemed: counts.redeemed,
+    sold: counts.sold,
+    maxPlacesPerIp: room.max_places_per_ip,
+  }
+}
+
+export function stats(store: RoomStore, config: Config, now: number): RoomStats {
+  const counts = store.tokenCounts()
+  const room = store.room()
+  return {
+    saleId: config.saleId,
+    configured: true,
+    tokensLoaded: counts.loaded,
+    available: counts.available,
+    granted: counts.granted,
+    redeemed: counts.redeemed,
+    sold: counts.sold,
+    queued: store.waitingCount(),
+    admitted: room.admitted_total,
+    recycled: room.recycled_total,
+    shards: room.shards,
+    mode: room.mode,
+    admitPerMinute: room.admit_per_minute,
+    maxActive: room.max_active,
+    commitment: room.commitment,
+    seed: now >= config.startsAt ? room.seed : null,
+  }
+}
+
+type IssuanceRow = {
+  shopper: string
+  tid: string
+  gen: number
+  pre: number
+  ord: number
+  joined_at: number
+  admitted_at: number
+}
+
+/** This shard's part of the fairness report: commitment, seed once revealed, pre-queue join list, issuance log. */
+export function report(store: RoomStore, config: Config, now: number): RoomReport {
+  const room = store.room()
+  const issuance = store
+    .rows<IssuanceRow>(`SELECT shopper, tid, gen, pre, ord, joined_at, admitted_at FROM issuance ORDER BY id`)
+    .map(
+      (r): IssuanceEntry => ({
+        shard: room.shard,
+        shopper: r.shopper,
+        tid: r.tid,
+        gen: r.gen,
+        pre: r.pre === 1,
+        ord: r.ord,
+        joinedAt: r.joined_at,
+        admittedAt: r.admitted_at,
+      }),
+    )
+  const prequeue = store
+    .rows<{ shopper: string }>(`SELECT shopper FROM queue WHERE pre = 1 ORDER BY seq`)
+    .map((r) => r.shopper)
+  return {
+    saleId: config.saleId,
+    shards: config.shards,
+    startsAt: new Date(config.startsAt).toISOString(),
+    commitment: room.commitment,
+    seed: now >= config.startsAt ? room.seed : null,
+    joined: store.count(`SELECT COALESCE(MAX(seq), 0) AS c FROM queue`),
+    admitted: room.admitted_total,
+    prequeue: [{ shard: room.shard, shoppers: prequeue }],
+    issuance,
+  }
+}
