@@ -201,6 +201,11 @@ export const RoomStatus = z.object({
    * `queue_all` (the emergency stop: checkout is held too). No ETA is given then (`etaSeconds` null).
    */
   admission: z.enum(['paused', 'queue_all']).optional(),
+  /**
+   * The shopper's public id in this sale (contracts/fairness.ts): how they appear in the public fairness proof
+   * (`GET /api/sales/:saleId/fairness/places/:publicId` shows their place and why).
+   */
+  publicId: z.string().optional(),
 })
 export type RoomStatus = z.infer<typeof RoomStatus>
 
@@ -298,7 +303,9 @@ export type NotificationBatchJob = z.infer<typeof NotificationBatchJob>
 export const RefundRequest = z
   .object({
     amountCents: z.number().int().min(1).max(100_000_000).optional(),
-    reason: z.enum(['requested_by_customer', 'cancellation', 'return', 'duplicate', 'fraudulent']).default('requested_by_customer'),
+    reason: z
+      .enum(['requested_by_customer', 'cancellation', 'return', 'duplicate', 'fraudulent'])
+      .default('requested_by_customer'),
   })
   .strict()
 export type RefundRequest = z.input<typeof RefundRequest>

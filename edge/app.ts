@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception'
 import type { AppEnv } from './env.ts'
 import { errorResponse } from './http-error.ts'
 import { adminRoutes } from './routes/admin.ts'
+import { fairnessRoutes } from './routes/fairness.ts'
 import { pageRoutes } from './routes/pages.ts'
 import { shopperRoutes } from './routes/shopper.ts'
 
@@ -20,6 +21,7 @@ export const handleNotFound: NotFoundHandler = (c) =>
 export const app = new Hono<AppEnv>()
   .get('/healthz', (c) => c.json({ ok: true }))
   .route('/api', shopperRoutes)
+  .route('/api', fairnessRoutes)
   .route('/admin', adminRoutes)
   .route('/sales', pageRoutes)
 

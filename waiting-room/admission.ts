@@ -31,6 +31,8 @@ export function activeHeadroom(config: Config, counts: TokenCounts, alsoActive =
   return Math.max(0, Math.ceil(config.maxActive / config.shards) - counts.granted - counts.redeemed - alsoActive)
 }
 
+type Waiting = { seq: number; shopper: string; public_id: string | null; ord: number; pre: number; joined_at: number }
+
 /**
  * Admits waiting shoppers in (ord, seq) order, as far as the budget and available tokens allow. Synchronous:
  * call inside `store.tx`. Returns how many were admitted.
@@ -43,8 +45,9 @@ export function admit(store: RoomStore, now: number): number {
   let admitted = 0
   let throughOrd: number | null = null
   if (take > 0) {
-    const shoppers = store.rows<{ seq: number; shopper: string; ord: number; pre: number; joined_at: number }>(
-      `SELECT seq, shopper, ord, pre, joined_at FROM queue WHERE state = 'waiting' ORDER BY ord, seq LIMIT ?`,
+    const shoppers = store.rows<Waiting>(
+      `SELECT seq, shopper, public_id, ord, pre, joined_at FROM queue
+       WHERE state = 'waiting' ORDER BY ord, seq LIMIT ?`,
       take,
     )
     const tokens = shoppers.length
@@ -56,10 +59,11 @@ export function admit(store: RoomStore, now: number): number {
     const iat = Math.floor(now / 1000)
     const exp = now + config.tokenTtlSeconds * 1000
     for (const [i, token] of tokens.entries()) {
-      const { seq, shopper, ord, pre, joined_at } = shoppers[i]!
+      const { seq, shopper, public_id, ord, pre, joined_at } = shoppers[i]!
       const gen = token.gen + 1
       throughOrd = ord
-      recordIssuance(store, { shopper, tid: token.tid, gen, pre, ord, joinedAt: joined_at, at: now })
+      const issued = { shopper, publicId: public_id, tid: token.tid, gen, pre, ord, joinedAt: joined_at, at: now }
+      recordIssuance(store, issued)
       store.exec(
         `UPDATE tokens SET state = 'granted', gen = ?, holder = ?, holder_shard = NULL, grant_exp = ?
          WHERE tid = ? AND state = 'available'`,
@@ -90,6 +94,7 @@ export function admit(store: RoomStore, now: number): number {
 
 export type Issuance = {
   shopper: string
+  publicId: string | null
   tid: string
   gen: number
   pre: SqlStorageValue
@@ -101,8 +106,10 @@ export type Issuance = {
 /** The issuance log: who was given which token generation, when, from which place in line (the fairness report). */
 export function recordIssuance(store: RoomStore, e: Issuance): void {
   store.exec(
-    `INSERT INTO issuance (shopper, tid, gen, pre, ord, joined_at, admitted_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO issuance (shopper, public_id, tid, gen, pre, ord, joined_at, admitted_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     e.shopper,
+    e.publicId,
     e.tid,
     e.gen,
     e.pre,

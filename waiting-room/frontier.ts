@@ -90,11 +90,13 @@ function aheadInShard(ticket: QueueTicketPayload, ord: number | null, f: RoomFro
   return Math.max(0, Math.min(ahead, maxAhead))
 }
 
+/** `publicId`: the ticket holder's public id, carried in the answer (the edge computes it, see `publicIdOf`). */
 export function answerPoll(
   ticket: QueueTicketPayload,
   ord: number | null,
   shards: RoomFrontier[],
   now: number,
+  publicId?: string,
 ): EdgeAnswer {
   const f = shards[ticket.shard]
   if (!f) return { kind: 'room' }
@@ -104,7 +106,7 @@ export function answerPoll(
   // enough: the others lend tokens their own lines do not need to a shard whose line still waits.) `sold` only
   // grows, so snapshots of different ages can only under-count it.
   if (started && sum.loaded > 0 && sum.sold === sum.loaded) {
-    return { kind: 'status', status: settled(f.saleId, 'sold_out', sum.unitsLeft) }
+    return { kind: 'status', status: settled(f.saleId, 'sold_out', sum.unitsLeft, publicId) }
   }
   // The frontier has reached the ticket: the shopper may hold a grant now, which only the room can tell.
   if (ord !== null && ord <= f.throughOrd) return { kind: 'room' }
@@ -118,6 +120,7 @@ export function answerPoll(
     aheadHere: aheadInShard(ticket, ord, f, started),
     unitsLeft: sum.unitsLeft,
     unitFree: sum.available > 0,
+    publicId,
   })
   return { kind: 'status', status }
 }

@@ -262,6 +262,7 @@ function admitBorrowed(
         const ord = row.ord ?? 1 + row.seq
         recordIssuance(store, {
           shopper: t.shopper,
+          publicId: row.public_id,
           tid: t.tid,
           gen: t.gen,
           pre: row.pre,

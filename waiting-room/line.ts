@@ -9,6 +9,7 @@ import type { RoomStore } from './store.ts'
 
 export type NewPlace = {
   shopper: string
+  publicId: string
   /** A hash of the client address, for `maxPlacesPerIp`. */
   ip: string | undefined
   /** Joined before the start. */
@@ -19,7 +20,7 @@ export type NewPlace = {
 
 /** Takes the place (joining twice is a no-op), then admits whoever the budget allows. Synchronous. */
 export function takePlace(store: RoomStore, place: NewPlace, now: number): RoomResult<null> {
-  const { shopper, ip, pre, key } = place
+  const { shopper, publicId, ip, pre, key } = place
   return store.tx(() => {
     const row = store.queueRow(shopper)
     const requeue = row?.state === 'expired' && !soldOut(store)
@@ -31,8 +32,9 @@ export function takePlace(store: RoomStore, place: NewPlace, now: number): RoomR
       }
       if (requeue) store.exec(`DELETE FROM queue WHERE seq = ?`, row.seq)
       store.exec(
-        `INSERT INTO queue (shopper, joined_at, pre, ip) VALUES (?, ?, ?, ?)`,
+        `INSERT INTO queue (shopper, public_id, joined_at, pre, ip) VALUES (?, ?, ?, ?, ?)`,
         shopper,
+        publicId,
         now,
         pre ? 1 : 0,
         ip ?? null,
@@ -40,6 +42,15 @@ export function takePlace(store: RoomStore, place: NewPlace, now: number): RoomR
       // FIFO places: 1 + seq (after every pre-queue place, which is < 1 with the shuffle).
       if (key !== null) store.exec(`UPDATE queue SET ord = ? WHERE shopper = ?`, key, shopper)
       else store.exec(`UPDATE queue SET ord = 1 + seq WHERE shopper = ?`, shopper)
+      // The public join list keeps every pre-queue place, even after its holder joins again at the back.
+      if (pre) {
+        store.exec(
+          `INSERT INTO prequeue_joins (seq, shopper, public_id, joined_at, key)
+           SELECT seq, shopper, public_id, joined_at, ? FROM queue WHERE shopper = ?`,
+          key,
+          shopper,
+        )
+      }
     }
     admit(store, now)
     return ok(null)

@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { shuffleKey, type QueueTicketPayload, type RoomStatus } from '../contracts/index.ts'
+import { env } from 'cloudflare:workers'
+import { publicIdOf, shuffleKey, type QueueTicketPayload, type RoomStatus } from '../contracts/index.ts'
 import { makeShoppers, mintTokens, roomConfig, roomStub, uniqueSaleId, useTestClock } from './fixtures.ts'
 import { answerPoll, fifoOrd } from './frontier.ts'
 import { MIN_REFRESH_MS, NO_UNIT_FREE_REFRESH_MS, PAUSED_REFRESH_MS } from './position.ts'
@@ -42,14 +43,17 @@ const shown = (s: RoomStatus) => ({
   refreshMs: s.refreshMs,
   etaSeconds: s.etaSeconds ?? null,
   admission: s.admission ?? null,
+  publicId: s.publicId ?? null,
 })
 
 /** What the edge answers from the room's own snapshot at this instant, and what the room answers itself. */
 async function bothAnswers(room: Room, saleId: string, who: Joined) {
   const frontier = value(await room.frontier(saleId))
+  // As the edge does: the shopper's public id orders a shuffled place and goes into the answer.
+  const publicId = await publicIdOf(env.GRANT_SECRET, saleId, who.shopper)
   let ord = fifoOrd(who.ticket, frontier)
-  if (ord === null && frontier.seed !== null) ord = await shuffleKey(frontier.seed, who.shopper)
-  const edge = answerPoll(who.ticket, ord, [frontier], clock.now())
+  if (ord === null && frontier.seed !== null) ord = await shuffleKey(frontier.seed, publicId)
+  const edge = answerPoll(who.ticket, ord, [frontier], clock.now(), publicId)
   const fromRoom = value(await room.status(saleId, who.shopper))
   if (edge.kind !== 'status') throw new Error(`the edge would ask the room (${fromRoom.state})`)
   return { edge: shown(edge.status), room: shown(fromRoom) }
@@ -124,5 +128,30 @@ describe('when the edge and the room answer the same shopper in the same state',
 
     expect(edge).toEqual(fromRoom)
     expect(edge).toMatchObject({ state: 'waiting', refreshMs: MIN_REFRESH_MS })
+  })
+})
+
+describe('when a shuffled pre-queue is drawn', () => {
+  it('should rank places by the shuffle key of the public id, the room exactly and the edge by estimate', async () => {
+    const { saleId, room, startsAt } = await sale({ admitPerMinute: 6, prequeueOrder: 'shuffle' }, 5_000, 2)
+    const people = await joinAll(room, saleId, 12)
+    clock.set(startsAt + 100)
+    const seed = value(await room.frontier(saleId)).seed!
+
+    const answers = await Promise.all(people.map((who) => bothAnswers(room, saleId, who)))
+    const keys = await Promise.all(
+      people.map(async (p) => shuffleKey(seed, await publicIdOf(env.GRANT_SECRET, saleId, p.shopper))),
+    )
+
+    const byKey = people.map((_, i) => i).sort((a, b) => keys[a]! - keys[b]!)
+    // The room counts exactly: its positions are the draw, 1..12 in key order.
+    expect(byKey.map((i) => answers[i]!.room.position)).toEqual(people.map((_, i) => i + 1))
+    // The edge estimates from the key's fraction of the line: never out of key order.
+    const edgePositions = byKey.map((i) => answers[i]!.edge.position!)
+    expect(edgePositions).toEqual([...edgePositions].sort((a, b) => a - b))
+    for (const { edge, room: fromRoom } of answers) {
+      const { position: _p, ahead: _a, etaSeconds: _e, refreshMs: _r, ...rest } = edge
+      expect(fromRoom).toMatchObject(rest)
+    }
   })
 })

@@ -43,6 +43,8 @@ export type PlaceView = {
   unitsLeft: number
   /** Some token is free to be handed out, as far as the answerer knows (the edge: in any shard). */
   unitFree: boolean
+  /** The shopper's public id in the sale (contracts/fairness.ts). */
+  publicId?: string
 }
 
 const clamp = (ms: number, floor: number) => Math.round(Math.min(MAX_REFRESH_MS, Math.max(floor, ms)))
@@ -69,7 +71,7 @@ export function position(v: PlaceView): RoomStatus {
     refreshMs = clamp(waitMs / 2, floor)
   }
   return {
-    ...settled(v.saleId, started ? 'waiting' : 'not_started', v.unitsLeft),
+    ...settled(v.saleId, started ? 'waiting' : 'not_started', v.unitsLeft, v.publicId),
     position: ahead === null ? null : ahead + 1,
     ahead,
     refreshMs,
@@ -79,7 +81,7 @@ export function position(v: PlaceView): RoomStatus {
 }
 
 /** The answer with no place, no token and nothing to poll for: the base of every status (sold out, expired). */
-export function settled(saleId: string, state: RoomState, unitsLeft: number): RoomStatus {
+export function settled(saleId: string, state: RoomState, unitsLeft: number, publicId?: string): RoomStatus {
   return {
     saleId,
     state,
@@ -91,5 +93,6 @@ export function settled(saleId: string, state: RoomState, unitsLeft: number): Ro
     grant: null,
     grantExpiresAt: null,
     etaSeconds: null,
+    ...(publicId === undefined ? {} : { publicId }),
   }
 }

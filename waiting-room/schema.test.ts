@@ -1,7 +1,11 @@
 import { runInDurableObject } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { publicIdOf } from '../contracts/index.ts'
+import { backfillPublicIds } from './fairness.ts'
 import { makeShoppers, mintTokens, roomStub, uniqueSaleId, useTestClock } from './fixtures.ts'
 import { MIGRATIONS, migrate, SCHEMA_VERSION } from './schema.ts'
+import { RoomStore } from './store.ts'
 
 let clock: ReturnType<typeof useTestClock>
 beforeEach(() => {
@@ -83,7 +87,8 @@ const OLD_ADDED = [
   `CREATE INDEX IF NOT EXISTS queue_by_ip ON queue (ip)`,
 ]
 
-const TABLES = ['room', 'tokens', 'queue', 'issuance']
+const OLD_TABLES = ['room', 'tokens', 'queue', 'issuance']
+const TABLES = [...OLD_TABLES, 'prequeue_joins']
 
 type Layout = { columns: Record<string, string[]>; indexes: string[] }
 
@@ -140,11 +145,11 @@ describe('when an object created by the code before numbered migrations wakes up
       const saleId = uniqueSaleId('old')
       const room = roomStub(saleId)
       const [token] = await mintTokens(saleId, 1)
-      const [shopper] = await makeShoppers(1)
+      const [shopper, early] = await makeShoppers(2)
       const startsAt = clock.now() - 60_000
       const expected = await newObjectLayout()
 
-      const after = await runInDurableObject(room, (_i, state) => {
+      const after = await runInDurableObject(room, async (_i, state) => {
         const sql = state.storage.sql
         makeOld(sql, added)
         sql.exec(
@@ -156,20 +161,39 @@ describe('when an object created by the code before numbered migrations wakes up
         )
         sql.exec(`INSERT INTO tokens (tid, n, token) VALUES ('tid_old_000000001', 1, ?)`, token!)
         sql.exec(`INSERT INTO queue (shopper, joined_at) VALUES (?, ?)`, shopper!.shopper, startsAt + 1_000)
+        // With the shuffle's columns: a pre-queue place, drawn at key 0.25 (the old key, over the shopper id).
+        const withShuffle = added === OLD_ADDED.length
+        if (withShuffle) {
+          sql.exec(`UPDATE queue SET ord = 1 + seq`)
+          const place = `INSERT INTO queue (shopper, joined_at, pre, ord) VALUES (?, ?, 1, 0.25)`
+          sql.exec(place, early!.shopper, startsAt - 1)
+        }
 
         const version = migrate(state.storage)
         const again = migrate(state.storage)
+        await backfillPublicIds(new RoomStore(state.storage), env.GRANT_SECRET)
         const versions = sql.exec(`SELECT version FROM schema_migrations`).toArray()
-        return { version, again, layout: layout(sql), versions }
+        const publicIds = sql.exec(`SELECT shopper, public_id FROM queue ORDER BY seq`).toArray()
+        const joins = sql.exec(`SELECT shopper, public_id, key FROM prequeue_joins ORDER BY seq`).toArray()
+        return { version, again, layout: layout(sql), versions, publicIds, joins, withShuffle }
       })
 
       expect(after.version).toBe(SCHEMA_VERSION)
       expect(after.again).toBe(SCHEMA_VERSION)
       expect(after.versions).toHaveLength(MIGRATIONS.length)
       expect(after.layout).toEqual(expected)
+      // Rows from before public ids get theirs; a pre-queue place joins the public join list.
+      const idOf = (s: string) => publicIdOf(env.GRANT_SECRET, saleId, s)
+      expect(after.publicIds[0]).toEqual({ shopper: shopper!.shopper, public_id: await idOf(shopper!.shopper) })
+      if (after.withShuffle) {
+        expect(after.joins).toEqual([{ shopper: early!.shopper, public_id: await idOf(early!.shopper), key: 0.25 }])
+      } else {
+        expect(after.joins).toEqual([])
+      }
       // The old rows still serve: the room reads its config, its token and its waiting shopper.
       const stats = await room.stats(saleId)
-      expect(stats).toMatchObject({ ok: true, value: { configured: true, tokensLoaded: 1, queued: 1, shards: 1 } })
+      const queued = after.withShuffle ? 2 : 1
+      expect(stats).toMatchObject({ ok: true, value: { configured: true, tokensLoaded: 1, queued, shards: 1 } })
       const status = await room.status(saleId, shopper!.shopper)
       expect(status).toMatchObject({ ok: true, value: { saleId } })
     })

@@ -112,6 +112,28 @@ export const MIGRATIONS: Migration[] = [
       ])(sql)
     },
   },
+  {
+    version: 3,
+    name: 'public fairness proof: public ids, a pre-queue join list that outlives requeues',
+    up: run([
+      `ALTER TABLE queue ADD COLUMN public_id TEXT`,
+      `ALTER TABLE issuance ADD COLUMN public_id TEXT`,
+      `CREATE TABLE prequeue_joins (
+         seq INTEGER PRIMARY KEY,
+         shopper TEXT NOT NULL,
+         public_id TEXT,
+         joined_at INTEGER NOT NULL,
+         key REAL
+       )`,
+      // The shuffle key of a place drawn by the shuffle is its ord (< 1); a fifo pre-queue has none.
+      `INSERT INTO prequeue_joins (seq, shopper, joined_at, key)
+       SELECT seq, shopper, joined_at, CASE WHEN ord < 1 THEN ord END FROM queue WHERE pre = 1`,
+      `CREATE INDEX queue_by_public_id ON queue (public_id)`,
+      `CREATE INDEX issuance_by_public_id ON issuance (public_id)`,
+      `CREATE INDEX prequeue_joins_by_public_id ON prequeue_joins (public_id)`,
+      `CREATE INDEX prequeue_joins_by_key ON prequeue_joins (key)`,
+    ]),
+  },
 ]
 
 /** The newest schema version this code knows. */

@@ -61,6 +61,7 @@ export function stats(store: RoomStore, config: Config, now: number): RoomStats 
 
 type IssuanceRow = {
   shopper: string
+  public_id: string
   tid: string
   gen: number
   pre: number
@@ -73,11 +74,14 @@ type IssuanceRow = {
 export function report(store: RoomStore, config: Config, now: number): RoomReport {
   const room = store.room()
   const issuance = store
-    .rows<IssuanceRow>(`SELECT shopper, tid, gen, pre, ord, joined_at, admitted_at FROM issuance ORDER BY id`)
+    .rows<IssuanceRow>(
+      `SELECT shopper, public_id, tid, gen, pre, ord, joined_at, admitted_at FROM issuance ORDER BY id`,
+    )
     .map(
       (r): IssuanceEntry => ({
         shard: room.shard,
         shopper: r.shopper,
+        publicId: r.public_id,
         tid: r.tid,
         gen: r.gen,
         pre: r.pre === 1,
@@ -86,18 +90,27 @@ export function report(store: RoomStore, config: Config, now: number): RoomRepor
         admittedAt: r.admitted_at,
       }),
     )
-  const prequeue = store
-    .rows<{ shopper: string }>(`SELECT shopper FROM queue WHERE pre = 1 ORDER BY seq`)
-    .map((r) => r.shopper)
+  // Every pre-queue place ever taken, also of shoppers who joined again at the back since.
+  const prequeue = store.rows<{ seq: number; shopper: string; public_id: string; joined_at: number }>(
+    `SELECT seq, shopper, public_id, joined_at FROM prequeue_joins ORDER BY seq`,
+  )
   return {
     saleId: config.saleId,
     shards: config.shards,
     startsAt: new Date(config.startsAt).toISOString(),
+    prequeueOrder: config.prequeueOrder,
     commitment: room.commitment,
     seed: now >= config.startsAt ? room.seed : null,
+    tokens: store.tokenCounts().loaded,
     joined: store.count(`SELECT COALESCE(MAX(seq), 0) AS c FROM queue`),
     admitted: room.admitted_total,
-    prequeue: [{ shard: room.shard, shoppers: prequeue }],
+    prequeue: [
+      {
+        shard: room.shard,
+        shoppers: prequeue.map((r) => r.shopper),
+        joins: prequeue.map((r) => ({ shard: room.shard, publicId: r.public_id, seq: r.seq, joinedAt: r.joined_at })),
+      },
+    ],
     issuance,
   }
 }

@@ -18,6 +18,7 @@ export async function describe(
   const row = store.queueRow(shopper)
   const counts = store.tokenCounts()
   const unitsLeft = counts.loaded - counts.sold
+  const publicId = row?.public_id ?? undefined
   if (row?.state === 'admitted' && row.tid !== null && row.gen !== null && row.grant_exp !== null) {
     const token = row.token ?? store.one<{ token: string }>(`SELECT token FROM tokens WHERE tid = ?`, row.tid).token
     let grant = row.grant
@@ -28,10 +29,10 @@ export async function describe(
       )
       store.exec(`UPDATE queue SET "grant" = ? WHERE seq = ? AND gen = ? AND "grant" IS NULL`, grant, row.seq, row.gen)
     }
-    return { ...settled(config.saleId, 'admitted', unitsLeft), token, grant, grantExpiresAt: row.grant_exp }
+    return { ...settled(config.saleId, 'admitted', unitsLeft, publicId), token, grant, grantExpiresAt: row.grant_exp }
   }
-  if (!row || soldOut(store)) return settled(config.saleId, 'sold_out', unitsLeft)
-  if (row.state === 'expired') return settled(config.saleId, 'expired', unitsLeft)
+  if (!row || soldOut(store)) return settled(config.saleId, 'sold_out', unitsLeft, publicId)
+  if (row.state === 'expired') return settled(config.saleId, 'expired', unitsLeft, publicId)
   // The pre-queue order is drawn at the start; telling it early would let one person keep only their luckiest
   // sessions.
   const secret = now < config.startsAt && row.pre === 1 && config.prequeueOrder === 'shuffle'
@@ -56,5 +57,6 @@ export async function describe(
     unitsLeft,
     // This shard's own pool: it cannot see its siblings' (which lend it what their lines do not need).
     unitFree: counts.available > 0,
+    publicId,
   })
 }

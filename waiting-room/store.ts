@@ -48,6 +48,8 @@ export type QueueRow = {
   /** Set when the shopper holds a token lent by another shard (`remote_shard`): its text, for the grant. */
   token: string | null
   remote_shard: number | null
+  /** The shopper's public id in this sale (contracts/fairness.ts). */
+  public_id: string | null
 }
 
 /** A configured room's settings (see `RoomStore.config`). */

@@ -12,6 +12,7 @@
  * - lending.ts     shards lending spare tokens to starved siblings
  * - grant-expiry.ts, schedule.ts   the alarm's timed work
  * - snapshots.ts   the frontier the edge caches, the operator's stats, the fairness report
+ * - fairness.ts    the shard's part of the public fairness proof
  *
  * It holds the sale's pre-generated purchase tokens and a line of shoppers. From `startsAt` it admits shoppers
  * in order at `admitPerMinute` / shards; each admission binds one available token to one shopper with a
@@ -23,7 +24,14 @@
  */
 import { DurableObject } from 'cloudflare:workers'
 import {
+  FAIRNESS_PAGE_MAX,
+  publicIdOf,
   shuffleKey,
+  type FairnessAdmission,
+  type FairnessJoin,
+  type FairnessPlace,
+  type FairnessShardPage,
+  type FairnessShardSummary,
   type LoadTokensResponse,
   type RoomReport,
   type RoomStats,
@@ -31,6 +39,7 @@ import {
   type RoomSteer,
   type TokenOutcome,
 } from '../contracts/index.ts'
+import { admissionsPage, backfillPublicIds, joinsPage, place, summary } from './fairness.ts'
 import type { RoomFrontier } from './frontier.ts'
 import { expireGrants } from './grant-expiry.ts'
 import { borrow, lend, lentReleased, notifyLentReleased, unlend, type LentToken } from './lending.ts'
@@ -64,6 +73,7 @@ export class WaitingRoom extends DurableObject<RoomEnv> {
     this.store = new RoomStore(ctx.storage)
     void ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage)
+      await backfillPublicIds(this.store, env.GRANT_SECRET)
     })
   }
 
@@ -163,9 +173,10 @@ export class WaitingRoom extends DurableObject<RoomEnv> {
     return this.serve(saleId, async (config, now) => {
       const room = this.store.room()
       const pre = now < config.startsAt
+      const publicId = await publicIdOf(this.env.GRANT_SECRET, saleId, shopper)
       // The pre-queue order key is computed now (the seed is secret until the start) and stored, never shown early.
-      const key = pre && config.prequeueOrder === 'shuffle' && room.seed ? await shuffleKey(room.seed, shopper) : null
-      const taken = takePlace(this.store, { shopper, ip, pre, key }, now)
+      const key = pre && config.prequeueOrder === 'shuffle' && room.seed ? await shuffleKey(room.seed, publicId) : null
+      const taken = takePlace(this.store, { shopper, publicId, ip, pre, key }, now)
       if (!taken.ok) return taken
       await scheduleAlarm(this.store, now)
       const row = this.store.queueRow(shopper)!
@@ -186,6 +197,37 @@ export class WaitingRoom extends DurableObject<RoomEnv> {
       await this.catchUp(now)
       return ok(await describe(this.store, config, shopper, now, this.env.GRANT_SECRET))
     })
+  }
+
+  // ------------------------------------------------------------------ RPC: the public fairness proof (fairness.ts)
+
+  async fairnessSummary(saleId: string): Promise<RoomResult<FairnessShardSummary>> {
+    return this.serve(saleId, (config, now) => ok(summary(this.store, config, now)))
+  }
+
+  /** Pre-queue places after seq `after`. */
+  async fairnessJoins(
+    saleId: string,
+    after: number,
+    limit: number,
+  ): Promise<RoomResult<FairnessShardPage<FairnessJoin>>> {
+    return this.serve(saleId, () => ok(joinsPage(this.store, after, Math.min(limit, FAIRNESS_PAGE_MAX))))
+  }
+
+  /** Admissions after log id `after`. */
+  async fairnessAdmissions(
+    saleId: string,
+    after: number,
+    limit: number,
+  ): Promise<RoomResult<FairnessShardPage<FairnessAdmission>>> {
+    return this.serve(saleId, async () => {
+      return ok(await admissionsPage(this.store, after, Math.min(limit, FAIRNESS_PAGE_MAX)))
+    })
+  }
+
+  /** One shopper's place here, by public id (null: not in this shard). */
+  async fairnessPlace(saleId: string, publicId: string): Promise<RoomResult<FairnessPlace | null>> {
+    return this.serve(saleId, (config, now) => ok(place(this.store, config, publicId, now)))
   }
 
   // ------------------------------------------------------------------ RPC: other shards of the sale (lending.ts)

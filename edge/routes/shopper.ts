@@ -7,6 +7,7 @@ import {
   OrderId,
   base64urlEncode,
   peekPurchaseToken,
+  publicIdOf,
   RedeemRequest,
   SaleId,
   StatusQuery,
@@ -104,13 +105,15 @@ async function pollAnswer(
   const started = Date.now()
   let holdUntil: number | null = null
   let heldState: string | null = null
+  // The pre-queue shuffle orders by the public id (the one the public fairness proof lists).
+  const publicId = await publicIdOf(c.env.GRANT_SECRET, saleId, ticket.sub)
   for (;;) {
     const now = Date.now()
     const shards = await frontiers(c.env, saleId, now)
     const frontier = shards[ticket.shard]
     let ord = frontier ? fifoOrd(ticket, frontier) : null
-    if (frontier && ord === null && frontier.seed !== null) ord = await shuffleKey(frontier.seed, ticket.sub)
-    const answer = answerPoll(ticket, ord, shards, now)
+    if (frontier && ord === null && frontier.seed !== null) ord = await shuffleKey(frontier.seed, publicId)
+    const answer = answerPoll(ticket, ord, shards, now, publicId)
     if (answer.kind === 'room') break
     const status = answer.status
     const waiting = status.state === 'waiting' || status.state === 'not_started'
