@@ -120,13 +120,22 @@ export const FairnessAdmission = z.object({
 })
 export type FairnessAdmission = z.infer<typeof FairnessAdmission>
 
-/** The room's answer for one page of one shard's list. */
-export type FairnessShardPage<T> = { entries: T[]; last: number }
+/**
+ * The room's answer for one page of one shard's list: the entries, the key of the last one, and how long the
+ * list was at that moment (read with the entries, so the two always agree).
+ */
+export type FairnessShardPage<T> = { entries: T[]; last: number; total: number }
 
 const page = <T extends z.ZodType>(entry: T) =>
   z.object({
     saleId: SaleId,
+    shard: z.number().int(),
     entries: z.array(entry),
+    /**
+     * On the shard's last page (not full): how many entries the shard's list held when this page was read, so
+     * a reader can tell they have all of it. Null on full pages, which never change.
+     */
+    total: z.number().int().nullable(),
     /** Cursor of the next page; null after the last shard's last entry as of now. */
     next: FairnessCursor.nullable(),
   })

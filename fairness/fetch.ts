@@ -49,18 +49,23 @@ async function read<S extends z.ZodType>(fetcher: Fetch, url: string, schema: S)
   return parsed.data
 }
 
+type Page<T> = { shard: number; entries: T[]; total: number | null; next: string | null }
+
+/** Every entry of a list, and each shard's total from its last page. */
 async function allPages<T>(
   fetcher: Fetch,
   first: string,
-  schema: z.ZodType<{ entries: T[]; next: string | null }>,
-): Promise<T[]> {
-  const out: T[] = []
+  schema: z.ZodType<Page<T>>,
+): Promise<{ entries: T[]; totals: Array<number | undefined> }> {
+  const entries: T[] = []
+  const totals: Array<number | undefined> = []
   let cursor: string | null = null
   for (;;) {
     const url: string = cursor === null ? first : `${first}?cursor=${encodeURIComponent(cursor)}`
     const page = await read(fetcher, url, schema)
-    out.push(...page.entries)
-    if (page.next === null) return out
+    entries.push(...page.entries)
+    if (page.total !== null) totals[page.shard] = page.total
+    if (page.next === null) return { entries, totals }
     cursor = page.next
   }
 }
@@ -81,5 +86,11 @@ export async function fetchPublicFairness(
   } catch {
     stock = null
   }
-  return { summary, joins, admissions, stock }
+  return {
+    summary,
+    joins: joins.entries,
+    admissions: admissions.entries,
+    stock,
+    totals: { joins: joins.totals, admissions: admissions.totals },
+  }
 }

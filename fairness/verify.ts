@@ -4,8 +4,8 @@
  *
  * - commitment: sha256(revealed seed) is the commitment published before the pre-queue opened (and the one the
  *   checker saved earlier, if they did);
- * - joins: every pre-queue place was taken before the start, each public id holds one, the list is as long
- *   as the counts say;
+ * - joins: every pre-queue place was taken before the start, each public id holds one, each shard's list is
+ *   as long as its last page says;
  * - shuffle: in every shard, the pre-queue was admitted in the order shuffleKey(seed, publicId) gives (join
  *   order for a fifo pre-queue), nobody admitted from it who is not in the published list, and nobody who
  *   joined after the start before the whole pre-queue of the shard;
@@ -13,7 +13,11 @@
  *   and admission time >= 0.99 (ties in either count for neither side);
  * - tokens: every admission is a distinct generation of one token, a token's generations go out one after the
  *   other, and no more tokens were used than were loaded (nor than the sale's stock);
- * - counts: the lists hold what the summary counts.
+ * - counts: each shard's admission log is as long as its last page says, and every entry agrees with the
+ *   start (admitted after it; marked pre-queue exactly when joined before it).
+ *
+ * The summary's counts are not compared with the lists: each answer is cached for a moment at the edge, so on
+ * a live sale the summary may be younger or older than a page. A page and its `total` are read together.
  */
 import {
   seedCommitment,
@@ -31,6 +35,8 @@ export type PublicFairness = {
   admissions: FairnessAdmission[]
   /** The sale's stock from its public catalog entry, when it could be read. */
   stock: number | null
+  /** Per shard, how long each list was when its last page was read (absent: not known). */
+  totals: { joins: Array<number | undefined>; admissions: Array<number | undefined> }
 }
 
 export const FIFO_TAU_MIN = 0.99
@@ -122,10 +128,9 @@ function joinsCheck(data: PublicFairness): Check {
     seen.add(j.publicId)
   }
   for (const [shard, list] of byShard(joins, s.shards).entries()) {
-    const counted = s.perShard[shard]?.prequeueJoined ?? 0
-    // After the start the pre-queue is closed: the list is exactly what was counted. Before, it may have grown.
-    if (s.started ? list.length !== counted : list.length < counted) {
-      const detail = `shard ${shard} lists ${list.length} pre-queue places, counts ${counted}`
+    const total = data.totals.joins[shard]
+    if (total !== undefined && list.length !== total) {
+      const detail = `shard ${shard} lists ${list.length} pre-queue places, its last page says ${total}`
       return { name: 'joins', ok: false, detail }
     }
   }
@@ -248,13 +253,14 @@ function tokensCheck(data: PublicFairness, explained: FairnessVerdict['explained
 function countsCheck(data: PublicFairness): Check {
   const { summary: s } = data
   const admissions = byShard(data.admissions, s.shards)
-  for (const counts of s.perShard) {
-    const listed = admissions[counts.shard]?.length ?? 0
-    // The summary was read first: the log may only have grown since.
-    if (listed < counts.admitted) {
-      const detail = `shard ${counts.shard} lists ${listed} admissions, counts ${counts.admitted}`
+  for (const [shard, list] of admissions.entries()) {
+    const total = data.totals.admissions[shard]
+    if (total !== undefined && list.length !== total) {
+      const detail = `shard ${shard} lists ${list.length} admissions, its last page says ${total}`
       return { name: 'counts', ok: false, detail }
     }
+  }
+  for (const counts of s.perShard) {
     if (counts.prequeueJoined > counts.joined) {
       return { name: 'counts', ok: false, detail: `shard ${counts.shard} counts more pre-queue places than places` }
     }
@@ -267,7 +273,7 @@ function countsCheck(data: PublicFairness): Check {
       return { name: 'counts', ok: false, detail: `${a.publicId}'s place is marked ${marked} against its join time` }
     }
   }
-  return { name: 'counts', ok: true, detail: 'the lists hold what the summary counts' }
+  return { name: 'counts', ok: true, detail: 'every list complete, every entry consistent with the start' }
 }
 
 export async function verifyFairness(data: PublicFairness, options: VerifyOptions = {}): Promise<FairnessVerdict> {

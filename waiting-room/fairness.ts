@@ -44,6 +44,7 @@ export function joinsPage(store: RoomStore, after: number, limit: number): Fairn
   return {
     entries: rows.map((r) => ({ shard, publicId: r.public_id, seq: r.seq, joinedAt: r.joined_at })),
     last: rows.at(-1)?.seq ?? after,
+    total: store.count(`SELECT COUNT(*) AS c FROM prequeue_joins`),
   }
 }
 
@@ -69,6 +70,8 @@ export async function admissionsPage(
     after,
     limit,
   )
+  // Read with the rows, before any await: the two agree.
+  const total = store.count(`SELECT COUNT(*) AS c FROM issuance`)
   const entries = await Promise.all(
     rows.map(
       async (r): Promise<FairnessAdmission> => ({
@@ -82,7 +85,7 @@ export async function admissionsPage(
       }),
     ),
   )
-  return { entries, last: rows.at(-1)?.id ?? after }
+  return { entries, last: rows.at(-1)?.id ?? after, total }
 }
 
 /** One shopper's place in this shard, by public id; null when they hold none here. */

@@ -104,7 +104,8 @@ async function listPage(c: Context<AppEnv>, list: List): Promise<Response> {
     full(p) ? Number.POSITIVE_INFINITY : FAIRNESS_FRESH_MS,
   )
   const next = full(page) ? `${shard}.${page.last}` : shard + 1 < shards ? `${shard + 1}.0` : null
-  return publicJson(c, { saleId, entries: page.entries, next }, full(page) ? IMMUTABLE : FRESH, hit)
+  const body = { saleId, shard, entries: page.entries, total: full(page) ? null : page.total, next }
+  return publicJson(c, body, full(page) ? IMMUTABLE : FRESH, hit)
 }
 
 const saleParams = pathParams({ saleId: SaleId })
