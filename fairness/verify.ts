@@ -224,22 +224,22 @@ function tokensCheck(data: PublicFairness, explained: FairnessVerdict['explained
   const { summary: s } = data
   const byToken = new Map<string, FairnessAdmission[]>()
   for (const a of data.admissions) byToken.set(a.token, [...(byToken.get(a.token) ?? []), a])
+  let problem: string | null = null
   for (const [token, list] of byToken) {
     list.sort((a, b) => a.admittedAt - b.admittedAt || a.gen - b.gen)
-    for (let i = 1; i < list.length; i++) {
+    for (let i = 1; i < list.length && problem === null; i++) {
       const [before, after] = [list[i - 1]!, list[i]!]
       if (after.gen <= before.gen) {
-        const detail = `token ${token}: generation ${after.gen} handed out again (to ${after.publicId}) or out of turn`
-        return { name: 'tokens', ok: false, detail }
+        problem = `token ${token}: generation ${after.gen} handed out again (to ${after.publicId}) or out of turn`
       }
     }
     explained.recycled += list.length - 1
     // Generations start at 1: any the log never shows were lent and given back unused.
-    explained.unusedGenerations += list.at(-1)!.gen - list.length
+    explained.unusedGenerations += Math.max(0, list.at(-1)!.gen - list.length)
   }
-  const bound = s.tokens
-  if (byToken.size > bound) {
-    return { name: 'tokens', ok: false, detail: `${byToken.size} tokens admitted, only ${bound} were loaded` }
+  if (problem !== null) return { name: 'tokens', ok: false, detail: problem }
+  if (byToken.size > s.tokens) {
+    return { name: 'tokens', ok: false, detail: `${byToken.size} tokens admitted, only ${s.tokens} were loaded` }
   }
   if (data.stock !== null && byToken.size > data.stock) {
     return { name: 'tokens', ok: false, detail: `${byToken.size} tokens admitted for a stock of ${data.stock}` }
