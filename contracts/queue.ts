@@ -45,6 +45,8 @@ export const QueueTicketPayload = z
     sub: ShopperId,
     /** Issued at, epoch ms. */
     iat: z.number().int().nonnegative(),
+    /** The shopper's public id in the sale (contracts/fairness.ts), so a poll need not derive it again. */
+    pid: PublicId.optional(),
   })
   .strict()
 export type QueueTicketPayload = z.infer<typeof QueueTicketPayload>

@@ -93,6 +93,11 @@ describe('when anyone reads a sale\'s fairness proof during the pre-queue', () =
     // Every shopper learned their public id on joining; the list is exactly those, and says nothing else of them.
     const mine = joined.map((j) => j.status.publicId)
     expect(mine.every((id) => /^[A-Za-z0-9_-]{16}$/.test(id!))).toBe(true)
+    // A poll answered at the edge from the ticket tells the same id.
+    const headers = { 'x-floodgate-session': joined[1]!.session, 'x-floodgate-ticket': joined[1]!.status.ticket! }
+    const polled = await request(`/api/sales/${saleId}/status`, { headers })
+    expect(polled.headers.get('x-floodgate-answered-by')).toBe('edge')
+    expect(((await polled.json()) as RoomStatus).publicId).toBe(mine[1])
     const { entries, cacheControls } = await allEntries(`/api/sales/${saleId}/fairness/joins`, 2)
     expect(entries.map((e: any) => e.publicId).sort()).toEqual([...mine].sort())
     expect(JSON.stringify(entries)).not.toContain(joined[0]!.session)

@@ -105,8 +105,9 @@ async function pollAnswer(
   const started = Date.now()
   let holdUntil: number | null = null
   let heldState: string | null = null
-  // The pre-queue shuffle orders by the public id (the one the public fairness proof lists).
-  const publicId = await publicIdOf(c.env.GRANT_SECRET, saleId, ticket.sub)
+  // The pre-queue shuffle orders by the public id (the one the public fairness proof lists); tickets signed
+  // before it existed do not carry it.
+  const publicId = ticket.pid ?? (await publicIdOf(c.env.GRANT_SECRET, saleId, ticket.sub))
   for (;;) {
     const now = Date.now()
     const shards = await frontiers(c.env, saleId, now)
@@ -190,11 +191,10 @@ export const shopperRoutes = new Hono<AppEnv>()
       capsNetworks: (shards[0]!.maxPlacesPerIp ?? null) !== null,
     })
     const placed = unwrap(await shardOf(c.env, saleId, shard).place(saleId, c.var.shopper, network))
-    const ticket = await signTicket(
-      // iat = when the place was taken: the same place always gets the same ticket.
-      { sale: saleId, shard: placed.shard, seq: placed.seq, pre: placed.pre, sub: c.var.shopper, iat: placed.joinedAt },
-      c.env.GRANT_SECRET,
-    )
+    const place = { sale: saleId, shard: placed.shard, seq: placed.seq, pre: placed.pre, sub: c.var.shopper }
+    // iat = when the place was taken: the same place always gets the same ticket.
+    const stamp = { iat: placed.joinedAt, ...(placed.status.publicId ? { pid: placed.status.publicId } : {}) }
+    const ticket = await signTicket({ ...place, ...stamp }, c.env.GRANT_SECRET)
     setCookie(c, ticketCookie(saleId), ticket, {
       httpOnly: true,
       sameSite: 'Lax',
