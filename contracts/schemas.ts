@@ -3,6 +3,7 @@
  * Edge, waiting room, core, token-issuer and the benches all import from here.
  */
 import { z } from 'zod'
+import { PublicId } from './fairness.ts'
 import { OrderId, SaleId, ShopperId, TokenId } from './ids.ts'
 
 export const HEADER_SESSION = 'x-floodgate-session'
@@ -205,7 +206,7 @@ export const RoomStatus = z.object({
    * The shopper's public id in this sale (contracts/fairness.ts): how they appear in the public fairness proof
    * (`GET /api/sales/:saleId/fairness/places/:publicId` shows their place and why).
    */
-  publicId: z.string().optional(),
+  publicId: PublicId.optional(),
 })
 export type RoomStatus = z.infer<typeof RoomStatus>
 

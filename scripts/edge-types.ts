@@ -4,21 +4,30 @@
  * with a diff when the checked-in file is not current (for CI).
  *
  * Runtime types come from @cloudflare/workers-types (--include-runtime=false); variables and secrets are typed
- * `string`, not their values (--strict-vars=false), so a dev secret moving to .dev.vars or changing value does
- * not change the file.
+ * `string`, not their values (--strict-vars=false), so a dev secret changing value does not change the file.
+ * Secrets kept out of wrangler.toml (in a developer's own .dev.vars) are named for the types by a checked-in
+ * `.dev.vars.example` when there is one, so the file does not depend on anyone's local secrets.
  */
 import { spawnSync } from 'node:child_process'
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const OUT = 'edge/env.generated.d.ts'
 const TEMP = 'edge/env.generated.check.d.ts'
+const SECRET_NAMES = '.dev.vars.example'
 
 function generate(path: string): void {
   const run = spawnSync(
     'npx',
-    ['wrangler', 'types', path, '--include-runtime=false', '--strict-vars=false'],
+    [
+      'wrangler',
+      'types',
+      path,
+      '--include-runtime=false',
+      '--strict-vars=false',
+      ...(existsSync(`${ROOT}${SECRET_NAMES}`) ? ['--env-file', SECRET_NAMES] : []),
+    ],
     {
       cwd: ROOT,
       encoding: 'utf8',

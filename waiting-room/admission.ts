@@ -4,7 +4,7 @@
  * one available token to one shopper at a new generation; the grant is signed when the shopper reads it
  * (status.ts).
  */
-import type { Config, RoomRow, RoomStore, TokenCounts } from './store.ts'
+import type { Config, RoomRow, RoomStore } from './store.ts'
 
 /** At most this much admission budget is banked: a late alarm catches up, an idle room does not stampede. */
 export const MAX_BURST_MS = 10_000
@@ -25,10 +25,14 @@ export function budgetAt(config: Config, room: RoomRow, now: number): number {
   return Math.min(room.budget + accrued, burstCapacity(rate))
 }
 
-/** How many more shoppers this shard may admit under `maxActive` (its share of it), counting `alsoActive`. */
-export function activeHeadroom(config: Config, counts: TokenCounts, alsoActive = 0): number {
+/**
+ * How many more shoppers this shard may admit under `maxActive` (its share of it), counting `alsoActive()`.
+ * Without a cap nothing is counted.
+ */
+export function activeHeadroom(config: Config, store: RoomStore, alsoActive = () => 0): number {
   if (config.maxActive === null) return Number.POSITIVE_INFINITY
-  return Math.max(0, Math.ceil(config.maxActive / config.shards) - counts.granted - counts.redeemed - alsoActive)
+  const counts = store.tokenCounts()
+  return Math.max(0, Math.ceil(config.maxActive / config.shards) - counts.granted - counts.redeemed - alsoActive())
 }
 
 type Waiting = { seq: number; shopper: string; public_id: string | null; ord: number; pre: number; joined_at: number }
@@ -41,7 +45,7 @@ export function admit(store: RoomStore, now: number): number {
   const config = store.config()
   if (!config || now < config.startsAt || config.mode !== 'open') return 0
   let budget = budgetAt(config, store.room(), now)
-  const take = Math.min(Math.floor(budget), MAX_ADMIT_PER_PASS, activeHeadroom(config, store.tokenCounts()))
+  const take = Math.min(Math.floor(budget), MAX_ADMIT_PER_PASS, activeHeadroom(config, store))
   let admitted = 0
   let throughOrd: number | null = null
   if (take > 0) {

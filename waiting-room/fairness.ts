@@ -13,21 +13,14 @@ import {
   type FairnessShardPage,
   type FairnessShardSummary,
 } from '../contracts/index.ts'
+import { revealedSeed, saleHeader } from './snapshots.ts'
 import type { Config, RoomStore } from './store.ts'
 
 export function summary(store: RoomStore, config: Config, now: number): FairnessShardSummary {
-  const room = store.room()
   return {
-    saleId: config.saleId,
-    shard: room.shard,
-    shards: config.shards,
+    ...saleHeader(store, config, now),
+    shard: store.room().shard,
     at: now,
-    startsAt: new Date(config.startsAt).toISOString(),
-    prequeueOrder: config.prequeueOrder,
-    commitment: room.commitment,
-    seed: now >= config.startsAt ? room.seed : null,
-    tokens: store.tokenCounts().loaded,
-    joined: store.count(`SELECT COALESCE(MAX(seq), 0) AS c FROM queue`),
     prequeueJoined: store.count(`SELECT COUNT(*) AS c FROM prequeue_joins`),
     admitted: store.count(`SELECT COUNT(*) AS c FROM issuance`),
   }
@@ -100,10 +93,10 @@ export function place(store: RoomStore, config: Config, publicId: string, now: n
   )[0]
   if (!current && !joined) return null
   const room = store.room()
-  const revealed = now >= config.startsAt
+  const seed = revealedSeed(room, config, now)
   const of = store.count(`SELECT COUNT(*) AS c FROM prequeue_joins`)
   let draw: FairnessPlace['draw'] = null
-  if (joined && revealed) {
+  if (joined && seed !== null) {
     const key = config.prequeueOrder === 'shuffle' ? joined.key : null
     const before =
       key === null
@@ -125,7 +118,7 @@ export function place(store: RoomStore, config: Config, publicId: string, now: n
     startsAt: new Date(config.startsAt).toISOString(),
     prequeueOrder: config.prequeueOrder,
     commitment: room.commitment,
-    seed: revealed ? room.seed : null,
+    seed,
     place: current ? { seq: current.seq, pre: current.pre === 1, joinedAt: current.joined_at } : null,
     draw,
     prequeueJoined: of,

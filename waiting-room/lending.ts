@@ -215,18 +215,17 @@ function saleSpent(store: RoomStore, others: RoomFrontier[]): boolean {
 function planAsks(store: RoomStore, config: Config, others: RoomFrontier[], now: number): Ask[] {
   const donors = others.map((f) => ({ shard: f.shard, spare: f.available - f.waiting })).filter((d) => d.spare > 0)
   if (donors.length === 0) return []
-  const lentActive =
-    config.maxActive === null
-      ? 0
-      : store.count(
-          `SELECT COUNT(*) AS c FROM queue WHERE state = 'admitted' AND remote_shard IS NOT NULL AND grant_exp > ?`,
-          now,
-        )
+  // Lent tokens this shard's shoppers hold count against its cap too.
+  const lentActive = () =>
+    store.count(
+      `SELECT COUNT(*) AS c FROM queue WHERE state = 'admitted' AND remote_shard IS NOT NULL AND grant_exp > ?`,
+      now,
+    )
   const take = Math.min(
     Math.floor(budgetAt(config, store.room(), now)),
     MAX_ADMIT_PER_PASS,
     donors.reduce((n, d) => n + d.spare, 0),
-    activeHeadroom(config, store.tokenCounts(), lentActive),
+    activeHeadroom(config, store, lentActive),
   )
   if (take <= 0) return []
   const front = store

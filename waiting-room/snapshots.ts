@@ -4,7 +4,27 @@
  */
 import type { IssuanceEntry, RoomReport, RoomStats } from '../contracts/index.ts'
 import type { RoomFrontier } from './frontier.ts'
-import type { Config, RoomStore } from './store.ts'
+import type { Config, RoomRow, RoomStore } from './store.ts'
+
+/** The shuffle seed, once the sale has started; null before (its commitment is public from the start). */
+export function revealedSeed(room: RoomRow, config: Config, now: number): string | null {
+  return now >= config.startsAt ? room.seed : null
+}
+
+/** What a shard says about its sale in both the operator's report and the public proof. */
+export function saleHeader(store: RoomStore, config: Config, now: number) {
+  const room = store.room()
+  return {
+    saleId: config.saleId,
+    shards: config.shards,
+    startsAt: new Date(config.startsAt).toISOString(),
+    prequeueOrder: config.prequeueOrder,
+    commitment: room.commitment,
+    seed: revealedSeed(room, config, now),
+    tokens: store.tokenCounts().loaded,
+    joined: store.count(`SELECT COALESCE(MAX(seq), 0) AS c FROM queue`),
+  }
+}
 
 /** The snapshot the edge caches to answer polls (see `RoomFrontier`). */
 export function frontier(store: RoomStore, config: Config, now: number): RoomFrontier {
@@ -22,7 +42,7 @@ export function frontier(store: RoomStore, config: Config, now: number): RoomFro
     mode: config.mode,
     admitPerMinute: config.admitPerMinute,
     prequeueOrder: config.prequeueOrder,
-    seed: now >= config.startsAt ? room.seed : null,
+    seed: revealedSeed(room, config, now),
     throughOrd: room.through_ord ?? -1,
     waiting: waiting.reduce((n, r) => n + r.c, 0),
     prequeueWaiting: waiting.find((r) => r.pre === 1)?.c ?? 0,
@@ -55,7 +75,7 @@ export function stats(store: RoomStore, config: Config, now: number): RoomStats 
     admitPerMinute: room.admit_per_minute,
     maxActive: room.max_active,
     commitment: room.commitment,
-    seed: now >= config.startsAt ? room.seed : null,
+    seed: revealedSeed(room, config, now),
   }
 }
 
@@ -95,14 +115,7 @@ export function report(store: RoomStore, config: Config, now: number): RoomRepor
     `SELECT seq, shopper, public_id, joined_at FROM prequeue_joins ORDER BY seq`,
   )
   return {
-    saleId: config.saleId,
-    shards: config.shards,
-    startsAt: new Date(config.startsAt).toISOString(),
-    prequeueOrder: config.prequeueOrder,
-    commitment: room.commitment,
-    seed: now >= config.startsAt ? room.seed : null,
-    tokens: store.tokenCounts().loaded,
-    joined: store.count(`SELECT COALESCE(MAX(seq), 0) AS c FROM queue`),
+    ...saleHeader(store, config, now),
     admitted: room.admitted_total,
     prequeue: [
       {
