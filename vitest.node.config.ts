@@ -3,7 +3,14 @@ import { defineProject } from 'vitest/config'
 export default defineProject({
   test: {
     name: 'node',
-    include: ['contracts/**/*.test.ts', 'core/**/*.test.ts', 'token-issuer/**/*.test.ts', 'test/**/*.test.ts', 'bench/**/*.test.ts'],
+    include: [
+      'contracts/**/*.test.ts',
+      'core/**/*.test.ts',
+      'token-issuer/**/*.test.ts',
+      'fairness/**/*.test.ts',
+      'test/**/*.test.ts',
+      'bench/**/*.test.ts',
+    ],
     environment: 'node',
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -8,10 +8,12 @@
  *   shopper (hash of the session). Polls carry it back; the edge answers from it and the admission frontier
  *   without asking the Durable Object. It is bound to the session (`sub`) and cannot be forged or moved.
  * - The pre-queue shuffle: the room commits to `sha256(seed)` when the pre-queue opens and reveals `seed`
- *   at the start. A pre-queue shopper's place is `shuffleKey(seed, shopper)`, a number in [0, 1); everybody
- *   who joined after the start queues behind them first come, first served (order `1 + seq`).
+ *   at the start. A pre-queue shopper's place is `shuffleKey(seed, publicId)` (the id the public proof lists,
+ *   contracts/fairness.ts), a number in [0, 1); everybody who joined after the start queues behind them first
+ *   come, first served (order `1 + seq`).
  */
 import { z } from 'zod'
+import { FairnessJoin, PublicId } from './fairness.ts'
 import { SaleId, ShopperId, TokenId } from './ids.ts'
 import { openEnvelope, signEnvelope, tokenCrypto } from './token.ts'
 
@@ -43,11 +45,17 @@ export const QueueTicketPayload = z
     sub: ShopperId,
     /** Issued at, epoch ms. */
     iat: z.number().int().nonnegative(),
+    /** The shopper's public id in the sale (contracts/fairness.ts), so a poll need not derive it again. */
+    pid: PublicId.optional(),
   })
   .strict()
 export type QueueTicketPayload = z.infer<typeof QueueTicketPayload>
 
-export type TicketFailure = 'ticket_malformed' | 'ticket_bad_signature' | 'ticket_wrong_sale' | 'ticket_session_mismatch'
+export type TicketFailure =
+  | 'ticket_malformed'
+  | 'ticket_bad_signature'
+  | 'ticket_wrong_sale'
+  | 'ticket_session_mismatch'
 
 /** Tickets get their own key, derived from the edge secret, so a ticket can never pass as a grant. */
 const ticketKey = (secret: string) => `floodgate-ticket:${secret}`
@@ -63,7 +71,9 @@ export async function verifyTicket(
   expect: { saleId: string; shopper: string },
 ): Promise<{ ok: true; payload: QueueTicketPayload } | { ok: false; code: TicketFailure }> {
   const opened = await openEnvelope(TICKET_PREFIX, signed, ticketKey(secret))
-  if (!opened.ok) return { ok: false, code: opened.reason === 'malformed' ? 'ticket_malformed' : 'ticket_bad_signature' }
+  if (!opened.ok) {
+    return { ok: false, code: opened.reason === 'malformed' ? 'ticket_malformed' : 'ticket_bad_signature' }
+  }
   const parsed = QueueTicketPayload.safeParse(opened.json)
   if (!parsed.success) return { ok: false, code: 'ticket_malformed' }
   if (parsed.data.sale !== expect.saleId) return { ok: false, code: 'ticket_wrong_sale' }
@@ -88,11 +98,11 @@ export async function seedCommitment(seed: string): Promise<string> {
 }
 
 /**
- * A pre-queue shopper's place after the shuffle: the first 48 bits of `sha256(seed ":" shopper)` as a
+ * A pre-queue shopper's place after the shuffle: the first 48 bits of `sha256(seed ":" publicId)` as a
  * fraction in [0, 1). Sorting the published join list by this key gives the admission order.
  */
-export async function shuffleKey(seed: string, shopper: string): Promise<number> {
-  const digest = await tokenCrypto().sha256(`${seed}:${shopper}`)
+export async function shuffleKey(seed: string, publicId: string): Promise<number> {
+  const digest = await tokenCrypto().sha256(`${seed}:${publicId}`)
   let value = 0
   for (let i = 0; i < 6; i++) value = value * 256 + digest[i]!
   return value / 2 ** 48
@@ -134,6 +144,8 @@ export const IssuanceEntry = z.object({
   shard: z.number().int(),
   /** The shopper id (itself a hash of the session; sessions never leave the edge). */
   shopper: ShopperId,
+  /** The shopper's public id: how the public proof lists them. */
+  publicId: PublicId,
   tid: TokenId,
   gen: z.number().int(),
   pre: z.boolean(),
@@ -151,10 +163,17 @@ export const RoomReport = z.object({
   commitment: z.string().nullable(),
   /** Revealed once the sale has started; null before. */
   seed: z.string().nullable(),
+  /** Absent in reports from rooms that did not say: shuffle. */
+  prequeueOrder: z.enum(['shuffle', 'fifo']).optional(),
+  /** Tokens loaded, over every shard. */
+  tokens: z.number().int().optional(),
   joined: z.number().int(),
   admitted: z.number().int(),
-  /** Shopper ids of everyone who joined during the pre-queue, per shard (the shuffle's input). */
-  prequeue: z.array(z.object({ shard: z.number().int(), shoppers: z.array(ShopperId) })),
+  /**
+   * Everyone who joined during the pre-queue, per shard, in join order (the shuffle's input): shopper ids for
+   * the operator, and the same places as the public proof lists them.
+   */
+  prequeue: z.array(z.object({ shard: z.number().int(), shoppers: z.array(ShopperId), joins: z.array(FairnessJoin) })),
   issuance: z.array(IssuanceEntry),
 })
 export type RoomReport = z.infer<typeof RoomReport>

@@ -3,6 +3,7 @@
  * Edge, waiting room, core, token-issuer and the benches all import from here.
  */
 import { z } from 'zod'
+import { PublicId } from './fairness.ts'
 import { OrderId, SaleId, ShopperId, TokenId } from './ids.ts'
 
 export const HEADER_SESSION = 'x-floodgate-session'
@@ -223,6 +224,11 @@ export const RoomStatus = z.object({
    * client whose redeem answer was lost finds its order without redeeming again. Absent: none yet, or unknown.
    */
   order: z.object({ orderId: OrderId, status: OrderStatus }).optional(),
+  /**
+   * The shopper's public id in this sale (contracts/fairness.ts): how they appear in the public fairness proof
+   * (`GET /api/sales/:saleId/fairness/places/:publicId` shows their place and why).
+   */
+  publicId: PublicId.optional(),
 })
 export type RoomStatus = z.infer<typeof RoomStatus>
 
@@ -320,7 +326,9 @@ export type NotificationBatchJob = z.infer<typeof NotificationBatchJob>
 export const RefundRequest = z
   .object({
     amountCents: z.number().int().min(1).max(100_000_000).optional(),
-    reason: z.enum(['requested_by_customer', 'cancellation', 'return', 'duplicate', 'fraudulent']).default('requested_by_customer'),
+    reason: z
+      .enum(['requested_by_customer', 'cancellation', 'return', 'duplicate', 'fraudulent'])
+      .default('requested_by_customer'),
   })
   .strict()
 export type RefundRequest = z.input<typeof RefundRequest>

@@ -4,6 +4,7 @@ import type { AppEnv } from './env.ts'
 import { errorResponse } from './http-error.ts'
 import { serverTiming } from './middleware/server-timing/index.ts'
 import { adminRoutes } from './routes/admin.ts'
+import { fairnessRoutes } from './routes/fairness.ts'
 import { pageRoutes } from './routes/pages.ts'
 import { shopperRoutes } from './routes/shopper.ts'
 
@@ -22,6 +23,7 @@ export const app = new Hono<AppEnv>()
   .use('*', serverTiming())
   .get('/healthz', (c) => c.json({ ok: true }))
   .route('/api', shopperRoutes)
+  .route('/api', fairnessRoutes)
   .route('/admin', adminRoutes)
   .route('/sales', pageRoutes)
 

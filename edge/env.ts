@@ -1,25 +1,15 @@
-import type { WaitingRoom } from '../waiting-room/waiting-room.ts'
+import type { RoomEnv } from '../waiting-room/room-env.ts'
 
 /**
- * Bindings of the `floodgate-edge` Worker, mirroring `wrangler.toml`.
- * Hand-written: `wrangler types` would also emit the whole runtime, which `@cloudflare/workers-types` already gives us.
+ * Bindings of the `floodgate-edge` Worker: `Cloudflare.Env`, generated from wrangler.toml into
+ * `edge/env.generated.d.ts` by `npm run edge:types` (`npm run edge:types:check` says whether it is current).
+ * Variables and secrets are typed `string`, whatever their values.
  */
-export interface Env {
-  /** One WaitingRoom per sale: `env.WAITING_ROOM.idFromName(saleId)`. */
-  WAITING_ROOM: DurableObjectNamespace<WaitingRoom>
-  /** Base URL of the Node core, no trailing slash, e.g. `http://127.0.0.1:3000`. */
-  CORE_URL: string
-  /** HMAC secret for grants (`signGrant`); core holds the same one to verify them. */
-  GRANT_SECRET: string
-  /** Bearer token for `/admin/*` on the edge. */
-  EDGE_ADMIN_TOKEN: string
-  /** Bearer token the room sends to core's `/internal/*` routes. */
-  CORE_INTERNAL_TOKEN: string
-  /** Redeem requests per second per client IP at the edge (default 10; 0 turns the limit off). */
-  REDEEM_PER_IP_PER_SECOND?: string
-  /** Redeem requests per second per shopper at the edge (default 1; 0 turns the limit off). */
-  REDEEM_PER_SHOPPER_PER_SECOND?: string
-}
+export type Env = Cloudflare.Env
+
+/** The room declares what it needs (`RoomEnv`); a wrangler.toml that stops providing it fails to compile here. */
+type Provides<Needed, Given extends Needed> = Given
+export type RoomBindings = Provides<RoomEnv, Env>
 
 /**
  * Variables every route can rely on. Per-route ones come from the middleware on that route and are typed by it
@@ -28,15 +18,3 @@ export interface Env {
 export type AppVariables = Record<never, never>
 
 export type AppEnv = { Bindings: Env; Variables: AppVariables }
-
-type EdgeEnv = Env
-declare global {
-  namespace Cloudflare {
-    // `env` from `cloudflare:workers` and `cloudflare:test` is typed with the same bindings.
-    interface Env extends EdgeEnv {}
-    // Types `exports` from `cloudflare:workers` (tests call `exports.default.fetch`).
-    interface GlobalProps {
-      mainModule: typeof import('./index.ts')
-    }
-  }
-}

@@ -1,6 +1,6 @@
-import { fnv1a } from '../contracts/index.ts'
-import { FRONTIER_TTL_MS } from '../waiting-room/frontier.ts'
-import { shardName, type RoomFrontier, type RoomResult } from '../waiting-room/waiting-room.ts'
+import { FRONTIER_TTL_MS, type RoomFrontier } from '../waiting-room/frontier.ts'
+import type { RoomResult } from '../waiting-room/results.ts'
+import { shardIndexes, shardName } from '../waiting-room/sharding.ts'
 import type { Env } from './env.ts'
 import { apiError } from './http-error.ts'
 
@@ -8,6 +8,8 @@ import { apiError } from './http-error.ts'
 export function shardOf(env: Env, saleId: string, shard: number) {
   return env.WAITING_ROOM.get(env.WAITING_ROOM.idFromName(shardName(saleId, shard)))
 }
+
+export type RoomStub = ReturnType<typeof shardOf>
 
 /** The sale's first (or only) WaitingRoom shard. */
 export function roomOf(env: Env, saleId: string) {
@@ -20,9 +22,27 @@ export function unwrap<T>(result: RoomResult<T>): T {
   throw apiError(result.error.code, result.error.message, result.error.field)
 }
 
-/** The shard holding a token id's unit (stable, so reloads and outcomes find it again). */
-export function tokenShard(tid: string, shards: number): number {
-  return fnv1a(tid) % shards
+/**
+ * The one way the edge calls several shards of a sale: `call` on each of `shards` (indexes) at once, every answer
+ * unwrapped (the first failure becomes the HTTP error), in the order of `shards`.
+ */
+export function fanOut<T>(
+  env: Env,
+  saleId: string,
+  shards: number[],
+  call: (room: RoomStub, shard: number) => Promise<RoomResult<T>>,
+): Promise<T[]> {
+  return Promise.all(shards.map(async (shard) => unwrap(await call(shardOf(env, saleId, shard), shard))))
+}
+
+/** `fanOut` to every shard but 0, given shard 0's answer (which says how many there are). */
+export async function withOtherShards<T>(
+  env: Env,
+  saleId: string,
+  first: T & { shards?: number },
+  call: (room: RoomStub, shard: number) => Promise<RoomResult<T>>,
+): Promise<T[]> {
+  return [first, ...(await fanOut(env, saleId, shardIndexes(first.shards ?? 1).slice(1), call))]
 }
 
 type Cached = { at: number; frontiers: Promise<RoomFrontier[]> }
@@ -40,10 +60,7 @@ export function frontiers(env: Env, saleId: string, now = Date.now()): Promise<R
   if (hit && now - hit.at < FRONTIER_TTL_MS) return hit.frontiers
   const promise = (async () => {
     const first = unwrap(await roomOf(env, saleId).frontier(saleId))
-    const rest = await Promise.all(
-      Array.from({ length: first.shards - 1 }, async (_, i) => unwrap(await shardOf(env, saleId, i + 1).frontier(saleId))),
-    )
-    return [first, ...rest]
+    return withOtherShards(env, saleId, first, (room) => room.frontier(saleId))
   })()
   if (FRONTIERS.size >= MAX_CACHED_SALES) FRONTIERS.clear()
   FRONTIERS.set(saleId, { at: now, frontiers: promise })

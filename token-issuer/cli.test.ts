@@ -222,23 +222,52 @@ describe('token-issuer CLI', () => {
 
   describe("when report checks the room's evidence", () => {
     const id = (n: number) => `shopper${String(n).padStart(15, '0')}`
+    const pid = (n: number) => `public${String(n).padStart(10, '0')}`
+    const STARTS_AT = 1_700_000_050_000
 
     /** An honest report: 4 pre-queue shoppers admitted in shuffle order, then 3 first-come ones in join order. */
     async function honestReport(saleId: string): Promise<RoomReport> {
       const seed = 'e'.repeat(64)
-      const pre = [1, 2, 3, 4].map(id)
-      const order = (await Promise.all(pre.map(async (s) => ({ s, k: await shuffleKey(seed, s) })))).sort((a, b) => a.k - b.k)
-      const entry = (shopper: string, i: number, pre: boolean, ord: number) => ({
-        shard: 0, shopper, tid: `tid_${String(i).padStart(12, '0')}`, gen: 1, pre, ord, joinedAt: 1_700_000_000_000 + i, admittedAt: 1_700_000_100_000 + i,
+      const pre = [1, 2, 3, 4]
+      const keyed = await Promise.all(pre.map(async (n) => ({ n, k: await shuffleKey(seed, pid(n)) })))
+      const order = keyed.sort((a, b) => a.k - b.k)
+      const joinedAt = (n: number, isPre: boolean) => (isPre ? STARTS_AT - 10_000 + n : STARTS_AT + n)
+      const entry = (n: number, i: number, isPre: boolean, ord: number) => ({
+        shard: 0,
+        shopper: id(n),
+        publicId: pid(n),
+        tid: `tid_${String(i).padStart(12, '0')}`,
+        gen: 1,
+        pre: isPre,
+        ord,
+        joinedAt: joinedAt(n, isPre),
+        admittedAt: 1_700_000_100_000 + i,
       })
       return {
-        saleId, shards: 1, startsAt: new Date(1_700_000_050_000).toISOString(), commitment: await seedCommitment(seed), seed,
-        joined: 7, admitted: 7, prequeue: [{ shard: 0, shoppers: pre }],
-        issuance: [...order.map((o, i) => entry(o.s, i, true, o.k)), ...[5, 6, 7].map((n, i) => entry(id(n), 10 + i, false, 1 + n))],
+        saleId,
+        shards: 1,
+        startsAt: new Date(STARTS_AT).toISOString(),
+        prequeueOrder: 'shuffle',
+        tokens: 7,
+        commitment: await seedCommitment(seed),
+        seed,
+        joined: 7,
+        admitted: 7,
+        prequeue: [
+          {
+            shard: 0,
+            shoppers: pre.map(id),
+            joins: pre.map((n, i) => ({ shard: 0, publicId: pid(n), seq: i + 1, joinedAt: joinedAt(n, true) })),
+          },
+        ],
+        issuance: [
+          ...order.map((o, i) => entry(o.n, i, true, o.k)),
+          ...[5, 6, 7].map((n, i) => entry(n, 10 + i, false, 1 + n)),
+        ],
       }
     }
 
-    it('should print one JSON object with the checks, counts and the hashed issuance log, and exit 0', async () => {
+    it('should print one JSON object with the checks, counts and the public issuance log, and exit 0', async () => {
       const saleId = await createdSale(7)
       edge.setReport(saleId, await honestReport(saleId))
 
@@ -249,15 +278,29 @@ describe('token-issuer CLI', () => {
       expect(lines).toHaveLength(1)
       const result = lines[0]!
       expect(Object.keys(result).sort()).toEqual([
-        'admitted', 'commitment', 'commitmentOk', 'fifoAdmitted', 'issuance', 'joined', 'kendallTau', 'ok', 'prequeueJoined',
-        'saleId', 'seed', 'shards', 'shuffleDetail', 'shuffleOk', 'startsAt',
+        'admitted', 'commitment', 'commitmentOk', 'fifoAdmitted', 'issuance', 'joined', 'kendallTau', 'ok',
+        'prequeueJoined', 'saleId', 'seed', 'shards', 'shuffleDetail', 'shuffleOk', 'startsAt', 'tokensDetail',
+        'tokensOk',
       ])
-      expect(result).toMatchObject({ ok: true, saleId, commitmentOk: true, shuffleOk: true, kendallTau: 1, joined: 7, prequeueJoined: 4, admitted: 7, fifoAdmitted: 3 })
+      expect(result).toMatchObject({
+        ok: true,
+        saleId,
+        commitmentOk: true,
+        shuffleOk: true,
+        tokensOk: true,
+        kendallTau: 1,
+        joined: 7,
+        prequeueJoined: 4,
+        admitted: 7,
+        fifoAdmitted: 3,
+      })
       const issuance = result.issuance as Array<Record<string, unknown>>
       expect(issuance).toHaveLength(7)
-      expect(Object.keys(issuance[0]!).sort()).toEqual(['admittedAt', 'gen', 'joinedAt', 'pre', 'shard', 'shopper', 'tid'])
-      // Shopper ids are hashed once more before they are published.
-      expect(issuance.map((e) => e.shopper)).not.toContain(id(5))
+      const keys = ['admittedAt', 'gen', 'joinedAt', 'pre', 'publicId', 'shard', 'tid']
+      expect(Object.keys(issuance[0]!).sort()).toEqual(keys)
+      // Shoppers appear by public id, as the public proof lists them; their shopper ids stay with the operator.
+      expect(issuance.map((e) => e.publicId)).toContain(pid(5))
+      expect(JSON.stringify(issuance)).not.toContain(id(5))
     })
 
     it('should print ✓ checks, and the issuance log only with --log', async () => {
@@ -270,9 +313,10 @@ describe('token-issuer CLI', () => {
       expect(plain.code, plain.stderr).toBe(0)
       expect(plain.stdout).toContain('✓ sha256(seed) matches the commitment')
       expect(plain.stdout).toMatch(/✓ Kendall tau \(arrival vs admission, 3 first-come admissions\): 1\.0000/)
+      expect(plain.stdout).toContain('✓ tokens: 7 tokens used of 7 loaded')
       expect(plain.stdout).not.toContain('✗')
       expect(plain.stdout).not.toContain('tid_000000000010')
-      expect(withLog.stdout).toContain('tid_000000000010 gen 1  shard 0')
+      expect(withLog.stdout).toContain(`${pid(5)}  tid_000000000010 gen 1  shard 0`)
     })
 
     it('should exit 2 with ✗ when the revealed seed does not match the commitment', async () => {
@@ -308,7 +352,13 @@ describe('token-issuer CLI', () => {
       const run = await cli(['report', saleId, '--json'])
 
       expect(run.code, run.stderr).toBe(0)
-      expect(jsonLines(run.stdout)[0]).toMatchObject({ ok: true, seed: null, commitmentOk: null, shuffleOk: null, kendallTau: null })
+      expect(jsonLines(run.stdout)[0]).toMatchObject({
+        ok: true,
+        seed: null,
+        commitmentOk: null,
+        shuffleOk: null,
+        kendallTau: null,
+      })
     })
   })
 

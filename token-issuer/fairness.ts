@@ -1,14 +1,21 @@
 /**
- * The fairness report (`token-issuer report <sale>`): checks the room's published evidence.
+ * The fairness report (`token-issuer report <sale>`): the operator runs on the room's admin report the same
+ * checks anyone can run on the sale's public proof (fairness/verify.ts, `npm run verify-fairness`):
  *
  * - commitment: sha256(revealed seed) equals the commitment published when the pre-queue opened;
- * - shuffle: in every shard, the pre-queue shoppers were admitted in the order their shuffle keys
- *   (recomputed here from the seed and the published join list) give;
- * - Kendall tau-b between queue order (join time) and admission order (admission time) for everyone who
- *   joined after the start (the first-come, first-served part). 1 = admitted exactly in arrival order.
+ * - shuffle: in every shard, the pre-queue shoppers were admitted in the order their shuffle keys (recomputed
+ *   here from the seed and the published join list, by public id) give;
+ * - Kendall tau-b between arrival and admission for everyone who joined after the start (the first-come part),
+ *   per shard; the lowest is reported. 1 = admitted exactly in arrival order;
+ * - tokens: each admission a distinct generation of one token, no more tokens used than loaded.
+ *
+ * The admin report comes whole (no pages), so the proof's completeness checks hold by construction here;
+ * `verify-fairness` makes them on the public pages.
  */
-import { createHash } from 'node:crypto'
-import { seedCommitment, shuffleKey, type RoomReport } from '../contracts/index.ts'
+import { publicTokenRef, type FairnessShardCounts, type RoomReport } from '../contracts/index.ts'
+import { verifyFairness, type Check, type PublicFairness } from '../fairness/verify.ts'
+
+export { kendallTauB } from '../fairness/kendall.ts'
 
 export interface FairnessReport {
   saleId: string
@@ -19,85 +26,104 @@ export interface FairnessReport {
   commitmentOk: boolean | null
   shuffleOk: boolean | null
   shuffleDetail: string
+  tokensOk: boolean | null
+  tokensDetail: string
   joined: number
   prequeueJoined: number
   admitted: number
   fifoAdmitted: number
   kendallTau: number | null
-  /** Who got which token when; shopper ids hashed once more so the log can be published. */
-  issuance: Array<{ shopper: string; tid: string; gen: number; shard: number; pre: boolean; joinedAt: string; admittedAt: string }>
+  /** Every check passed (or had nothing to check yet). */
+  ok: boolean
+  /** Who got which token when, by public id (as the public proof lists them). */
+  issuance: Array<{
+    publicId: string
+    tid: string
+    gen: number
+    shard: number
+    pre: boolean
+    joinedAt: string
+    admittedAt: string
+  }>
 }
 
-/** Kendall tau-b of paired observations (ties allowed in either). O(n²): fine for a sale's admissions. */
-export function kendallTauB(x: number[], y: number[]): number | null {
-  const n = x.length
-  if (n < 2) return null
-  let concordant = 0
-  let discordant = 0
-  let tiesX = 0
-  let tiesY = 0
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      const dx = Math.sign(x[i]! - x[j]!)
-      const dy = Math.sign(y[i]! - y[j]!)
-      if (dx === 0 && dy === 0) continue
-      if (dx === 0) tiesX++
-      else if (dy === 0) tiesY++
-      else if (dx === dy) concordant++
-      else discordant++
+/** The admin report in the shape of the public proof. */
+export async function publicView(report: RoomReport, now = Date.now()): Promise<PublicFairness> {
+  const joins = report.prequeue.flatMap((p) => p.joins)
+  const admissions = await Promise.all(
+    report.issuance.map(async (e) => ({
+      shard: e.shard,
+      publicId: e.publicId,
+      token: await publicTokenRef(e.tid),
+      gen: e.gen,
+      pre: e.pre,
+      joinedAt: e.joinedAt,
+      admittedAt: e.admittedAt,
+    })),
+  )
+  const perShard = Array.from({ length: report.shards }, (_, shard): FairnessShardCounts => {
+    const prequeueJoined = joins.filter((j) => j.shard === shard).length
+    return {
+      shard,
+      tokens: shard === 0 ? (report.tokens ?? 0) : 0,
+      joined: report.joined,
+      prequeueJoined,
+      admitted: admissions.filter((a) => a.shard === shard).length,
     }
+  })
+  const base = `/api/sales/${report.saleId}/fairness`
+  const summary = {
+    saleId: report.saleId,
+    at: now,
+    startsAt: report.startsAt,
+    started: report.seed !== null || now >= Date.parse(report.startsAt),
+    prequeueOrder: report.prequeueOrder ?? 'shuffle',
+    shards: report.shards,
+    commitment: report.commitment,
+    seed: report.seed,
+    // Without a count of loaded tokens, every token seen is taken as loaded.
+    tokens: report.tokens ?? new Set(admissions.map((a) => a.token)).size,
+    joined: report.joined,
+    prequeueJoined: joins.length,
+    admitted: report.admitted,
+    perShard,
+    joins: `${base}/joins`,
+    admissions: `${base}/admissions`,
   }
-  const denominator = Math.sqrt((concordant + discordant + tiesX) * (concordant + discordant + tiesY))
-  return denominator === 0 ? null : (concordant - discordant) / denominator
+  const lengths = (list: Array<{ shard: number }>) =>
+    perShard.map((p) => list.filter((e) => e.shard === p.shard).length)
+  const totals = { joins: lengths(joins), admissions: lengths(admissions) }
+  return { summary, joins, admissions, stock: null, totals }
 }
 
-const publicId = (shopper: string) => createHash('sha256').update(`floodgate-report:${shopper}`).digest('base64url').slice(0, 16)
+const byName = (checks: Check[], name: Check['name']) => checks.find((c) => c.name === name)!
 
 export async function fairness(report: RoomReport): Promise<FairnessReport> {
-  const commitmentOk = report.seed === null || report.commitment === null ? null : (await seedCommitment(report.seed)) === report.commitment
-  let shuffleOk: boolean | null = null
-  let shuffleDetail = 'seed not revealed yet'
-  if (report.seed !== null) {
-    shuffleOk = true
-    shuffleDetail = 'every shard admitted its pre-queue in shuffle-key order'
-    for (const { shard, shoppers } of report.prequeue) {
-      const keys = new Map(await Promise.all(shoppers.map(async (s) => [s, await shuffleKey(report.seed!, s)] as const)))
-      const admitted = report.issuance.filter((e) => e.shard === shard && e.pre && e.gen >= 1)
-      const firstTime = [...new Map(admitted.map((e) => [e.shopper, e])).values()]
-      for (let i = 1; i < firstTime.length; i++) {
-        const a = keys.get(firstTime[i - 1]!.shopper)
-        const b = keys.get(firstTime[i]!.shopper)
-        if (a === undefined || b === undefined || a > b) {
-          shuffleOk = false
-          shuffleDetail = `shard ${shard}: admission ${i} breaks the shuffle order`
-          break
-        }
-      }
-      if (!shuffleOk) break
-    }
-  }
-  const fifo = report.issuance.filter((e) => !e.pre)
+  const verdict = await verifyFairness(await publicView(report))
+  const shuffle = byName(verdict.checks, 'shuffle')
+  const tokens = byName(verdict.checks, 'tokens')
+  const commitment = byName(verdict.checks, 'commitment')
   return {
     saleId: report.saleId,
     shards: report.shards,
     startsAt: report.startsAt,
     commitment: report.commitment,
     seed: report.seed,
-    commitmentOk,
-    shuffleOk,
-    shuffleDetail,
+    commitmentOk: commitment.ok,
+    shuffleOk: shuffle.ok,
+    shuffleDetail: shuffle.detail,
+    tokensOk: tokens.ok,
+    tokensDetail: tokens.detail,
     joined: report.joined,
-    prequeueJoined: report.prequeue.reduce((n, p) => n + p.shoppers.length, 0),
+    prequeueJoined: verdict.prequeueJoined,
     admitted: report.admitted,
-    fifoAdmitted: fifo.length,
-    kendallTau: kendallTauB(
-      fifo.map((e) => e.joinedAt),
-      fifo.map((e) => e.admittedAt),
-    ),
+    fifoAdmitted: report.issuance.filter((e) => !e.pre).length,
+    kendallTau: verdict.kendallTau,
+    ok: verdict.ok,
     issuance: [...report.issuance]
       .sort((a, b) => a.admittedAt - b.admittedAt)
       .map((e) => ({
-        shopper: publicId(e.shopper),
+        publicId: e.publicId,
         tid: e.tid,
         gen: e.gen,
         shard: e.shard,

@@ -6,6 +6,7 @@
  * Pure and synchronous (no Workers APIs), so the edge and the waiting-room benchmark run the same code.
  */
 import type { QueueTicketPayload, RoomMode, RoomStatus } from '../contracts/index.ts'
+import { position, settled } from './position.ts'
 
 /**
  * What the edge caches (~1 s) to answer polls without this object: where admission has reached, how many
@@ -36,21 +37,8 @@ export type RoomFrontier = {
   maxPlacesPerIp?: number | null
 }
 
-
 /** How long an edge instance reuses the shards' frontier snapshots. Polls within it cost no object request. */
 export const FRONTIER_TTL_MS = 1_000
-/** Fastest suggested poll interval. */
-export const TIGHT_REFRESH_MS = 1_000
-/**
- * While no unit is free, the front of the line polls every NO_UNIT_FREE_REFRESH_MS, plus that much again per
- * NO_UNIT_FREE_SLOWDOWN_PER shoppers ahead (capped): one local workerd isolate cannot take 5,000 shoppers
- * polling every second. A plain poll therefore learns "sold out" up to LOOSE_REFRESH_MS late; a held poll
- * (`?waitMs=`, see HELD_REFRESH_MS) within about FRONTIER_TTL_MS.
- */
-export const NO_UNIT_FREE_REFRESH_MS = 2_000
-export const NO_UNIT_FREE_SLOWDOWN_PER = 250
-export const LOOSE_REFRESH_MS = 10_000
-export const PAUSED_REFRESH_MS = 5_000
 /**
  * What a held poll (`?waitMs=`) suggests as its next interval: the shopper asks again at once and is held
  * again, so it is nearly always inside a held request that the edge answers within about FRONTIER_TTL_MS of
@@ -84,86 +72,55 @@ export function fifoOrd(ticket: QueueTicketPayload, frontier: RoomFrontier): num
   return 1 + ticket.seq
 }
 
+/**
+ * The edge's estimate of how many wait ahead of the ticket in its own shard, from the snapshot; null while the
+ * order is secret. Nobody can have more people ahead than wait in the shard, by the snapshot, unless the place
+ * was taken after the snapshot (a just-joined or reopened tab within FRONTIER_TTL_MS): then it does not count it.
+ */
+function aheadInShard(ticket: QueueTicketPayload, ord: number | null, f: RoomFrontier, started: boolean) {
+  if (ord === null) return null
+  const maxAhead = ticket.iat <= f.at ? f.waiting - 1 : Number.POSITIVE_INFINITY
+  let ahead: number
+  if (!started) ahead = ticket.seq - 1
+  else if (ord < 1) {
+    const from = Math.max(0, f.throughOrd)
+    ahead = Math.round(((ord - from) / Math.max(1e-12, 1 - from)) * f.prequeueWaiting)
+  } else if (f.throughOrd >= 1) ahead = Math.round(ord - f.throughOrd - 1)
+  else ahead = f.prequeueWaiting + Math.max(0, ticket.seq - 1 - f.prequeueJoined)
+  return Math.max(0, Math.min(ahead, maxAhead))
+}
+
+/** `publicId`: the ticket holder's public id, carried in the answer (the edge computes it, see `publicIdOf`). */
 export function answerPoll(
   ticket: QueueTicketPayload,
   ord: number | null,
   shards: RoomFrontier[],
   now: number,
+  publicId?: string,
 ): EdgeAnswer {
   const f = shards[ticket.shard]
   if (!f) return { kind: 'room' }
   const sum = totals(shards)
-  const base = {
-    saleId: f.saleId,
-    position: null,
-    ahead: null,
-    unitsLeft: sum.unitsLeft,
-    refreshMs: 0,
-    token: null,
-    grant: null,
-    grantExpiresAt: null,
-    etaSeconds: null,
-  }
   const started = now >= f.startsAt
-  // While the operator holds admission an ETA would be a promise nobody keeps: say so instead.
-  const held = f.mode === 'open' ? {} : { admission: f.mode, etaSeconds: null }
-  // Nobody can have more people ahead than wait in the shard, by the snapshot, unless the place was taken after
-  // the snapshot (a just-joined or reopened tab within FRONTIER_TTL_MS): then the snapshot does not count it.
-  const maxAhead = ticket.iat <= f.at ? f.waiting - 1 : Number.POSITIVE_INFINITY
   // Every shard's pool is spent for good: nothing can come back to anyone. (One shard's pool being spent is not
   // enough: the others lend tokens their own lines do not need to a shard whose line still waits.) `sold` only
   // grows, so snapshots of different ages can only under-count it.
-  if (started && sum.loaded > 0 && sum.sold === sum.loaded) return { kind: 'status', status: { ...base, state: 'sold_out' } }
+  if (started && sum.loaded > 0 && sum.sold === sum.loaded) {
+    return { kind: 'status', status: settled(f.saleId, 'sold_out', sum.unitsLeft, publicId) }
+  }
+  // The frontier has reached the ticket: the shopper may hold a grant now, which only the room can tell.
   if (ord !== null && ord <= f.throughOrd) return { kind: 'room' }
-  if (!started || ord === null) {
-    const untilStart = Math.max(0, f.startsAt - now)
-    const known = ord !== null
-    const aheadHere = known ? Math.max(0, Math.min(maxAhead, ticket.seq - 1)) : null
-    const ahead = aheadHere === null ? null : aheadHere * f.shards
-    const etaMs = untilStart + (ahead === null ? 0 : (ahead * 60_000) / f.admitPerMinute)
-    return {
-      kind: 'status',
-      status: {
-        ...base,
-        state: started ? 'waiting' : 'not_started',
-        position: ahead === null ? null : ahead + 1,
-        ahead,
-        etaSeconds: Math.ceil(etaMs / 1000),
-        refreshMs: started ? 500 : Math.round(Math.min(LOOSE_REFRESH_MS, Math.max(500, untilStart / 2))),
-        ...(started ? held : {}),
-      },
-    }
-  }
-  // Waiting behind the frontier: estimate who is ahead in this shard, then scale to the whole sale.
-  const through = f.throughOrd
-  let aheadHere: number
-  if (ord < 1) {
-    const from = Math.max(0, through)
-    aheadHere = Math.round(((ord - from) / Math.max(1e-12, 1 - from)) * f.prequeueWaiting)
-  } else if (through >= 1) {
-    aheadHere = Math.round(ord - through - 1)
-  } else {
-    aheadHere = f.prequeueWaiting + Math.max(0, ticket.seq - 1 - f.prequeueJoined)
-  }
-  aheadHere = Math.max(0, Math.min(aheadHere, maxAhead))
-  const ahead = aheadHere * f.shards
-  const etaMs = (ahead * 60_000) / f.admitPerMinute
-  const refreshMs =
-    f.mode !== 'open'
-      ? PAUSED_REFRESH_MS
-      : sum.available === 0
-        ? Math.round(Math.min(LOOSE_REFRESH_MS, NO_UNIT_FREE_REFRESH_MS * (1 + ahead / NO_UNIT_FREE_SLOWDOWN_PER)))
-        : Math.round(Math.min(LOOSE_REFRESH_MS, Math.max(TIGHT_REFRESH_MS, etaMs / 2)))
-  return {
-    kind: 'status',
-    status: {
-      ...base,
-      state: 'waiting',
-      position: ahead + 1,
-      ahead,
-      etaSeconds: Math.ceil(etaMs / 1000),
-      refreshMs,
-      ...held,
-    },
-  }
+  const status = position({
+    saleId: f.saleId,
+    now,
+    startsAt: f.startsAt,
+    admitPerMinute: f.admitPerMinute,
+    shards: f.shards,
+    mode: f.mode,
+    aheadHere: aheadInShard(ticket, ord, f, started),
+    unitsLeft: sum.unitsLeft,
+    unitFree: sum.available > 0,
+    publicId,
+  })
+  return { kind: 'status', status }
 }

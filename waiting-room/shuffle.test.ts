@@ -1,8 +1,9 @@
 import { runDurableObjectAlarm } from 'cloudflare:test'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { seedCommitment, shuffleKey, type RoomStats } from '../contracts/index.ts'
+import { env } from 'cloudflare:workers'
+import { publicIdOf, seedCommitment, shuffleKey, type RoomStats } from '../contracts/index.ts'
 import { makeShoppers, mintTokens, roomConfig, roomStub, uniqueSaleId, useTestClock } from './fixtures.ts'
-import type { RoomResult } from './waiting-room.ts'
+import type { RoomResult } from './results.ts'
 
 type Clock = ReturnType<typeof useTestClock>
 let clock: Clock
@@ -30,7 +31,9 @@ async function shuffledSale({ tokens, admitPerMinute = 6_000 }: { tokens: number
 }
 
 describe('when shoppers join during the pre-queue of a shuffled sale', () => {
-  it('should publish a commitment, hide the order until the start, then admit in the order the revealed seed gives', async () => {
+  const title =
+    'should publish a commitment, hide the order until the start, then admit in the order the revealed seed gives'
+  it(title, async () => {
     const { saleId, room, startsAt } = await shuffledSale({ tokens: 40 })
     const early = await makeShoppers(30)
     for (const { shopper } of early) value(await room.join(saleId, shopper))
@@ -53,15 +56,21 @@ describe('when shoppers join during the pre-queue of a shuffled sale', () => {
     expect(report.seed).not.toBeNull()
     expect(await seedCommitment(report.seed!)).toBe(before.commitment)
     expect(report.prequeue[0]!.shoppers).toEqual(early.map((p) => p.shopper))
+    // The join list is published by public id, which the shopper learns from their own answers.
+    const published = report.prequeue[0]!.joins.map((j) => j.publicId)
+    const publicIds = async (people: typeof early) =>
+      Promise.all(people.map((p) => publicIdOf(env.GRANT_SECRET, saleId, p.shopper)))
+    expect(published).toEqual(await publicIds(early))
+    expect(waiting.publicId).toBe(published[0])
     // Anyone can recompute the order from the published join list and the revealed seed.
-    const keyed = await Promise.all(report.prequeue[0]!.shoppers.map(async (s) => ({ s, k: await shuffleKey(report.seed!, s) })))
-    const expected = keyed.sort((a, b) => a.k - b.k).map((x) => x.s)
-    const admitted = report.issuance.map((e) => e.shopper)
+    const keyed = await Promise.all(published.map(async (id) => ({ id, k: await shuffleKey(report.seed!, id) })))
+    const expected = keyed.sort((a, b) => a.k - b.k).map((x) => x.id)
+    const admitted = report.issuance.map((e) => e.publicId)
     expect(admitted.slice(0, 30)).toEqual(expected)
     // ... and the order is not simply join order.
-    expect(expected).not.toEqual(early.map((p) => p.shopper))
+    expect(expected).not.toEqual(published)
     // Later arrivals: first come, first served, behind the whole pre-queue.
-    expect(admitted.slice(30)).toEqual(late.map((p) => p.shopper))
+    expect(admitted.slice(30)).toEqual(await publicIds(late))
   })
 
   it('should draw the same order from the same seed (reproducible) and a different one from another seed', async () => {

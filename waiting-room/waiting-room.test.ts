@@ -18,7 +18,9 @@ import {
   uniqueSaleId,
   useTestClock,
 } from './fixtures.ts'
-import { GRANT_GRACE_MS, NO_UNIT_FREE_REFRESH_MS, type RoomResult } from './waiting-room.ts'
+import { GRANT_GRACE_MS } from './grant-expiry.ts'
+import { NO_UNIT_FREE_REFRESH_MS } from './position.ts'
+import type { RoomResult } from './results.ts'
 
 type Room = ReturnType<typeof roomStub>
 type Clock = ReturnType<typeof useTestClock>
@@ -124,7 +126,9 @@ describe('when the sale is open', () => {
 
     expect(admittedOrder).toEqual(people.map((p) => p.shopper))
     // Tokens go out oldest first.
-    const handedOut = await Promise.all(people.map(async ({ shopper }) => (await statusOf(room, saleId, shopper)).token))
+    const handedOut = await Promise.all(
+      people.map(async ({ shopper }) => (await statusOf(room, saleId, shopper)).token),
+    )
     expect(handedOut).toEqual(tokens)
   })
 
@@ -207,7 +211,11 @@ describe('when the sale is open', () => {
       nowMs: clock.now(),
     })
     expect(someoneElse).toEqual({ ok: false, code: 'grant_session_mismatch' })
-    const expired = await verifyGrant(status.grant, env.GRANT_SECRET, { token, shopper: first!.shopper, nowMs: status.grantExpiresAt! })
+    const expired = await verifyGrant(status.grant, env.GRANT_SECRET, {
+      token,
+      shopper: first!.shopper,
+      nowMs: status.grantExpiresAt!,
+    })
     expect(expired).toEqual({ ok: false, code: 'grant_expired' })
   })
 
@@ -264,7 +272,9 @@ describe('when the last unit is sold', () => {
       value(await room.join(saleId, late!.shopper)),
     ]
 
-    for (const status of seen) expect(status).toMatchObject({ state: 'sold_out', unitsLeft: 0, refreshMs: 0, token: null })
+    for (const status of seen) {
+      expect(status).toMatchObject({ state: 'sold_out', unitsLeft: 0, refreshMs: 0, token: null })
+    }
     expect((await statusOf(room, saleId, people[0]!.shopper)).state).toBe('admitted')
     expect(await stats(room, saleId)).toMatchObject({ tokensLoaded: 2, sold: 2, available: 0, granted: 0 })
   })
@@ -296,7 +306,9 @@ describe('when core reports token outcomes', () => {
     expect((await statusOf(room, saleId, c)).state).toBe('waiting')
     expect(await tokenRows(room)).toEqual([{ tid, gen: 2, state: 'granted', holder: b }])
     const holders = await runInDurableObject(room, (_i, state) =>
-      state.storage.sql.exec<{ c: number }>(`SELECT COUNT(*) AS c FROM queue WHERE state = 'admitted' AND tid = ?`, tid).one().c,
+      state.storage.sql
+        .exec<{ c: number }>(`SELECT COUNT(*) AS c FROM queue WHERE state = 'admitted' AND tid = ?`, tid)
+        .one().c,
     )
     expect(holders).toBe(1)
     expect(await stats(room, saleId)).toMatchObject({ recycled: 1, admitted: 2, granted: 1 })
@@ -330,7 +342,12 @@ describe('when core reports token outcomes', () => {
     const tid = peekPurchaseToken((await statusOf(room, saleId, people[0]!.shopper)).token!)!.tid
 
     const first = value(await room.applyOutcomes(saleId, [{ tid, gen: 1, outcome: 'sold' }]))
-    const repeat = value(await room.applyOutcomes(saleId, [{ tid, gen: 1, outcome: 'sold' }, { tid, gen: 1, outcome: 'returned' }]))
+    const repeat = value(
+      await room.applyOutcomes(saleId, [
+        { tid, gen: 1, outcome: 'sold' },
+        { tid, gen: 1, outcome: 'returned' },
+      ]),
+    )
 
     expect([first.applied, repeat.applied]).toEqual([1, 0])
     expect(await stats(room, saleId)).toMatchObject({ sold: 1, available: 0, recycled: 0 })
@@ -342,8 +359,11 @@ describe('when grants expire', () => {
     const sale = await openSale(clock, { tokens: 2, shoppers: 4, tokenTtlSeconds: 30 })
     clock.set(sale.startsAt + 1_000)
     await runDurableObjectAlarm(sale.room)
-    const [a, b] = await Promise.all(sale.people.slice(0, 2).map(({ shopper }) => statusOf(sale.room, sale.saleId, shopper)))
-    return { ...sale, tidA: peekPurchaseToken(a!.token!)!.tid, tidB: peekPurchaseToken(b!.token!)!.tid, exp: a!.grantExpiresAt! }
+    const [a, b] = await Promise.all(
+      sale.people.slice(0, 2).map(({ shopper }) => statusOf(sale.room, sale.saleId, shopper)),
+    )
+    const tidA = peekPurchaseToken(a!.token!)!.tid
+    return { ...sale, tidA, tidB: peekPurchaseToken(b!.token!)!.tid, exp: a!.grantExpiresAt! }
   }
 
   it('should recycle voided tokens and keep redeemed ones for core to settle', async () => {
@@ -408,7 +428,8 @@ describe('when grants expire', () => {
     const { saleId, room, people, tidA, exp } = await twoGrantsOutstanding()
     mockCore(async (req) => {
       const body = ExpireGrantsRequest.parse(await req.json())
-      return Response.json({ results: body.grants.filter((g) => g.tid === tidA).map((g) => ({ ...g, state: 'voided' })) })
+      const results = body.grants.filter((g) => g.tid === tidA).map((g) => ({ ...g, state: 'voided' }))
+      return Response.json({ results })
     })
     clock.set(exp + GRANT_GRACE_MS + 1)
     await runDurableObjectAlarm(room)
@@ -476,9 +497,16 @@ describe('when grants expire', () => {
 })
 
 describe('when tokens are loaded', () => {
-  it('should count token ids already present as duplicates', async () => {
+  /** A room configured for a sale starting in a minute (only configure binds a room to a sale). */
+  async function configuredRoom() {
     const saleId = uniqueSaleId()
     const room = roomStub(saleId)
+    value(await room.configure(roomConfig(saleId, clock.now() + 60_000)))
+    return { saleId, room }
+  }
+
+  it('should count token ids already present as duplicates', async () => {
+    const { saleId, room } = await configuredRoom()
     const tokens = await mintTokens(saleId, 3)
 
     const first = value(await room.loadTokens(saleId, tokens.slice(0, 2)))
@@ -489,8 +517,7 @@ describe('when tokens are loaded', () => {
   })
 
   it('should store nothing from a batch with a bad token and name it', async () => {
-    const saleId = uniqueSaleId()
-    const room = roomStub(saleId)
+    const { saleId, room } = await configuredRoom()
     const good = await mintTokens(saleId, 2)
     const [foreign] = await mintTokens(uniqueSaleId('other'), 1)
 
@@ -543,5 +570,74 @@ describe('when the room is not configured', () => {
     const result = await roomStub(saleId).join(saleId, shopper!.shopper)
 
     expect(result).toMatchObject({ ok: false, error: { code: 'room_not_configured' } })
+  })
+})
+
+describe('when an object was never configured', () => {
+  /** Every row the object holds, and its alarm. */
+  function contents(room: Room) {
+    return runInDurableObject(room, async (_i, state) => {
+      const sql = state.storage.sql
+      const count = (table: string) => sql.exec<{ c: number }>(`SELECT COUNT(*) AS c FROM ${table}`).one().c
+      return {
+        room: sql.exec(`SELECT * FROM room`).toArray(),
+        tokens: count('tokens'),
+        queue: count('queue'),
+        issuance: count('issuance'),
+        alarm: await state.storage.getAlarm(),
+      }
+    })
+  }
+
+  it('should refuse every call but configure with room_not_configured and write nothing', async () => {
+    const saleId = uniqueSaleId()
+    const room = roomStub(saleId)
+    const [shopper] = await makeShoppers(1)
+    const tokens = await mintTokens(saleId, 2)
+    const before = await contents(room)
+    const ref = { shopper: shopper!.shopper, tid: peekPurchaseToken(tokens[0]!)!.tid, gen: 1 }
+
+    const answers = {
+      shuffleSeed: await room.shuffleSeed(saleId),
+      steer: await room.steer(saleId, { mode: 'paused' }),
+      frontier: await room.frontier(saleId),
+      report: await room.report(saleId),
+      loadTokens: await room.loadTokens(saleId, tokens),
+      applyOutcomes: await room.applyOutcomes(saleId, [{ tid: ref.tid, gen: 1, outcome: 'returned' }]),
+      stats: await room.stats(saleId),
+      join: await room.join(saleId, shopper!.shopper),
+      place: await room.place(saleId, shopper!.shopper, 'network-hash'),
+      status: await room.status(saleId, shopper!.shopper),
+      lend: await room.lend(saleId, 1, [shopper!.shopper]),
+      unlend: await room.unlend(saleId, 1, [ref]),
+      lentReleased: await room.lentReleased(saleId, [ref]),
+    }
+
+    for (const [name, answer] of Object.entries(answers)) {
+      expect({ name, answer }).toMatchObject({ name, answer: { ok: false, error: { code: 'room_not_configured' } } })
+    }
+    expect(await contents(room)).toEqual(before)
+    expect(before).toMatchObject({ tokens: 0, queue: 0, issuance: 0, alarm: null, room: [{ sale_id: null }] })
+  })
+
+  it('should be bound to its sale by configure, and then refuse another sale without writing', async () => {
+    const saleId = uniqueSaleId()
+    const other = uniqueSaleId('other')
+    const room = roomStub(saleId)
+    value(await room.configure(roomConfig(saleId, clock.now() + 60_000)))
+    const before = await contents(room)
+
+    const answers = [
+      await room.configure(roomConfig(other, clock.now() + 60_000)),
+      await room.loadTokens(other, await mintTokens(other, 1)),
+      await room.join(other, (await makeShoppers(1))[0]!.shopper),
+      await room.stats(other),
+    ]
+
+    for (const answer of answers) {
+      expect(answer).toMatchObject({ ok: false, error: { code: 'invalid_path', field: 'saleId' } })
+    }
+    expect(await contents(room)).toEqual(before)
+    expect(before.room).toMatchObject([{ sale_id: saleId }])
   })
 })

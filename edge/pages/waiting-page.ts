@@ -47,6 +47,10 @@ button[disabled] { background: #8c959f; cursor: progress; }
 .bar > div { height: 100%; width: 0; background: var(--accent); transition: width .8s ease; }
 .notice { border-left: 4px solid var(--bad); padding: .5rem .75rem; background: #fff5f5; margin-top: 1rem; }
 footer { max-width: 34rem; margin: 0 auto 2rem; padding: 0 1rem; color: var(--muted); font-size: .85rem; }
+.fair { margin-top: 1.25rem; padding-top: 1rem; border-top: 1px solid var(--line); font-size: .95rem;
+  color: var(--muted); overflow-wrap: anywhere; }
+.fair code { font-size: .95rem; color: var(--ink); }
+.fair button { min-width: 0; padding: .3rem .8rem; font-size: .9rem; }
 @media (prefers-reduced-motion: reduce) { .bar > div { transition: none; } }
 `
 
@@ -69,6 +73,7 @@ const SCRIPT = `
   var countdown = null;
   var current = null;
   var firstPosition = null;
+  var publicId = null;
 
   function store(name, value) {
     try {
@@ -197,6 +202,11 @@ const SCRIPT = `
 
   function show(status) {
     room = status;
+    if (status.publicId && status.publicId !== publicId) {
+      publicId = status.publicId;
+      say('public-id', publicId);
+      $('fair').hidden = false;
+    }
     if (status.state === 'waiting' || status.state === 'not_started') {
       renderWaiting(status);
       return sleep(jitter(Math.max(250, status.refreshMs || 1000))).then(poll);
@@ -214,11 +224,14 @@ const SCRIPT = `
   function renderWaiting(s) {
     step('waiting');
     var units = plural(s.unitsLeft, 'unit', 'units') + ' left';
-    if (s.state === 'not_started' && s.ahead === null) {
+    if (s.ahead === null) {
+      var drawn = s.state !== 'not_started';
       say('wait-title', 'You are in the line');
-      say('wait-big', 'Starts in ' + duration(s.etaSeconds || 0));
+      say('wait-big', drawn ? 'The draw is done' : 'Starts in ' + duration(s.etaSeconds || 0));
       say('wait-lead', 'Everyone who joins before the start gets a place in a fair random draw; ' + units + '.');
-      say('wait-eta', 'Keep this page open or come back before the start: your place is kept.');
+      say('wait-eta', drawn
+        ? 'Finding your place in it...'
+        : 'Keep this page open or come back before the start: your place is kept.');
       $('wait-bar').style.width = '0%';
       return;
     }
@@ -313,6 +326,42 @@ const SCRIPT = `
     });
   }
 
+  /** The shopper's place in the public fairness proof, and why it is there (anyone can check the same data). */
+  function checkPlace() {
+    say('place-why', 'Checking...');
+    $('place-why').hidden = false;
+    call('GET', api + '/fairness/places/' + encodeURIComponent(publicId)).then(function (res) {
+      var p = res.body;
+      if (res.status !== 200) {
+        say('place-why', p && p.error ? p.error.message : 'Could not check (' + res.status + ').');
+        return;
+      }
+      var line = p.shards > 1 ? ' in line ' + (p.shard + 1) + ' of ' + p.shards : '';
+      var why;
+      if (p.draw && p.draw.key !== null) {
+        why = 'You joined before the start: drawn place ' + num.format(p.draw.rank) + ' of ' +
+          num.format(p.draw.of) + line + '. Why: sha256(seed + ":" + your public id) gives you ' +
+          p.draw.key.toFixed(6) + ', and ' + num.format(p.draw.rank - 1) + ' of the places that joined before ' +
+          'the start got a smaller number. Seed ' + p.seed + '; its sha256, ' + p.commitment +
+          ', was published before the line opened.';
+      } else if (p.draw) {
+        why = 'You joined before the start: place ' + num.format(p.draw.rank) + ' of ' + num.format(p.draw.of) + line +
+          ', in the order the pre-queue joined.';
+      } else if (p.place && p.place.pre) {
+        why = 'You joined before the start: your place is drawn at the start from sha256(seed + ":" + ' +
+          'your public id). The seed is fixed already: its sha256, ' + p.commitment + ', is public.';
+      } else if (p.place) {
+        why = 'You joined after the start: first come, first served, place ' + num.format(p.place.seq) + line +
+          ', behind the ' + num.format(p.prequeueJoined) + ' places drawn from the pre-queue.';
+      } else {
+        why = 'No place in line holds this public id now.';
+      }
+      if (p.admissions.length) why += ' Let in ' + plural(p.admissions.length, 'time', 'times') + '.';
+      say('place-why', why + ' The whole line: ' + api + '/fairness');
+    });
+  }
+
+  $('check-place').addEventListener('click', checkPlace);
   $('pay').addEventListener('click', pay);
   $('rejoin').addEventListener('click', function () { store('order', null); join(); });
   $('retry').addEventListener('click', function () { join(); });
@@ -392,6 +441,11 @@ function html(saleId: string): string {
     <p><button id="retry" type="button">Try again</button></p>
   </section>
   <p id="problem" class="notice" hidden></p>
+  </div>
+  <div id="fair" class="fair" hidden>
+    <p>Your public id in this sale: <code id="public-id"></code>
+      <button id="check-place" type="button">Check my place</button></p>
+    <p id="place-why" hidden></p>
   </div>
   <noscript><p class="notice">This waiting room needs JavaScript to keep your place and update itself.</p></noscript>
 </div>

@@ -10,14 +10,15 @@ import {
   type LoadTokensResponse,
   type RoomReport,
   type RoomStats,
-  type TokenOutcome,
 } from '../../contracts/index.ts'
+import { ok, type RoomResult } from '../../waiting-room/results.ts'
+import { byTokenShard, shardIndexes } from '../../waiting-room/sharding.ts'
 import type { AppEnv, Env } from '../env.ts'
 import { apiError } from '../http-error.ts'
 import { adminAuth } from '../middleware/admin-auth/index.ts'
 import { jsonBody } from '../middleware/json-body/index.ts'
 import { pathParams } from '../middleware/path-params/index.ts'
-import { forgetFrontiers, roomOf, shardOf, tokenShard, unwrap } from '../rooms.ts'
+import { fanOut, forgetFrontiers, roomOf, unwrap, withOtherShards, type RoomStub } from '../rooms.ts'
 
 const saleParams = pathParams({ saleId: SaleId })
 
@@ -26,62 +27,86 @@ async function shardCount(env: Env, saleId: string): Promise<number> {
   return unwrap(await roomOf(env, saleId).stats(saleId)).shards ?? 1
 }
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+/** What the operator sees of a room nobody has configured yet. */
+function unconfiguredStats(saleId: string): RoomStats {
+  return {
+    saleId,
+    configured: false,
+    tokensLoaded: 0,
+    available: 0,
+    granted: 0,
+    redeemed: 0,
+    sold: 0,
+    queued: 0,
+    admitted: 0,
+    recycled: 0,
+    shards: 1,
+    mode: 'open',
+    admitPerMinute: null,
+    maxActive: null,
+    commitment: null,
+    seed: null,
+  }
+}
+
+const COUNTED = ['tokensLoaded', 'available', 'granted', 'redeemed', 'sold', 'queued', 'admitted', 'recycled'] as const
 
 /** Adds up the shards' stats: one view of the sale's room. */
 function sumStats(all: RoomStats[]): RoomStats {
   const [first, ...rest] = all
   const total = { ...first! }
-  for (const s of rest) {
-    for (const key of ['tokensLoaded', 'available', 'granted', 'redeemed', 'sold', 'queued', 'admitted', 'recycled'] as const) {
-      total[key] += s[key]
-    }
-  }
+  for (const s of rest) for (const key of COUNTED) total[key] += s[key]
   return total
 }
+
+const sum = <T>(all: T[], value: (t: T) => number) => all.reduce((n, t) => n + value(t), 0)
 
 export const adminRoutes = new Hono<AppEnv>()
   .use('*', adminAuth())
   /** Configures every shard; shard 0 draws the shuffle seed and the others get the same one. */
-  .put('/sales/:saleId/room', saleParams, jsonBody({ schema: RoomConfig, maxBytes: MAX_ADMIN_BODY_BYTES }), async (c) => {
-    const saleId = c.req.param('saleId')
-    const config = c.var.body
-    if (config.saleId !== saleId) {
-      throw apiError('invalid_body', `saleId in the body (${config.saleId}) must match the path (${saleId})`, 'saleId')
-    }
-    const first = unwrap(await roomOf(c.env, saleId).configure(config, { shard: 0 }))
-    const seed = unwrap(await roomOf(c.env, saleId).shuffleSeed(saleId)) ?? undefined
-    await Promise.all(
-      range(config.shards - 1).map(async (i) => unwrap(await shardOf(c.env, saleId, i + 1).configure(config, { shard: i + 1, seed }))),
-    )
-    forgetFrontiers(saleId)
-    return c.json(first)
-  })
+  .put(
+    '/sales/:saleId/room',
+    saleParams,
+    jsonBody({ schema: RoomConfig, maxBytes: MAX_ADMIN_BODY_BYTES }),
+    async (c) => {
+      const saleId = c.req.param('saleId')
+      const config = c.var.body
+      if (config.saleId !== saleId) {
+        const message = `saleId in the body (${config.saleId}) must match the path (${saleId})`
+        throw apiError('invalid_body', message, 'saleId')
+      }
+      const first = unwrap(await roomOf(c.env, saleId).configure(config, { shard: 0 }))
+      const seed = unwrap(await roomOf(c.env, saleId).shuffleSeed(saleId)) ?? undefined
+      await fanOut(c.env, saleId, shardIndexes(config.shards).slice(1), (room, shard) =>
+        room.configure(config, { shard, seed }),
+      )
+      forgetFrontiers(saleId)
+      return c.json(first)
+    },
+  )
   /** Live steering: rate, max active shoppers, pause / resume / queue-all, applied to every shard. */
   .patch('/sales/:saleId/room', saleParams, jsonBody({ schema: RoomSteer }), async (c) => {
     const saleId = c.req.param('saleId')
-    const n = await shardCount(c.env, saleId)
-    const all = await Promise.all(range(n).map(async (i) => unwrap(await shardOf(c.env, saleId, i).steer(saleId, c.var.body))))
+    const shards = shardIndexes(await shardCount(c.env, saleId))
+    const all = await fanOut(c.env, saleId, shards, (room) => room.steer(saleId, c.var.body))
     forgetFrontiers(saleId)
     return c.json(sumStats(all))
   })
   .get('/sales/:saleId/room', saleParams, async (c) => {
     const saleId = c.req.param('saleId')
-    const first = unwrap(await roomOf(c.env, saleId).stats(saleId))
-    const rest = await Promise.all(
-      range((first.shards ?? 1) - 1).map(async (i) => unwrap(await shardOf(c.env, saleId, i + 1).stats(saleId))),
-    )
-    return c.json(sumStats([first, ...rest]))
+    const first = await roomOf(c.env, saleId).stats(saleId)
+    if (!first.ok && first.error.code === 'room_not_configured') return c.json(unconfiguredStats(saleId))
+    return c.json(sumStats(await withOtherShards(c.env, saleId, unwrap(first), (room) => room.stats(saleId))))
   })
   /** The fairness report's raw material: every shard's commitment, seed, pre-queue join list and issuance log. */
   .get('/sales/:saleId/room/report', saleParams, async (c) => {
     const saleId = c.req.param('saleId')
-    const n = await shardCount(c.env, saleId)
-    const parts = await Promise.all(range(n).map(async (i) => unwrap(await shardOf(c.env, saleId, i).report(saleId))))
+    const shards = shardIndexes(await shardCount(c.env, saleId))
+    const parts = await fanOut(c.env, saleId, shards, (room) => room.report(saleId))
     const report: RoomReport = {
       ...parts[0]!,
-      joined: parts.reduce((sum, p) => sum + p.joined, 0),
-      admitted: parts.reduce((sum, p) => sum + p.admitted, 0),
+      joined: sum(parts, (p) => p.joined),
+      admitted: sum(parts, (p) => p.admitted),
       prequeue: parts.flatMap((p) => p.prequeue),
       issuance: parts.flatMap((p) => p.issuance),
     }
@@ -95,23 +120,30 @@ export const adminRoutes = new Hono<AppEnv>()
     async (c) => {
       const saleId = c.req.param('saleId')
       const n = await shardCount(c.env, saleId)
-      if (n === 1) return c.json(unwrap(await roomOf(c.env, saleId).loadTokens(saleId, c.var.body.tokens)))
-      const groups: string[][] = range(n).map(() => [])
-      for (const [i, token] of c.var.body.tokens.entries()) {
+      // Every token is read before any shard loads one: a bad token anywhere stores nothing anywhere.
+      const tids = c.var.body.tokens.map((token, i) => {
         const payload = peekPurchaseToken(token)
         if (!payload) throw apiError('invalid_body', `tokens.${i}: not a purchase token`, `tokens.${i}`)
-        groups[tokenShard(payload.tid, n)]!.push(token)
+        if (payload.sale !== saleId) {
+          throw apiError('invalid_body', `tokens.${i}: token is for sale ${payload.sale}, not ${saleId}`, `tokens.${i}`)
+        }
+        return payload.tid
+      })
+      const groups = byTokenShard(c.var.body.tokens, (_token, i) => tids[i]!, n)
+      const load = async (room: RoomStub, shard: number): Promise<RoomResult<LoadTokensResponse>> => {
+        const tokens = groups[shard]!
+        if (tokens.length) return room.loadTokens(saleId, tokens)
+        const stats = await room.stats(saleId)
+        return stats.ok ? ok({ saleId, loaded: 0, duplicates: 0, total: stats.value.tokensLoaded }) : stats
       }
-      // Shards load independently; a bad token was caught above, so all or none in practice.
-      const results = await Promise.all(
-        groups.map(async (tokens, i): Promise<LoadTokensResponse | null> =>
-          tokens.length ? unwrap(await shardOf(c.env, saleId, i).loadTokens(saleId, tokens)) : null,
-        ),
-      )
-      const loaded = results.reduce((sum, r) => sum + (r?.loaded ?? 0), 0)
-      const duplicates = results.reduce((sum, r) => sum + (r?.duplicates ?? 0), 0)
-      const stats = await Promise.all(range(n).map(async (i) => unwrap(await shardOf(c.env, saleId, i).stats(saleId))))
-      return c.json({ saleId, loaded, duplicates, total: stats.reduce((sum, s) => sum + s.tokensLoaded, 0) })
+      const results = await fanOut(c.env, saleId, shardIndexes(n), load)
+      const loaded: LoadTokensResponse = {
+        saleId,
+        loaded: sum(results, (r) => r.loaded),
+        duplicates: sum(results, (r) => r.duplicates),
+        total: sum(results, (r) => r.total),
+      }
+      return c.json(loaded)
     },
   )
   .post(
@@ -121,13 +153,11 @@ export const adminRoutes = new Hono<AppEnv>()
     async (c) => {
       const saleId = c.req.param('saleId')
       const n = await shardCount(c.env, saleId)
-      const groups: TokenOutcome[][] = range(n).map(() => [])
-      for (const outcome of c.var.body.outcomes) groups[tokenShard(outcome.tid, n)]!.push(outcome)
-      const results = await Promise.all(
-        groups.map(async (outcomes, i) =>
-          outcomes.length ? unwrap(await shardOf(c.env, saleId, i).applyOutcomes(saleId, outcomes)).applied : 0,
-        ),
-      )
-      return c.json({ applied: results.reduce((sum, r) => sum + r, 0) })
+      const groups = byTokenShard(c.var.body.outcomes, (outcome) => outcome.tid, n)
+      const results = await fanOut(c.env, saleId, shardIndexes(n), async (room, shard) => {
+        const outcomes = groups[shard]!
+        return outcomes.length ? room.applyOutcomes(saleId, outcomes) : ok({ applied: 0 })
+      })
+      return c.json({ applied: sum(results, (r) => r.applied) })
     },
   )

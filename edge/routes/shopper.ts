@@ -10,11 +10,11 @@ import {
   OrderId,
   ORDER_WAIT_MAX_MS,
   base64urlEncode,
-  fnv1a,
   orderIdOf,
   OrderStatus,
   peekGrant,
   peekPurchaseToken,
+  publicIdOf,
   RedeemRequest,
   SaleId,
   StatusQuery,
@@ -27,6 +27,7 @@ import {
   type RoomStatus,
 } from '../../contracts/index.ts'
 import { answerPoll, fifoOrd, HELD_REFRESH_MS } from '../../waiting-room/frontier.ts'
+import { placementShard } from '../../waiting-room/sharding.ts'
 import { BoundedMap } from '../bounded-map.ts'
 import { callCore, passThrough } from '../core.ts'
 import type { AppEnv, Env } from '../env.ts'
@@ -101,7 +102,8 @@ async function ticketOf(c: SessionContext, saleId: string): Promise<QueueTicketP
   }
   // A stale cookie from another session in the same browser is not the shopper's fault: ignore it.
   if (header === undefined && verified.code === 'ticket_session_mismatch') return null
-  throw apiError(verified.code, `the queue ticket is not valid for this sale and session (${verified.code})`, HEADER_TICKET)
+  const message = `the queue ticket is not valid for this sale and session (${verified.code})`
+  throw apiError(verified.code, message, HEADER_TICKET)
 }
 
 /**
@@ -111,17 +113,25 @@ async function ticketOf(c: SessionContext, saleId: string): Promise<QueueTicketP
  * changes, or until min(holdMs, the refresh interval it would have been told): the same request rate as plain
  * polling, but news within about FRONTIER_TTL_MS. Holding costs no object request: snapshots are shared.
  */
-async function pollAnswer(c: SessionContext, saleId: string, ticket: QueueTicketPayload, holdMs = 0): Promise<Response> {
+async function pollAnswer(
+  c: SessionContext,
+  saleId: string,
+  ticket: QueueTicketPayload,
+  holdMs = 0,
+): Promise<Response> {
   const started = Date.now()
   let holdUntil: number | null = null
   let heldState: string | null = null
+  // The pre-queue shuffle orders by the public id (the one the public fairness proof lists); tickets signed
+  // before it existed do not carry it.
+  const publicId = ticket.pid ?? (await publicIdOf(c.env.GRANT_SECRET, saleId, ticket.sub))
   for (;;) {
     const now = Date.now()
     const shards = await frontiers(c.env, saleId, now)
     const frontier = shards[ticket.shard]
     let ord = frontier ? fifoOrd(ticket, frontier) : null
-    if (frontier && ord === null && frontier.seed !== null) ord = await shuffleKey(frontier.seed, ticket.sub)
-    const answer = answerPoll(ticket, ord, shards, now)
+    if (frontier && ord === null && frontier.seed !== null) ord = await shuffleKey(frontier.seed, publicId)
+    const answer = answerPoll(ticket, ord, shards, now, publicId)
     if (answer.kind === 'room') break
     const status = answer.status
     const waiting = status.state === 'waiting' || status.state === 'not_started'
@@ -248,19 +258,19 @@ export const shopperRoutes = new Hono<AppEnv>()
     const existing = await ticketOf(c, saleId)
     if (existing) return pollAnswer(c, saleId, existing)
     const shards = await frontiers(c.env, saleId)
-    const n = shards.length
     const ip = clientIp(c)
     const network = ip === undefined ? undefined : await ipHash(ip)
-    // With a per-IP cap, one network's places share a shard so the cap is exact; otherwise spread by shopper
-    // (a carrier NAT or an office must not pile onto one shard).
-    const byNetwork = network !== undefined && n > 1 && (shards[0]!.maxPlacesPerIp ?? null) !== null
-    const shard = fnv1a(byNetwork ? network : c.var.shopper) % n
+    const shard = placementShard({
+      shopper: c.var.shopper,
+      network,
+      shards: shards.length,
+      capsNetworks: (shards[0]!.maxPlacesPerIp ?? null) !== null,
+    })
     const placed = unwrap(await shardOf(c.env, saleId, shard).place(saleId, c.var.shopper, network))
-    const ticket = await signTicket(
-      // iat = when the place was taken: the same place always gets the same ticket.
-      { sale: saleId, shard: placed.shard, seq: placed.seq, pre: placed.pre, sub: c.var.shopper, iat: placed.joinedAt },
-      c.env.GRANT_SECRET,
-    )
+    const place = { sale: saleId, shard: placed.shard, seq: placed.seq, pre: placed.pre, sub: c.var.shopper }
+    // iat = when the place was taken: the same place always gets the same ticket.
+    const stamp = { iat: placed.joinedAt, ...(placed.status.publicId ? { pid: placed.status.publicId } : {}) }
+    const ticket = await signTicket({ ...place, ...stamp }, c.env.GRANT_SECRET)
     setCookie(c, ticketCookie(saleId), ticket, {
       httpOnly: true,
       sameSite: 'Lax',

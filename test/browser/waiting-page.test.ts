@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { randomId, type RoomStatus } from '../../contracts/index.ts'
+import { randomId, shuffleKey, type RoomStatus } from '../../contracts/index.ts'
 import { SimulatedGateway } from '../../core/payment/simulated-gateway.ts'
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.ts'
 import { createSale, saleInvariant, steerRoom, type IssuerConfig } from '../../token-issuer/issuer.ts'
@@ -136,6 +136,46 @@ suite('the waiting page in headless Chromium', () => {
     const report = await saleInvariant(cfg, saleId)
     expect(report.postgres.confirmed).toBe(1)
     expect(errors).toEqual([])
+    await context.close()
+  })
+
+  it('should show the shopper their public id and, on "check my place", their drawn place and why', async () => {
+    const saleId = `browser-${randomUUID().slice(0, 8)}`
+    // A pre-queue long enough for four shoppers to join on a slow day; the draw happens at the start.
+    const startsAt = Date.now() + 10_000
+    await createSale(cfg, {
+      saleId,
+      sku: 'BROWSER-2',
+      name: 'Drawn drop',
+      priceCents: 1_000,
+      stock: 1,
+      startsAt: new Date(startsAt).toISOString(),
+      admitPerMinute: 6_000,
+    })
+    for (let i = 0; i < 3; i++) await apiJoin(saleId)
+    const context = await browser.newContext({ viewport: { width: 720, height: 1000 } })
+    const page = await context.newPage()
+    await page.goto(`${stack.edgeUrl}/sales/${saleId}`)
+    await state(page, 'waiting')
+    await page.waitForSelector('#fair:not([hidden])')
+    const publicId = await text(page, '#public-id')
+    expect(publicId).toMatch(/^[A-Za-z0-9_-]{16}$/)
+    expect(Date.now()).toBeLessThan(startsAt)
+
+    await page.click('#check-place')
+    await page.waitForSelector('#place-why:has-text("drawn at the start")')
+
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, startsAt - Date.now()) + 500))
+    await page.click('#check-place')
+    await page.waitForSelector('#place-why:has-text("drawn place")')
+    // The page's claim, checked against the public proof: the seed's draw over the published join list.
+    const base = `${stack.edgeUrl}/api/sales/${saleId}/fairness`
+    const { seed } = (await (await fetch(base)).json()) as { seed: string }
+    const joins = ((await (await fetch(`${base}/joins`)).json()) as { entries: Array<{ publicId: string }> }).entries
+    const keys = await Promise.all(joins.map(async (j) => ({ id: j.publicId, k: await shuffleKey(seed, j.publicId) })))
+    const rank = 1 + keys.sort((a, b) => a.k - b.k).findIndex((k) => k.id === publicId)
+    expect(await text(page, '#place-why')).toContain(`drawn place ${rank} of 4`)
+    await shot(page, '7-check-my-place')
     await context.close()
   })
 

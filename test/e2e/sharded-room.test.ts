@@ -5,16 +5,24 @@
  * shards by id; other shards borrow them), never to two holders at once; a shard with no tokens of its own never
  * tells its line "sold out" while units can still come back; and the sale ends with every unit sold.
  *
- * Shoppers are placed on purpose: a shopper's shard is fnv1a(shopperOf(session)) % shards and a token's is
- * fnv1a(tid) % shards, so the test picks sessions for the shards it wants.
+ * Shoppers are placed on purpose: the test picks sessions whose shopper lands in the shard it wants, and a sale
+ * id whose two tokens land in different shards, by the room's own shard rule (waiting-room/sharding.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fnv1a, randomId, shopperOf, type RoomStatus } from '../../contracts/index.ts'
+import { randomId, shopperOf, type RoomStatus } from '../../contracts/index.ts'
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.ts'
 import { SimulatedGateway } from '../../core/payment/simulated-gateway.ts'
-import { createSale, roomReport, roomStats, saleInvariant, tokenId, type IssuerConfig } from '../../token-issuer/issuer.ts'
+import {
+  createSale,
+  roomReport,
+  roomStats,
+  saleInvariant,
+  tokenId,
+  type IssuerConfig,
+} from '../../token-issuer/issuer.ts'
+import { shopperShard, tokenShard } from '../../waiting-room/sharding.ts'
 
 const SHARDS = 4
 const TTL_SECONDS = 5
@@ -25,7 +33,10 @@ let stack: LocalStack
 let cfg: IssuerConfig
 
 beforeAll(async () => {
-  stack = await startLocalStack({ gateway: new SimulatedGateway({ latencyMs: 5 }), env: { HOLD_SWEEP_INTERVAL_MS: '1000' } })
+  stack = await startLocalStack({
+    gateway: new SimulatedGateway({ latencyMs: 5 }),
+    env: { HOLD_SWEEP_INTERVAL_MS: '1000' },
+  })
   cfg = stack.issuerConfig()
 }, 60_000)
 afterAll(async () => {
@@ -38,7 +49,7 @@ type Shopper = { name: string; session: string; ticket: string; shard: number }
 async function sessionIn(shard: number): Promise<string> {
   for (;;) {
     const session = randomId()
-    if (fnv1a(await shopperOf(session)) % SHARDS === shard) return session
+    if (shopperShard(await shopperOf(session), SHARDS) === shard) return session
   }
 }
 
@@ -49,7 +60,10 @@ function ticketShard(ticket: string): number {
 
 async function join(saleId: string, name: string, shard: number): Promise<Shopper> {
   const session = await sessionIn(shard)
-  const res = await fetch(`${stack.edgeUrl}/api/sales/${saleId}/join`, { method: 'POST', headers: { 'x-floodgate-session': session } })
+  const res = await fetch(`${stack.edgeUrl}/api/sales/${saleId}/join`, {
+    method: 'POST',
+    headers: { 'x-floodgate-session': session },
+  })
   expect(res.status).toBe(200)
   const body = (await res.json()) as RoomStatus
   expect(ticketShard(body.ticket!)).toBe(shard)
@@ -81,7 +95,9 @@ async function buy(s: Shopper, grant: RoomStatus): Promise<void> {
 async function orderOutcome(s: Shopper, orderId: string): Promise<string> {
   const deadline = Date.now() + 30_000
   for (;;) {
-    const res = await fetch(`${stack.edgeUrl}/api/orders/${orderId}?waitMs=2000`, { headers: { 'x-floodgate-session': s.session } })
+    const res = await fetch(`${stack.edgeUrl}/api/orders/${orderId}?waitMs=2000`, {
+      headers: { 'x-floodgate-session': s.session },
+    })
     const { status } = (await res.json()) as { status: string }
     if (status !== 'pending' || Date.now() > deadline) return status
   }
@@ -108,22 +124,29 @@ async function watchUntil(
     for (const [name, st] of live) byToken.set(st.token!, [...(byToken.get(st.token!) ?? []), name])
     for (const [, holders] of byToken) expect(holders, 'two live holders of one token').toHaveLength(1)
     if (!soldOutAllowed()) {
-      for (const [name, st] of seen) expect(st.state, `${name} told sold out while units could come back`).not.toBe('sold_out')
+      for (const [name, st] of seen) {
+        expect(st.state, `${name} told sold out while units could come back`).not.toBe('sold_out')
+      }
     }
     if (done(seen)) return seen
-    if (now > deadline) throw new Error(`timed out; last: ${JSON.stringify(Object.fromEntries([...seen].map(([n, st]) => [n, st.state])))}`)
+    if (now > deadline) {
+      const last = JSON.stringify(Object.fromEntries([...seen].map(([n, st]) => [n, st.state])))
+      throw new Error(`timed out; last: ${last}`)
+    }
     await sleep(250)
   }
 }
 
 describe('when a sale runs on 4 shards and units come back', () => {
-  it('should hand a lapsed grant and a failed payment to the next shoppers in line across shards, then sell out exactly', async () => {
+  const title =
+    'should hand a lapsed grant and a failed payment to the next shoppers in line across shards, then sell out exactly'
+  it(title, async () => {
     // Two units, pinned to two different shards (E and F); the line waits in a third shard (G) that holds none.
     let saleId = ''
     let tokenShards: number[] = []
     for (let k = 0; ; k++) {
       saleId = `e2e-shards-${k}`
-      tokenShards = [0, 1].map((i) => fnv1a(tokenId(stack.config.TOKEN_SECRET, saleId, i)) % SHARDS)
+      tokenShards = [0, 1].map((i) => tokenShard(tokenId(stack.config.TOKEN_SECRET, saleId, i), SHARDS))
       if (tokenShards[0] !== tokenShards[1]) break
     }
     const [E, F] = tokenShards as [number, number]
@@ -151,7 +174,9 @@ describe('when a sale runs on 4 shards and units come back', () => {
     const w3 = await join(saleId, 'w3', G)
     const everyone = [idle, flaky, w1, w2, w3]
 
-    const first = await watchUntil(saleId, everyone, (seen) => seen.get('idle')!.state === 'admitted' && seen.get('flaky')!.state === 'admitted', 10_000)
+    const bothAdmitted = (seen: Map<string, RoomStatus>) =>
+      seen.get('idle')!.state === 'admitted' && seen.get('flaky')!.state === 'admitted'
+    const first = await watchUntil(saleId, everyone, bothAdmitted, 10_000)
     for (const w of ['w1', 'w2', 'w3']) expect(first.get(w)).toMatchObject({ state: 'waiting', unitsLeft: 2 })
     const idleGrant = first.get('idle')!
     const flakyGrant = first.get('flaky')!
@@ -174,7 +199,8 @@ describe('when a sale runs on 4 shards and units come back', () => {
     await buy(w1, afterDecline.get('w1')!)
 
     // idle's grant lapses: core fences it, E takes the token back (E's line is empty) and w2 in G gets it.
-    const afterLapse = await watchUntil(saleId, everyone, (seen) => seen.get('w2')!.state === 'admitted', HANDOVER_MS + 5_000)
+    const w2Admitted = (seen: Map<string, RoomStatus>) => seen.get('w2')!.state === 'admitted'
+    const afterLapse = await watchUntil(saleId, everyone, w2Admitted, HANDOVER_MS + 5_000)
     expect(Date.now()).toBeLessThan(idleGrant.grantExpiresAt! + HANDOVER_MS)
     expect(afterLapse.get('w2')!.token).toBe(idleGrant.token)
     expect(afterLapse.get('w2')!.grant).not.toBe(idleGrant.grant)
@@ -192,7 +218,14 @@ describe('when a sale runs on 4 shards and units come back', () => {
     const report = await saleInvariant(cfg, saleId)
     expect(report.postgres).toMatchObject({ confirmed: 2, failed: 1, tokensWithTwoConfirmedOrders: 0 })
     expect(report.ok).toBe(true)
-    expect(await roomStats(cfg, saleId)).toMatchObject({ tokensLoaded: 2, sold: 2, available: 0, granted: 0, redeemed: 0, recycled: 2 })
+    expect(await roomStats(cfg, saleId)).toMatchObject({
+      tokensLoaded: 2,
+      sold: 2,
+      available: 0,
+      granted: 0,
+      redeemed: 0,
+      recycled: 2,
+    })
     // The issuance log: each token went to one holder per generation, in line order within G.
     const issuance = (await roomReport(cfg, saleId)).issuance.sort((a, b) => a.admittedAt - b.admittedAt)
     expect(issuance.map((e) => e.gen).sort()).toEqual([1, 1, 2, 2])
