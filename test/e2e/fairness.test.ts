@@ -203,7 +203,7 @@ describe('when a sharded sale with a pre-queue has run', () => {
     await admittedAtLeast(everyone, STOCK + DECLINED, 30_000)
 
     const honest = await verify(stack.edgeUrl, '--json', '--commitment', committed)
-    expect(honest.code, honest.stderr).toBe(0)
+    expect(honest.code, honest.stderr + honest.stdout).toBe(0)
     const verdict = JSON.parse(honest.stdout) as FairnessVerdict
     expect(verdict.checks.filter((c) => c.ok !== true)).toEqual([])
     expect(verdict).toMatchObject({ ok: true, shards: SHARDS, prequeueJoined: PREQUEUE_SHOPPERS, tokens: STOCK })
