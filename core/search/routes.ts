@@ -3,7 +3,7 @@
  *   GET /v1/search?q&category&brand&priceMin&priceMax&inStock&sort&cursor&limit   hits, total, facets, did you mean
  *   GET /v1/search/suggest?q=                                                        autocomplete
  *   POST /admin/search/reindex   a full reindex (new index, swap, replay, resync)    (CORE_ADMIN_TOKEN)
- *   POST /admin/search/drain     drain the outbox now (tests, benches)
+ *   POST /admin/search/drain     drain the outbox now, answer once it is empty (tests, benches)
  *   GET  /admin/search/status    engine, index, documents, outbox backlog
  */
 import { Hono } from 'hono'
@@ -57,7 +57,7 @@ export function searchRoutes({ engine, sync, catalog, metrics, adminToken }: Sea
   const admin = new Hono()
   admin.use('*', requireBearer(adminToken))
   admin.post('/reindex', async (c) => c.json(await guarded(() => sync.reindex())))
-  admin.post('/drain', async (c) => c.json(await guarded(() => sync.drain())))
+  admin.post('/drain', async (c) => c.json(await guarded(() => sync.drainAll())))
   admin.get('/status', async (c) => {
     const [index, outbox] = await Promise.all([guarded(() => engine.status()), catalog.store.outboxStatus()])
     const status: SearchStatus = {

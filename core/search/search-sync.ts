@@ -52,6 +52,24 @@ export class SearchSync {
     this.worker.on('failed', (job, err) => logger.warn({ job: job?.id, err: err.message }, 'search sync failed; the outbox keeps the changes'))
   }
 
+  /**
+   * Drains now and returns once the outbox is empty, rows another drainer holds included (the admin route:
+   * tests and benches use it as a barrier). Gives up after `timeoutMs`.
+   */
+  async drainAll(timeoutMs = 30_000): Promise<{ taken: number; applied: number; stale: number }> {
+    const deadline = Date.now() + timeoutMs
+    const total = { taken: 0, applied: 0, stale: 0 }
+    for (;;) {
+      const round = await this.drain()
+      total.taken += round.taken
+      total.applied += round.applied
+      total.stale += round.stale
+      if ((await this.options.catalog.store.outboxStatus()).pending === 0) return total
+      if (Date.now() > deadline) throw new Error('search outbox did not empty in time')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+
   /** Writes every queued product's document, batch after batch, until the outbox is empty. */
   async drain(): Promise<{ taken: number; applied: number; stale: number }> {
     const { catalog, engine, metrics } = this.options
