@@ -306,6 +306,16 @@ export class ElasticsearchEngine implements SearchEngine {
     return { index, documents }
   }
 
+  /** Makes every write so far searchable now (Elasticsearch does it by itself about once a second). */
+  async refresh(): Promise<void> {
+    await this.client.indices.refresh({ index: this.alias })
+  }
+
+  /** Deletes the alias and every index behind it (tests). */
+  async destroy(): Promise<void> {
+    for (const index of await this.aliasedIndices()) await this.client.indices.delete({ index })
+  }
+
   async status(): Promise<{ index: string; documents: number }> {
     const [indices, count] = await Promise.all([
       this.aliasedIndices(),

@@ -186,22 +186,26 @@ export class PostgresSearchEngine implements SearchEngine {
       ;({ groups, didYouMean } = plan(rows, lastIsPrefix))
     }
     const folded = queryWords.join(' ')
-    if (!groups.length) return this.run(query, { kind: 'all' }, null)
+    if (!groups.length) return (await this.run(query, { kind: 'all' }, null)).response
+    // Looser matches only when the words match nothing at all (not when the filters leave nothing).
     const every = await this.run(query, { kind: 'text', tsquery: tsquery(groups, ' & '), folded }, didYouMean)
-    if (every.total > 0) return every
+    if (every.matched > 0) return every.response
     if (groups.length > 1) {
       const any = await this.run(query, { kind: 'text', tsquery: tsquery(groups, ' | '), folded }, didYouMean)
-      if (any.total > 0) return any
+      if (any.matched > 0) return any.response
     }
-    return this.run(query, { kind: 'name', folded }, didYouMean)
+    return (await this.run(query, { kind: 'name', folded }, didYouMean)).response
   }
 
-  /** One statement: the matching set once, then the page, the total and each facet over it. */
+  /**
+   * One statement: the matching set once, then the page, the total and each facet over it. `matched`: how many
+   * documents the words matched before the facet filters.
+   */
   private async run(
     query: SearchQuery,
     match: { kind: 'all' } | { kind: 'text'; tsquery: string; folded: string } | { kind: 'name'; folded: string },
     didYouMean: string | null,
-  ): Promise<SearchResponse> {
+  ): Promise<{ response: SearchResponse; matched: number }> {
     const params: unknown[] = []
     const bind = (value: unknown) => {
       params.push(value)
@@ -219,7 +223,7 @@ export class PostgresSearchEngine implements SearchEngine {
       where.push(`public.word_similarity(${q}, d.name_folded) > ${NAME_SIMILARITY}`)
       score = `round(public.word_similarity(${q}, d.name_folded)::numeric, 6)`
     }
-    if (query.inStock !== undefined) where.push(`d.in_stock = ${bind(query.inStock)}`)
+    const stockOk = query.inStock !== undefined ? `d.in_stock = ${bind(query.inStock)}::boolean` : 'true'
     const brandOk = query.brand?.length ? `d.brand = ANY(${bind(query.brand)}::text[])` : 'true'
     const categoryOk = query.category?.length ? `d.category_slugs && ${bind(query.category)}::text[]` : 'true'
     const priceOk =
@@ -239,13 +243,19 @@ export class PostgresSearchEngine implements SearchEngine {
         after = `(name, id) > (${bind(v)}::text, ${bind(id)}::int)`
       } else {
         const [v, id] = numericKey(rawKey)
-        const value = bind(v)
-        after = {
-          relevance: `(score < ${value}::numeric OR (score = ${value}::numeric AND id > ${bind(id)}::int))`,
-          newest: `id < ${bind(id)}::int`,
-          price_asc: `(price_cents, id) > (${value}::int, ${bind(id)}::int)`,
-          price_desc: `(price_cents < ${value}::int OR (price_cents = ${value}::int AND id > ${bind(id)}::int))`,
-        }[sort]
+        const keysets: Record<Exclude<typeof sort, 'name'>, () => string> = {
+          relevance: () => {
+            const s = bind(v)
+            return `(score < ${s}::numeric OR (score = ${s}::numeric AND id > ${bind(id)}::int))`
+          },
+          newest: () => `id < ${bind(id)}::int`,
+          price_asc: () => `(price_cents, id) > (${bind(v)}::int, ${bind(id)}::int)`,
+          price_desc: () => {
+            const p = bind(v)
+            return `(price_cents < ${p}::int OR (price_cents = ${p}::int AND id > ${bind(id)}::int))`
+          },
+        }
+        after = keysets[sort]()
       }
     }
     const order = { relevance: 'score DESC, id', newest: 'id DESC', price_asc: 'price_cents, id', price_desc: 'price_cents DESC, id', name: 'name, id' }[sort]
@@ -255,6 +265,7 @@ export class PostgresSearchEngine implements SearchEngine {
     ).join(', ')
 
     const { rows } = await this.db.query<{
+      matched: number
       total: number
       hits: HitRow[] | null
       brands: Array<{ value: string; count: number }> | null
@@ -264,20 +275,21 @@ export class PostgresSearchEngine implements SearchEngine {
       `WITH m AS MATERIALIZED (
          SELECT d.product_id AS id, d.slug, d.name, d.brand, d.price_cents, d.list_price_cents, d.currency, d.image,
                 d.sku AS default_sku, d.category_slug, d.category_name, ${score} AS score,
-                ${brandOk} AS b_ok, ${categoryOk} AS c_ok, ${priceOk} AS p_ok
+                ${brandOk} AS b_ok, ${categoryOk} AS c_ok, ${priceOk} AS p_ok, ${stockOk} AS s_ok
            FROM search_documents d
           WHERE ${where.join(' AND ')}
        )
        SELECT
-         (SELECT count(*)::int FROM m WHERE b_ok AND c_ok AND p_ok) AS total,
-         (SELECT json_agg(h) FROM (SELECT * FROM m WHERE b_ok AND c_ok AND p_ok AND ${after}
+         (SELECT count(*)::int FROM m) AS matched,
+         (SELECT count(*)::int FROM m WHERE s_ok AND b_ok AND c_ok AND p_ok) AS total,
+         (SELECT json_agg(h) FROM (SELECT * FROM m WHERE s_ok AND b_ok AND c_ok AND p_ok AND ${after}
                                     ORDER BY ${order} LIMIT ${query.limit + 1}) h) AS hits,
-         (SELECT json_agg(f) FROM (SELECT brand AS value, count(*)::int AS count FROM m WHERE c_ok AND p_ok
+         (SELECT json_agg(f) FROM (SELECT brand AS value, count(*)::int AS count FROM m WHERE s_ok AND c_ok AND p_ok
                                     GROUP BY brand ORDER BY count(*) DESC, brand LIMIT ${FACET_SIZE}) f) AS brands,
          (SELECT json_agg(f) FROM (SELECT category_slug AS value, category_name AS label, count(*)::int AS count FROM m
-                                    WHERE b_ok AND p_ok GROUP BY category_slug, category_name
+                                    WHERE s_ok AND b_ok AND p_ok GROUP BY category_slug, category_name
                                     ORDER BY count(*) DESC, category_slug LIMIT ${FACET_SIZE}) f) AS categories,
-         (SELECT json_build_object(${buckets}) FROM m WHERE b_ok AND c_ok) AS prices`,
+         (SELECT json_build_object(${buckets}) FROM m WHERE s_ok AND b_ok AND c_ok) AS prices`,
       params,
     )
     const r = rows[0]!
@@ -287,7 +299,7 @@ export class PostgresSearchEngine implements SearchEngine {
     const keyOf = (h: HitRow): number | string =>
       ({ relevance: Number(h.score), newest: h.id, price_asc: h.price_cents, price_desc: h.price_cents, name: h.name })[sort]
     const selectedPrice = selectedBucket(query)
-    return {
+    const response: SearchResponse = {
       q: query.q,
       hits: shown.map(toSummary),
       total: r.total,
@@ -301,6 +313,7 @@ export class PostgresSearchEngine implements SearchEngine {
       sort: query.sort,
       engine: 'postgres',
     }
+    return { response, matched: r.matched }
   }
 
   /** Names starting with the typed words (the last one as a prefix); by trigram similarity when none do. */
