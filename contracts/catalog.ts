@@ -512,3 +512,16 @@ export function queryProblem(error: z.ZodError): { field: string; message: strin
   }
   return describeZodError(error)
 }
+
+/**
+ * A query string as the catalog's schemas read it: empty parameters left out (an empty form field means "no
+ * filter"), a repeated one joined with commas (`brand=A&brand=B` = `brand=A,B`, as checkboxes send it).
+ */
+export function queryObject(params: URLSearchParams): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of params) {
+    if (value === '') continue
+    out[name] = name in out ? `${out[name]},${value}` : value
+  }
+  return out
+}

@@ -30,6 +30,8 @@ import { CategoryTree } from './category-tree.ts'
 
 /** Catalog writers take this lock for their transaction: imports, puts and price changes never interleave. */
 const CATALOG_WRITE_LOCK = 7_141_010
+/** A drainer's claim on outbox rows lapses after this long (it died): another takes them. */
+const OUTBOX_CLAIM_SECONDS = 30
 
 type Db = pg.Pool | pg.PoolClient
 
@@ -675,21 +677,30 @@ export class CatalogStore {
   }
 
   /**
-   * Takes up to `limit` queued products (skipping rows another drainer holds), hands their current documents
-   * to `apply`, and deletes the rows once `apply` succeeded, all in one transaction: a failure leaves them
-   * queued. Returns how many rows were taken and the oldest one's age.
+   * Claims up to `limit` queued products (rows no other drainer claimed in the last OUTBOX_CLAIM_SECONDS), hands
+   * their current documents to `apply`, and deletes the rows once it succeeded; if it fails they are released
+   * at once. No transaction is held while `apply` writes the index (a drainer that dies leaves its claim to
+   * expire). Returns how many rows were taken and when each was queued.
    */
   async drainOutbox(limit: number, apply: (docs: SearchDocument[]) => Promise<void>): Promise<{ taken: number; queuedAt: Date[] }> {
-    return withTransaction(this.db, async (client) => {
-      const { rows } = await client.query<{ id: string; product_id: number; created_at: Date }>(
-        'SELECT id, product_id, created_at FROM catalog_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
-        [limit],
-      )
-      if (!rows.length) return { taken: 0, queuedAt: [] }
-      await apply(await this.documents([...new Set(rows.map((r) => r.product_id))], client))
-      await client.query('DELETE FROM catalog_outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)])
-      return { taken: rows.length, queuedAt: rows.map((r) => r.created_at) }
-    })
+    const { rows } = await this.db.query<{ id: string; product_id: number; created_at: Date }>(
+      `UPDATE catalog_outbox SET claimed_at = clock_timestamp()
+        WHERE id IN (SELECT id FROM catalog_outbox
+                      WHERE claimed_at IS NULL OR claimed_at < clock_timestamp() - make_interval(secs => ${OUTBOX_CLAIM_SECONDS})
+                      ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+        RETURNING id, product_id, created_at`,
+      [limit],
+    )
+    if (!rows.length) return { taken: 0, queuedAt: [] }
+    const ids = rows.map((r) => r.id)
+    try {
+      await apply(await this.documents([...new Set(rows.map((r) => r.product_id))]))
+    } catch (error) {
+      await this.db.query('UPDATE catalog_outbox SET claimed_at = NULL WHERE id = ANY($1::bigint[])', [ids]).catch(() => undefined)
+      throw error
+    }
+    await this.db.query('DELETE FROM catalog_outbox WHERE id = ANY($1::bigint[])', [ids])
+    return { taken: rows.length, queuedAt: rows.map((r) => r.created_at) }
   }
 
   async outboxStatus(): Promise<{ pending: number; oldest: Date | null }> {

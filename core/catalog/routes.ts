@@ -22,6 +22,7 @@ import {
   Sku,
   Slug,
   StockBody,
+  queryObject,
   queryProblem,
   type Product,
 } from '../../contracts/index.ts'
@@ -33,7 +34,7 @@ import type { CatalogMetrics } from './catalog-metrics.ts'
 
 /** Validates the query string; an unknown parameter is named in `field`. */
 export function readQuery<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
-  const parsed = schema.safeParse(c.req.query())
+  const parsed = schema.safeParse(queryObject(new URL(c.req.url).searchParams))
   if (!parsed.success) {
     const { field, message } = queryProblem(parsed.error)
     throw new ApiError('invalid_query', message, field || undefined)

@@ -294,7 +294,11 @@ describe('when a shopper browses and searches', () => {
     const word = unique('shared').replace('-', '')
     await getJson(`/api/search?q=${word}+Pro&brand=Sonix,Koto`)
     await getJson(`/api/search?brand=Koto,Sonix&q=${word.toUpperCase()}%20%20pro`)
+    await getJson(`/api/search?brand=Koto&brand=Sonix&q=${word}+pro&priceMin=&priceMax=`)
     expect(core.count('/v1/search')).toBe(1)
+    const asked = new URL(core.calls.find((c) => c.url.includes('/v1/search'))!.url)
+    expect(asked.searchParams.get('brand')).toBe('Koto,Sonix')
+    expect(asked.searchParams.has('priceMin')).toBe(false)
   })
 
   it('should answer suggestions for the search box', async () => {

@@ -18,6 +18,7 @@ import {
   SearchQuery,
   Slug,
   SuggestQuery,
+  queryObject,
   queryProblem,
   type CategoriesResponse,
   type CategoryNode,
@@ -55,7 +56,7 @@ function wantsJson(c: Ctx): boolean {
 }
 
 function readQuery<S extends z.ZodType>(c: Ctx, schema: S): z.output<S> {
-  const parsed = schema.safeParse(c.req.query())
+  const parsed = schema.safeParse(queryObject(new URL(c.req.url).searchParams))
   if (!parsed.success) {
     const { field, message } = queryProblem(parsed.error)
     throw apiError('invalid_query', message, field || undefined)

@@ -62,11 +62,13 @@ CREATE TABLE catalog_variants (
 CREATE INDEX catalog_variants_by_product ON catalog_variants (product_id, position);
 
 -- Products whose search document must be (re)written; drained by the search-sync job, deleted once applied.
+-- A drainer claims rows for a while (claimed_at) instead of holding a transaction while it writes the index.
 CREATE TABLE catalog_outbox (
   id          bigserial PRIMARY KEY,
   product_id  integer NOT NULL,
   version     integer NOT NULL,
-  created_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+  created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+  claimed_at  timestamptz
 );
 
 -- A sale refers to a variant: the one whose SKU it sells, linked when the sale is created (sales created
