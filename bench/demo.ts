@@ -13,6 +13,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { Agent, setGlobalDispatcher } from 'undici'
 import { createSale, saleInvariant, roomStats } from '../token-issuer/issuer.ts'
+import { loadSampleCatalog } from '../token-issuer/catalog.ts'
 import { startLocalStack } from '../scripts/local-stack.ts'
 import { percentile, runShoppers, type ShopperResult } from './shoppers.ts'
 
@@ -98,6 +99,7 @@ const loop = monitorEventLoopDelay({ resolution: 20 })
 loop.enable()
 try {
   const cfg = stack.issuerConfig()
+  await loadSampleCatalog(cfg, say)
   const saleId = `demo-${Date.now().toString(36)}`
   const created = await createSale(cfg, {
     saleId,
