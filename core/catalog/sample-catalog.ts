@@ -301,7 +301,7 @@ export function sampleCatalog({ products = SAMPLE_PRODUCTS, seed = SAMPLE_SEED }
       category: hero.category,
       description: hero.description,
       images: [{ url: `/img/p/${hero.slug}/1.svg`, alt: hero.name }],
-      attributes: { featured: 'yes' },
+      attributes: { collection: 'Featured' },
       variants: [{ sku: hero.sku, attributes: {}, listPriceCents: hero.price, salePriceCents: null, currency: 'USD', stock: 25 }],
     })
   }

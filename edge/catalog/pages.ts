@@ -78,15 +78,18 @@ a[aria-current="true"] { font-weight: 700; }
 .drops { list-style: none; padding: 0; margin: 0; display: grid; gap: .75rem; grid-template-columns: repeat(auto-fill, minmax(18rem, 1fr)); }
 .product { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 2rem; }
 @media (max-width: 48rem) { .product { grid-template-columns: 1fr; } }
-.gallery img { width: 100%; border-radius: 12px; border: 1px solid var(--line); background: #eaeef2; }
+.gallery img { width: 100%; height: auto; border-radius: 12px; border: 1px solid var(--line); background: #eaeef2; }
 .thumbs { display: flex; gap: .5rem; margin-top: .5rem; }
-.thumbs img { width: 4.5rem; border-radius: 8px; }
+.thumbs img { width: 4.5rem; height: auto; border-radius: 8px; }
 table.variants { width: 100%; border-collapse: collapse; background: var(--card); border: 1px solid var(--line); border-radius: 12px; overflow: hidden; }
 table.variants th, table.variants td { text-align: left; padding: .55rem .75rem; border-bottom: 1px solid var(--line); }
 table.variants th { background: #f0f3f6; font-size: .9rem; }
 .departments-grid { list-style: none; padding: 0; margin: 0; display: grid; gap: 1rem; grid-template-columns: repeat(auto-fill, minmax(15rem, 1fr)); }
 .departments-grid > li { background: var(--card); border: 1px solid var(--line); border-radius: 12px; padding: .9rem 1.1rem; }
-.departments-grid ul { list-style: none; padding: 0; margin: .4rem 0 0; columns: 2; font-size: .92rem; }
+.departments-grid ul { list-style: none; padding: 0; margin: .4rem 0 0; display: flex; flex-wrap: wrap; gap: .15rem .9rem; font-size: .92rem; }
+dl.details { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
+dl.details dt { color: var(--muted); }
+dl.details dd { margin: 0; }
 .notice { border-left: 4px solid var(--bad); padding: .5rem .75rem; background: #fff5f5; }
 .didyoumean { font-size: 1.05rem; }
 footer.site { max-width: 72rem; margin: 2rem auto; padding: 0 1rem; color: var(--muted); font-size: .85rem; }
@@ -276,7 +279,7 @@ ${description ? `<meta name="description" content="${esc(description)}">` : ''}
 <main id="main">
 ${body}
 </main>
-<footer class="site">Prices include no live stock: availability is checked as you look. Flash drops sell through a fair waiting room.</footer>
+<footer class="site">Pages show no live stock: availability is checked as you look. Flash drops sell through a fair waiting room.</footer>
 <script>${SCRIPT}</script>
 </body>
 </html>
@@ -397,7 +400,7 @@ export function productPage(product: Product, departments: CategoryNode[], now: 
   ${dropHtml}
   <h2>Choose a variant</h2>${variants}
   ${product.description ? `<h2>About it</h2><p>${esc(product.description)}</p>` : ''}
-  ${attributes.length ? `<dl>${attributes.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>` : ''}
+  ${attributes.length ? `<h2>Details</h2><dl class="details">${attributes.map(([k, v]) => `<dt>${esc(k.replace(/_/g, ' '))}</dt><dd>${esc(v)}</dd>`).join('')}</dl>` : ''}
 </div></article>`
   return layout({ title: product.name, description: product.description.slice(0, 160), body, departments, pollMs: drops.length ? DROP_POLL_MS : 0 })
 }
