@@ -86,7 +86,7 @@ suite('the storefront in headless Chromium', () => {
     await shot(page, '3-product')
 
     await page.fill('#q', 'floodgate de')
-    await page.waitForFunction(() => document.querySelectorAll('#suggestions option').length > 0)
+    await page.waitForFunction("document.querySelectorAll('#suggestions option').length > 0")
     await page.fill('#q', 'flodgate consle')
     await page.press('#q', 'Enter')
     await page.waitForURL(/\/search\?q=flodgate\+consle/)

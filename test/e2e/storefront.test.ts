@@ -41,6 +41,7 @@ afterAll(async () => {
   await stack?.stop()
 })
 
+type Json = any // eslint-disable-line @typescript-eslint/no-explicit-any
 const get = (base: string, path: string, json = false) => fetch(`${base}${path}`, { headers: json ? { accept: 'application/json' } : {} })
 const admin = (method: string, path: string, body: unknown) =>
   fetch(`${stack.coreUrl}${path}`, {
@@ -64,13 +65,13 @@ describe('when a shopper browses the store through the edge', () => {
     const product = await get(stack.edgeUrl, '/p/floodgate-demo-console')
     expect(product.status).toBe(200)
     expect(await product.text()).toContain(`href="/sales/${saleId}"`)
-    const data = await (await get(stack.edgeUrl, '/p/floodgate-demo-console', true)).json()
+    const data: Json = await (await get(stack.edgeUrl, '/p/floodgate-demo-console', true)).json()
     expect(data.variants[0]).toMatchObject({ sku: 'FG-CONSOLE-1', drop: { saleId, stock: 50, url: `/sales/${saleId}` } })
 
-    const search = await (await get(stack.edgeUrl, '/api/search?q=flodgate+consle')).json()
+    const search: Json = await (await get(stack.edgeUrl, '/api/search?q=flodgate+consle')).json()
     expect(search.hits.map((h: { slug: string }) => h.slug)).toContain('floodgate-demo-console')
     expect(search.didYouMean).toBe('floodgate console')
-    const suggest = await (await get(stack.edgeUrl, '/api/search/suggest?q=floodgate+dem')).json()
+    const suggest: Json = await (await get(stack.edgeUrl, '/api/search/suggest?q=floodgate+dem')).json()
     expect(suggest.suggestions.map((s: { slug: string }) => s.slug)).toContain('floodgate-demo-console')
   })
 
