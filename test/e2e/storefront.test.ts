@@ -43,6 +43,7 @@ afterAll(async () => {
 
 type Json = any // eslint-disable-line @typescript-eslint/no-explicit-any
 const get = (base: string, path: string, json = false) => fetch(`${base}${path}`, { headers: json ? { accept: 'application/json' } : {} })
+const read = async (base: string, path: string, json = false): Promise<Json> => (await get(base, path, json)).json()
 const admin = (method: string, path: string, body: unknown) =>
   fetch(`${stack.coreUrl}${path}`, {
     method,
@@ -65,13 +66,13 @@ describe('when a shopper browses the store through the edge', () => {
     const product = await get(stack.edgeUrl, '/p/floodgate-demo-console')
     expect(product.status).toBe(200)
     expect(await product.text()).toContain(`href="/sales/${saleId}"`)
-    const data: Json = await (await get(stack.edgeUrl, '/p/floodgate-demo-console', true)).json()
+    const data = await read(stack.edgeUrl, '/p/floodgate-demo-console', true)
     expect(data.variants[0]).toMatchObject({ sku: 'FG-CONSOLE-1', drop: { saleId, stock: 50, url: `/sales/${saleId}` } })
 
-    const search: Json = await (await get(stack.edgeUrl, '/api/search?q=flodgate+consle')).json()
+    const search = await read(stack.edgeUrl, '/api/search?q=flodgate+consle')
     expect(search.hits.map((h: { slug: string }) => h.slug)).toContain('floodgate-demo-console')
     expect(search.didYouMean).toBe('floodgate console')
-    const suggest: Json = await (await get(stack.edgeUrl, '/api/search/suggest?q=floodgate+dem')).json()
+    const suggest = await read(stack.edgeUrl, '/api/search/suggest?q=floodgate+dem')
     expect(suggest.suggestions.map((s: { slug: string }) => s.slug)).toContain('floodgate-demo-console')
   })
 
@@ -82,7 +83,7 @@ describe('when a shopper browses the store through the edge', () => {
     const everyday = rows[0]!
     const res = await get(stack.edgeUrl, `/api/availability?skus=FG-CONSOLE-1,${everyday.sku}`)
     expect(res.status).toBe(200)
-    const { items } = await res.json()
+    const { items }: Json = await res.json()
     expect(items[0]).toMatchObject({ sku: 'FG-CONSOLE-1', state: 'drop_scheduled', available: 50, saleId })
     expect(items[1]).toEqual({ sku: everyday.sku, state: 'in_stock', available: everyday.stock })
   })
@@ -91,13 +92,13 @@ describe('when a shopper browses the store through the edge', () => {
 describe('when an operator changes a price', () => {
   it('should reach every edge instance (two here) within a couple of seconds', async () => {
     const path = '/p/aurora-espresso-machine-duo'
-    for (const base of [stack.edgeUrl, secondEdge.url]) expect((await (await get(base, path, true)).json()).priceCents).toBe(89_900)
+    for (const base of [stack.edgeUrl, secondEdge.url]) expect((await read(base, path, true)).priceCents).toBe(89_900)
 
     const changed = Date.now()
     expect((await admin('PUT', '/admin/catalog/variants/HERO-AURORA-DUO/price', { listPriceCents: 89_900, salePriceCents: 79_900 })).status).toBe(200)
     const delays = await Promise.all(
       [stack.edgeUrl, secondEdge.url].map((base) =>
-        eventually(async () => ((await (await get(base, path, true)).json()).priceCents === 79_900 ? Date.now() - changed : undefined), 20_000, `new price at ${base}`),
+        eventually(async () => ((await read(base, path, true)).priceCents === 79_900 ? Date.now() - changed : undefined), 20_000, `new price at ${base}`),
       ),
     )
 
@@ -114,7 +115,7 @@ describe('when core stops', () => {
     for (const p of pages) expect((await get(stack.edgeUrl, p)).status).toBe(200)
     const { rows } = await stack.core.db.query<{ sku: string }>(`SELECT sku FROM catalog_variants WHERE stock > 10 ORDER BY id DESC LIMIT 1`)
     const everyday = rows[0]!.sku
-    expect((await (await get(stack.edgeUrl, `/api/availability?skus=${everyday}`)).json()).items[0].state).toBe('in_stock')
+    expect((await read(stack.edgeUrl, `/api/availability?skus=${everyday}`)).items[0].state).toBe('in_stock')
 
     await stack.core.close()
 
@@ -126,7 +127,7 @@ describe('when core stops', () => {
     // Stock core said over 5 s ago is not repeated: the edge says it does not know.
     const unknown = await eventually(
       async () => {
-        const { items } = await (await get(stack.edgeUrl, `/api/availability?skus=${everyday},FG-CONSOLE-1`)).json()
+        const { items } = await read(stack.edgeUrl, `/api/availability?skus=${everyday},FG-CONSOLE-1`)
         return items[0].state === 'unknown' ? items : undefined
       },
       30_000,
