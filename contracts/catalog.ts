@@ -375,6 +375,24 @@ export const CATALOG_TAGS = {
   search: 'search',
 } as const
 
+const HOUR = 3_600_000
+/**
+ * How fresh the edge keeps each kind of catalog answer (ms): `ttl` fresh, then `swr` served while refreshing in
+ * the background, `sie` served while core fails. Versioned keys make catalog changes visible at once; these
+ * bound everything else.
+ */
+export const CATALOG_CACHE_POLICIES = {
+  product: { ttlMs: 60_000, swrMs: 10 * 60_000, sieMs: 24 * HOUR },
+  listing: { ttlMs: 30_000, swrMs: 5 * 60_000, sieMs: 24 * HOUR },
+  home: { ttlMs: 30_000, swrMs: 5 * 60_000, sieMs: 24 * HOUR },
+  tree: { ttlMs: 60_000, swrMs: 10 * 60_000, sieMs: 24 * HOUR },
+  search: { ttlMs: 30_000, swrMs: 2 * 60_000, sieMs: 24 * HOUR },
+  /** Which SKUs have a drop, and when it starts (not its stock: that is the frontier's). */
+  drops: { ttlMs: 2_000, swrMs: 10_000, sieMs: 1 * HOUR },
+  /** Everyday stock: about a second old at most, and never repeated once it is 5 s old. */
+  availability: { ttlMs: 1_000, swrMs: 0, sieMs: 5_000 },
+} as const
+
 // ---------------------------------------------------------------- search
 
 export const SEARCH_SORTS = ['relevance', 'newest', 'price_asc', 'price_desc', 'name'] as const

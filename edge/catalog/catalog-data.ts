@@ -4,6 +4,7 @@
  */
 import { HTTPException } from 'hono/http-exception'
 import {
+  CATALOG_CACHE_POLICIES,
   CATALOG_TAGS,
   CatalogChanges,
   type AvailabilityItem,
@@ -15,24 +16,16 @@ import type { Env } from '../env.ts'
 import { CoreUnavailableError, PageCache, type CacheOutcome, type CachePolicy, type CachedEntry, type Waiter } from './page-cache.ts'
 import { CatalogVersions } from './versions.ts'
 
-const HOUR = 3_600_000
-/** Freshness per kind of answer. Versioned keys make changes visible at once; TTLs bound everything else. */
-export const POLICIES = {
-  product: { ttlMs: 60_000, swrMs: 10 * 60_000, sieMs: 24 * HOUR },
-  listing: { ttlMs: 30_000, swrMs: 5 * 60_000, sieMs: 24 * HOUR },
-  home: { ttlMs: 30_000, swrMs: 5 * 60_000, sieMs: 24 * HOUR },
-  tree: { ttlMs: 60_000, swrMs: 10 * 60_000, sieMs: 24 * HOUR },
-  search: { ttlMs: 30_000, swrMs: 2 * 60_000, sieMs: 24 * HOUR },
-  /** Which SKUs have a drop, and when it starts (not its stock: that is the frontier's). */
-  drops: { ttlMs: 2_000, swrMs: 10_000, sieMs: 1 * HOUR },
-  /** Everyday stock: about a second old at most, and never repeated once it is 5 s old. */
-  availability: { ttlMs: 1_000, swrMs: 0, sieMs: 5_000 },
-} satisfies Record<string, CachePolicy>
+/** Freshness per kind of answer (shared with the benchmark that checks core calls per TTL). */
+export const POLICIES = CATALOG_CACHE_POLICIES satisfies Record<string, CachePolicy>
 export type DataKind = keyof typeof POLICIES
 
 export interface Fetched<T> {
   status: number
+  /** Shared with the cache entry: read it, never change it. */
   data: T
+  /** The JSON text of `data`, as core sent it. */
+  body: string
   outcome: CacheOutcome
 }
 
@@ -108,7 +101,8 @@ export class EdgeCatalog {
       key = `/${kind}/${this.versions.version(tag)}${path}`
     }
     const { entry, outcome } = await this.pages.get(key, POLICIES[kind], () => this.load(path), { now, ctx })
-    return { status: entry.status, data: JSON.parse(entry.body) as T, outcome }
+    entry.parsed ??= JSON.parse(entry.body)
+    return { status: entry.status, data: entry.parsed as T, body: entry.body, outcome }
   }
 
   /** The scheduled and live drops; none known when core cannot be asked and nothing is cached. */

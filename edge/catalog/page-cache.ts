@@ -26,6 +26,8 @@ export interface CachedEntry {
   status: number
   body: string
   storedAt: number
+  /** `body` parsed, kept with the entry in memory so a hit parses nothing (never mutated by readers). */
+  parsed?: unknown
 }
 
 export type CacheOutcome = 'hit' | 'stale' | 'miss' | 'stale-if-error'

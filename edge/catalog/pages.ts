@@ -190,12 +190,22 @@ function contentSecurityPolicy(): Promise<string> {
   return policy
 }
 
+// Building an Intl.NumberFormat costs far more than using one: one per currency, kept.
+const FORMATS = new Map<string, Intl.NumberFormat | null>()
+const COUNT = new Intl.NumberFormat('en-US')
+const count = (n: number) => COUNT.format(n)
+
 export function money(cents: number, currency: string): string {
-  try {
-    return new Intl.NumberFormat('en-US', { style: 'currency', currency }).format(cents / 100)
-  } catch {
-    return `${(cents / 100).toFixed(2)} ${currency}`
+  let format = FORMATS.get(currency)
+  if (format === undefined) {
+    try {
+      format = new Intl.NumberFormat('en-US', { style: 'currency', currency })
+    } catch {
+      format = null
+    }
+    FORMATS.set(currency, format)
   }
+  return format ? format.format(cents / 100) : `${(cents / 100).toFixed(2)} ${currency}`
 }
 
 function priceHtml(priceCents: number, listPriceCents: number, currency: string): string {
@@ -291,7 +301,7 @@ function dropLine(drop: DropSummary, now: number): string {
   const when = live
     ? 'live now'
     : `starts <time datetime="${esc(drop.startsAt)}" data-local>${esc(new Date(drop.startsAt).toUTCString())}</time>`
-  return `<strong>Flash drop: ${esc(drop.stock.toLocaleString('en-US'))} units at ${esc(money(drop.priceCents, drop.currency))}</strong>, ${when}.`
+  return `<strong>Flash drop: ${esc(count(drop.stock))} units at ${esc(money(drop.priceCents, drop.currency))}</strong>, ${when}.`
 }
 
 export function homePage(data: { categories: CategoryNode[]; newArrivals: ProductSummary[]; drops: DropSummary[] }, now: number): string {
@@ -358,7 +368,7 @@ export function categoryPage(list: ProductListResponse, params: ListParams, depa
       )}">Next page</a></p>`
     : ''
   const body = `${crumbs(list.category.path)}<h1>${esc(list.category.name)}</h1>${children}
-<div class="layout">${filters}<section aria-label="Products"><div class="toolbar"><span>${list.total.toLocaleString('en-US')} products</span></div>
+<div class="layout">${filters}<section aria-label="Products"><div class="toolbar"><span>${count(list.total)} products</span></div>
 ${grid(list.products, list.category.name)}${next}</section></div>`
   return layout({ title: list.category.name, description: `${list.category.name} at Floodgate`, body, departments })
 }
@@ -377,7 +387,7 @@ export function productPage(product: Product, departments: CategoryNode[], now: 
       const live = Date.parse(d.startsAt) <= now
       const when = live ? 'It is live now.' : `It starts <time datetime="${esc(d.startsAt)}" data-local>${esc(new Date(d.startsAt).toUTCString())}</time>.`
       return `<section class="drop" aria-labelledby="drop-${esc(d.saleId)}"><h2 id="drop-${esc(d.saleId)}">Flash drop</h2>
-  <p><strong>${esc(d.stock.toLocaleString('en-US'))} units of ${esc(v.sku)}</strong> go to the line in a fair order. ${when}</p>
+  <p><strong>${esc(count(d.stock))} units of ${esc(v.sku)}</strong> go to the line in a fair order. ${when}</p>
   <p>${stockSlot(v.sku)}</p>
   <p><a class="button" href="${esc(d.url)}">${live ? 'Join the line' : 'Wait in the line'}</a></p></section>`
     })
@@ -448,13 +458,13 @@ export function searchPage(result: SearchResponse, query: SearchQuery, departmen
   const next = result.nextCursor ? `<p class="pager"><a class="button" rel="next" href="${esc(url('/search', { ...base, cursor: result.nextCursor }))}">Next page</a></p>` : ''
   const heading = query.q ? `Results for “${esc(query.q)}”` : 'All products'
   const body = `<h1>${heading}</h1>${didYouMean}
-<div class="layout">${facets}<section aria-label="Results"><div class="toolbar" role="status"><span>${result.total.toLocaleString('en-US')} ${result.total === 1 ? 'product' : 'products'}</span></div>
+<div class="layout">${facets}<section aria-label="Results"><div class="toolbar" role="status"><span>${count(result.total)} ${result.total === 1 ? 'product' : 'products'}</span></div>
 ${grid(result.hits, 'Search results')}${next}</section></div>`
   return layout({ title: query.q ? `Search: ${query.q}` : 'Search', body, departments, q: query.q })
 }
 
 function priceLabel(from: number | null, to: number | null): string {
-  const d = (c: number) => `$${(c / 100).toLocaleString('en-US')}`
+  const d = (c: number) => `$${count(c / 100)}`
   if (from === null) return `Under ${d(to!)}`
   if (to === null) return `${d(from)} and up`
   return `${d(from)} – ${d(to)}`

@@ -102,8 +102,8 @@ const searchPath = (q: SearchQuery) =>
     ['limit', q.limit],
   ])}`
 
-function json<T>(c: Ctx, fetched: Fetched<T>, data: unknown = fetched.data): Response {
-  return new Response(JSON.stringify(data), {
+function json<T>(c: Ctx, fetched: Fetched<T>, data?: unknown): Response {
+  return new Response(data === undefined ? fetched.body : JSON.stringify(data), {
     status: fetched.status,
     headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=0, must-revalidate', vary: 'accept', [HEADER_CACHE]: fetched.outcome },
   })
@@ -165,7 +165,7 @@ export const catalogApiRoutes = new Hono<AppEnv>()
   .get('/products/:slug', slugParams, async (c) => {
     try {
       const { fetched, product } = await productData(c, c.req.param('slug'))
-      return json(c, fetched, product ?? fetched.data)
+      return json(c, fetched, product ?? undefined)
     } catch (error) {
       return failed(c, error, false)
     }
@@ -227,7 +227,7 @@ export const storefrontRoutes = new Hono<AppEnv>()
     const slug = c.req.param('slug')
     try {
       const [{ fetched, product }, nav] = await Promise.all([productData(c, slug), departments(edgeCatalog(c.env), waiter(c))])
-      if (wantsJson(c)) return json(c, fetched, product ?? fetched.data)
+      if (wantsJson(c)) return json(c, fetched, product ?? undefined)
       if (!product) return htmlResponse(messagePage('Product not found', `There is no product ${slug}.`, nav), 404, fetched.outcome)
       return htmlResponse(productPage(product, nav, Date.now()), 200, fetched.outcome)
     } catch (error) {
