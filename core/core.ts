@@ -26,6 +26,7 @@ import { Scripts } from './redis/scripts.ts'
 import { RoomReporter } from './room/room-reporter.ts'
 import { SagaStore } from './saga/saga.ts'
 import { Sales } from './sale/sales.ts'
+import type { SearchEngine } from './search/engine.ts'
 import { createStorefront, type Storefront } from './search/storefront.ts'
 
 export interface Core {
@@ -58,6 +59,8 @@ export interface StartOptions {
   logger?: Logger
   /** Start the HTTP server (default: unless ROLE=worker). */
   listen?: boolean
+  /** Replace the search engine chosen by SEARCH_ENGINE (tests). */
+  searchEngine?: SearchEngine
 }
 
 export function createGateway(config: CoreConfig): PaymentGateway {
@@ -136,7 +139,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     payments: { callTries: config.PAYMENT_CALL_TRIES, maxTries: config.PAYMENT_MAX_TRIES, backoffMs: 200 },
   }
 
-  const storefront = await createStorefront({ config, db, redis, metrics, logger })
+  const storefront = await createStorefront({ config, db, redis, metrics, logger, engine: options.searchEngine })
 
   let workers: ReturnType<typeof startWorkers> | undefined
   if (config.ROLE !== 'api') {

@@ -228,10 +228,13 @@ export class ElasticsearchEngine implements SearchEngine {
   readonly name = 'elasticsearch' as const
   readonly client: Client
   private readonly alias: string
+  /** Only a client the engine made is the engine's to close. */
+  private readonly ownsClient: boolean
   private closing?: Promise<void>
 
   constructor(options: ElasticsearchEngineOptions) {
     this.alias = options.alias
+    this.ownsClient = !options.client
     this.client =
       options.client ??
       new Client({
@@ -393,7 +396,7 @@ export class ElasticsearchEngine implements SearchEngine {
   }
 
   close(): Promise<void> {
-    this.closing ??= this.client.close()
+    this.closing ??= this.ownsClient ? this.client.close() : Promise.resolve()
     return this.closing
   }
 }
