@@ -11,7 +11,8 @@
  *   core down       core stopped: share of the browsed pages still answered 200
  *
  *   npm run bench:catalog -- [--json] [--products 10000] [--rate 1000] [--browse-seconds 30] [--warmup-seconds 10]
- *                            [--edges 3] [--price-trials 20] [--lag-samples 50] [--search-requests 400] [--engine postgres]
+ *                            [--edges 3] [--price-trials 20] [--lag-samples 50] [--search-requests 400]
+ *                            [--engine postgres]
  * With --json the last line of stdout is one JSON object.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -42,7 +43,11 @@ const { values: args } = parseArgs({
   },
 })
 if (args.help) {
-  console.log('usage: npm run bench:catalog -- [--json] [--products N] [--rate N] [--browse-seconds S] [--warmup-seconds S] [--edges N] [--price-trials N] [--lag-samples N] [--search-requests N] [--engine postgres|elasticsearch]')
+  console.log(
+    'usage: npm run bench:catalog -- [--json] [--products N] [--rate N] [--browse-seconds S] [--warmup-seconds S]\n' +
+      '         [--edges N] [--price-trials N] [--lag-samples N] [--search-requests N]\n' +
+      '         [--engine postgres|elasticsearch]',
+  )
   process.exit(0)
 }
 const num = (name: keyof typeof args) => {
@@ -60,23 +65,29 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const agent = new Agent({ connections: 128, keepAliveTimeout: 10_000, pipelining: 1 })
-async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   const res = await request(url, { dispatcher: agent, headers: { accept: 'application/json', ...headers } })
   const text = await res.body.text()
   return { status: res.statusCode, body: text ? JSON.parse(text) : null }
 }
 
 /** Forwards the edge's calls to core and counts them per path (core calls per page per edge instance). */
-async function countingProxy(target: string): Promise<{ url: string; counts: Map<string, number>; reset(): void; close(): Promise<void> }> {
+async function countingProxy(
+  target: string,
+): Promise<{ url: string; counts: Map<string, number>; reset(): void; close(): Promise<void> }> {
   const counts = new Map<string, number>()
   const upstream = new URL(target)
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '/'
     if (!path.startsWith('/v1/catalog/changes')) counts.set(path, (counts.get(path) ?? 0) + 1)
-    const forward = httpRequest({ host: upstream.hostname, port: upstream.port, path, method: req.method, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(res)
-    })
+    const forward = httpRequest(
+      { host: upstream.hostname, port: upstream.port, path, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(res)
+      },
+    )
     forward.on('error', () => res.destroy())
     req.pipe(forward)
   })
@@ -109,7 +120,8 @@ try {
   result.catalogLoadSeconds = round(load.seconds + load.indexedSeconds)
 
   // ---------------------------------------------------------------- golden set and search latency
-  const search = (q: string, extra = '') => getJson(`${stack.coreUrl}/v1/search?q=${encodeURIComponent(q)}&limit=10${extra}`)
+  const search = (q: string, extra = '') =>
+    getJson(`${stack.coreUrl}/v1/search?q=${encodeURIComponent(q)}&limit=10${extra}`)
   const found = { exact: [0, 0], typo: [0, 0], prefix: [0, 0] } as Record<string, [number, number]>
   for (const g of GOLDEN_QUERIES) {
     const { body } = await search(g.q)
@@ -117,10 +129,26 @@ try {
     if (body.hits.slice(0, 10).some((h: { slug: string }) => h.slug === g.expect)) found[g.kind]![0]++
   }
   const recall = (k: string) => round(found[k]![0] / found[k]![1], 3)
-  Object.assign(result, { goldenQueries: GOLDEN_QUERIES.length, typoRecallAt10: recall('typo'), prefixRecallAt10: recall('prefix'), exactRecallAt10: recall('exact') })
-  say(`golden set: ${GOLDEN_QUERIES.length} queries, recall@10 typo ${recall('typo')}, prefix ${recall('prefix')}, exact ${recall('exact')}`)
+  Object.assign(result, {
+    goldenQueries: GOLDEN_QUERIES.length,
+    typoRecallAt10: recall('typo'),
+    prefixRecallAt10: recall('prefix'),
+    exactRecallAt10: recall('exact'),
+  })
+  say(
+    `golden set: ${GOLDEN_QUERIES.length} queries, recall@10 typo ${recall('typo')}, prefix ${recall('prefix')}, ` +
+      `exact ${recall('exact')}`,
+  )
 
-  const filters = ['', '', '&inStock=true', '&sort=price_asc', '&category=electronics', '&priceMin=5000&priceMax=24999', '&brand=Sonix,Koto']
+  const filters = [
+    '',
+    '',
+    '&inStock=true',
+    '&sort=price_asc',
+    '&category=electronics',
+    '&priceMin=5000&priceMax=24999',
+    '&brand=Sonix,Koto',
+  ]
   const searchTimes: number[] = []
   const total = num('search-requests')
   let next = 0
@@ -135,7 +163,11 @@ try {
       }
     }),
   )
-  Object.assign(result, { searchRequests: total, searchP50Ms: round(percentile(searchTimes, 50)), searchP95Ms: round(percentile(searchTimes, 95)) })
+  Object.assign(result, {
+    searchRequests: total,
+    searchP50Ms: round(percentile(searchTimes, 50)),
+    searchP95Ms: round(percentile(searchTimes, 95)),
+  })
   say(`search: ${total} requests through core, 4 at a time: p50 ${result.searchP50Ms} ms, p95 ${result.searchP95Ms} ms`)
 
   // ---------------------------------------------------------------- index lag
@@ -165,7 +197,10 @@ try {
     lags.push(performance.now() - changed)
   }
   Object.assign(result, { indexLagP50Ms: round(percentile(lags, 50)), indexLagP99Ms: round(percentile(lags, 99)) })
-  say(`index lag: ${lags.length} renames, searchable after p50 ${result.indexLagP50Ms} ms, p99 ${result.indexLagP99Ms} ms`)
+  say(
+    `index lag: ${lags.length} renames, searchable after p50 ${result.indexLagP50Ms} ms, ` +
+      `p99 ${result.indexLagP99Ms} ms`,
+  )
 
   // ---------------------------------------------------------------- price change across edge instances
   for (let i = 1; i < num('edges'); i++) extraEdges.push(await startLocalEdge(edgeOptions(stack.coreUrl)))
@@ -177,7 +212,10 @@ try {
   for (let t = 0; t < num('price-trials'); t++) {
     const sale = hero.price - 100 * (t + 1)
     const changed = performance.now()
-    await admin('PUT', `/admin/catalog/variants/${hero.sku}/price`, { listPriceCents: hero.price, salePriceCents: sale })
+    await admin('PUT', `/admin/catalog/variants/${hero.sku}/price`, {
+      listPriceCents: hero.price,
+      salePriceCents: sale,
+    })
     const each = await Promise.all(
       edges.map(async (base) => {
         for (;;) {
@@ -191,15 +229,24 @@ try {
     // Let the next change start from an idle feed.
     await sleep(200)
   }
-  Object.assign(result, { edgeInstances: edges.length, priceChangeVisibleP50Ms: round(percentile(visible, 50)), priceChangeVisibleP99Ms: round(percentile(visible, 99)) })
-  say(`price change: ${visible.length} changes, visible on all ${edges.length} edge instances after p50 ${result.priceChangeVisibleP50Ms} ms, p99 ${result.priceChangeVisibleP99Ms} ms`)
+  Object.assign(result, {
+    edgeInstances: edges.length,
+    priceChangeVisibleP50Ms: round(percentile(visible, 50)),
+    priceChangeVisibleP99Ms: round(percentile(visible, 99)),
+  })
+  say(
+    `price change: ${visible.length} changes, visible on all ${edges.length} edge instances after ` +
+      `p50 ${result.priceChangeVisibleP50Ms} ms, p99 ${result.priceChangeVisibleP99Ms} ms`,
+  )
   for (const e of extraEdges.splice(0)) await e.dispose()
 
   // ---------------------------------------------------------------- browse at a constant rate
   const proxy = await countingProxy(stack.coreUrl)
   const browseEdge = await startLocalEdge(edgeOptions(proxy.url))
   extraEdges.push(browseEdge)
-  const categories = sampleCatalog({ products: 1 }).filter((l) => l.type === 'category').map((l) => l.slug)
+  const categories = sampleCatalog({ products: 1 })
+    .filter((l) => l.type === 'category')
+    .map((l) => l.slug)
   const productSlugs = lines.map((l) => l.slug)
   const queries = GOLDEN_QUERIES.slice(0, 30).map((g) => g.q)
   const random = seededRandom(42)
@@ -271,14 +318,20 @@ try {
   const served = (outcomes.get('hit') ?? 0) + (outcomes.get('stale') ?? 0)
   // Core calls per page: the most any one core path was asked for in the window, per TTL that fits in it.
   const ttlOf = (path: string) =>
-    path.startsWith('/v1/products/') ? POLICIES.product.ttlMs
-    : path.startsWith('/v1/categories/') ? POLICIES.listing.ttlMs
-    : path.startsWith('/v1/search') ? POLICIES.search.ttlMs
-    : path.startsWith('/v1/catalog/home') ? POLICIES.home.ttlMs
-    : path.startsWith('/v1/catalog/drops') ? POLICIES.drops.ttlMs
-    : POLICIES.tree.ttlMs
+    path.startsWith('/v1/products/')
+      ? POLICIES.product.ttlMs
+      : path.startsWith('/v1/categories/')
+        ? POLICIES.listing.ttlMs
+        : path.startsWith('/v1/search')
+          ? POLICIES.search.ttlMs
+          : path.startsWith('/v1/catalog/home')
+            ? POLICIES.home.ttlMs
+            : path.startsWith('/v1/catalog/drops')
+              ? POLICIES.drops.ttlMs
+              : POLICIES.tree.ttlMs
   let worst = 0
-  for (const [path, calls] of proxy.counts) worst = Math.max(worst, calls / Math.max(1, Math.ceil((elapsed * 1000) / ttlOf(path))))
+  for (const [path, calls] of proxy.counts)
+    worst = Math.max(worst, calls / Math.max(1, Math.ceil((elapsed * 1000) / ttlOf(path))))
   Object.assign(result, {
     browseRate: rate,
     browseAchievedRps: round(sent / elapsed),
@@ -293,8 +346,10 @@ try {
     maxCoreCallsPerPagePerTtl: round(worst, 2),
   })
   say(
-    `browse: ${sent} views in ${round(elapsed)} s (${result.browseAchievedRps}/s), ${pagesSeen.size} distinct pages, hit rate ${result.browseHitRate} ` +
-      `(${result.browseMisses} misses, ${errors} errors), p95 ${result.browseP95Ms} ms; core asked ${result.coreCallsDuringBrowse} times, ` +
+    `browse: ${sent} views in ${round(elapsed)} s (${result.browseAchievedRps}/s), ${pagesSeen.size} distinct pages, ` +
+      `hit rate ${result.browseHitRate} (${result.browseMisses} misses, ${errors} errors), ` +
+      `p95 ${result.browseP95Ms} ms; ` +
+      `core asked ${result.coreCallsDuringBrowse} times, ` +
       `at most ${result.maxCoreCallsPerPagePerTtl} per page per TTL`,
   )
 

@@ -18,7 +18,9 @@ export const Slug = z
 export type Slug = z.infer<typeof Slug>
 
 export const SKU_PATTERN = /^[A-Z0-9][A-Z0-9._-]{0,63}$/
-export const Sku = z.string().regex(SKU_PATTERN, 'must be 1-64 chars of A-Z, 0-9 and . _ -, starting with a letter or digit')
+export const Sku = z
+  .string()
+  .regex(SKU_PATTERN, 'must be 1-64 chars of A-Z, 0-9 and . _ -, starting with a letter or digit')
 export type Sku = z.infer<typeof Sku>
 
 const Cents = z.number().int().min(0).max(100_000_000)
@@ -26,14 +28,20 @@ const Currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such a
 const ATTRIBUTE_NAME = /^[a-z][a-z0-9_]{0,31}$/
 /** Free-form attributes such as `{ color: "Black", storage: "256GB" }`. */
 const Attributes = z
-  .record(z.string().regex(ATTRIBUTE_NAME, 'attribute names are a-z, 0-9 and _, starting with a letter'), z.string().min(1).max(100))
+  .record(
+    z.string().regex(ATTRIBUTE_NAME, 'attribute names are a-z, 0-9 and _, starting with a letter'),
+    z.string().min(1).max(100),
+  )
   .refine((a) => Object.keys(a).length <= 20, 'at most 20 attributes')
 
 /** An image is an https URL or a path on the edge's own origin (the sample catalog's `/img/...` placeholders). */
 const ImageUrl = z
   .string()
   .max(500)
-  .refine((u) => /^\/[A-Za-z0-9._~/-]*$/.test(u) || /^https:\/\/[^\s"'<>]+$/.test(u), 'must be an https URL or a path starting with /')
+  .refine(
+    (u) => /^\/[A-Za-z0-9._~/-]*$/.test(u) || /^https:\/\/[^\s"'<>]+$/.test(u),
+    'must be an https URL or a path starting with /',
+  )
 export const ProductImage = z.object({ url: ImageUrl, alt: z.string().max(200).default('') }).strict()
 export type ProductImage = z.infer<typeof ProductImage>
 
@@ -89,19 +97,32 @@ const productFields = {
 function checkVariants(p: { variants: Array<{ sku: string; currency: string }> }, ctx: z.RefinementCtx): void {
   const seen = new Set<string>()
   p.variants.forEach((v, i) => {
-    if (seen.has(v.sku)) ctx.addIssue({ code: 'custom', path: ['variants', i, 'sku'], message: `sku ${v.sku} appears twice in this product` })
+    if (seen.has(v.sku))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['variants', i, 'sku'],
+        message: `sku ${v.sku} appears twice in this product`,
+      })
     seen.add(v.sku)
-    if (v.currency !== p.variants[0]!.currency) ctx.addIssue({ code: 'custom', path: ['variants', i, 'currency'], message: 'every variant of a product has the same currency' })
+    if (v.currency !== p.variants[0]!.currency)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['variants', i, 'currency'],
+        message: 'every variant of a product has the same currency',
+      })
   })
 }
 
 /** `PUT /admin/catalog/products/:slug`: the whole product; its variants not listed are archived. */
 export const ProductBody = z.object(productFields).strict().superRefine(checkVariants)
 export type ProductBody = z.input<typeof ProductBody>
-export const ProductInput = z.object({ slug: Slug, ...productFields }).strict().superRefine(checkVariants)
+export const ProductInput = z
+  .object({ slug: Slug, ...productFields })
+  .strict()
+  .superRefine(checkVariants)
 export type ProductInput = z.output<typeof ProductInput>
 
-/** `PATCH /admin/catalog/products/:slug`: any of the product's own fields (variants and prices have their own routes). */
+/** `PATCH /admin/catalog/products/:slug`: any of the product's own fields (variants and prices: their own routes). */
 export const ProductPatch = z
   .object({
     name: productFields.name,
@@ -134,7 +155,10 @@ export type StockBody = z.infer<typeof StockBody>
 /** One line of a `catalog import` file (JSON Lines): a category or a product, told apart by `type`. */
 export const IMPORT_LINE_TYPES = ['category', 'product'] as const
 export const ImportCategoryLine = z.object({ type: z.literal('category'), slug: Slug, ...categoryFields }).strict()
-export const ImportProductLine = z.object({ type: z.literal('product'), slug: Slug, ...productFields }).strict().superRefine(checkVariants)
+export const ImportProductLine = z
+  .object({ type: z.literal('product'), slug: Slug, ...productFields })
+  .strict()
+  .superRefine(checkVariants)
 export type ImportLine = z.output<typeof ImportCategoryLine> | z.output<typeof ImportProductLine>
 
 /** An item's problem: which field (dotted path, '' for the whole line) and why. */
@@ -145,24 +169,36 @@ export type ImportProblem = z.infer<typeof ImportProblem>
  * Validates one import line: `type` picks the schema; the first problem names its field (`variants.2.sku`).
  * Shared by the CLI (checks before sending) and core (checks again: it trusts no client).
  */
-export function parseImportLine(value: unknown): { ok: true; line: ImportLine } | { ok: false; problem: ImportProblem } {
+export function parseImportLine(
+  value: unknown,
+): { ok: true; line: ImportLine } | { ok: false; problem: ImportProblem } {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, problem: { code: 'invalid_line', field: '', message: 'a line must be a JSON object' } }
   }
   const type = (value as { type?: unknown }).type
   const schema = type === 'category' ? ImportCategoryLine : type === 'product' ? ImportProductLine : null
-  if (!schema) return { ok: false, problem: { code: 'invalid_line', field: 'type', message: `type must be one of ${IMPORT_LINE_TYPES.join(', ')}` } }
+  if (!schema)
+    return {
+      ok: false,
+      problem: { code: 'invalid_line', field: 'type', message: `type must be one of ${IMPORT_LINE_TYPES.join(', ')}` },
+    }
   const parsed = schema.safeParse(value)
   if (parsed.success) return { ok: true, line: parsed.data as ImportLine }
   const issue = parsed.error.issues[0]!
   const field = issue.path.map(String).join('.')
-  return { ok: false, problem: { code: 'invalid_line', field, message: field ? `${field}: ${issue.message}` : issue.message } }
+  return {
+    ok: false,
+    problem: { code: 'invalid_line', field, message: field ? `${field}: ${issue.message}` : issue.message },
+  }
 }
 
 /** `POST /admin/catalog/import`: up to MAX_IMPORT_ITEMS lines, each with its line number in the file. */
 export const ImportRequest = z
   .object({
-    items: z.array(z.object({ line: z.number().int().min(1), item: z.unknown() }).strict()).min(1).max(MAX_IMPORT_ITEMS),
+    items: z
+      .array(z.object({ line: z.number().int().min(1), item: z.unknown() }).strict())
+      .min(1)
+      .max(MAX_IMPORT_ITEMS),
   })
   .strict()
 export type ImportRequest = z.infer<typeof ImportRequest>
@@ -228,7 +264,12 @@ const commaList = <T extends z.ZodType<string, string>>(item: T, max: number) =>
   z
     .string()
     .max(2000)
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(item).max(max, `at most ${max} values`))
 
 export const BrandName = z.string().min(1).max(80)
@@ -335,7 +376,16 @@ export type AvailabilityQuery = z.output<typeof AvailabilityQuery>
  * SKU's drop, from the waiting room's frontier. unknown_sku: no such active variant. unknown: the edge cannot
  * tell right now (core unreachable and its last answer too old to repeat).
  */
-export const AVAILABILITY_STATES = ['in_stock', 'low_stock', 'out_of_stock', 'unknown_sku', 'unknown', 'drop_scheduled', 'drop_live', 'sold_out'] as const
+export const AVAILABILITY_STATES = [
+  'in_stock',
+  'low_stock',
+  'out_of_stock',
+  'unknown_sku',
+  'unknown',
+  'drop_scheduled',
+  'drop_live',
+  'sold_out',
+] as const
 export const AvailabilityState = z.enum(AVAILABILITY_STATES)
 export type AvailabilityState = z.infer<typeof AvailabilityState>
 /** At or below this many units on hand an everyday SKU is `low_stock`. */
@@ -432,7 +482,12 @@ export const PRICE_BUCKETS: ReadonlyArray<{ key: string; from: number | null; to
   { key: '1000-up', from: 100_000, to: null },
 ]
 
-export const FacetValue = z.object({ value: z.string(), label: z.string(), count: z.number().int(), selected: z.boolean() })
+export const FacetValue = z.object({
+  value: z.string(),
+  label: z.string(),
+  count: z.number().int(),
+  selected: z.boolean(),
+})
 export type FacetValue = z.infer<typeof FacetValue>
 export const PriceFacetValue = z.object({
   key: z.string(),
@@ -446,7 +501,11 @@ export type PriceFacetValue = z.infer<typeof PriceFacetValue>
  * Each facet counts the products that match the query, `inStock`, and every selected filter except its own
  * (so choosing a brand does not hide the other brands). `category` counts products by their own category.
  */
-export const SearchFacets = z.object({ brand: z.array(FacetValue), category: z.array(FacetValue), price: z.array(PriceFacetValue) })
+export const SearchFacets = z.object({
+  brand: z.array(FacetValue),
+  category: z.array(FacetValue),
+  price: z.array(PriceFacetValue),
+})
 export type SearchFacets = z.infer<typeof SearchFacets>
 
 export const SearchHit = ProductSummary
@@ -465,9 +524,14 @@ export const SearchResponse = z.object({
 })
 export type SearchResponse = z.infer<typeof SearchResponse>
 
-export const SuggestQuery = z.object({ q: z.string().trim().min(1).max(100), limit: z.coerce.number().int().min(1).max(10).default(8) }).strict()
+export const SuggestQuery = z
+  .object({ q: z.string().trim().min(1).max(100), limit: z.coerce.number().int().min(1).max(10).default(8) })
+  .strict()
 export type SuggestQuery = z.output<typeof SuggestQuery>
-export const SuggestResponse = z.object({ q: z.string(), suggestions: z.array(z.object({ text: z.string(), slug: Slug })) })
+export const SuggestResponse = z.object({
+  q: z.string(),
+  suggestions: z.array(z.object({ text: z.string(), slug: Slug })),
+})
 export type SuggestResponse = z.infer<typeof SuggestResponse>
 
 /**

@@ -72,7 +72,9 @@ export const CoreConfig = z
   })
   .superRefine((c, ctx) => {
     if (c.PAYMENT_GATEWAY === 'stripe' && !c.STRIPE_SECRET_KEY) ctx.addIssue({ code: 'custom', path: ['STRIPE_SECRET_KEY'], message: 'required when PAYMENT_GATEWAY=stripe' })
-    if (c.SEARCH_ENGINE === 'elasticsearch' && !c.ES_URL) ctx.addIssue({ code: 'custom', path: ['ES_URL'], message: 'required when SEARCH_ENGINE=elasticsearch' })
+    if (c.SEARCH_ENGINE === 'elasticsearch' && !c.ES_URL) {
+      ctx.addIssue({ code: 'custom', path: ['ES_URL'], message: 'required when SEARCH_ENGINE=elasticsearch' })
+    }
     if (c.NODE_ENV !== 'production') return
     for (const key of ['TOKEN_SECRET', 'GRANT_SECRET', 'CORE_ADMIN_TOKEN', 'CORE_INTERNAL_TOKEN', 'EDGE_ADMIN_TOKEN'] as const) {
       if (c[key].startsWith('dev-only-')) ctx.addIssue({ code: 'custom', path: [key], message: 'must be set in production' })

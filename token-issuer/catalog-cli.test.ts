@@ -22,23 +22,53 @@ afterAll(async () => {
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = { ...process.env, CORE_URL: core.url!, CORE_ADMIN_TOKEN: core.config.CORE_ADMIN_TOKEN }
   return new Promise((resolve) => {
-    execFile('npx', ['tsx', 'token-issuer/cli.ts', 'catalog', ...args], { cwd: ROOT, env, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr })
-    })
+    execFile(
+      'npx',
+      ['tsx', 'token-issuer/cli.ts', 'catalog', ...args],
+      { cwd: ROOT, env, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr })
+      },
+    )
   })
 }
 
-const lines = (stdout: string) => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l))
+const lines = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
 
 describe('token-issuer catalog import', () => {
   const file = () => join(dir, 'catalog.jsonl')
   const content = [
-    JSON.stringify({ type: 'product', slug: 'late-category-product', name: 'Kettle', brand: 'Boil', category: 'kitchen', variants: [{ sku: 'KETTLE-1', listPriceCents: 2500, stock: 3 }] }),
+    JSON.stringify({
+      type: 'product',
+      slug: 'late-category-product',
+      name: 'Kettle',
+      brand: 'Boil',
+      category: 'kitchen',
+      variants: [{ sku: 'KETTLE-1', listPriceCents: 2500, stock: 3 }],
+    }),
     JSON.stringify({ type: 'category', slug: 'kitchen', name: 'Kitchen', parent: null }),
     '{"type": "product", "slug": "broken",',
     '',
-    JSON.stringify({ type: 'product', slug: 'no-price', name: 'Pan', brand: 'Boil', category: 'kitchen', variants: [{ sku: 'PAN-1' }] }),
-    JSON.stringify({ type: 'product', slug: 'toaster', name: 'Toaster', brand: 'Boil', category: 'kitchen', variants: [{ sku: 'TOAST-1', listPriceCents: 3900 }] }),
+    JSON.stringify({
+      type: 'product',
+      slug: 'no-price',
+      name: 'Pan',
+      brand: 'Boil',
+      category: 'kitchen',
+      variants: [{ sku: 'PAN-1' }],
+    }),
+    JSON.stringify({
+      type: 'product',
+      slug: 'toaster',
+      name: 'Toaster',
+      brand: 'Boil',
+      category: 'kitchen',
+      variants: [{ sku: 'TOAST-1', listPriceCents: 3900 }],
+    }),
   ].join('\n')
 
   it('should import the good lines (categories first), and name the line and field of each bad one', async () => {
@@ -50,7 +80,12 @@ describe('token-issuer catalog import', () => {
     const out = lines(run.stdout)
     expect(out.slice(0, 2)).toEqual([
       { line: 3, code: 'invalid_json', field: '', message: expect.stringContaining('not JSON') },
-      { line: 5, code: 'invalid_line', field: 'variants.0.listPriceCents', message: expect.stringContaining('variants.0.listPriceCents') },
+      {
+        line: 5,
+        code: 'invalid_line',
+        field: 'variants.0.listPriceCents',
+        message: expect.stringContaining('variants.0.listPriceCents'),
+      },
     ])
     expect(out.at(-1)).toMatchObject({ file: file(), total: 5, created: 3, updated: 0, unchanged: 0, errors: 2 })
     const { rows } = await core.db.query('SELECT slug FROM catalog_products ORDER BY slug')

@@ -6,7 +6,13 @@ import { writeFile } from 'node:fs/promises'
 import cliProgress from 'cli-progress'
 import { MAX_IMPORT_ITEMS } from '../contracts/index.ts'
 import { SAMPLE_PRODUCTS, SAMPLE_SEED, sampleCatalogJsonl } from '../core/catalog/sample-catalog.ts'
-import { importCatalogFile, reindexSearch, searchStatus, type CatalogImportReport, type ImportProgress } from './catalog.ts'
+import {
+  importCatalogFile,
+  reindexSearch,
+  searchStatus,
+  type CatalogImportReport,
+  type ImportProgress,
+} from './catalog.ts'
 import type { IssuerConfig } from './issuer.ts'
 
 type Values = Record<string, string | boolean | undefined>
@@ -27,8 +33,9 @@ export const CATALOG_USAGE = `Usage: token-issuer catalog <subcommand> [options]
                                         nothing that is already the same; a bad line is reported (line and
                                         field) and skipped whole. Exit 65 when some lines were skipped.
   sample [--products <n>] [--seed <n>] [--out <file>]
-                                        write the deterministic sample catalog (default ${SAMPLE_PRODUCTS.toLocaleString('en-US')} products,
-                                        seed ${SAMPLE_SEED}) as JSON Lines, to --out or stdout
+                                        write the deterministic sample catalog (default
+                                        ${SAMPLE_PRODUCTS} products, seed ${SAMPLE_SEED}) as JSON Lines, to
+                                        --out or stdout
   reindex                               rebuild the search index from the catalog (new index, swapped in at
                                         once) and resync the Redis stock copies and edge cache versions
   status                                search engine, index, documents and the sync backlog
@@ -71,7 +78,9 @@ function progressBar(): { update: (p: ImportProgress) => void; stop: () => void 
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
-      format: 'catalog [{bar}] {percentage}% | {value}/{total} lines | {created} created | {updated} updated | {unchanged} unchanged | {errors} skipped | eta {eta_formatted}',
+      format:
+        'catalog [{bar}] {percentage}% | {value}/{total} lines | {created} created | {updated} updated | ' +
+        '{unchanged} unchanged | {errors} skipped | eta {eta_formatted}',
       hideCursor: true,
     },
     cliProgress.Presets.shades_classic,
@@ -92,7 +101,8 @@ function progressBar(): { update: (p: ImportProgress) => void; stop: () => void 
 }
 
 function summary(r: CatalogImportReport): string {
-  return `${r.file ?? 'catalog'}: ${r.total} lines, ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${r.errors} skipped (${r.seconds.toFixed(1)} s)`
+  const counts = `${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${r.errors} skipped`
+  return `${r.file ?? 'catalog'}: ${r.total} lines, ${counts} (${r.seconds.toFixed(1)} s)`
 }
 
 async function importCommand(ctx: CatalogContext): Promise<number> {
@@ -115,7 +125,11 @@ async function importCommand(ctx: CatalogContext): Promise<number> {
     const { problems: _problems, ...rest } = report
     write(process.stdout, JSON.stringify(rest))
   } else {
-    for (const p of report.problems) write(process.stderr, `line ${p.line}: ${p.field ? `${p.field}: ` : ''}${p.message.replace(`${p.field}: `, '')} (${p.code})`)
+    for (const p of report.problems)
+      write(
+        process.stderr,
+        `line ${p.line}: ${p.field ? `${p.field}: ` : ''}${p.message.replace(`${p.field}: `, '')} (${p.code})`,
+      )
     write(process.stdout, summary(report))
   }
   return report.errors ? EXIT.dataError : EXIT.ok
@@ -149,7 +163,12 @@ export async function runCatalogCommand(ctx: CatalogContext): Promise<number> {
       case 'reindex': {
         const report = await reindexSearch(ctx.cfg)
         if (ctx.json) write(process.stdout, JSON.stringify(report))
-        else write(process.stdout, `reindexed ${report.documents} documents into ${report.index} (${report.engine}), ${report.replayed} changes replayed, ${report.ms} ms`)
+        else
+          write(
+            process.stdout,
+            `reindexed ${report.documents} documents into ${report.index} (${report.engine}), ` +
+              `${report.replayed} changes replayed, ${report.ms} ms`,
+          )
         return EXIT.ok
       }
       case 'status': {
@@ -157,12 +176,20 @@ export async function runCatalogCommand(ctx: CatalogContext): Promise<number> {
         if (ctx.json) write(process.stdout, JSON.stringify(status))
         else {
           const age = status.oldestPendingMs === null ? '' : `, oldest ${Math.round(status.oldestPendingMs)} ms`
-          write(process.stdout, `search ${status.engine}  index ${status.index}  ${status.documents} documents  ${status.outboxPending} changes waiting${age}`)
+          write(
+            process.stdout,
+            `search ${status.engine}  index ${status.index}  ${status.documents} documents  ` +
+              `${status.outboxPending} changes waiting${age}`,
+          )
         }
         return EXIT.ok
       }
       default:
-        throw new CatalogUsageError(sub === undefined ? 'missing subcommand (import, sample, reindex, status)' : `unknown subcommand ${JSON.stringify(sub)} (import, sample, reindex, status)`)
+        throw new CatalogUsageError(
+          sub === undefined
+            ? 'missing subcommand (import, sample, reindex, status)'
+            : `unknown subcommand ${JSON.stringify(sub)} (import, sample, reindex, status)`,
+        )
     }
   } catch (error) {
     if (!(error instanceof CatalogUsageError)) throw error

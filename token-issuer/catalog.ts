@@ -40,7 +40,10 @@ export interface ImportOptions {
 }
 
 /** Lines of a JSON Lines text: blank lines skipped, a line that is not JSON is a problem of its own. */
-export function parseJsonLines(text: string): { items: Array<{ line: number; item: unknown }>; problems: CatalogImportReport['problems'] } {
+export function parseJsonLines(text: string): {
+  items: Array<{ line: number; item: unknown }>
+  problems: CatalogImportReport['problems']
+} {
   const items: Array<{ line: number; item: unknown }> = []
   const problems: CatalogImportReport['problems'] = []
   text.split('\n').forEach((raw, i) => {
@@ -66,7 +69,14 @@ export async function importCatalog(
   const size = Math.max(1, Math.min(MAX_IMPORT_ITEMS, batchSize))
   const isCategory = (x: { item: unknown }) => (x.item as { type?: unknown } | null)?.type === 'category'
   const ordered = [...items.filter(isCategory), ...items.filter((x) => !isCategory(x))]
-  const progress: ImportProgress = { total: items.length + problems.length, done: problems.length, created: 0, updated: 0, unchanged: 0, errors: problems.length }
+  const progress: ImportProgress = {
+    total: items.length + problems.length,
+    done: problems.length,
+    created: 0,
+    updated: 0,
+    unchanged: 0,
+    errors: problems.length,
+  }
   onProgress?.({ ...progress })
   for (let i = 0; i < ordered.length; i += size) {
     const batch = ordered.slice(i, i + size)
@@ -83,7 +93,11 @@ export async function importCatalog(
   return { ...progress, problems, seconds: (performance.now() - started) / 1000 }
 }
 
-export async function importCatalogFile(cfg: IssuerConfig, file: string, options: ImportOptions = {}): Promise<CatalogImportReport> {
+export async function importCatalogFile(
+  cfg: IssuerConfig,
+  file: string,
+  options: ImportOptions = {},
+): Promise<CatalogImportReport> {
   const { items, problems } = parseJsonLines(await readFile(file, 'utf8'))
   return { ...(await importCatalog(cfg, items, options, problems)), file }
 }
@@ -99,7 +113,15 @@ export async function searchStatus(cfg: IssuerConfig): Promise<SearchStatus> {
 
 /** Waits until core's search outbox is empty: every imported product is searchable. */
 export async function drainSearch(cfg: IssuerConfig): Promise<{ taken: number }> {
-  return (await call(coreEndpoint(cfg), 'POST', '/admin/search/drain', z.object({ taken: z.number().int() }).passthrough(), {})).data
+  return (
+    await call(
+      coreEndpoint(cfg),
+      'POST',
+      '/admin/search/drain',
+      z.object({ taken: z.number().int() }).passthrough(),
+      {},
+    )
+  ).data
 }
 
 /**
@@ -111,7 +133,10 @@ export async function loadSampleCatalog(
   say: (line: string) => void = () => {},
   { products = SAMPLE_PRODUCTS }: { products?: number } = {},
 ): Promise<CatalogImportReport & { indexedSeconds: number }> {
-  const report = await importCatalog(cfg, sampleCatalog({ products }).map((item, i) => ({ line: i + 1, item })))
+  const report = await importCatalog(
+    cfg,
+    sampleCatalog({ products }).map((item, i) => ({ line: i + 1, item })),
+  )
   const started = performance.now()
   await drainSearch(cfg)
   const indexedSeconds = (performance.now() - started) / 1000

@@ -108,7 +108,9 @@ function fakeServer(method: string, url: string, body: string | null): FakeRespo
   if (path === '/p/no-such-product-k6') return respond(404, '<h1>Product not found</h1>')
   if (path.startsWith('/p/')) return page('<span class="stock" data-sku="SKU-1">Checking availability…</span>')
   if (path === '/' || path.startsWith('/c/') || path === '/search') return page('<h1>Store</h1>')
-  if (path === '/api/availability') return respond(200, { items: [{ sku: 'SKU-1', state: 'in_stock', available: 3 }], at: 0 })
+  if (path === '/api/availability') {
+    return respond(200, { items: [{ sku: 'SKU-1', state: 'in_stock', available: 3 }], at: 0 })
+  }
   return respond(404, { error: { code: 'not_found', message: path } })
 }
 

@@ -18,19 +18,28 @@ import { Counter, Rate, Trend } from 'k6/metrics'
 import { checkInvariantsAtTeardown, commonConfig, envNumber, envString, invariantThresholds, vusFor } from './lib.js'
 
 const cfg = commonConfig(__ENV)
-const list = (name, fallback) => envString(__ENV, name, fallback).split(',').map((s) => s.trim()).filter(Boolean)
+const list = (name, fallback) =>
+  envString(__ENV, name, fallback)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
 const saleIds = list('SALE_IDS', cfg.saleId)
 const categories = list(
   'CATEGORIES',
-  'electronics,headphones,gaming-consoles,phones,laptops,home-kitchen,coffee-machines,sports-outdoors,running-shoes,fashion,jackets,beauty,toys-games,board-games',
+  'electronics,headphones,gaming-consoles,phones,laptops,home-kitchen,coffee-machines,sports-outdoors,' +
+    'running-shoes,fashion,jackets,beauty,toys-games,board-games',
 )
 const products = list(
   'PRODUCTS',
-  'floodgate-demo-console,aurora-espresso-machine-duo,nordlys-down-parka,creme-brulee-torch-set,kestrel-carbon-road-bike,' +
-    'sonix-wireless-headphones-x200,tidewave-waterproof-speaker-boom,leuchtkraft-mirrorless-camera-m9,hoshiro-damascus-chef-knife,' +
-    'cyclonic-robot-vacuum-cleaner-r7,chronos-titanium-smartwatch-orbit,vistara-oled-television-65,novaphone-ultra-smartphone-9',
+  'floodgate-demo-console,aurora-espresso-machine-duo,nordlys-down-parka,creme-brulee-torch-set,' +
+    'kestrel-carbon-road-bike,sonix-wireless-headphones-x200,tidewave-waterproof-speaker-boom,' +
+    'leuchtkraft-mirrorless-camera-m9,hoshiro-damascus-chef-knife,cyclonic-robot-vacuum-cleaner-r7,' +
+    'chronos-titanium-smartwatch-orbit,vistara-oled-television-65,novaphone-ultra-smartphone-9',
 )
-const queries = list('QUERIES', 'headphones,espresso machine,wireles headphnes,floodgate console,kestral bike,sonix x2,parka,cork yoga mat')
+const queries = list(
+  'QUERIES',
+  'headphones,espresso machine,wireles headphnes,floodgate console,kestral bike,sonix x2,parka,cork yoga mat',
+)
 const sorts = ['price_asc', 'price_desc', 'name']
 const missingShare = envNumber(__ENV, 'MISSING_SHARE', 0.02)
 const rate = envNumber(__ENV, 'RATE', 1000)
@@ -100,7 +109,9 @@ export function browse() {
     // The page's script asks for live stock apart from the cached page.
     const sku = /data-sku="([^"]+)"/.exec(res.body || '')
     if (sku) {
-      const stock = http.get(`${cfg.baseUrl}/api/availability?skus=${encodeURIComponent(sku[1])}`, { tags: { name: 'availability', page: 'availability' } })
+      const stock = http.get(`${cfg.baseUrl}/api/availability?skus=${encodeURIComponent(sku[1])}`, {
+        tags: { name: 'availability', page: 'availability' },
+      })
       pageDuration.add(stock.timings.duration, { page: 'availability' })
       check(stock, { 'availability is 200': (x) => x.status === 200 })
     }

@@ -45,13 +45,17 @@ export function toSummary(row: SummaryRow): ProductSummary {
   }
 }
 
-const SUMMARY_COLUMNS = `p.id, p.slug, p.name, p.brand, p.price_cents, p.list_price_cents, p.currency, p.images -> 0 AS image,
+const SUMMARY_COLUMNS = `p.id, p.slug, p.name, p.brand, p.price_cents, p.list_price_cents, p.currency,
+  p.images -> 0 AS image,
   p.default_sku, c.slug AS category_slug, c.name AS category_name`
 
 /** Binds a value as the next query parameter and returns its placeholder. */
 type Bind = (value: unknown) => string
 /** ORDER BY and the keyset condition for rows after the cursor's [value, id], per sort. */
-const SORTS: Record<ListSort, { order: string; after: (key: Array<string | number>, bind: Bind) => string; key: (r: SummaryRow) => number | string }> = {
+const SORTS: Record<
+  ListSort,
+  { order: string; after: (key: Array<string | number>, bind: Bind) => string; key: (r: SummaryRow) => number | string }
+> = {
   newest: { order: 'p.id DESC', after: (k, bind) => `p.id < ${bind(k[1])}::int`, key: (r) => r.id },
   price_asc: {
     order: 'p.price_cents, p.id',
@@ -66,7 +70,11 @@ const SORTS: Record<ListSort, { order: string; after: (key: Array<string | numbe
     },
     key: (r) => r.price_cents,
   },
-  name: { order: 'p.name, p.id', after: (k, bind) => `(p.name, p.id) > (${bind(k[0])}::text, ${bind(k[1])}::int)`, key: (r) => r.name },
+  name: {
+    order: 'p.name, p.id',
+    after: (k, bind) => `(p.name, p.id) > (${bind(k[0])}::text, ${bind(k[1])}::int)`,
+    key: (r) => r.name,
+  },
 }
 
 export class CatalogListing {
@@ -119,13 +127,18 @@ export class CatalogListing {
     const after = key ? ` AND ${sort.after(key, bind)}` : ''
 
     const from = 'FROM catalog_products p JOIN catalog_categories c ON c.id = p.category_id'
-    const { rows } = await this.db.query<{ page: SummaryRow[] | null; total: number; brands: Array<{ value: string; count: number }> | null }>(
+    const { rows } = await this.db.query<{
+      page: SummaryRow[] | null
+      total: number
+      brands: Array<{ value: string; count: number }> | null
+    }>(
       `SELECT
          (SELECT json_agg(x) FROM (SELECT ${SUMMARY_COLUMNS} ${from}
                                     WHERE ${where.join(' AND ')}${after}
                                     ORDER BY ${sort.order} LIMIT ${query.limit + 1}) x) AS page,
          (SELECT count(*)::int ${from} WHERE ${where.join(' AND ')}) AS total,
-         (SELECT json_agg(b) FROM (SELECT p.brand AS value, count(*)::int AS count ${from} WHERE ${withoutBrand.join(' AND ')}
+         (SELECT json_agg(b) FROM (SELECT p.brand AS value, count(*)::int AS count ${from}
+           WHERE ${withoutBrand.join(' AND ')}
                                     GROUP BY p.brand ORDER BY count(*) DESC, p.brand LIMIT 30) b) AS brands`,
       params,
     )

@@ -25,11 +25,26 @@ describe('catalog keys', () => {
 
 describe('setStock-1.lua', () => {
   it('should write newer versions only, SKU by SKU', async () => {
-    expect(await scripts.setStock([{ sku: 'A', quantity: 5, version: 2 }, { sku: 'B', quantity: 1, version: 1 }])).toBe(2)
+    expect(
+      await scripts.setStock([
+        { sku: 'A', quantity: 5, version: 2 },
+        { sku: 'B', quantity: 1, version: 1 },
+      ]),
+    ).toBe(2)
 
-    expect(await scripts.setStock([{ sku: 'A', quantity: 9, version: 1 }, { sku: 'B', quantity: 0, version: 2 }, { sku: 'A', quantity: 7, version: 2 }])).toBe(1)
+    expect(
+      await scripts.setStock([
+        { sku: 'A', quantity: 9, version: 1 },
+        { sku: 'B', quantity: 0, version: 2 },
+        { sku: 'A', quantity: 7, version: 2 },
+      ]),
+    ).toBe(1)
 
-    expect(await scripts.readStock(['A', 'B', 'C'])).toEqual([{ quantity: 5, version: 2 }, { quantity: 0, version: 2 }, null])
+    expect(await scripts.readStock(['A', 'B', 'C'])).toEqual([
+      { quantity: 5, version: 2 },
+      { quantity: 0, version: 2 },
+      null,
+    ])
   })
 
   it('should keep a tombstone (-1) at its version, and let a newer version replace it', async () => {
@@ -60,11 +75,21 @@ describe('bumpTags-4.lua and readChanges-4.lua', () => {
 
   it('should drop the oldest tags past the limit and raise the floor to the newest one dropped', async () => {
     const k = scripts.keys
-    const bump = async (tags: string[], keep: number) => Number(await redis.eval(
-      // The script itself, with a small limit: the same file the class loads.
-      (await import('node:fs')).readFileSync(new URL('./lua/bumpTags-4.lua', import.meta.url), 'utf8'),
-      4, k.seq, k.tags, k.floor, k.epoch, 'e1', keep, ...tags,
-    ))
+    const bump = async (tags: string[], keep: number) =>
+      Number(
+        await redis.eval(
+          // The script itself, with a small limit: the same file the class loads.
+          (await import('node:fs')).readFileSync(new URL('./lua/bumpTags-4.lua', import.meta.url), 'utf8'),
+          4,
+          k.seq,
+          k.tags,
+          k.floor,
+          k.epoch,
+          'e1',
+          keep,
+          ...tags,
+        ),
+      )
     await bump(['t1'], 3)
     await bump(['t2'], 3)
     const third = await bump(['t3', 't4'], 3)

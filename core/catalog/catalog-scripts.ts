@@ -58,11 +58,12 @@ export class CatalogScripts {
     return [this.keys.stock, ...copies.flatMap((c) => [c.sku, c.quantity, c.version])]
   }
 
-  /** Writes each copy unless Redis already has that SKU at the same or a newer version. Returns how many were written. */
+  /** Writes each copy unless Redis has that SKU at the same or a newer version. Returns how many were written. */
   async setStock(copies: StockCopy[]): Promise<number> {
     let written = 0
     // Bounded argument lists: a 10,000-product import writes its copies in slices.
-    for (let i = 0; i < copies.length; i += 1000) written += Number(await this.exec('setStock', this.setStockArgs(copies.slice(i, i + 1000))))
+    for (let i = 0; i < copies.length; i += 1000)
+      written += Number(await this.exec('setStock', this.setStockArgs(copies.slice(i, i + 1000))))
     return written
   }
 

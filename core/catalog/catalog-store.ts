@@ -86,7 +86,8 @@ function summarize(variants: VariantInput[]) {
 /** Recomputes the denormalized fields of products from their active variants (same rule as `summarize`). */
 const RECOMPUTE_PRODUCTS = `
   UPDATE catalog_products p
-     SET price_cents = s.price, list_price_cents = s.list, currency = s.currency, default_sku = s.sku, in_stock = s.in_stock
+     SET price_cents = s.price, list_price_cents = s.list, currency = s.currency, default_sku = s.sku,
+       in_stock = s.in_stock
     FROM (SELECT DISTINCT ON (product_id) product_id, coalesce(sale_price_cents, list_price_cents) AS price,
                  list_price_cents AS list, currency, sku, bool_or(stock > 0) OVER (PARTITION BY product_id) AS in_stock
             FROM catalog_variants
@@ -154,14 +155,22 @@ export class CatalogStore {
   }
 
   /** Bumps the version of every product in these categories (their search documents show category names). */
-  private async touchCategories(client: pg.PoolClient, tree: CategoryTree, categoryIds: number[], write: CatalogWrite): Promise<void> {
+  private async touchCategories(
+    client: pg.PoolClient,
+    tree: CategoryTree,
+    categoryIds: number[],
+    write: CatalogWrite,
+  ): Promise<void> {
     const { rows } = await client.query<{ id: number; slug: string; category_id: number }>(
       `UPDATE catalog_products SET version = version + 1, updated_at = now() WHERE category_id = ANY($1)
        RETURNING id, slug, category_id`,
       [categoryIds],
     )
     for (const row of rows) this.productTags(tree, row.slug, [row.category_id], write.tags)
-    write.queued += await this.enqueue(client, rows.map((r) => r.id))
+    write.queued += await this.enqueue(
+      client,
+      rows.map((r) => r.id),
+    )
   }
 
   // ---------------------------------------------------------------- categories
@@ -186,12 +195,22 @@ export class CatalogStore {
         const parent = input.parent === null ? null : tree.bySlug.get(input.parent)!
         const existing = tree.bySlug.get(input.slug)
         if (existing && parent && tree.isWithin(parent.id, existing.id)) {
-          results.push({ line, outcome: 'error', slug: input.slug, error: { code: 'catalog_conflict', field: 'parent', message: `parent: ${input.parent} is ${input.slug} or below it` } })
+          results.push({
+            line,
+            outcome: 'error',
+            slug: input.slug,
+            error: {
+              code: 'catalog_conflict',
+              field: 'parent',
+              message: `parent: ${input.parent} is ${input.slug} or below it`,
+            },
+          })
           continue
         }
         const { rows } = await client.query<{ id: number; inserted: boolean }>(
           `INSERT INTO catalog_categories (slug, name, parent_id, position) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (slug) DO UPDATE SET name = EXCLUDED.name, parent_id = EXCLUDED.parent_id, position = EXCLUDED.position, updated_at = now()
+           ON CONFLICT (slug) DO UPDATE SET name = EXCLUDED.name, parent_id = EXCLUDED.parent_id,
+             position = EXCLUDED.position, updated_at = now()
            WHERE (catalog_categories.name, catalog_categories.parent_id, catalog_categories.position)
                  IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.parent_id, EXCLUDED.position)
            RETURNING id, (xmax = 0) AS inserted`,
@@ -203,7 +222,13 @@ export class CatalogStore {
           continue
         }
         const before = existing ? tree.path(existing.id) : []
-        tree.add({ id: row.id, slug: input.slug, name: input.name, parentId: parent?.id ?? null, position: input.position })
+        tree.add({
+          id: row.id,
+          slug: input.slug,
+          name: input.name,
+          parentId: parent?.id ?? null,
+          position: input.position,
+        })
         write.tags.add(CATALOG_TAGS.tree).add(CATALOG_TAGS.home).add(CATALOG_TAGS.search)
         for (const c of [...before, ...tree.path(row.id)]) write.tags.add(CATALOG_TAGS.category(c.slug))
         if (existing && (existing.name !== input.name || existing.parentId !== (parent?.id ?? null))) {
@@ -213,7 +238,12 @@ export class CatalogStore {
       }
     }
     for (const { line, input } of pending) {
-      results.push({ line, outcome: 'error', slug: input.slug, error: { code: 'category_not_found', field: 'parent', message: `parent: no category ${input.parent}` } })
+      results.push({
+        line,
+        outcome: 'error',
+        slug: input.slug,
+        error: { code: 'category_not_found', field: 'parent', message: `parent: no category ${input.parent}` },
+      })
     }
     return { results, write }
   }
@@ -223,7 +253,12 @@ export class CatalogStore {
     return this.write(async (client, tree) => {
       const { results, write } = await this.writeCategories(client, tree, [{ line: 1, input }])
       const result = results[0]!
-      if (result.error) throw new ApiError(result.error.code === 'catalog_conflict' ? 'catalog_conflict' : 'category_not_found', result.error.message, result.error.field)
+      if (result.error)
+        throw new ApiError(
+          result.error.code === 'catalog_conflict' ? 'catalog_conflict' : 'category_not_found',
+          result.error.message,
+          result.error.field,
+        )
       return { created: result.outcome === 'created', write }
     })
   }
@@ -242,13 +277,15 @@ export class CatalogStore {
   ): Promise<{ results: ImportResult[]; write: CatalogWrite }> {
     const write = emptyWrite()
     const results: ImportResult[] = []
-    const fail = (line: number, slug: string, problem: ImportProblem) => results.push({ line, outcome: 'error', slug, error: problem })
+    const fail = (line: number, slug: string, problem: ImportProblem) =>
+      results.push({ line, outcome: 'error', slug, error: problem })
 
     const skus = items.flatMap((i) => i.input.variants.map((v) => v.sku))
     const owners = new Map(
       (
         await client.query<{ sku: string; slug: string }>(
-          'SELECT v.sku, p.slug FROM catalog_variants v JOIN catalog_products p ON p.id = v.product_id WHERE v.sku = ANY($1)',
+          `SELECT v.sku, p.slug FROM catalog_variants v JOIN catalog_products p ON p.id = v.product_id
+            WHERE v.sku = ANY($1)`,
           [skus],
         )
       ).rows.map((r) => [r.sku, r.slug]),
@@ -268,12 +305,20 @@ export class CatalogStore {
     for (const { line, input } of items) {
       const category = tree.bySlug.get(input.category)
       if (seenSlugs.has(input.slug)) {
-        fail(line, input.slug, { code: 'catalog_conflict', field: 'slug', message: `slug: ${input.slug} appears on an earlier line of this batch` })
+        fail(line, input.slug, {
+          code: 'catalog_conflict',
+          field: 'slug',
+          message: `slug: ${input.slug} appears on an earlier line of this batch`,
+        })
         continue
       }
       seenSlugs.add(input.slug)
       if (!category) {
-        fail(line, input.slug, { code: 'category_not_found', field: 'category', message: `category: no category ${input.category}` })
+        fail(line, input.slug, {
+          code: 'category_not_found',
+          field: 'category',
+          message: `category: no category ${input.category}`,
+        })
         continue
       }
       const clash = input.variants.findIndex((v) => {
@@ -282,7 +327,11 @@ export class CatalogStore {
       })
       if (clash >= 0) {
         const sku = input.variants[clash]!.sku
-        fail(line, input.slug, { code: 'catalog_conflict', field: `variants.${clash}.sku`, message: `variants.${clash}.sku: ${sku} belongs to product ${owners.get(sku) ?? seenSkus.get(sku)}` })
+        fail(line, input.slug, {
+          code: 'catalog_conflict',
+          field: `variants.${clash}.sku`,
+          message: `variants.${clash}.sku: ${sku} belongs to product ${owners.get(sku) ?? seenSkus.get(sku)}`,
+        })
         continue
       }
       for (const v of input.variants) seenSkus.set(v.sku, input.slug)
@@ -307,7 +356,8 @@ export class CatalogStore {
            AS t(slug, name, brand, description, category_id, images, attributes, content_hash,
                 price_cents, list_price_cents, currency, default_sku, in_stock)
        ON CONFLICT (slug) DO UPDATE SET
-         name = EXCLUDED.name, brand = EXCLUDED.brand, description = EXCLUDED.description, category_id = EXCLUDED.category_id,
+         name = EXCLUDED.name, brand = EXCLUDED.brand, description = EXCLUDED.description,
+           category_id = EXCLUDED.category_id,
          images = EXCLUDED.images, attributes = EXCLUDED.attributes, content_hash = EXCLUDED.content_hash,
          price_cents = EXCLUDED.price_cents, list_price_cents = EXCLUDED.list_price_cents, currency = EXCLUDED.currency,
          default_sku = EXCLUDED.default_sku, in_stock = EXCLUDED.in_stock, status = 'active',
@@ -330,9 +380,12 @@ export class CatalogStore {
       ],
     )
     const idOf = new Map(written.map((r) => [r.slug, r]))
-    const variants = toWrite.flatMap((w) => w.input.variants.map((v, position) => ({ productId: idOf.get(w.input.slug)!.id, position, v })))
+    const variants = toWrite.flatMap((w) =>
+      w.input.variants.map((v, position) => ({ productId: idOf.get(w.input.slug)!.id, position, v })),
+    )
     const { rows: stockRows } = await client.query<{ sku: string; stock: number; stock_version: number }>(
-      `INSERT INTO catalog_variants (product_id, sku, attributes, position, list_price_cents, sale_price_cents, currency, stock)
+      `INSERT INTO catalog_variants (product_id, sku, attributes, position, list_price_cents, sale_price_cents,
+        currency, stock)
        SELECT product_id, sku, attributes::jsonb, position, list_price_cents, sale_price_cents, currency, stock
          FROM unnest($1::int[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::text[], $8::int[])
            AS t(product_id, sku, attributes, position, list_price_cents, sale_price_cents, currency, stock)
@@ -340,7 +393,8 @@ export class CatalogStore {
          attributes = EXCLUDED.attributes, position = EXCLUDED.position, list_price_cents = EXCLUDED.list_price_cents,
          sale_price_cents = EXCLUDED.sale_price_cents, currency = EXCLUDED.currency, stock = EXCLUDED.stock,
          stock_version = catalog_variants.stock_version
-           + CASE WHEN catalog_variants.stock <> EXCLUDED.stock OR catalog_variants.archived_at IS NOT NULL THEN 1 ELSE 0 END,
+           + CASE WHEN catalog_variants.stock <> EXCLUDED.stock
+             OR catalog_variants.archived_at IS NOT NULL THEN 1 ELSE 0 END,
          archived_at = NULL, updated_at = now()
        RETURNING sku, stock, stock_version`,
       [
@@ -392,7 +446,9 @@ export class CatalogStore {
    * An import batch (`token-issuer catalog import`): every line validated on its own, categories written
    * first, each line either written whole or reported with the field to fix.
    */
-  async importItems(items: Array<{ line: number; item: unknown }>): Promise<{ response: ImportResponse; write: CatalogWrite }> {
+  async importItems(
+    items: Array<{ line: number; item: unknown }>,
+  ): Promise<{ response: ImportResponse; write: CatalogWrite }> {
     const results: ImportResult[] = []
     const categories: Array<{ line: number; input: CategoryInput }> = []
     const products: Array<{ line: number; input: ProductInput }> = []
@@ -425,7 +481,13 @@ export class CatalogStore {
     results.sort((a, b) => a.line - b.line)
     const count = (o: ImportResult['outcome']) => results.filter((r) => r.outcome === o).length
     return {
-      response: { results, created: count('created'), updated: count('updated'), unchanged: count('unchanged'), errors: count('error') },
+      response: {
+        results,
+        created: count('created'),
+        updated: count('updated'),
+        unchanged: count('unchanged'),
+        errors: count('error'),
+      },
       write,
     }
   }
@@ -475,7 +537,8 @@ export class CatalogStore {
       const write = emptyWrite()
       if (product.status === 'archived') return write
       await client.query(
-        `UPDATE catalog_products SET status = 'archived', content_hash = '', version = version + 1, updated_at = now() WHERE id = $1`,
+        `UPDATE catalog_products SET status = 'archived', content_hash = '', version = version + 1,
+          updated_at = now() WHERE id = $1`,
         [product.id],
       )
       const { rows } = await client.query<{ sku: string; stock_version: number }>(
@@ -490,7 +553,10 @@ export class CatalogStore {
     })
   }
 
-  private async variantForUpdate(client: pg.PoolClient, sku: string): Promise<{ id: number; product_id: number; stock: number }> {
+  private async variantForUpdate(
+    client: pg.PoolClient,
+    sku: string,
+  ): Promise<{ id: number; product_id: number; stock: number }> {
     const { rows } = await client.query<{ id: number; product_id: number; stock: number }>(
       `SELECT v.id, v.product_id, v.stock FROM catalog_variants v JOIN catalog_products p ON p.id = v.product_id
         WHERE v.sku = $1 AND v.archived_at IS NULL AND p.status = 'active' FOR UPDATE OF v`,
@@ -505,14 +571,14 @@ export class CatalogStore {
     const price = PriceBody.parse(body)
     return this.write(async (client, tree) => {
       const variant = await this.variantForUpdate(client, sku)
-      await client.query('UPDATE catalog_variants SET list_price_cents = $2, sale_price_cents = $3, updated_at = now() WHERE id = $1', [
-        variant.id,
-        price.listPriceCents,
-        price.salePriceCents,
-      ])
+      await client.query(
+        'UPDATE catalog_variants SET list_price_cents = $2, sale_price_cents = $3, updated_at = now() WHERE id = $1',
+        [variant.id, price.listPriceCents, price.salePriceCents],
+      )
       await client.query(RECOMPUTE_PRODUCTS, [[variant.product_id]])
       const { rows } = await client.query<{ slug: string; category_id: number }>(
-        `UPDATE catalog_products SET content_hash = '', version = version + 1, updated_at = now() WHERE id = $1 RETURNING slug, category_id`,
+        `UPDATE catalog_products SET content_hash = '', version = version + 1, updated_at = now()
+          WHERE id = $1 RETURNING slug, category_id`,
         [variant.product_id],
       )
       const write = emptyWrite()
@@ -530,14 +596,17 @@ export class CatalogStore {
     return this.write(async (client, tree) => {
       const variant = await this.variantForUpdate(client, sku)
       const { rows } = await client.query<{ stock_version: number }>(
-        'UPDATE catalog_variants SET stock = $2, stock_version = stock_version + 1, updated_at = now() WHERE id = $1 RETURNING stock_version',
+        `UPDATE catalog_variants SET stock = $2, stock_version = stock_version + 1, updated_at = now()
+          WHERE id = $1 RETURNING stock_version`,
         [variant.id, quantity],
       )
       const write = emptyWrite()
       write.stock.push({ sku, quantity, version: rows[0]!.stock_version })
       const { rows: flipped } = await client.query<{ slug: string; category_id: number }>(
-        `UPDATE catalog_products p SET in_stock = s.any_stock, content_hash = '', version = version + 1, updated_at = now()
-           FROM (SELECT bool_or(stock > 0) AS any_stock FROM catalog_variants WHERE product_id = $1 AND archived_at IS NULL) s
+        `UPDATE catalog_products p SET in_stock = s.any_stock, content_hash = '', version = version + 1,
+          updated_at = now()
+           FROM (SELECT bool_or(stock > 0) AS any_stock FROM catalog_variants
+             WHERE product_id = $1 AND archived_at IS NULL) s
           WHERE p.id = $1 AND p.in_stock IS DISTINCT FROM s.any_stock
           RETURNING p.slug, p.category_id`,
         [variant.product_id],
@@ -583,7 +652,10 @@ export class CatalogStore {
       name: row.name,
       brand: row.brand,
       description: row.description,
-      category: { ...tree.ref(row.category_id), path: tree.path(row.category_id).map((c) => ({ slug: c.slug, name: c.name })) },
+      category: {
+        ...tree.ref(row.category_id),
+        path: tree.path(row.category_id).map((c) => ({ slug: c.slug, name: c.name })),
+      },
       images: row.images,
       attributes: row.attributes,
       variants: variants.rows.map((v) => ({
@@ -635,7 +707,9 @@ export class CatalogStore {
         name: p.name,
         brand: p.brand,
         description: p.description,
-        attributes: [...Object.values(p.attributes), ...(p.variant_attributes ?? '').split(' ')].filter(Boolean).join(' '),
+        attributes: [...Object.values(p.attributes), ...(p.variant_attributes ?? '').split(' ')]
+          .filter(Boolean)
+          .join(' '),
         categoryId: own.id,
         categorySlug: own.slug,
         categoryName: own.name,
@@ -657,10 +731,17 @@ export class CatalogStore {
     const tree = await this.tree()
     let after = 0
     for (;;) {
-      const { rows } = await this.db.query<{ id: number }>('SELECT id FROM catalog_products WHERE id > $1 ORDER BY id LIMIT $2', [after, size])
+      const { rows } = await this.db.query<{ id: number }>(
+        'SELECT id FROM catalog_products WHERE id > $1 ORDER BY id LIMIT $2',
+        [after, size],
+      )
       if (!rows.length) return
       after = rows.at(-1)!.id
-      yield await this.documents(rows.map((r) => r.id), this.db, tree)
+      yield await this.documents(
+        rows.map((r) => r.id),
+        this.db,
+        tree,
+      )
     }
   }
 
@@ -672,7 +753,10 @@ export class CatalogStore {
 
   /** Products changed at or after `since` (what a reindex that started then may have missed). */
   async changedSince(since: Date): Promise<number[]> {
-    const { rows } = await this.db.query<{ id: number }>('SELECT id FROM catalog_products WHERE updated_at >= $1 ORDER BY id', [since])
+    const { rows } = await this.db.query<{ id: number }>(
+      'SELECT id FROM catalog_products WHERE updated_at >= $1 ORDER BY id',
+      [since],
+    )
     return rows.map((r) => r.id)
   }
 
@@ -682,11 +766,15 @@ export class CatalogStore {
    * at once. No transaction is held while `apply` writes the index (a drainer that dies leaves its claim to
    * expire). Returns how many rows were taken and when each was queued.
    */
-  async drainOutbox(limit: number, apply: (docs: SearchDocument[]) => Promise<void>): Promise<{ taken: number; queuedAt: Date[] }> {
+  async drainOutbox(
+    limit: number,
+    apply: (docs: SearchDocument[]) => Promise<void>,
+  ): Promise<{ taken: number; queuedAt: Date[] }> {
     const { rows } = await this.db.query<{ id: string; product_id: number; created_at: Date }>(
       `UPDATE catalog_outbox SET claimed_at = clock_timestamp()
         WHERE id IN (SELECT id FROM catalog_outbox
-                      WHERE claimed_at IS NULL OR claimed_at < clock_timestamp() - make_interval(secs => ${OUTBOX_CLAIM_SECONDS})
+                      WHERE claimed_at IS NULL
+                        OR claimed_at < clock_timestamp() - make_interval(secs => ${OUTBOX_CLAIM_SECONDS})
                       ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
         RETURNING id, product_id, created_at`,
       [limit],
@@ -696,7 +784,9 @@ export class CatalogStore {
     try {
       await apply(await this.documents([...new Set(rows.map((r) => r.product_id))]))
     } catch (error) {
-      await this.db.query('UPDATE catalog_outbox SET claimed_at = NULL WHERE id = ANY($1::bigint[])', [ids]).catch(() => undefined)
+      await this.db
+        .query('UPDATE catalog_outbox SET claimed_at = NULL WHERE id = ANY($1::bigint[])', [ids])
+        .catch(() => undefined)
       throw error
     }
     await this.db.query('DELETE FROM catalog_outbox WHERE id = ANY($1::bigint[])', [ids])

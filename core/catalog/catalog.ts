@@ -65,7 +65,10 @@ export class Catalog {
     try {
       await apply()
     } catch (error) {
-      this.logger.warn({ err: (error as Error).message }, 'catalog: post-commit Redis write failed, retrying in the background')
+      this.logger.warn(
+        { err: (error as Error).message },
+        'catalog: post-commit Redis write failed, retrying in the background',
+      )
       void this.retry(apply, Date.now() + AFTER_COMMIT_RETRY_MS)
     }
     if (write.queued) {
@@ -142,7 +145,10 @@ export class Catalog {
     if (missing.length) {
       const fromDb = await this.store.stockOf(missing)
       const known = new Set(fromDb.map((c) => c.sku))
-      const refill: StockCopy[] = [...fromDb, ...missing.filter((s) => !known.has(s)).map((sku) => ({ sku, quantity: -1, version: 0 }))]
+      const refill: StockCopy[] = [
+        ...fromDb,
+        ...missing.filter((s) => !known.has(s)).map((sku) => ({ sku, quantity: -1, version: 0 })),
+      ]
       for (const c of refill) quantity.set(c.sku, c.quantity)
       await this.scripts.setStock(refill)
     }

@@ -31,7 +31,10 @@ export class CategoryTree {
     const old = this.byId.get(row.id)
     if (old) {
       const siblings = this.children.get(old.parentId) ?? []
-      this.children.set(old.parentId, siblings.filter((c) => c.id !== row.id))
+      this.children.set(
+        old.parentId,
+        siblings.filter((c) => c.id !== row.id),
+      )
       this.bySlug.delete(old.slug)
     }
     this.byId.set(row.id, row)
@@ -49,7 +52,11 @@ export class CategoryTree {
   path(id: number): CategoryRow[] {
     const out: CategoryRow[] = []
     const seen = new Set<number>()
-    for (let row = this.byId.get(id); row && !seen.has(row.id); row = row.parentId === null ? undefined : this.byId.get(row.parentId)) {
+    for (
+      let row = this.byId.get(id);
+      row && !seen.has(row.id);
+      row = row.parentId === null ? undefined : this.byId.get(row.parentId)
+    ) {
       seen.add(row.id)
       out.unshift(row)
     }
@@ -79,7 +86,11 @@ export class CategoryTree {
   }
 
   /** The tree with product counts that include every category below, from counts of products per category. */
-  nodes(directCounts: Map<number, number>, parent: number | null = null, depth = Number.POSITIVE_INFINITY): CategoryNode[] {
+  nodes(
+    directCounts: Map<number, number>,
+    parent: number | null = null,
+    depth = Number.POSITIVE_INFINITY,
+  ): CategoryNode[] {
     return this.childrenOf(parent).map((row) => {
       const children = depth > 1 ? this.nodes(directCounts, row.id, depth - 1) : []
       const productCount = this.subtree(row.id).reduce((sum, id) => sum + (directCounts.get(id) ?? 0), 0)

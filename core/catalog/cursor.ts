@@ -5,7 +5,15 @@ import { ApiError } from '../errors/api-error.ts'
  * Opaque pagination cursors: the sort they belong to and the last row's sort key, base64url JSON. A cursor
  * from another sort, or one that does not decode, is a 400 naming `cursor`.
  */
-const CursorShape = z.object({ s: z.string(), k: z.array(z.union([z.number(), z.string()])).min(1).max(4) }).strict()
+const CursorShape = z
+  .object({
+    s: z.string(),
+    k: z
+      .array(z.union([z.number(), z.string()]))
+      .min(1)
+      .max(4),
+  })
+  .strict()
 
 export function encodeCursor(sort: string, key: Array<number | string>): string {
   return Buffer.from(JSON.stringify({ s: sort, k: key })).toString('base64url')
@@ -21,7 +29,8 @@ export function decodeCursor(cursor: string | undefined, sort: string): Array<nu
   }
   const parsed = CursorShape.safeParse(value)
   if (!parsed.success) throw new ApiError('invalid_query', 'cursor: not a cursor this API gave out', 'cursor')
-  if (parsed.data.s !== sort) throw new ApiError('invalid_query', `cursor: it belongs to sort ${parsed.data.s}, not ${sort}`, 'cursor')
+  if (parsed.data.s !== sort)
+    throw new ApiError('invalid_query', `cursor: it belongs to sort ${parsed.data.s}, not ${sort}`, 'cursor')
   return parsed.data.k
 }
 

@@ -13,7 +13,13 @@ export interface Answer {
   headers: Headers
 }
 
-export async function call(core: Core, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+export async function call(
+  core: Core,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const init: RequestInit = { method, headers: { ...headers } }
   if (body !== undefined) {
     init.body = typeof body === 'string' ? body : JSON.stringify(body)
@@ -30,8 +36,13 @@ export async function call(core: Core, method: string, path: string, body?: unkn
   return { status: res.status, json, headers: res.headers }
 }
 
-export const adminCall = (core: Core, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
-  call(core, method, path, body, { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}`, ...headers })
+export const adminCall = (
+  core: Core,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) => call(core, method, path, body, { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}`, ...headers })
 
 /** A small catalog: two departments, five categories, seven products (one with accents, one out of stock). */
 export const FIXTURE: SampleLine[] = [
@@ -113,7 +124,8 @@ export async function importLines(core: Core, lines: SampleLine[], batch = 500):
   for (let i = 0; i < lines.length; i += batch) {
     const items = lines.slice(i, i + batch).map((item, j) => ({ line: i + j + 1, item }))
     const res = await adminCall(core, 'POST', '/admin/catalog/import', { items })
-    if (res.status !== 200 || res.json.errors) throw new Error(`import failed: ${res.status} ${JSON.stringify(res.json).slice(0, 500)}`)
+    if (res.status !== 200 || res.json.errors)
+      throw new Error(`import failed: ${res.status} ${JSON.stringify(res.json).slice(0, 500)}`)
   }
 }
 
@@ -123,13 +135,24 @@ export async function drainSearch(core: Core): Promise<void> {
   if (res.status !== 200) throw new Error(`drain failed: ${res.status} ${JSON.stringify(res.json)}`)
 }
 
-const CATALOG_TABLES = ['catalog_categories', 'catalog_products', 'catalog_variants', 'catalog_outbox', 'search_documents', 'search_terms', 'sales']
+const CATALOG_TABLES = [
+  'catalog_categories',
+  'catalog_products',
+  'catalog_variants',
+  'catalog_outbox',
+  'search_documents',
+  'search_terms',
+  'sales',
+]
 
 /** Every catalog and search table (row count + digest) and every catalog key in Redis. */
 export async function catalogSnapshot(db: pg.Pool, redis: Redis, prefix: string): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {}
   for (const table of CATALOG_TABLES) {
-    const { rows } = await db.query(`SELECT count(*)::int AS n, coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') AS digest FROM ${table} t`)
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS n, coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') AS digest
+        FROM ${table} t`,
+    )
     out[`pg:${table}`] = rows[0]
   }
   let cursor = '0'
@@ -138,10 +161,13 @@ export async function catalogSnapshot(db: pg.Pool, redis: Redis, prefix: string)
     for (const key of keys) {
       const type = await redis.type(key)
       out[key] =
-        type === 'string' ? await redis.get(key)
-        : type === 'hash' ? await redis.hgetall(key)
-        : type === 'zset' ? await redis.zrange(key, '0', '-1', 'WITHSCORES')
-        : type
+        type === 'string'
+          ? await redis.get(key)
+          : type === 'hash'
+            ? await redis.hgetall(key)
+            : type === 'zset'
+              ? await redis.zrange(key, '0', '-1', 'WITHSCORES')
+              : type
     }
     cursor = next
   } while (cursor !== '0')

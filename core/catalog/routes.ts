@@ -3,7 +3,8 @@
  *   shoppers (read, uncached here; the edge caches):  GET /v1/categories, /v1/categories/:slug/products,
  *     /v1/products/:slug, /v1/availability?skus=, /v1/catalog/home, /v1/catalog/drops, /v1/catalog/changes
  *   operators (CORE_ADMIN_TOKEN):  PUT /admin/catalog/categories/:slug, GET|PUT|PATCH /admin/catalog/products/:slug,
- *     POST /admin/catalog/products/:slug/archive, PUT /admin/catalog/variants/:sku/price|stock, POST /admin/catalog/import
+ *     POST /admin/catalog/products/:slug/archive, PUT /admin/catalog/variants/:sku/price|stock,
+ *     POST /admin/catalog/import
  * Bad input is a 4xx `{error:{code,message,field}}` and changes nothing.
  */
 import { Hono, type Context } from 'hono'
@@ -114,7 +115,12 @@ export function catalogRoutes({ catalog, metrics, adminToken }: CatalogRoutesDep
     const tree = await catalog.store.tree()
     const row = tree.bySlug.get(slug)!
     return c.json(
-      { slug, name: row.name, parent: row.parentId === null ? null : tree.byId.get(row.parentId)!.slug, position: row.position },
+      {
+        slug,
+        name: row.name,
+        parent: row.parentId === null ? null : tree.byId.get(row.parentId)!.slug,
+        position: row.position,
+      },
       created ? 201 : 200,
     )
   })

@@ -23,7 +23,11 @@ const { errors } = createRequire(import.meta.url)('@elastic/elasticsearch') as t
 searchEngineContract(
   'elasticsearch',
   async () => {
-    const engine = new ElasticsearchEngine({ node: process.env.ES_URL, apiKey: process.env.ES_API_KEY, alias: uniqueName('fgtest-') })
+    const engine = new ElasticsearchEngine({
+      node: process.env.ES_URL,
+      apiKey: process.env.ES_API_KEY,
+      alias: uniqueName('fgtest-'),
+    })
     return {
       engine,
       settle: () => engine.refresh(),
@@ -36,7 +40,8 @@ searchEngineContract(
   Boolean(process.env.ES_URL),
 )
 
-type Params = { method: string; path: string; body?: any; querystring?: Record<string, string> } // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Params = { method: string; path: string; body?: any; querystring?: Record<string, string> }
 
 let mock: Mock
 let calls: Params[]
@@ -50,7 +55,14 @@ function on(method: string, path: string, answer: (params: Params) => unknown) {
   })
 }
 
-const notFound = () => new errors.ResponseError({ body: { error: 'not found' }, statusCode: 404, headers: {}, warnings: [], meta: {} as never })
+const notFound = () =>
+  new errors.ResponseError({
+    body: { error: 'not found' },
+    statusCode: 404,
+    headers: {},
+    warnings: [],
+    meta: {} as never,
+  })
 
 function doc(productId: number, version: number): SearchDocument {
   return {
@@ -94,9 +106,17 @@ describe('when the index does not exist yet', () => {
     const create = calls.find((c) => c.method === 'PUT')!
     expect(create.path).toBe('/products_v1')
     expect(create.body.aliases).toEqual({ products: {} })
-    expect(create.body.settings.analysis.filter.autocomplete_ngram).toEqual({ type: 'edge_ngram', min_gram: 2, max_gram: 15 })
+    expect(create.body.settings.analysis.filter.autocomplete_ngram).toEqual({
+      type: 'edge_ngram',
+      min_gram: 2,
+      max_gram: 15,
+    })
     expect(create.body.mappings).toEqual(INDEX_MAPPINGS)
-    expect(create.body.mappings.properties.name.fields.autocomplete).toEqual({ type: 'text', analyzer: 'autocomplete', search_analyzer: 'folding' })
+    expect(create.body.mappings.properties.name.fields.autocomplete).toEqual({
+      type: 'text',
+      analyzer: 'autocomplete',
+      search_analyzer: 'folding',
+    })
   })
 
   it('should leave an existing alias alone', async () => {
@@ -134,24 +154,64 @@ describe('when searching', () => {
       })),
     },
     aggregations: {
-      brand: { doc_count: 50, values: { buckets: [{ key: 'Sonix', doc_count: 30 }, { key: 'Koto', doc_count: 20 }] } },
-      category: { doc_count: 42, values: { buckets: [{ key: 'headphones', doc_count: 42, label: { buckets: [{ key: 'Headphones', doc_count: 42 }] } }] } },
-      price: { doc_count: 42, values: { buckets: [{ key: 'under-25', doc_count: 40 }, { key: '25-50', doc_count: 2 }] } },
+      brand: {
+        doc_count: 50,
+        values: {
+          buckets: [
+            { key: 'Sonix', doc_count: 30 },
+            { key: 'Koto', doc_count: 20 },
+          ],
+        },
+      },
+      category: {
+        doc_count: 42,
+        values: {
+          buckets: [{ key: 'headphones', doc_count: 42, label: { buckets: [{ key: 'Headphones', doc_count: 42 }] } }],
+        },
+      },
+      price: {
+        doc_count: 42,
+        values: {
+          buckets: [
+            { key: 'under-25', doc_count: 40 },
+            { key: '25-50', doc_count: 2 },
+          ],
+        },
+      },
     },
-    suggest: { words: [{ text: 'sonx', offset: 0, length: 4, options: [{ text: 'sonix', score: 0.8, freq: 30 }] }, { text: 'wireless', offset: 5, length: 8, options: [] }] },
+    suggest: {
+      words: [
+        { text: 'sonx', offset: 0, length: 4, options: [{ text: 'sonix', score: 0.8, freq: 30 }] },
+        { text: 'wireless', offset: 5, length: 8, options: [] },
+      ],
+    },
   }
 
-  it('should send multi_match with fuzziness AUTO, selected facets in post_filter, each facet filtered by the others', async () => {
+  it('should send fuzzy multi_match, selected facets in post_filter, each facet filtered by the others', async () => {
     on('POST', '/products/_search', () => answer)
     const cursor = encodeCursor('price_asc', [1999, 17])
 
-    await engine.search(SearchQuery.parse({ q: 'Sonx Wireless', brand: 'Sonix', category: 'audio', priceMin: '0', priceMax: '2499', inStock: 'true', sort: 'price_asc', cursor, limit: '2' }))
+    await engine.search(
+      SearchQuery.parse({
+        q: 'Sonx Wireless',
+        brand: 'Sonix',
+        category: 'audio',
+        priceMin: '0',
+        priceMax: '2499',
+        inStock: 'true',
+        sort: 'price_asc',
+        cursor,
+        limit: '2',
+      }),
+    )
 
     const { body } = calls[0]!
     const fuzzy = body.query.bool.must[0].bool.should[0].multi_match
     expect(fuzzy).toMatchObject({ query: 'sonx wireless', fuzziness: 'AUTO', operator: 'and' })
     expect(fuzzy.fields).toContain('name^3')
-    expect(body.query.bool.must[0].bool.should[1]).toEqual({ match: { 'name.autocomplete': { query: 'sonx wireless', operator: 'and' } } })
+    expect(body.query.bool.must[0].bool.should[1]).toEqual({
+      match: { 'name.autocomplete': { query: 'sonx wireless', operator: 'and' } },
+    })
     expect(body.query.bool.should[0].multi_match).toMatchObject({ type: 'phrase', boost: 3 })
     expect(body.query.bool.filter).toEqual([{ term: { active: true } }, { term: { in_stock: true } }])
     const brand = { terms: { brand: ['Sonix'] } }
@@ -211,14 +271,33 @@ describe('when searching', () => {
   })
 
   it('should ask the autocomplete field for suggestions', async () => {
-    on('POST', '/products/_search', () => ({ hits: { total: { value: 1 }, hits: [{ _source: { name: 'Sonix X200', slug: 'sonix-x200' } }] } }))
+    on('POST', '/products/_search', () => ({
+      hits: { total: { value: 1 }, hits: [{ _source: { name: 'Sonix X200', slug: 'sonix-x200' } }] },
+    }))
 
-    expect(await engine.suggest('Soni', 5)).toEqual({ q: 'Soni', suggestions: [{ text: 'Sonix X200', slug: 'sonix-x200' }] })
-    expect(calls[0]!.body).toMatchObject({ size: 5, query: { bool: { must: [{ match: { 'name.autocomplete': { query: 'soni', operator: 'and' } } }] } } })
+    expect(await engine.suggest('Soni', 5)).toEqual({
+      q: 'Soni',
+      suggestions: [{ text: 'Sonix X200', slug: 'sonix-x200' }],
+    })
+    expect(calls[0]!.body).toMatchObject({
+      size: 5,
+      query: { bool: { must: [{ match: { 'name.autocomplete': { query: 'soni', operator: 'and' } } }] } },
+    })
   })
 
   it('should report 5xx answers (after the client retried) and lost connections as "unavailable"', async () => {
-    on('POST', '/products/_search', () => new errors.ResponseError({ body: { error: 'busy' }, statusCode: 503, headers: {}, warnings: [], meta: {} as never }))
+    on(
+      'POST',
+      '/products/_search',
+      () =>
+        new errors.ResponseError({
+          body: { error: 'busy' },
+          statusCode: 503,
+          headers: {},
+          warnings: [],
+          meta: {} as never,
+        }),
+    )
 
     const error = await engine.search(SearchQuery.parse({ q: 'x' })).catch((e: unknown) => e)
 
@@ -237,7 +316,13 @@ describe('when writing documents', () => {
       errors: true,
       items: [
         { index: { _id: '1', status: 201 } },
-        { index: { _id: '2', status: 409, error: { type: 'version_conflict_engine_exception', reason: 'version conflict' } } },
+        {
+          index: {
+            _id: '2',
+            status: 409,
+            error: { type: 'version_conflict_engine_exception', reason: 'version conflict' },
+          },
+        },
       ],
     }))
 
@@ -245,12 +330,20 @@ describe('when writing documents', () => {
 
     const ops = calls[0]!.body as Array<Record<string, any>> // eslint-disable-line @typescript-eslint/no-explicit-any
     expect(ops[0]).toEqual({ index: { _index: 'products', _id: '1', version: 4, version_type: 'external' } })
-    expect(ops[1]).toMatchObject({ product_id: 1, version: 4, category_slugs: ['electronics', 'audio', 'headphones'], category_names: 'Electronics Audio Headphones' })
+    expect(ops[1]).toMatchObject({
+      product_id: 1,
+      version: 4,
+      category_slugs: ['electronics', 'audio', 'headphones'],
+      category_names: 'Electronics Audio Headphones',
+    })
     expect(ops[2]).toEqual({ index: { _index: 'products', _id: '2', version: 2, version_type: 'external' } })
   })
 
   it('should fail the batch on any other item error, so the outbox keeps it', async () => {
-    on('POST', '/_bulk', () => ({ errors: true, items: [{ index: { _id: '1', status: 400, error: { type: 'mapper_parsing_exception', reason: 'bad field' } } }] }))
+    on('POST', '/_bulk', () => ({
+      errors: true,
+      items: [{ index: { _id: '1', status: 400, error: { type: 'mapper_parsing_exception', reason: 'bad field' } } }],
+    }))
 
     await expect(engine.upsert([doc(1, 1)])).rejects.toThrow(/mapper_parsing_exception/)
   })
@@ -266,7 +359,12 @@ describe('when reindexing', () => {
     on('HEAD', '/_alias/products', () => ({}))
     on('GET', '/_alias/products', () => ({ products_v4: { aliases: { products: {} } } }))
     on('PUT', '/products_v5', () => ({ acknowledged: true }))
-    on('POST', '/_bulk', (p) => ({ errors: false, items: (p.body as unknown[]).filter((_, i) => i % 2 === 0).map((_, i) => ({ index: { _id: String(i), status: 201 } })) }))
+    on('POST', '/_bulk', (p) => ({
+      errors: false,
+      items: (p.body as unknown[])
+        .filter((_, i) => i % 2 === 0)
+        .map((_, i) => ({ index: { _id: String(i), status: 201 } })),
+    }))
     on('GET', '/products_v5/_refresh', () => ({ _shards: {} }))
     on('POST', '/_aliases', () => ({ acknowledged: true }))
     on('DELETE', '/products_v4', () => ({ acknowledged: true }))
@@ -285,9 +383,14 @@ describe('when reindexing', () => {
       'DELETE /products_v4',
     ])
     expect(calls.find((c) => c.path === '/products_v5')!.body.aliases).toBeUndefined()
-    expect((calls.find((c) => c.path === '/_bulk')!.body as Array<{ index?: { _index: string } }>)[0]!.index!._index).toBe('products_v5')
+    expect(
+      (calls.find((c) => c.path === '/_bulk')!.body as Array<{ index?: { _index: string } }>)[0]!.index!._index,
+    ).toBe('products_v5')
     expect(calls.find((c) => c.path === '/_aliases')!.body).toEqual({
-      actions: [{ remove: { index: 'products_v4', alias: 'products' } }, { add: { index: 'products_v5', alias: 'products' } }],
+      actions: [
+        { remove: { index: 'products_v4', alias: 'products' } },
+        { add: { index: 'products_v5', alias: 'products' } },
+      ],
     })
   })
 
@@ -295,7 +398,18 @@ describe('when reindexing', () => {
     on('HEAD', '/_alias/products', () => ({}))
     on('GET', '/_alias/products', () => ({ products_v1: { aliases: { products: {} } } }))
     on('PUT', '/products_v2', () => ({ acknowledged: true }))
-    on('POST', '/_bulk', () => new errors.ResponseError({ body: { error: 'disk full' }, statusCode: 507, headers: {}, warnings: [], meta: {} as never }))
+    on(
+      'POST',
+      '/_bulk',
+      () =>
+        new errors.ResponseError({
+          body: { error: 'disk full' },
+          statusCode: 507,
+          headers: {},
+          warnings: [],
+          meta: {} as never,
+        }),
+    )
     on('DELETE', '/products_v2', () => ({ acknowledged: true }))
 
     await expect(engine.reindex(batches())).rejects.toThrow()

@@ -35,8 +35,16 @@ export const INDEX_SETTINGS = {
     },
     analyzer: {
       folding: { type: 'custom', tokenizer: 'standard', filter: ['lowercase', 'asciifolding'] },
-      folding_english: { type: 'custom', tokenizer: 'standard', filter: ['lowercase', 'asciifolding', 'english_stop', 'english_stemmer'] },
-      autocomplete: { type: 'custom', tokenizer: 'standard', filter: ['lowercase', 'asciifolding', 'autocomplete_ngram'] },
+      folding_english: {
+        type: 'custom',
+        tokenizer: 'standard',
+        filter: ['lowercase', 'asciifolding', 'english_stop', 'english_stemmer'],
+      },
+      autocomplete: {
+        type: 'custom',
+        tokenizer: 'standard',
+        filter: ['lowercase', 'asciifolding', 'autocomplete_ngram'],
+      },
     },
   },
 }
@@ -175,12 +183,26 @@ export function searchRequest(index: string, query: SearchQuery): Json {
     // One more than the page: whether there is a next page is known without asking again.
     size: query.limit + 1,
     track_total_hits: true,
-    _source: ['product_id', 'slug', 'name', 'brand', 'category_slug', 'category_name', 'price_cents', 'list_price_cents', 'currency', 'image', 'sku'],
+    _source: [
+      'product_id',
+      'slug',
+      'name',
+      'brand',
+      'category_slug',
+      'category_name',
+      'price_cents',
+      'list_price_cents',
+      'currency',
+      'image',
+      'sku',
+    ],
     query: {
       bool: {
         must: [match],
         filter: f.always,
-        ...(text ? { should: [{ multi_match: { query: text, type: 'phrase', fields: ['name^3', 'brand.text'], boost: 3 } }] } : {}),
+        ...(text
+          ? { should: [{ multi_match: { query: text, type: 'phrase', fields: ['name^3', 'brand.text'], boost: 3 } }] }
+          : {}),
       },
     },
     post_filter: all(f.brand, f.category, f.price),
@@ -188,7 +210,12 @@ export function searchRequest(index: string, query: SearchQuery): Json {
       brand: { filter: all(f.category, f.price), aggs: { values: { terms: { field: 'brand', size: FACET_SIZE } } } },
       category: {
         filter: all(f.brand, f.price),
-        aggs: { values: { terms: { field: 'category_slug', size: FACET_SIZE }, aggs: { label: { terms: { field: 'category_name', size: 1 } } } } },
+        aggs: {
+          values: {
+            terms: { field: 'category_slug', size: FACET_SIZE },
+            aggs: { label: { terms: { field: 'category_name', size: 1 } } },
+          },
+        },
       },
       price: {
         filter: all(f.brand, f.category),
@@ -196,7 +223,11 @@ export function searchRequest(index: string, query: SearchQuery): Json {
           values: {
             range: {
               field: 'price_cents',
-              ranges: PRICE_BUCKETS.map((b) => ({ key: b.key, ...(b.from === null ? {} : { from: b.from }), ...(b.to === null ? {} : { to: b.to }) })),
+              ranges: PRICE_BUCKETS.map((b) => ({
+                key: b.key,
+                ...(b.from === null ? {} : { from: b.from }),
+                ...(b.to === null ? {} : { to: b.to }),
+              })),
             },
           },
         },
@@ -267,13 +298,20 @@ export class ElasticsearchEngine implements SearchEngine {
       await this.createIndex(`${this.alias}_v1`, true)
     } catch (error) {
       // Another core process created it first.
-      if ((error as { meta?: { body?: { error?: { type?: string } } } }).meta?.body?.error?.type !== 'resource_already_exists_exception') throw error
+      if (
+        (error as { meta?: { body?: { error?: { type?: string } } } }).meta?.body?.error?.type !==
+        'resource_already_exists_exception'
+      )
+        throw error
     }
   }
 
   async upsert(docs: SearchDocument[], index = this.alias): Promise<UpsertResult> {
     if (!docs.length) return { applied: 0, stale: 0 }
-    const operations = docs.flatMap((d) => [{ index: { _index: index, _id: String(d.productId), version: d.version, version_type: 'external' } }, toSource(d)])
+    const operations = docs.flatMap((d) => [
+      { index: { _index: index, _id: String(d.productId), version: d.version, version_type: 'external' } },
+      toSource(d),
+    ])
     const response = await this.client.bulk({ operations } as Parameters<Client['bulk']>[0])
     let applied = 0
     let stale = 0
@@ -285,7 +323,10 @@ export class ElasticsearchEngine implements SearchEngine {
       else applied++
     }
     // Anything but a version conflict is a real failure: the drain keeps the batch queued and tries again.
-    if (failures.length) throw new Error(`elasticsearch bulk: ${failures.length} of ${docs.length} failed (${failures.slice(0, 3).join('; ')})`)
+    if (failures.length)
+      throw new Error(
+        `elasticsearch bulk: ${failures.length} of ${docs.length} failed (${failures.slice(0, 3).join('; ')})`,
+      )
     return { applied, stale }
   }
 
@@ -299,7 +340,10 @@ export class ElasticsearchEngine implements SearchEngine {
       for await (const batch of batches) documents += (await this.upsert(batch, index)).applied
       await this.client.indices.refresh({ index })
       await this.client.indices.updateAliases({
-        actions: [...old.map((o) => ({ remove: { index: o, alias: this.alias } })), { add: { index, alias: this.alias } }],
+        actions: [
+          ...old.map((o) => ({ remove: { index: o, alias: this.alias } })),
+          { add: { index, alias: this.alias } },
+        ],
       })
     } catch (error) {
       await this.client.indices.delete({ index }).catch(() => undefined)
@@ -369,7 +413,13 @@ export class ElasticsearchEngine implements SearchEngine {
           count: b.doc_count,
           selected: query.category?.includes(b.key) ?? false,
         })),
-        price: PRICE_BUCKETS.map((b) => ({ key: b.key, from: b.from, to: b.to, count: priceCounts.get(b.key) ?? 0, selected: selectedPrice === b.key })),
+        price: PRICE_BUCKETS.map((b) => ({
+          key: b.key,
+          from: b.from,
+          to: b.to,
+          count: priceCounts.get(b.key) ?? 0,
+          selected: selectedPrice === b.key,
+        })),
       },
       didYouMean: corrected ? corrections.map((w) => w.options[0]?.text ?? w.text).join(' ') : null,
       nextCursor: more && last?.sort ? encodeCursor(query.sort, last.sort) : null,

@@ -7,7 +7,13 @@
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PRICE_BUCKETS, SearchQuery, type SearchDocument, type SearchQueryInput, type SearchResponse } from '../../contracts/index.ts'
+import {
+  PRICE_BUCKETS,
+  SearchQuery,
+  type SearchDocument,
+  type SearchQueryInput,
+  type SearchResponse,
+} from '../../contracts/index.ts'
 import { dropRedisPrefix, migratedDatabase, testRedis, uniqueName } from '../../test/support/services.ts'
 import { Catalog } from '../catalog/catalog.ts'
 import { sampleCatalog, seededRandom } from '../catalog/sample-catalog.ts'
@@ -33,12 +39,16 @@ const PROPERTY_RUNS = 40
 const TRUTH = `
   WITH RECURSIVE up AS (
     SELECT id AS category_id, id AS ancestor FROM catalog_categories
-    UNION ALL SELECT up.category_id, c.parent_id FROM up JOIN catalog_categories c ON c.id = up.ancestor WHERE c.parent_id IS NOT NULL
+    UNION ALL SELECT up.category_id, c.parent_id FROM up JOIN catalog_categories c ON c.id = up.ancestor
+      WHERE c.parent_id IS NOT NULL
   )
   SELECT p.id, p.brand, c.slug AS category,
-         (SELECT array_agg(a.slug) FROM up JOIN catalog_categories a ON a.id = up.ancestor WHERE up.category_id = p.category_id) AS categories,
-         (SELECT min(coalesce(v.sale_price_cents, v.list_price_cents)) FROM catalog_variants v WHERE v.product_id = p.id AND v.archived_at IS NULL) AS price,
-         EXISTS (SELECT 1 FROM catalog_variants v WHERE v.product_id = p.id AND v.archived_at IS NULL AND v.stock > 0) AS in_stock
+         (SELECT array_agg(a.slug) FROM up JOIN catalog_categories a ON a.id = up.ancestor
+           WHERE up.category_id = p.category_id) AS categories,
+         (SELECT min(coalesce(v.sale_price_cents, v.list_price_cents)) FROM catalog_variants v
+           WHERE v.product_id = p.id AND v.archived_at IS NULL) AS price,
+         EXISTS (SELECT 1 FROM catalog_variants v WHERE v.product_id = p.id AND v.archived_at IS NULL
+           AND v.stock > 0) AS in_stock
     FROM catalog_products p JOIN catalog_categories c ON c.id = p.category_id
    WHERE p.status = 'active' AND p.slug = ANY($1)`
 
@@ -79,7 +89,11 @@ function expectFacet(returned: Array<{ value: string; count: number }>, truth: M
   else for (const [value, n] of missing) expect(n, `${what} ${value} left out`).toBeLessThanOrEqual(smallest)
 }
 
-export function searchEngineContract(name: string, makeEngine: (env: ContractEnv) => Promise<ContractEngine>, enabled = true): void {
+export function searchEngineContract(
+  name: string,
+  makeEngine: (env: ContractEnv) => Promise<ContractEngine>,
+  enabled = true,
+): void {
   describe.runIf(enabled)(`search engine contract: ${name}`, () => {
     let db: pg.Pool
     let drop: () => Promise<void>
@@ -101,7 +115,8 @@ export function searchEngineContract(name: string, makeEngine: (env: ContractEnv
       const lines = sampleCatalog({ products: CONTRACT_PRODUCTS })
       for (let i = 0; i < lines.length; i += 500) {
         const result = await catalog.importItems(lines.slice(i, i + 500).map((item, j) => ({ line: i + j + 1, item })))
-        if (result.errors) throw new Error(`contract catalog did not import: ${JSON.stringify(result.results.find((r) => r.error))}`)
+        if (result.errors)
+          throw new Error(`contract catalog did not import: ${JSON.stringify(result.results.find((r) => r.error))}`)
       }
       subject = await makeEngine({ db, catalog })
       engine = subject.engine
@@ -156,7 +171,20 @@ export function searchEngineContract(name: string, makeEngine: (env: ContractEnv
       it('should count facets, totals and pages exactly as brute-force SQL over the catalog does', async () => {
         const random = seededRandom(7)
         const pick = <T>(items: T[]) => items[Math.floor(random() * items.length)]!
-        const words = ['', '', 'headphones', 'wireless', 'sonix', 'espresso machine', 'black', 'pro', 'tent', 'lamp', 'shoe', 'nordkap']
+        const words = [
+          '',
+          '',
+          'headphones',
+          'wireless',
+          'sonix',
+          'espresso machine',
+          'black',
+          'pro',
+          'tent',
+          'lamp',
+          'shoe',
+          'nordkap',
+        ]
         const brands = [...new Set(docs.map((d) => d.brand))]
         const categories = [...new Set(docs.flatMap((d) => d.categorySlugs))]
         for (let run = 0; run < PROPERTY_RUNS; run++) {
@@ -177,24 +205,46 @@ export function searchEngineContract(name: string, makeEngine: (env: ContractEnv
           const { rows: truth } = await db.query<Truth>(TRUTH, [matched])
           const inStockOk = (t: Truth) => query.inStock === undefined || t.in_stock === query.inStock
           const brandOk = (t: Truth) => !query.brand?.length || query.brand.includes(t.brand)
-          const categoryOk = (t: Truth) => !query.category?.length || t.categories.some((c) => query.category!.includes(c))
-          const priceOk = (t: Truth) => (query.priceMin === undefined || t.price >= query.priceMin) && (query.priceMax === undefined || t.price <= query.priceMax)
+          const categoryOk = (t: Truth) =>
+            !query.category?.length || t.categories.some((c) => query.category!.includes(c))
+          const priceOk = (t: Truth) =>
+            (query.priceMin === undefined || t.price >= query.priceMin) &&
+            (query.priceMax === undefined || t.price <= query.priceMax)
           const base = truth.filter(inStockOk)
 
           const result = await engine.search(query)
           const expected = base.filter((t) => brandOk(t) && categoryOk(t) && priceOk(t))
           expect(result.total, label).toBe(expected.length)
-          expectFacet(result.facets.brand, counts(base.filter((t) => categoryOk(t) && priceOk(t)), (t) => t.brand), `${label} brand`)
-          expectFacet(result.facets.category, counts(base.filter((t) => brandOk(t) && priceOk(t)), (t) => t.category), `${label} category`)
+          expectFacet(
+            result.facets.brand,
+            counts(
+              base.filter((t) => categoryOk(t) && priceOk(t)),
+              (t) => t.brand,
+            ),
+            `${label} brand`,
+          )
+          expectFacet(
+            result.facets.category,
+            counts(
+              base.filter((t) => brandOk(t) && priceOk(t)),
+              (t) => t.category,
+            ),
+            `${label} category`,
+          )
           const forPrice = base.filter((t) => brandOk(t) && categoryOk(t))
           for (const bucket of result.facets.price) {
-            const n = forPrice.filter((t) => (bucket.from === null || t.price >= bucket.from) && (bucket.to === null || t.price < bucket.to)).length
+            const n = forPrice.filter(
+              (t) => (bucket.from === null || t.price >= bucket.from) && (bucket.to === null || t.price < bucket.to),
+            ).length
             expect(bucket.count, `${label} price ${bucket.key}`).toBe(n)
           }
           for (const sort of ['relevance', 'price_asc', 'price_desc'] as const) {
             const paged = await allHits(engine, { ...input, sort })
             expect(new Set(paged).size, `${label} ${sort} no duplicates`).toBe(paged.length)
-            const { rows } = await db.query<{ slug: string; id: number }>('SELECT slug, id FROM catalog_products WHERE id = ANY($1)', [expected.map((t) => t.id)])
+            const { rows } = await db.query<{ slug: string; id: number }>(
+              'SELECT slug, id FROM catalog_products WHERE id = ANY($1)',
+              [expected.map((t) => t.id)],
+            )
             expect([...paged].sort(), `${label} ${sort} pages`).toEqual(rows.map((r) => r.slug).sort())
             if (sort !== 'relevance') {
               const prices = new Map(docs.map((d) => [d.slug, d.priceCents]))
@@ -215,7 +265,10 @@ export function searchEngineContract(name: string, makeEngine: (env: ContractEnv
 
       it('should refuse a cursor from another sort', async () => {
         const first = await search({ q: '', sort: 'price_asc', limit: 2 })
-        await expect(search({ q: '', sort: 'name', cursor: first.nextCursor! })).rejects.toMatchObject({ code: 'invalid_query', field: 'cursor' })
+        await expect(search({ q: '', sort: 'name', cursor: first.nextCursor! })).rejects.toMatchObject({
+          code: 'invalid_query',
+          field: 'cursor',
+        })
       })
     })
 
@@ -239,7 +292,9 @@ export function searchEngineContract(name: string, makeEngine: (env: ContractEnv
         await subject.settle()
 
         expect(slugs(await search({ q: 'pawsome orthopedic' }))).not.toContain('pawsome-orthopedic-dog-bed')
-        expect((await engine.suggest('pawsome ortho', 5)).suggestions.map((s) => s.slug)).not.toContain('pawsome-orthopedic-dog-bed')
+        expect((await engine.suggest('pawsome ortho', 5)).suggestions.map((s) => s.slug)).not.toContain(
+          'pawsome-orthopedic-dog-bed',
+        )
       })
 
       it('should rebuild the whole index from the catalog and keep answering', async () => {

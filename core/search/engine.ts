@@ -3,7 +3,14 @@
  * Elasticsearch (official client, alias + versioned indices). Both answer the same `SearchResponse`, with the
  * same facet rules (see `SearchFacets`), and both keep only the highest version of a document.
  */
-import { PRICE_BUCKETS, type ReindexReport, type SearchDocument, type SearchQuery, type SearchResponse, type SuggestResponse } from '../../contracts/index.ts'
+import {
+  PRICE_BUCKETS,
+  type ReindexReport,
+  type SearchDocument,
+  type SearchQuery,
+  type SearchResponse,
+  type SuggestResponse,
+} from '../../contracts/index.ts'
 
 export type EngineName = 'postgres' | 'elasticsearch'
 
@@ -54,16 +61,19 @@ export function selectedBucket(query: Pick<SearchQuery, 'priceMin' | 'priceMax'>
 
 /** Which price bucket a price falls in. */
 export function bucketOf(priceCents: number): string {
-  return PRICE_BUCKETS.find((b) => (b.from === null || priceCents >= b.from) && (b.to === null || priceCents < b.to))!.key
+  return PRICE_BUCKETS.find((b) => (b.from === null || priceCents >= b.from) && (b.to === null || priceCents < b.to))!
+    .key
 }
 
 /** Whether a document passes each facet dimension's filter (the rules both engines implement). */
 export function facetFilters(query: SearchQuery) {
   return {
     brand: (doc: Pick<SearchDocument, 'brand'>) => !query.brand?.length || query.brand.includes(doc.brand),
-    category: (doc: Pick<SearchDocument, 'categorySlugs'>) => !query.category?.length || doc.categorySlugs.some((s) => query.category!.includes(s)),
+    category: (doc: Pick<SearchDocument, 'categorySlugs'>) =>
+      !query.category?.length || doc.categorySlugs.some((s) => query.category!.includes(s)),
     price: (doc: Pick<SearchDocument, 'priceCents'>) =>
-      (query.priceMin === undefined || doc.priceCents >= query.priceMin) && (query.priceMax === undefined || doc.priceCents <= query.priceMax),
+      (query.priceMin === undefined || doc.priceCents >= query.priceMin) &&
+      (query.priceMax === undefined || doc.priceCents <= query.priceMax),
   }
 }
 
@@ -73,6 +83,7 @@ export function facetFilters(query: SearchQuery) {
  */
 export function engineUnavailable(error: unknown): boolean {
   const e = error as { name?: string; meta?: { statusCode?: number } }
-  if (['ConnectionError', 'TimeoutError', 'NoLivingConnectionsError', 'RequestAbortedError'].includes(e?.name ?? '')) return true
+  if (['ConnectionError', 'TimeoutError', 'NoLivingConnectionsError', 'RequestAbortedError'].includes(e?.name ?? ''))
+    return true
   return (e?.meta?.statusCode ?? 0) >= 500
 }

@@ -13,7 +13,9 @@ export interface GoldenQuery {
   expect: string
 }
 
-export const GOLDEN_QUERIES: GoldenQuery[] = JSON.parse(readFileSync(new URL('./golden-queries.json', import.meta.url), 'utf8'))
+export const GOLDEN_QUERIES: GoldenQuery[] = JSON.parse(
+  readFileSync(new URL('./golden-queries.json', import.meta.url), 'utf8'),
+)
 
 export interface GoldenReport {
   queries: number
@@ -25,7 +27,11 @@ export interface GoldenReport {
 }
 
 export async function runGoldenSet(engine: SearchEngine, queries = GOLDEN_QUERIES): Promise<GoldenReport> {
-  const found: Record<GoldenQuery['kind'], { hit: number; all: number }> = { exact: { hit: 0, all: 0 }, typo: { hit: 0, all: 0 }, prefix: { hit: 0, all: 0 } }
+  const found: Record<GoldenQuery['kind'], { hit: number; all: number }> = {
+    exact: { hit: 0, all: 0 },
+    typo: { hit: 0, all: 0 },
+    prefix: { hit: 0, all: 0 },
+  }
   const misses: GoldenReport['misses'] = []
   const latenciesMs: number[] = []
   let reciprocal = 0

@@ -26,28 +26,33 @@ const MIN_CORRECTED_LENGTH = 3
 /** Trigram word similarity a name needs in the last-resort match. */
 const NAME_SIMILARITY = 0.35
 const FACET_SIZE = 30
+/** ts_rank weights of D, C, B, A. */
+const RANK_WEIGHTS = '{0.1, 0.2, 0.4, 1.0}'
 
 const UPSERT = `
   WITH input AS (
-    SELECT * FROM unnest($1::int[], $2::int[], $3::boolean[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                         $9::text[], $10::text[], $11::text[], $12::text[], $13::int[], $14::int[], $15::text[],
+    SELECT * FROM unnest($1::int[], $2::int[], $3::boolean[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[], $14::int[],
+                         $15::text[],
                          $16::boolean[], $17::text[], $18::text[], $19::timestamptz[])
       AS t(product_id, version, active, slug, name, brand, description, attributes, category_slug, category_name,
            category_slugs, category_names, price_cents, list_price_cents, currency, in_stock, image, sku, created_at)
   ), written AS (
-    INSERT INTO search_documents AS d (product_id, version, active, slug, name, brand, category_slug, category_name, category_slugs,
-                                       price_cents, list_price_cents, currency, in_stock, image, sku, created_at, name_folded, document)
+    INSERT INTO search_documents AS d (product_id, version, active, slug, name, brand, category_slug, category_name,
+                                       category_slugs, price_cents, list_price_cents, currency, in_stock, image, sku,
+                                       created_at, name_folded, document)
     SELECT product_id, version, active, slug, name, brand, category_slug, category_name,
-           ARRAY(SELECT jsonb_array_elements_text(category_slugs::jsonb)), price_cents, list_price_cents, currency, in_stock,
-           image::jsonb, sku, created_at, search_fold(name),
+           ARRAY(SELECT jsonb_array_elements_text(category_slugs::jsonb)), price_cents, list_price_cents, currency,
+           in_stock, image::jsonb, sku, created_at, search_fold(name),
            setweight(to_tsvector('english', search_fold(name)), 'A')
              || setweight(to_tsvector('english', search_fold(brand || ' ' || category_names)), 'B')
              || setweight(to_tsvector('english', search_fold(attributes)), 'C')
              || setweight(to_tsvector('english', search_fold(description)), 'D')
       FROM input
     ON CONFLICT (product_id) DO UPDATE SET
-      version = EXCLUDED.version, active = EXCLUDED.active, slug = EXCLUDED.slug, name = EXCLUDED.name, brand = EXCLUDED.brand,
-      category_slug = EXCLUDED.category_slug, category_name = EXCLUDED.category_name, category_slugs = EXCLUDED.category_slugs,
+      version = EXCLUDED.version, active = EXCLUDED.active, slug = EXCLUDED.slug, name = EXCLUDED.name,
+      brand = EXCLUDED.brand, category_slug = EXCLUDED.category_slug, category_name = EXCLUDED.category_name,
+      category_slugs = EXCLUDED.category_slugs,
       price_cents = EXCLUDED.price_cents, list_price_cents = EXCLUDED.list_price_cents, currency = EXCLUDED.currency,
       in_stock = EXCLUDED.in_stock, image = EXCLUDED.image, sku = EXCLUDED.sku, created_at = EXCLUDED.created_at,
       name_folded = EXCLUDED.name_folded, document = EXCLUDED.document, indexed_at = now()
@@ -56,18 +61,24 @@ const UPSERT = `
   ), terms AS (
     INSERT INTO search_terms (term, stem)
     SELECT DISTINCT w, search_stem(w)
-      FROM input, regexp_split_to_table(search_fold(name || ' ' || brand || ' ' || category_names || ' ' || attributes), '[^a-z0-9]+') AS w
+      FROM input,
+           regexp_split_to_table(search_fold(name || ' ' || brand || ' ' || category_names || ' ' || attributes),
+                                 '[^a-z0-9]+') AS w
      WHERE active AND length(w) >= 2
     ON CONFLICT (term) DO NOTHING
   )
   SELECT count(*)::int AS applied FROM written`
 
-/** Per query word: known (as is, or by its stem), a prefix of a known word (last word only), its closest known words. */
+/**
+ * Per query word: known (as is, or by its stem), a prefix of a known word (last word only), its closest known
+ * words.
+ */
 const ANALYZE = `
   SELECT w.word,
          EXISTS (SELECT 1 FROM search_terms t WHERE t.term = w.word OR t.stem = search_stem(w.word)) AS known,
          (w.ord = $2 AND EXISTS (SELECT 1 FROM search_terms t WHERE t.term LIKE w.word || '%')) AS prefix,
-         ARRAY(SELECT t.term FROM search_terms t WHERE length(w.word) >= ${MIN_CORRECTED_LENGTH} AND t.term OPERATOR(public.%) w.word
+         ARRAY(SELECT t.term FROM search_terms t
+                WHERE length(w.word) >= ${MIN_CORRECTED_LENGTH} AND t.term OPERATOR(public.%) w.word
                 ORDER BY public.similarity(t.term, w.word) DESC, t.term LIMIT 3) AS corrections
     FROM unnest($1::text[]) WITH ORDINALITY AS w(word, ord)
    ORDER BY w.ord`
@@ -98,11 +109,14 @@ function plan(analysis: Analysis[], lastIsPrefix: boolean): Plan {
     }
     return [a.word]
   })
-  const didYouMean = corrected ? analysis.map((a) => (!a.known && !(a.prefix && lastIsPrefix) && a.corrections[0]) || a.word).join(' ') : null
+  const didYouMean = corrected
+    ? analysis.map((a) => (!a.known && !(a.prefix && lastIsPrefix) && a.corrections[0]) || a.word).join(' ')
+    : null
   return { groups, didYouMean }
 }
 
-const tsquery = (groups: string[][], join: ' & ' | ' | ') => groups.map((g) => (g.length === 1 ? g[0] : `(${g.join(' | ')})`)).join(join)
+const tsquery = (groups: string[][], join: ' & ' | ' | ') =>
+  groups.map((g) => (g.length === 1 ? g[0] : `(${g.join(' | ')})`)).join(join)
 
 interface HitRow {
   id: number
@@ -217,7 +231,8 @@ export class PostgresSearchEngine implements SearchEngine {
       const tsq = `to_tsquery('english', ${bind(match.tsquery)})`
       const q = bind(match.folded)
       where.push(`d.document @@ ${tsq}`)
-      score = `round((ts_rank('{0.1, 0.2, 0.4, 1.0}', d.document, ${tsq}) + 0.5 * public.word_similarity(${q}, d.name_folded))::numeric, 6)`
+      const rank = `ts_rank('${RANK_WEIGHTS}', d.document, ${tsq})`
+      score = `round((${rank} + 0.5 * public.word_similarity(${q}, d.name_folded))::numeric, 6)`
     } else if (match.kind === 'name') {
       const q = bind(match.folded)
       where.push(`public.word_similarity(${q}, d.name_folded) > ${NAME_SIMILARITY}`)
@@ -258,11 +273,17 @@ export class PostgresSearchEngine implements SearchEngine {
         after = keysets[sort]()
       }
     }
-    const order = { relevance: 'score DESC, id', newest: 'id DESC', price_asc: 'price_cents, id', price_desc: 'price_cents DESC, id', name: 'name, id' }[sort]
-    const buckets = PRICE_BUCKETS.map(
-      (b) =>
-        `'${b.key}', count(*) FILTER (WHERE ${[b.from === null ? '' : `price_cents >= ${b.from}`, b.to === null ? '' : `price_cents < ${b.to}`].filter(Boolean).join(' AND ')})`,
-    ).join(', ')
+    const order = {
+      relevance: 'score DESC, id',
+      newest: 'id DESC',
+      price_asc: 'price_cents, id',
+      price_desc: 'price_cents DESC, id',
+      name: 'name, id',
+    }[sort]
+    const buckets = PRICE_BUCKETS.map((b) => {
+      const bounds = [b.from === null ? '' : `price_cents >= ${b.from}`, b.to === null ? '' : `price_cents < ${b.to}`]
+      return `'${b.key}', count(*) FILTER (WHERE ${bounds.filter(Boolean).join(' AND ')})`
+    }).join(', ')
 
     const { rows } = await this.db.query<{
       matched: number
@@ -297,16 +318,29 @@ export class PostgresSearchEngine implements SearchEngine {
     const shown = page.slice(0, query.limit)
     const last = shown.at(-1)
     const keyOf = (h: HitRow): number | string =>
-      ({ relevance: Number(h.score), newest: h.id, price_asc: h.price_cents, price_desc: h.price_cents, name: h.name })[sort]
+      ({ relevance: Number(h.score), newest: h.id, price_asc: h.price_cents, price_desc: h.price_cents, name: h.name })[
+        sort
+      ]
     const selectedPrice = selectedBucket(query)
     const response: SearchResponse = {
       q: query.q,
       hits: shown.map(toSummary),
       total: r.total,
       facets: {
-        brand: (r.brands ?? []).map((b) => ({ value: b.value, label: b.value, count: b.count, selected: query.brand?.includes(b.value) ?? false })),
+        brand: (r.brands ?? []).map((b) => ({
+          value: b.value,
+          label: b.value,
+          count: b.count,
+          selected: query.brand?.includes(b.value) ?? false,
+        })),
         category: (r.categories ?? []).map((c) => ({ ...c, selected: query.category?.includes(c.value) ?? false })),
-        price: PRICE_BUCKETS.map((b) => ({ key: b.key, from: b.from, to: b.to, count: Number(r.prices[b.key] ?? 0), selected: selectedPrice === b.key })),
+        price: PRICE_BUCKETS.map((b) => ({
+          key: b.key,
+          from: b.from,
+          to: b.to,
+          count: Number(r.prices[b.key] ?? 0),
+          selected: selectedPrice === b.key,
+        })),
       },
       didYouMean,
       nextCursor: page.length > query.limit && last ? encodeCursor(query.sort, [keyOf(last), last.id]) : null,
@@ -324,7 +358,8 @@ export class PostgresSearchEngine implements SearchEngine {
     const { rows } = await this.db.query<{ text: string; slug: string }>(
       `SELECT name AS text, slug FROM search_documents
         WHERE active AND document @@ to_tsquery('english', $1)
-        ORDER BY ts_rank('{0.1, 0.2, 0.4, 1.0}', document, to_tsquery('english', $1)) DESC, length(name), name LIMIT $2`,
+        ORDER BY ts_rank('${RANK_WEIGHTS}', document, to_tsquery('english', $1)) DESC, length(name), name
+        LIMIT $2`,
       [prefixQuery, limit],
     )
     if (rows.length) return { q, suggestions: rows }

@@ -28,7 +28,10 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work()
   } catch (error) {
-    if (engineUnavailable(error)) throw new ApiError('unavailable', 'search is unavailable right now, retry shortly', undefined, { 'retry-after': '1' })
+    if (engineUnavailable(error))
+      throw new ApiError('unavailable', 'search is unavailable right now, retry shortly', undefined, {
+        'retry-after': '1',
+      })
     throw error
   }
 }

@@ -40,16 +40,30 @@ export class SearchSync {
 
   /** Asks for a drain soon (called after each catalog commit that queued products). */
   async kick(): Promise<void> {
-    await this.queue.add('drain', {}, { jobId: `drain.${Math.floor(Date.now() / KICK_WINDOW_MS)}`, removeOnComplete: true, removeOnFail: 100 })
+    await this.queue.add(
+      'drain',
+      {},
+      { jobId: `drain.${Math.floor(Date.now() / KICK_WINDOW_MS)}`, removeOnComplete: true, removeOnFail: 100 },
+    )
   }
 
   /** Starts the worker (one drain at a time per process; rows are claimed with SKIP LOCKED across processes). */
   async start(): Promise<void> {
     const { redis, prefix, intervalMs, logger } = this.options
-    await this.queue.upsertJobScheduler('search-drain', { every: intervalMs }, { name: 'drain', opts: { removeOnComplete: true, removeOnFail: 100 } })
+    await this.queue.upsertJobScheduler(
+      'search-drain',
+      { every: intervalMs },
+      { name: 'drain', opts: { removeOnComplete: true, removeOnFail: 100 } },
+    )
     this.workerConnection = redis.duplicate({ maxRetriesPerRequest: null })
-    this.worker = new Worker(SEARCH_SYNC_QUEUE, () => this.drain(), { connection: this.workerConnection, prefix, concurrency: 1 })
-    this.worker.on('failed', (job, err) => logger.warn({ job: job?.id, err: err.message }, 'search sync failed; the outbox keeps the changes'))
+    this.worker = new Worker(SEARCH_SYNC_QUEUE, () => this.drain(), {
+      connection: this.workerConnection,
+      prefix,
+      concurrency: 1,
+    })
+    this.worker.on('failed', (job, err) =>
+      logger.warn({ job: job?.id, err: err.message }, 'search sync failed; the outbox keeps the changes'),
+    )
   }
 
   /**
@@ -100,9 +114,16 @@ export class SearchSync {
     const mark = await catalog.store.now()
     const { index, documents } = await engine.reindex(catalog.store.allDocuments(1000))
     const changed = await catalog.store.changedSince(mark)
-    for (let i = 0; i < changed.length; i += 1000) await engine.upsert(await catalog.store.documents(changed.slice(i, i + 1000)))
+    for (let i = 0; i < changed.length; i += 1000)
+      await engine.upsert(await catalog.store.documents(changed.slice(i, i + 1000)))
     await catalog.resync()
-    return { engine: engine.name, index, documents, replayed: changed.length, ms: Math.round(performance.now() - started) }
+    return {
+      engine: engine.name,
+      index,
+      documents,
+      replayed: changed.length,
+      ms: Math.round(performance.now() - started),
+    }
   }
 
   close(): Promise<void> {

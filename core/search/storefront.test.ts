@@ -16,9 +16,15 @@ describe('when choosing the search engine by configuration', () => {
   it('should use Postgres by default and Elasticsearch when asked, which then needs ES_URL', () => {
     const logger = createLogger('silent')
     expect(createSearchEngine(loadConfig({}), null as never, logger)).toBeInstanceOf(PostgresSearchEngine)
-    expect(() => loadConfig({ SEARCH_ENGINE: 'elasticsearch' })).toThrow(/ES_URL: required when SEARCH_ENGINE=elasticsearch/)
+    expect(() => loadConfig({ SEARCH_ENGINE: 'elasticsearch' })).toThrow(
+      /ES_URL: required when SEARCH_ENGINE=elasticsearch/,
+    )
     expect(() => loadConfig({ ES_INDEX: 'Bad Index' })).toThrow(/ES_INDEX/)
-    const es = createSearchEngine(loadConfig({ SEARCH_ENGINE: 'elasticsearch', ES_URL: 'http://127.0.0.1:9200' }), null as never, logger)
+    const es = createSearchEngine(
+      loadConfig({ SEARCH_ENGINE: 'elasticsearch', ES_URL: 'http://127.0.0.1:9200' }),
+      null as never,
+      logger,
+    )
     expect(es).toBeInstanceOf(ElasticsearchEngine)
     return es.close()
   })
@@ -28,9 +34,15 @@ describe('when Elasticsearch is down', () => {
   let core: TestCore
   beforeAll(async () => {
     const mock = new Mock()
-    mock.add({ method: ['GET', 'HEAD', 'POST', 'PUT'], path: '*' }, () => new errors.ConnectionError('connect ECONNREFUSED 127.0.0.1:9200'))
+    mock.add(
+      { method: ['GET', 'HEAD', 'POST', 'PUT'], path: '*' },
+      () => new errors.ConnectionError('connect ECONNREFUSED 127.0.0.1:9200'),
+    )
     const client = new Client({ node: 'http://es.test:9200', Connection: mock.getConnection(), maxRetries: 0 })
-    core = await startTestCore({ SEARCH_SYNC_INTERVAL_MS: '3600000' }, { searchEngine: new ElasticsearchEngine({ client, alias: 'products' }) })
+    core = await startTestCore(
+      { SEARCH_SYNC_INTERVAL_MS: '3600000' },
+      { searchEngine: new ElasticsearchEngine({ client, alias: 'products' }) },
+    )
   })
   afterAll(async () => {
     await core?.destroy()

@@ -20,7 +20,13 @@ import { SearchSync } from './search-sync.ts'
 
 export type StorefrontConfig = Pick<
   CoreConfig,
-  'SEARCH_ENGINE' | 'ES_URL' | 'ES_API_KEY' | 'ES_INDEX' | 'SEARCH_SYNC_INTERVAL_MS' | 'REDIS_PREFIX' | 'CORE_ADMIN_TOKEN'
+  | 'SEARCH_ENGINE'
+  | 'ES_URL'
+  | 'ES_API_KEY'
+  | 'ES_INDEX'
+  | 'SEARCH_SYNC_INTERVAL_MS'
+  | 'REDIS_PREFIX'
+  | 'CORE_ADMIN_TOKEN'
 >
 
 export interface Storefront {
@@ -51,7 +57,9 @@ export async function createStorefront(deps: {
   const { config, db, redis, logger } = deps
   const engine = deps.engine ?? createSearchEngine(config, db, logger)
   // An unreachable Elasticsearch must not keep core from starting: search answers 503 until it is back.
-  await engine.ensureReady().catch((err) => logger.warn({ err: (err as Error).message, engine: engine.name }, 'search engine not ready'))
+  await engine
+    .ensureReady()
+    .catch((err) => logger.warn({ err: (err as Error).message, engine: engine.name }, 'search engine not ready'))
   const searchMetrics = new SearchMetrics(deps.metrics.registry)
   let sync: SearchSync | undefined
   const catalog = new Catalog({ db, redis, prefix: config.REDIS_PREFIX, logger, onQueued: () => sync?.kick() })

@@ -24,7 +24,13 @@ export function dropAvailability(drop: DropSummary, shards: RoomFrontier[] | nul
   return { ...base, state: now < startsAt ? 'drop_scheduled' : 'drop_live', available: left }
 }
 
-export async function availability(env: Env, catalog: EdgeCatalog, skus: string[], ctx?: Waiter, now = Date.now()): Promise<AvailabilityResponse> {
+export async function availability(
+  env: Env,
+  catalog: EdgeCatalog,
+  skus: string[],
+  ctx?: Waiter,
+  now = Date.now(),
+): Promise<AvailabilityResponse> {
   const drops = new Map<string, DropSummary>()
   // The earliest drop of a SKU is the one a shopper can still join.
   for (const drop of await catalog.drops(ctx)) if (!drops.has(drop.sku)) drops.set(drop.sku, drop)
@@ -36,7 +42,10 @@ export async function availability(env: Env, catalog: EdgeCatalog, skus: string[
       return dropAvailability(drop, shards, now)
     }),
   )
-  const everyday = await catalog.everydayStock(skus.filter((s) => !drops.has(s)), ctx)
+  const everyday = await catalog.everydayStock(
+    skus.filter((s) => !drops.has(s)),
+    ctx,
+  )
   const bySku = new Map([...fromDrops, ...everyday].map((i) => [i.sku, i]))
   return { items: skus.map((sku) => bySku.get(sku)!), at: now }
 }

@@ -13,7 +13,14 @@ import {
 } from '../../contracts/index.ts'
 import { callCore } from '../core.ts'
 import type { Env } from '../env.ts'
-import { CoreUnavailableError, PageCache, type CacheOutcome, type CachePolicy, type CachedEntry, type Waiter } from './page-cache.ts'
+import {
+  CoreUnavailableError,
+  PageCache,
+  type CacheOutcome,
+  type CachePolicy,
+  type CachedEntry,
+  type Waiter,
+} from './page-cache.ts'
 import { CatalogVersions } from './versions.ts'
 
 /** Freshness per kind of answer (shared with the benchmark that checks core calls per TTL). */
@@ -76,7 +83,10 @@ export class EdgeCatalog {
           return hit ? CatalogChanges.parse(await hit.json()) : null
         },
         save: (snapshot) =>
-          cache.put(VERSIONS_KEY, new Response(JSON.stringify(snapshot), { headers: { 'cache-control': 'public, max-age=86400' } })),
+          cache.put(
+            VERSIONS_KEY,
+            new Response(JSON.stringify(snapshot), { headers: { 'cache-control': 'public, max-age=86400' } }),
+          ),
       },
     )
   }
@@ -119,7 +129,12 @@ export class EdgeCatalog {
     if (!skus.length) return []
     const sorted = [...new Set(skus)].sort()
     try {
-      const { data } = await this.get<{ items: AvailabilityItem[] }>('availability', `/v1/availability?skus=${sorted.map(encodeURIComponent).join(',')}`, null, ctx)
+      const { data } = await this.get<{ items: AvailabilityItem[] }>(
+        'availability',
+        `/v1/availability?skus=${sorted.map(encodeURIComponent).join(',')}`,
+        null,
+        ctx,
+      )
       const bySku = new Map(data.items.map((i) => [i.sku, i]))
       return skus.map((sku) => bySku.get(sku) ?? { sku, state: 'unknown', available: null })
     } catch {
@@ -135,7 +150,10 @@ let instance: { coreUrl: string; catalog: EdgeCatalog } | undefined
 /** This isolate's EdgeCatalog (one per edge instance). */
 export function edgeCatalog(env: Env): EdgeCatalog {
   if (!instance || instance.coreUrl !== env.CORE_URL) {
-    instance = { coreUrl: env.CORE_URL, catalog: new EdgeCatalog(coreFetch(env), typeof caches === 'undefined' ? null : caches.default) }
+    instance = {
+      coreUrl: env.CORE_URL,
+      catalog: new EdgeCatalog(coreFetch(env), typeof caches === 'undefined' ? null : caches.default),
+    }
   }
   return instance.catalog
 }

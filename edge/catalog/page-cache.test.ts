@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { CoreUnavailableError, FAILURE_BACKOFF_MS, NOT_FOUND_TTL_MS, PageCache, STALE_WAIT_MS, type CachedEntry } from './page-cache.ts'
+import {
+  CoreUnavailableError,
+  FAILURE_BACKOFF_MS,
+  NOT_FOUND_TTL_MS,
+  PageCache,
+  STALE_WAIT_MS,
+  type CachedEntry,
+} from './page-cache.ts'
 
 const POLICY = { ttlMs: 10_000, swrMs: 20_000, sieMs: 100_000 }
 
@@ -74,7 +81,10 @@ describe('when core fails', () => {
     state.fail = true
 
     now = POLICY.ttlMs + POLICY.swrMs + 1
-    expect(await cache.get('/k', POLICY, load, { now })).toMatchObject({ outcome: 'stale-if-error', entry: { body: 'v1' } })
+    expect(await cache.get('/k', POLICY, load, { now })).toMatchObject({
+      outcome: 'stale-if-error',
+      entry: { body: 'v1' },
+    })
     now = POLICY.ttlMs + POLICY.sieMs + 1
     await expect(cache.get('/k', POLICY, load, { now })).rejects.toBeInstanceOf(CoreUnavailableError)
   })
@@ -129,7 +139,10 @@ describe('when core answers 404', () => {
     expect((await cache.get('/missing', POLICY, load, { now })).outcome).toBe('hit')
     now = NOT_FOUND_TTL_MS + 1
     state.status = 200
-    expect(await cache.get('/missing', POLICY, load, { now })).toMatchObject({ outcome: 'miss', entry: { status: 200 } })
+    expect(await cache.get('/missing', POLICY, load, { now })).toMatchObject({
+      outcome: 'miss',
+      entry: { status: 200 },
+    })
   })
 })
 

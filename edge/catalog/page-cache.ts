@@ -85,7 +85,11 @@ export class PageCache {
     if (!this.cache) return null
     const hit = await this.cache.match(`${CACHE_ORIGIN}${key}`)
     if (!hit) return null
-    const entry = { status: Number(hit.headers.get('x-fg-status')), body: await hit.text(), storedAt: Number(hit.headers.get('x-fg-stored-at')) }
+    const entry = {
+      status: Number(hit.headers.get('x-fg-status')),
+      body: await hit.text(),
+      storedAt: Number(hit.headers.get('x-fg-stored-at')),
+    }
     this.remember(key, entry)
     return entry
   }
@@ -107,14 +111,23 @@ export class PageCache {
   }
 
   /** One refresh of `key` at a time; the entry is stored before the promise resolves. */
-  private refresh(key: string, policy: CachePolicy, load: () => Promise<CachedEntry>, now: number): Promise<CachedEntry> {
+  private refresh(
+    key: string,
+    policy: CachePolicy,
+    load: () => Promise<CachedEntry>,
+    now: number,
+  ): Promise<CachedEntry> {
     let running = this.inflight.get(key)
     if (running) return running
     running = (async () => {
       try {
         const entry = await load()
         this.failedAt.delete(key)
-        await this.store(key, entry, entry.status === 404 ? { ...policy, ttlMs: Math.min(policy.ttlMs, NOT_FOUND_TTL_MS), swrMs: 0 } : policy)
+        await this.store(
+          key,
+          entry,
+          entry.status === 404 ? { ...policy, ttlMs: Math.min(policy.ttlMs, NOT_FOUND_TTL_MS), swrMs: 0 } : policy,
+        )
         return entry
       } catch (error) {
         this.failedAt.set(key, now)
@@ -155,7 +168,13 @@ export class PageCache {
     const refreshing = this.refresh(key, policy, load, now)
     if (!usable) return { entry: await refreshing, outcome: 'miss' }
     background(refreshing)
-    const first = await Promise.race([refreshing.then((entry) => ({ entry }), () => 'failed' as const), sleep(STALE_WAIT_MS)])
+    const first = await Promise.race([
+      refreshing.then(
+        (entry) => ({ entry }),
+        () => 'failed' as const,
+      ),
+      sleep(STALE_WAIT_MS),
+    ])
     if (first === 'failed' || first === 'slow') return { entry: usable, outcome: 'stale-if-error' }
     return { entry: first.entry, outcome: 'miss' }
   }

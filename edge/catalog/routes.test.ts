@@ -1,7 +1,20 @@
 import { env, exports } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { CatalogChanges, DropSummary, Product, ProductListResponse, SearchResponse } from '../../contracts/index.ts'
-import { mintTokens, mockCore, roomConfig, uniqueSaleId, useTestClock, type CoreCall } from '../../waiting-room/fixtures.ts'
+import type {
+  CatalogChanges,
+  DropSummary,
+  Product,
+  ProductListResponse,
+  SearchResponse,
+} from '../../contracts/index.ts'
+import {
+  mintTokens,
+  mockCore,
+  roomConfig,
+  uniqueSaleId,
+  useTestClock,
+  type CoreCall,
+} from '../../waiting-room/fixtures.ts'
 import { POLICIES } from './catalog-data.ts'
 
 const BASE = 'https://shop.test'
@@ -41,10 +54,26 @@ function product(slug: string, name = 'Sonix <Wireless> "X200" & Co', sku = `${s
     name,
     brand: 'Sonix',
     description: 'Forty hours of battery.',
-    category: { slug: 'headphones', name: 'Headphones', path: [{ slug: 'electronics', name: 'Electronics' }, { slug: 'headphones', name: 'Headphones' }] },
+    category: {
+      slug: 'headphones',
+      name: 'Headphones',
+      path: [
+        { slug: 'electronics', name: 'Electronics' },
+        { slug: 'headphones', name: 'Headphones' },
+      ],
+    },
     images: [{ url: `/img/p/${slug}/1.svg`, alt: name }],
     attributes: {},
-    variants: [{ sku, attributes: { color: 'Black' }, listPriceCents: 24_900, salePriceCents: 19_900, priceCents: 19_900, currency: 'USD' }],
+    variants: [
+      {
+        sku,
+        attributes: { color: 'Black' },
+        listPriceCents: 24_900,
+        salePriceCents: 19_900,
+        priceCents: 19_900,
+        currency: 'USD',
+      },
+    ],
     priceCents: 19_900,
     listPriceCents: 24_900,
     currency: 'USD',
@@ -84,20 +113,56 @@ function fakeCore(): FakeCore {
     const path = url.pathname
     if (path === '/v1/catalog/changes') {
       const after = Number(url.searchParams.get('after'))
-      const changes: CatalogChanges = { epoch: 'test', seq: state.feed.seq, floor: 0, tags: Object.fromEntries([...state.feed.tags].filter(([, v]) => v > after)) }
+      const changes: CatalogChanges = {
+        epoch: 'test',
+        seq: state.feed.seq,
+        floor: 0,
+        tags: Object.fromEntries([...state.feed.tags].filter(([, v]) => v > after)),
+      }
       return Response.json(changes)
     }
     if (path === '/v1/catalog/drops') return Response.json({ drops: state.drops })
-    if (path === '/v1/categories') return Response.json({ categories: [{ slug: 'electronics', name: 'Electronics', productCount: 1, children: [] }] })
-    if (path === '/v1/catalog/home') return Response.json({ categories: [{ slug: 'electronics', name: 'Electronics', productCount: 1, children: [{ slug: 'headphones', name: 'Headphones', productCount: 1, children: [] }] }], newArrivals: [] })
+    if (path === '/v1/categories')
+      return Response.json({
+        categories: [{ slug: 'electronics', name: 'Electronics', productCount: 1, children: [] }],
+      })
+    if (path === '/v1/catalog/home')
+      return Response.json({
+        categories: [
+          {
+            slug: 'electronics',
+            name: 'Electronics',
+            productCount: 1,
+            children: [{ slug: 'headphones', name: 'Headphones', productCount: 1, children: [] }],
+          },
+        ],
+        newArrivals: [],
+      })
     if (path.startsWith('/v1/products/')) {
       const p = state.products.get(path.slice('/v1/products/'.length))
-      return p ? Response.json(p) : Response.json({ error: { code: 'product_not_found', message: 'no', field: 'slug' } }, { status: 404 })
+      return p
+        ? Response.json(p)
+        : Response.json({ error: { code: 'product_not_found', message: 'no', field: 'slug' } }, { status: 404 })
     }
     if (path.startsWith('/v1/categories/')) {
       const list: ProductListResponse = {
-        category: { slug: 'headphones', name: 'Headphones <&>', path: [{ slug: 'headphones', name: 'Headphones <&>' }], children: [] },
-        products: [...state.products.values()].map((p) => ({ slug: p.slug, name: p.name, brand: p.brand, category: { slug: 'headphones', name: 'Headphones' }, priceCents: p.priceCents, listPriceCents: p.listPriceCents, currency: 'USD', image: p.images[0]!, sku: p.variants[0]!.sku })),
+        category: {
+          slug: 'headphones',
+          name: 'Headphones <&>',
+          path: [{ slug: 'headphones', name: 'Headphones <&>' }],
+          children: [],
+        },
+        products: [...state.products.values()].map((p) => ({
+          slug: p.slug,
+          name: p.name,
+          brand: p.brand,
+          category: { slug: 'headphones', name: 'Headphones' },
+          priceCents: p.priceCents,
+          listPriceCents: p.listPriceCents,
+          currency: 'USD',
+          image: p.images[0]!,
+          sku: p.variants[0]!.sku,
+        })),
         total: state.products.size,
         nextCursor: 'abc',
         brands: [{ value: 'Sonix', count: 1 }],
@@ -110,7 +175,11 @@ function fakeCore(): FakeCore {
         q: url.searchParams.get('q') ?? '',
         hits: [],
         total: 0,
-        facets: { brand: [{ value: 'Sonix', label: 'Sonix', count: 3, selected: false }], category: [], price: [{ key: 'under-25', from: null, to: 2500, count: 3, selected: false }] },
+        facets: {
+          brand: [{ value: 'Sonix', label: 'Sonix', count: 3, selected: false }],
+          category: [],
+          price: [{ key: 'under-25', from: null, to: 2500, count: 3, selected: false }],
+        },
         didYouMean: 'wireless headphones',
         nextCursor: null,
         sort: 'relevance',
@@ -118,10 +187,18 @@ function fakeCore(): FakeCore {
       }
       return Response.json(result)
     }
-    if (path === '/v1/search/suggest') return Response.json({ q: url.searchParams.get('q'), suggestions: [{ text: 'Sonix X200', slug: 'sonix-x200' }] })
+    if (path === '/v1/search/suggest')
+      return Response.json({ q: url.searchParams.get('q'), suggestions: [{ text: 'Sonix X200', slug: 'sonix-x200' }] })
     if (path === '/v1/availability') {
       const skus = (url.searchParams.get('skus') ?? '').split(',')
-      return Response.json({ items: skus.map((sku) => ({ sku, state: state.stock.has(sku) ? 'in_stock' : 'unknown_sku', available: state.stock.get(sku) ?? null })), at: 0 })
+      return Response.json({
+        items: skus.map((sku) => ({
+          sku,
+          state: state.stock.has(sku) ? 'in_stock' : 'unknown_sku',
+          available: state.stock.get(sku) ?? null,
+        })),
+        at: 0,
+      })
     }
     return new Response('{}', { status: 404 })
   })
@@ -158,7 +235,20 @@ describe('when a shopper opens a product page', () => {
     core.products.set(slug, product(slug, 'Demo Console', sku))
     const saleId = uniqueSaleId('drop')
     const startsAt = new Date(Date.now() + 3_600_000).toISOString()
-    core.drops = [{ saleId, sku, startsAt, stock: 500, url: `/sales/${saleId}`, productSlug: slug, productName: 'Demo Console', priceCents: 49_900, currency: 'USD', image: null }]
+    core.drops = [
+      {
+        saleId,
+        sku,
+        startsAt,
+        stock: 500,
+        url: `/sales/${saleId}`,
+        productSlug: slug,
+        productName: 'Demo Console',
+        priceCents: 49_900,
+        currency: 'USD',
+        image: null,
+      },
+    ]
 
     const page = await get(`/p/${slug}`)
     const data = await getJson(`/p/${slug}`)
@@ -240,15 +330,36 @@ describe('when a shopper asks for availability', () => {
     const core = fakeCore()
     const saleId = uniqueSaleId('avail')
     const put = await exports.default.fetch(
-      new Request(`${BASE}/admin/sales/${saleId}/room`, { method: 'PUT', headers: ADMIN, body: JSON.stringify(roomConfig(saleId, Date.now() - 10_000)) }),
+      new Request(`${BASE}/admin/sales/${saleId}/room`, {
+        method: 'PUT',
+        headers: ADMIN,
+        body: JSON.stringify(roomConfig(saleId, Date.now() - 10_000)),
+      }),
     )
     expect(put.status).toBe(200)
     const loaded = await exports.default.fetch(
-      new Request(`${BASE}/admin/sales/${saleId}/tokens`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ tokens: await mintTokens(saleId, 4) }) }),
+      new Request(`${BASE}/admin/sales/${saleId}/tokens`, {
+        method: 'POST',
+        headers: ADMIN,
+        body: JSON.stringify({ tokens: await mintTokens(saleId, 4) }),
+      }),
     )
     expect(loaded.status).toBe(200)
     const dropSku = `DROP-${saleId.slice(-6).toUpperCase()}`
-    core.drops = [{ saleId, sku: dropSku, startsAt: new Date(Date.now() - 10_000).toISOString(), stock: 4, url: `/sales/${saleId}`, productSlug: 'x', productName: 'X', priceCents: 1, currency: 'USD', image: null }]
+    core.drops = [
+      {
+        saleId,
+        sku: dropSku,
+        startsAt: new Date(Date.now() - 10_000).toISOString(),
+        stock: 4,
+        url: `/sales/${saleId}`,
+        productSlug: 'x',
+        productName: 'X',
+        priceCents: 1,
+        currency: 'USD',
+        image: null,
+      },
+    ]
     core.stock.set('EVERYDAY-1', 40)
 
     const { status, json } = await getJson(`/api/availability?skus=${dropSku},EVERYDAY-1,NOPE-1`)
@@ -257,7 +368,9 @@ describe('when a shopper asks for availability', () => {
     expect(json.items[0]).toMatchObject({ sku: dropSku, state: 'drop_live', available: 4, saleId })
     expect(json.items[1]).toEqual({ sku: 'EVERYDAY-1', state: 'in_stock', available: 40 })
     expect(json.items[2]).toMatchObject({ sku: 'NOPE-1', state: 'unknown_sku' })
-    const asked = core.calls.filter((c) => c.url.includes('/v1/availability')).map((c) => new URL(c.url).searchParams.get('skus'))
+    const asked = core.calls
+      .filter((c) => c.url.includes('/v1/availability'))
+      .map((c) => new URL(c.url).searchParams.get('skus'))
     expect(asked).toEqual(['EVERYDAY-1,NOPE-1'])
   })
 

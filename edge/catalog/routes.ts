@@ -105,16 +105,36 @@ const searchPath = (q: SearchQuery) =>
 function json<T>(c: Ctx, fetched: Fetched<T>, data?: unknown): Response {
   return new Response(data === undefined ? fetched.body : JSON.stringify(data), {
     status: fetched.status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=0, must-revalidate', vary: 'accept', [HEADER_CACHE]: fetched.outcome },
+    headers: {
+      'content-type': 'application/json',
+      'cache-control': 'public, max-age=0, must-revalidate',
+      vary: 'accept',
+      [HEADER_CACHE]: fetched.outcome,
+    },
   })
 }
 
 /** Core could not be asked and nothing was cached: 503; core refused: its answer. */
 async function failed(c: Ctx, error: unknown, html: boolean): Promise<Response> {
-  if (error instanceof CoreRefusedError) return new Response(error.response.body, { status: error.response.status, headers: { 'content-type': 'application/json' } })
+  if (error instanceof CoreRefusedError)
+    return new Response(error.response.body, {
+      status: error.response.status,
+      headers: { 'content-type': 'application/json' },
+    })
   if (!(error instanceof CoreUnavailableError)) throw error
-  if (!html) return errorResponse('unavailable', 'the store cannot be reached right now, try again shortly', undefined, { 'retry-after': '2' })
-  return htmlResponse(messagePage('The store is taking a short break', 'We cannot load this page right now. Please try again in a moment.'), 503, null, { 'retry-after': '2' })
+  if (!html)
+    return errorResponse('unavailable', 'the store cannot be reached right now, try again shortly', undefined, {
+      'retry-after': '2',
+    })
+  return htmlResponse(
+    messagePage(
+      'The store is taking a short break',
+      'We cannot load this page right now. Please try again in a moment.',
+    ),
+    503,
+    null,
+    { 'retry-after': '2' },
+  )
 }
 
 /** Each variant with its scheduled or live drop, from the drops list (cached apart from the product). */
@@ -123,7 +143,10 @@ function withDrops(product: Product, drops: DropSummary[]): Product {
     ...product,
     variants: product.variants.map((v) => {
       const d = drops.find((x) => x.sku === v.sku)
-      return { ...v, drop: d ? { saleId: d.saleId, sku: d.sku, startsAt: d.startsAt, stock: d.stock, url: d.url } : null }
+      return {
+        ...v,
+        drop: d ? { saleId: d.saleId, sku: d.sku, startsAt: d.startsAt, stock: d.stock, url: d.url } : null,
+      }
     }),
   }
 }
@@ -141,14 +164,20 @@ const slugParams = pathParams({ slug: Slug })
 async function productData(c: Ctx, slug: string): Promise<{ fetched: Fetched<Product>; product: Product | null }> {
   const catalog = edgeCatalog(c.env)
   const ctx = waiter(c)
-  const [fetched, drops] = await Promise.all([catalog.get<Product>('product', `/v1/products/${slug}`, CATALOG_TAGS.product(slug), ctx), catalog.drops(ctx)])
+  const [fetched, drops] = await Promise.all([
+    catalog.get<Product>('product', `/v1/products/${slug}`, CATALOG_TAGS.product(slug), ctx),
+    catalog.drops(ctx),
+  ])
   return { fetched, product: fetched.status === 200 ? withDrops(fetched.data, drops) : null }
 }
 
 export const catalogApiRoutes = new Hono<AppEnv>()
   .get('/categories', async (c) => {
     try {
-      return json(c, await edgeCatalog(c.env).get<CategoriesResponse>('tree', '/v1/categories', CATALOG_TAGS.tree, waiter(c)))
+      return json(
+        c,
+        await edgeCatalog(c.env).get<CategoriesResponse>('tree', '/v1/categories', CATALOG_TAGS.tree, waiter(c)),
+      )
     } catch (error) {
       return failed(c, error, false)
     }
@@ -157,7 +186,15 @@ export const catalogApiRoutes = new Hono<AppEnv>()
     const slug = c.req.param('slug')
     const query = readQuery(c, ProductListQuery)
     try {
-      return json(c, await edgeCatalog(c.env).get<ProductListResponse>('listing', listPath(slug, query), CATALOG_TAGS.category(slug), waiter(c)))
+      return json(
+        c,
+        await edgeCatalog(c.env).get<ProductListResponse>(
+          'listing',
+          listPath(slug, query),
+          CATALOG_TAGS.category(slug),
+          waiter(c),
+        ),
+      )
     } catch (error) {
       return failed(c, error, false)
     }
@@ -178,7 +215,10 @@ export const catalogApiRoutes = new Hono<AppEnv>()
   .get('/search', async (c) => {
     const query = readQuery(c, SearchQuery)
     try {
-      return json(c, await edgeCatalog(c.env).get<SearchResponse>('search', searchPath(query), CATALOG_TAGS.search, waiter(c)))
+      return json(
+        c,
+        await edgeCatalog(c.env).get<SearchResponse>('search', searchPath(query), CATALOG_TAGS.search, waiter(c)),
+      )
     } catch (error) {
       return failed(c, error, false)
     }
@@ -186,7 +226,10 @@ export const catalogApiRoutes = new Hono<AppEnv>()
   .get('/search/suggest', async (c) => {
     const { q, limit } = readQuery(c, SuggestQuery)
     try {
-      const path = `/v1/search/suggest${canonical([['q', normalizeQ(q)], ['limit', limit]])}`
+      const path = `/v1/search/suggest${canonical([
+        ['q', normalizeQ(q)],
+        ['limit', limit],
+      ])}`
       return json(c, await edgeCatalog(c.env).get<SuggestResponse>('search', path, CATALOG_TAGS.search, waiter(c)))
     } catch (error) {
       return failed(c, error, false)
@@ -198,7 +241,10 @@ export const storefrontRoutes = new Hono<AppEnv>()
     const catalog = edgeCatalog(c.env)
     const ctx = waiter(c)
     try {
-      const [home, drops] = await Promise.all([catalog.get<HomeResponse>('home', '/v1/catalog/home', CATALOG_TAGS.home, ctx), catalog.drops(ctx)])
+      const [home, drops] = await Promise.all([
+        catalog.get<HomeResponse>('home', '/v1/catalog/home', CATALOG_TAGS.home, ctx),
+        catalog.drops(ctx),
+      ])
       const data = { ...home.data, drops }
       if (wantsJson(c)) return json(c, home, data)
       return htmlResponse(homePage(data, Date.now()), 200, home.outcome)
@@ -217,7 +263,8 @@ export const storefrontRoutes = new Hono<AppEnv>()
         departments(catalog, ctx),
       ])
       if (wantsJson(c)) return json(c, list)
-      if (list.status === 404) return htmlResponse(messagePage('Category not found', `There is no category ${slug}.`, nav), 404, list.outcome)
+      if (list.status === 404)
+        return htmlResponse(messagePage('Category not found', `There is no category ${slug}.`, nav), 404, list.outcome)
       return htmlResponse(categoryPage(list.data, query, nav), 200, list.outcome)
     } catch (error) {
       return failed(c, error, !wantsJson(c))
@@ -226,9 +273,13 @@ export const storefrontRoutes = new Hono<AppEnv>()
   .get('/p/:slug', slugParams, async (c) => {
     const slug = c.req.param('slug')
     try {
-      const [{ fetched, product }, nav] = await Promise.all([productData(c, slug), departments(edgeCatalog(c.env), waiter(c))])
+      const [{ fetched, product }, nav] = await Promise.all([
+        productData(c, slug),
+        departments(edgeCatalog(c.env), waiter(c)),
+      ])
       if (wantsJson(c)) return json(c, fetched, product ?? undefined)
-      if (!product) return htmlResponse(messagePage('Product not found', `There is no product ${slug}.`, nav), 404, fetched.outcome)
+      if (!product)
+        return htmlResponse(messagePage('Product not found', `There is no product ${slug}.`, nav), 404, fetched.outcome)
       return htmlResponse(productPage(product, nav, Date.now()), 200, fetched.outcome)
     } catch (error) {
       return failed(c, error, !wantsJson(c))
@@ -239,7 +290,10 @@ export const storefrontRoutes = new Hono<AppEnv>()
     const catalog = edgeCatalog(c.env)
     const ctx = waiter(c)
     try {
-      const [result, nav] = await Promise.all([catalog.get<SearchResponse>('search', searchPath(query), CATALOG_TAGS.search, ctx), departments(catalog, ctx)])
+      const [result, nav] = await Promise.all([
+        catalog.get<SearchResponse>('search', searchPath(query), CATALOG_TAGS.search, ctx),
+        departments(catalog, ctx),
+      ])
       if (wantsJson(c)) return json(c, result)
       return htmlResponse(searchPage(result.data, query, nav), 200, result.outcome)
     } catch (error) {

@@ -17,7 +17,12 @@ class Feed {
   async read(after: number): Promise<CatalogChanges> {
     this.reads++
     if (this.down) throw new Error('core down')
-    return { epoch: this.epoch, seq: this.seq, floor: 0, tags: Object.fromEntries([...this.tags].filter(([, v]) => v > after)) }
+    return {
+      epoch: this.epoch,
+      seq: this.seq,
+      floor: 0,
+      tags: Object.fromEntries([...this.tags].filter(([, v]) => v > after)),
+    }
   }
 }
 
@@ -93,14 +98,18 @@ describe('when an operator changes a price', () => {
     let price = 24_900
     let now = 0
     const core = async (path: string): Promise<Response> => {
-      if (path.startsWith('/v1/catalog/changes')) return Response.json(await feed.read(Number(new URL(path, 'http://x').searchParams.get('after'))))
+      if (path.startsWith('/v1/catalog/changes'))
+        return Response.json(await feed.read(Number(new URL(path, 'http://x').searchParams.get('after'))))
       if (path === '/v1/products/sonix') return Response.json({ slug: 'sonix', priceCents: price })
       return new Response('{}', { status: 404 })
     }
     const instances = await Promise.all(
-      [0, 1, 2].map(async (i) => new EdgeCatalog(core, await caches.open(`price-test-${i}-${crypto.randomUUID()}`), () => now)),
+      [0, 1, 2].map(
+        async (i) => new EdgeCatalog(core, await caches.open(`price-test-${i}-${crypto.randomUUID()}`), () => now),
+      ),
     )
-    const view = async (edge: EdgeCatalog) => (await edge.get<{ priceCents: number }>('product', '/v1/products/sonix', 'p:sonix')).data.priceCents
+    const view = async (edge: EdgeCatalog) =>
+      (await edge.get<{ priceCents: number }>('product', '/v1/products/sonix', 'p:sonix')).data.priceCents
 
     const changeAt = 10_000
     const seenAt: Array<number | null> = [null, null, null]

@@ -31,7 +31,10 @@ export class CatalogVersions {
      * Where an instance keeps its versions for the next one (`caches.default`): a new isolate that cannot reach
      * core starts from them, so it still finds the pages earlier isolates cached.
      */
-    private readonly saved: { load(): Promise<CatalogChanges | null>; save(snapshot: CatalogChanges): Promise<void> } | null = null,
+    private readonly saved: {
+      load(): Promise<CatalogChanges | null>
+      save(snapshot: CatalogChanges): Promise<void>
+    } | null = null,
   ) {}
 
   /** Everything this instance knows, as one answer of the feed (what `saved` keeps). */
@@ -77,7 +80,8 @@ export class CatalogVersions {
       this.floor = changes.seq
     } else {
       this.floor = Math.max(this.floor, changes.floor)
-      for (const [tag, version] of Object.entries(changes.tags)) this.tags.set(tag, Math.max(this.tags.get(tag) ?? 0, version))
+      for (const [tag, version] of Object.entries(changes.tags))
+        this.tags.set(tag, Math.max(this.tags.get(tag) ?? 0, version))
     }
     this.epoch = changes.epoch
     this.seq = changes.seq

@@ -19,7 +19,9 @@ const CHROMIUM = '/usr/bin/chromium'
 const SHOTS = fileURLToPath(new URL('../../test-results/browser/', import.meta.url))
 const available = existsSync(CHROMIUM)
 if (!available && !process.env.CI) {
-  console.warn(`test/browser: ${CHROMIUM} is missing, skipping the storefront browser test (install it: apt-get install -y chromium)`)
+  console.warn(
+    `test/browser: ${CHROMIUM} is missing, skipping the storefront browser test (apt-get install -y chromium)`,
+  )
 }
 const suite = available || process.env.CI ? describe : describe.skip
 
@@ -44,7 +46,16 @@ suite('the storefront in headless Chromium', () => {
     })
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     })
   }, 180_000)
   afterAll(async () => {
@@ -82,7 +93,9 @@ suite('the storefront in headless Chromium', () => {
     expect(await page.locator('h1').innerText()).toBe('Floodgate Demo Console')
     // The cached page says nothing about stock; the script fills it in from the drop's waiting room.
     await page.waitForSelector('section.drop [data-sku="FG-CONSOLE-1"][data-state="drop_scheduled"]')
-    expect(await page.locator('section.drop [data-sku="FG-CONSOLE-1"]').innerText()).toBe('Drop: 40 units, starting soon')
+    expect(await page.locator('section.drop [data-sku="FG-CONSOLE-1"]').innerText()).toBe(
+      'Drop: 40 units, starting soon',
+    )
     await shot(page, '3-product')
 
     await page.fill('#q', 'floodgate de')

@@ -42,7 +42,8 @@ afterAll(async () => {
 })
 
 type Json = any // eslint-disable-line @typescript-eslint/no-explicit-any
-const get = (base: string, path: string, json = false) => fetch(`${base}${path}`, { headers: json ? { accept: 'application/json' } : {} })
+const get = (base: string, path: string, json = false) =>
+  fetch(`${base}${path}`, { headers: json ? { accept: 'application/json' } : {} })
 const read = async (base: string, path: string, json = false): Promise<Json> => (await get(base, path, json)).json()
 const admin = (method: string, path: string, body: unknown) =>
   fetch(`${stack.coreUrl}${path}`, {
@@ -67,7 +68,10 @@ describe('when a shopper browses the store through the edge', () => {
     expect(product.status).toBe(200)
     expect(await product.text()).toContain(`href="/sales/${saleId}"`)
     const data = await read(stack.edgeUrl, '/p/floodgate-demo-console', true)
-    expect(data.variants[0]).toMatchObject({ sku: 'FG-CONSOLE-1', drop: { saleId, stock: 50, url: `/sales/${saleId}` } })
+    expect(data.variants[0]).toMatchObject({
+      sku: 'FG-CONSOLE-1',
+      drop: { saleId, stock: 50, url: `/sales/${saleId}` },
+    })
 
     const search = await read(stack.edgeUrl, '/api/search?q=flodgate+consle')
     expect(search.hits.map((h: { slug: string }) => h.slug)).toContain('floodgate-demo-console')
@@ -78,7 +82,8 @@ describe('when a shopper browses the store through the edge', () => {
 
   it('should answer availability: the drop from its waiting room, everyday stock from core', async () => {
     const { rows } = await stack.core.db.query<{ sku: string; stock: number }>(
-      `SELECT sku, stock FROM catalog_variants WHERE stock > 10 AND sku NOT LIKE 'HERO-%' AND sku <> 'FG-CONSOLE-1' ORDER BY id LIMIT 1`,
+      `SELECT sku, stock FROM catalog_variants WHERE stock > 10 AND sku NOT LIKE 'HERO-%'
+        AND sku <> 'FG-CONSOLE-1' ORDER BY id LIMIT 1`,
     )
     const everyday = rows[0]!
     const res = await get(stack.edgeUrl, `/api/availability?skus=FG-CONSOLE-1,${everyday.sku}`)
@@ -95,10 +100,21 @@ describe('when an operator changes a price', () => {
     for (const base of [stack.edgeUrl, secondEdge.url]) expect((await read(base, path, true)).priceCents).toBe(89_900)
 
     const changed = Date.now()
-    expect((await admin('PUT', '/admin/catalog/variants/HERO-AURORA-DUO/price', { listPriceCents: 89_900, salePriceCents: 79_900 })).status).toBe(200)
+    expect(
+      (
+        await admin('PUT', '/admin/catalog/variants/HERO-AURORA-DUO/price', {
+          listPriceCents: 89_900,
+          salePriceCents: 79_900,
+        })
+      ).status,
+    ).toBe(200)
     const delays = await Promise.all(
       [stack.edgeUrl, secondEdge.url].map((base) =>
-        eventually(async () => ((await read(base, path, true)).priceCents === 79_900 ? Date.now() - changed : undefined), 20_000, `new price at ${base}`),
+        eventually(
+          async () => ((await read(base, path, true)).priceCents === 79_900 ? Date.now() - changed : undefined),
+          20_000,
+          `new price at ${base}`,
+        ),
       ),
     )
 
@@ -113,7 +129,9 @@ describe('when core stops', () => {
   it('should keep answering the cached pages with 200 and say "unknown" for everyday stock', async () => {
     const pages = ['/', '/c/gaming-consoles?brand=Floodgate', '/p/floodgate-demo-console', '/search?q=flodgate+consle']
     for (const p of pages) expect((await get(stack.edgeUrl, p)).status).toBe(200)
-    const { rows } = await stack.core.db.query<{ sku: string }>(`SELECT sku FROM catalog_variants WHERE stock > 10 ORDER BY id DESC LIMIT 1`)
+    const { rows } = await stack.core.db.query<{ sku: string }>(
+      `SELECT sku FROM catalog_variants WHERE stock > 10 ORDER BY id DESC LIMIT 1`,
+    )
     const everyday = rows[0]!.sku
     expect((await read(stack.edgeUrl, `/api/availability?skus=${everyday}`)).items[0].state).toBe('in_stock')
 
