@@ -33,6 +33,7 @@ export class SearchSync {
   private worker?: Worker
   private workerConnection?: Redis
   private closing?: Promise<void>
+  private onReady?: () => void
 
   constructor(private readonly options: SearchSyncOptions) {
     this.queue = new Queue(SEARCH_SYNC_QUEUE, { connection: options.redis, prefix: options.prefix })
@@ -50,11 +51,16 @@ export class SearchSync {
   /** Starts the worker (one drain at a time per process; rows are claimed with SKIP LOCKED across processes). */
   async start(): Promise<void> {
     const { redis, prefix, intervalMs, logger } = this.options
-    await this.queue.upsertJobScheduler(
-      'search-drain',
-      { every: intervalMs },
-      { name: 'drain', opts: { removeOnComplete: true, removeOnFail: 100 } },
-    )
+    const schedule = () =>
+      this.queue.upsertJobScheduler(
+        'search-drain',
+        { every: intervalMs },
+        { name: 'drain', opts: { removeOnComplete: true, removeOnFail: 100 } },
+      )
+    await schedule()
+    // A Redis that comes back empty lost the schedule with it.
+    this.onReady = () => void schedule().catch((err) => logger.warn({ err: err.message }, 'could not reschedule search sync'))
+    redis.on('ready', this.onReady)
     this.workerConnection = redis.duplicate({ maxRetriesPerRequest: null })
     this.worker = new Worker(SEARCH_SYNC_QUEUE, () => this.drain(), {
       connection: this.workerConnection,
@@ -128,6 +134,7 @@ export class SearchSync {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      if (this.onReady) this.options.redis.off('ready', this.onReady)
       await this.worker?.close()
       this.workerConnection?.disconnect()
       await this.queue.close()
