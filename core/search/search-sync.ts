@@ -59,7 +59,8 @@ export class SearchSync {
       )
     await schedule()
     // A Redis that comes back empty lost the schedule with it.
-    this.onReady = () => void schedule().catch((err) => logger.warn({ err: err.message }, 'could not reschedule search sync'))
+    this.onReady = () =>
+      void schedule().catch((err) => logger.warn({ err: err.message }, 'could not reschedule search sync'))
     redis.on('ready', this.onReady)
     this.workerConnection = redis.duplicate({ maxRetriesPerRequest: null })
     this.worker = new Worker(SEARCH_SYNC_QUEUE, () => this.drain(), {
