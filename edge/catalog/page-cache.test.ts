@@ -53,6 +53,26 @@ describe('when many requests miss the same key at once', () => {
   })
 })
 
+describe("when the refresh another request started never delivers", () => {
+  it('should stop waiting after JOIN_WAIT_MS and ask core itself', async () => {
+    const cache = new PageCache(null)
+    let calls = 0
+    const load = async (): Promise<CachedEntry> => {
+      // The first refresh hangs, as a promise of a finished request can in workerd.
+      if (++calls === 1) await new Promise(() => {})
+      return { status: 200, body: 'own', storedAt: 0 }
+    }
+    void cache.get('/stuck', POLICY, load, { now: 0 })
+
+    const started = Date.now()
+    const follower = await cache.get('/stuck', POLICY, load, { now: 0 })
+
+    expect(follower).toMatchObject({ outcome: 'miss', entry: { body: 'own' } })
+    expect(calls).toBe(2)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(JOIN_WAIT_MS - 50)
+  })
+})
+
 describe('when an entry is stale but within stale-while-revalidate', () => {
   it('should answer the stale entry at once and refresh it once in the background', async () => {
     let now = 0

@@ -53,7 +53,31 @@ export interface Waiter {
   waitUntil(promise: Promise<unknown>): void
 }
 
-const sleep = (ms: number) => new Promise<'slow'>((resolve) => setTimeout(() => resolve('slow'), ms))
+/** How long a request waits for the refresh another request started before it asks core itself. */
+export const JOIN_WAIT_MS = 2_500
+
+export type Settled<T> = { ok: true; value: T } | { ok: false; reason: 'failed' | 'slow' }
+
+/**
+ * `promise`'s outcome, or `slow` after `ms`. For waiting on work another request started: in workerd, a promise
+ * made in one request may never deliver to another once its own request is done (the runtime cancels such
+ * continuations and the waiting request hangs), so no request waits on another's promise without a limit.
+ */
+export function within<T>(promise: Promise<T>, ms: number): Promise<Settled<T>> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve({ ok: false, reason: 'slow' }), ms)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve({ ok: true, value })
+      },
+      () => {
+        clearTimeout(timer)
+        resolve({ ok: false, reason: 'failed' })
+      },
+    )
+  })
+}
 
 export class PageCache {
   private readonly memory = new Map<string, CachedEntry>()
@@ -110,34 +134,32 @@ export class PageCache {
     )
   }
 
-  /** One refresh of `key` at a time; the entry is stored before the promise resolves. */
+  /** Asks core for `key` and stores the answer before resolving. */
+  private async fetchAndStore(key: string, policy: CachePolicy, load: () => Promise<CachedEntry>, now: number) {
+    try {
+      const entry = await load()
+      this.failedAt.delete(key)
+      const notFound = { ...policy, ttlMs: Math.min(policy.ttlMs, NOT_FOUND_TTL_MS), swrMs: 0 }
+      await this.store(key, entry, entry.status === 404 ? notFound : policy)
+      return entry
+    } catch (error) {
+      this.failedAt.set(key, now)
+      throw error
+    }
+  }
+
+  /** One refresh of `key` at a time per instance; `owner`: this call started it. */
   private refresh(
     key: string,
     policy: CachePolicy,
     load: () => Promise<CachedEntry>,
     now: number,
-  ): Promise<CachedEntry> {
-    let running = this.inflight.get(key)
-    if (running) return running
-    running = (async () => {
-      try {
-        const entry = await load()
-        this.failedAt.delete(key)
-        await this.store(
-          key,
-          entry,
-          entry.status === 404 ? { ...policy, ttlMs: Math.min(policy.ttlMs, NOT_FOUND_TTL_MS), swrMs: 0 } : policy,
-        )
-        return entry
-      } catch (error) {
-        this.failedAt.set(key, now)
-        throw error
-      } finally {
-        this.inflight.delete(key)
-      }
-    })()
-    this.inflight.set(key, running)
-    return running
+  ): { promise: Promise<CachedEntry>; owner: boolean } {
+    const running = this.inflight.get(key)
+    if (running) return { promise: running, owner: false }
+    const promise = this.fetchAndStore(key, policy, load, now).finally(() => this.inflight.delete(key))
+    this.inflight.set(key, promise)
+    return { promise, owner: true }
   }
 
   /**
@@ -160,23 +182,27 @@ export class PageCache {
       if (ctx) ctx.waitUntil(quiet)
     }
     if (cached && age < ttl + swr) {
-      if (!this.recentlyFailed(key, now)) background(this.refresh(key, policy, load, now))
+      if (!this.recentlyFailed(key, now)) {
+        const { promise, owner } = this.refresh(key, policy, load, now)
+        if (owner) background(promise)
+      }
       return { entry: cached, outcome: 'stale' }
     }
     const usable = cached && age < ttl + policy.sieMs ? cached : null
     if (usable && this.recentlyFailed(key, now)) return { entry: usable, outcome: 'stale-if-error' }
-    const refreshing = this.refresh(key, policy, load, now)
-    if (!usable) return { entry: await refreshing, outcome: 'miss' }
-    background(refreshing)
-    const first = await Promise.race([
-      refreshing.then(
-        (entry) => ({ entry }),
-        () => 'failed' as const,
-      ),
-      sleep(STALE_WAIT_MS),
-    ])
-    if (first === 'failed' || first === 'slow') return { entry: usable, outcome: 'stale-if-error' }
-    return { entry: first.entry, outcome: 'miss' }
+    const { promise: refreshing, owner } = this.refresh(key, policy, load, now)
+    if (!usable) {
+      if (owner) return { entry: await refreshing, outcome: 'miss' }
+      const joined = await within(refreshing, JOIN_WAIT_MS)
+      if (joined.ok) return { entry: joined.value, outcome: 'miss' }
+      if (joined.reason === 'failed') throw new CoreUnavailableError(`core gave no answer for ${key}`)
+      // Slow, or never delivered to this request: ask for itself.
+      return { entry: await this.fetchAndStore(key, policy, load, now), outcome: 'miss' }
+    }
+    if (owner) background(refreshing)
+    const first = await within(refreshing, STALE_WAIT_MS)
+    if (!first.ok) return { entry: usable, outcome: 'stale-if-error' }
+    return { entry: first.value, outcome: 'miss' }
   }
 
   private recentlyFailed(key: string, now: number): boolean {

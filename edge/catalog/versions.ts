@@ -1,11 +1,13 @@
 import type { CatalogChanges } from '../../contracts/index.ts'
+import { within } from './page-cache.ts'
 
 /** How long an edge instance trusts its tag versions before asking core what changed. */
 export const VERSIONS_TTL_MS = 1_000
 /** Longest a request waits for that refresh before going on with the versions it has. */
 export const VERSIONS_WAIT_MS = 250
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+/** Longest a request waits for the first versions another request is fetching. */
+const FIRST_WAIT_MS = 2_500
 
 /**
  * This edge instance's view of which catalog cache tags changed (core's change feed, `GET /v1/catalog/changes`).
@@ -53,7 +55,9 @@ export class CatalogVersions {
    */
   async fresh(now: number, wait: (p: Promise<void>) => void = () => {}): Promise<this> {
     if (now - this.fetchedAt < this.ttlMs) return this
+    let owner = false
     if (!this.inflight) {
+      owner = true
       this.fetchedAt = now
       this.inflight = this.fetchChanges(this.seq)
         .then(async (changes) => {
@@ -68,8 +72,9 @@ export class CatalogVersions {
         .finally(() => (this.inflight = null))
       wait(this.inflight)
     }
-    if (this.epoch === null) await this.inflight
-    else await Promise.race([this.inflight, sleep(VERSIONS_WAIT_MS)])
+    // Never an unbounded wait on a promise another request made (see `within`).
+    if (this.epoch === null) await (owner ? this.inflight : within(this.inflight!, FIRST_WAIT_MS))
+    else await within(this.inflight!, VERSIONS_WAIT_MS)
     return this
   }
 
