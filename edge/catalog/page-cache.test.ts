@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import {
   CoreUnavailableError,
   FAILURE_BACKOFF_MS,
+  JOIN_WAIT_MS,
   NOT_FOUND_TTL_MS,
   PageCache,
   STALE_WAIT_MS,
