@@ -10,7 +10,7 @@
  *                   (counted by a proxy between the edge and core)
  *   core down       core stopped: share of the browsed pages still answered 200
  *
- *   npm run bench:catalog -- [--json] [--products 10000] [--rate 1000] [--browse-seconds 30] [--warmup-seconds 10]
+ *   npm run bench:catalog -- [--json] [--products 10000] [--rate 1000] [--browse-seconds 30] [--warmup-seconds 30]
  *                            [--edges 3] [--price-trials 20] [--lag-samples 50] [--search-requests 400]
  *                            [--engine postgres]
  * With --json the last line of stdout is one JSON object.
@@ -33,7 +33,7 @@ const { values: args } = parseArgs({
     products: { type: 'string', default: String(SAMPLE_PRODUCTS) },
     rate: { type: 'string', default: '1000' },
     'browse-seconds': { type: 'string', default: '30' },
-    'warmup-seconds': { type: 'string', default: '10' },
+    'warmup-seconds': { type: 'string', default: '30' },
     edges: { type: 'string', default: '3' },
     'price-trials': { type: 'string', default: '20' },
     'lag-samples': { type: 'string', default: '50' },
@@ -358,9 +358,13 @@ try {
   const warmed = [...pagesSeen].slice(0, 500)
   let ok = 0
   for (const path of warmed) {
-    const res = await request(`${browseEdge.url}${path}`, { dispatcher: agent })
-    await res.body.text()
-    if (res.statusCode === 200) ok++
+    try {
+      const res = await request(`${browseEdge.url}${path}`, { dispatcher: agent })
+      await res.body.text()
+      if (res.statusCode === 200) ok++
+    } catch (error) {
+      console.error(`core stopped: ${browseEdge.url}${path} failed: ${(error as Error).message}`)
+    }
   }
   result.staleServedWhileCoreDown = round(ok / Math.max(1, warmed.length), 4)
   say(`core stopped: ${ok} of ${warmed.length} browsed pages still answered 200`)
