@@ -346,7 +346,7 @@ export type Product = z.infer<typeof Product>
 export const AdminProduct = Product.extend({ status: z.enum(['active', 'archived']), version: z.number().int() })
 export type AdminProduct = z.infer<typeof AdminProduct>
 
-/** Sales linked to a catalog variant that are not sold out in Postgres: scheduled or live drops. */
+/** Sales linked to a catalog variant: scheduled or live drops (and those sold out within the last day). */
 export const DropSummary = Drop.extend({
   productSlug: Slug,
   productName: z.string(),

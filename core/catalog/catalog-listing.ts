@@ -163,8 +163,9 @@ export class CatalogListing {
   }
 
   /**
-   * Sales on catalog variants that Postgres does not count as sold out: scheduled or live drops. (Reads the
-   * sales table's own columns beside the catalog's `variant_id` link; the sale domain has no such list.)
+   * Sales on catalog variants: scheduled or live drops, and those that sold out within the last day (their pages
+   * then say "sold out" from the room instead of falling back to everyday stock). Reads the sales table's own
+   * columns beside the catalog's `variant_id` link (the sale domain has no such list).
    */
   async drops(): Promise<DropsResponse> {
     const { rows } = await this.db.query<{
@@ -180,7 +181,7 @@ export class CatalogListing {
     }>(
       `SELECT s.id, s.starts_at, s.stock, s.price_cents, s.currency, v.sku, p.slug, p.name, p.images -> 0 AS image
          FROM sales s JOIN catalog_variants v ON v.id = s.variant_id JOIN catalog_products p ON p.id = v.product_id
-        WHERE s.sold < s.stock AND p.status = 'active'
+        WHERE (s.sold < s.stock OR s.starts_at > now() - interval '1 day') AND p.status = 'active'
         ORDER BY s.starts_at, s.id LIMIT 100`,
     )
     return {
