@@ -99,7 +99,8 @@ suite('the storefront in headless Chromium', () => {
     await shot(page, '3-product')
 
     await page.fill('#q', 'floodgate de')
-    await page.waitForFunction("document.querySelectorAll('#suggestions option').length > 0")
+    // The datalist fills from /api/search/suggest (a locator, not an evaluated string: the page's CSP forbids eval).
+    await page.locator('#suggestions option').first().waitFor({ state: 'attached' })
     await page.fill('#q', 'flodgate consle')
     await page.press('#q', 'Enter')
     await page.waitForURL(/\/search\?q=flodgate\+consle/)
