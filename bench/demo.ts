@@ -13,6 +13,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
+import { loadSampleCatalog } from '../token-issuer/catalog.ts'
 import { createSale, roomStats, saleInvariant, saleOrders } from '../token-issuer/issuer.ts'
 import { startLocalStack } from '../scripts/local-stack.ts'
 import { doctorAdvice } from '../scripts/doctor.ts'
@@ -109,6 +110,7 @@ const loop = monitorEventLoopDelay({ resolution: 10 })
 loop.enable()
 try {
   const cfg = stack.issuerConfig()
+  await loadSampleCatalog(cfg, say)
   const saleId = `demo-${Date.now().toString(36)}`
   const created = await createSale(cfg, {
     saleId,

@@ -50,6 +50,11 @@ export const ERROR_CODES = {
   sale_exists: 409,
   sale_not_open: 409,
   room_not_configured: 409,
+  // catalog (core catalog and search APIs)
+  category_not_found: 404,
+  product_not_found: 404,
+  variant_not_found: 404,
+  catalog_conflict: 409,
   rate_limited: 429,
   // server side
   unavailable: 503,

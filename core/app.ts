@@ -54,6 +54,8 @@ export interface AppDeps {
   reconciler: Reconciler
   /** Present when STRIPE_WEBHOOK_SECRET is set. */
   stripeWebhook?: StripeWebhook
+  /** Domain sub-apps mounted at the root (catalog, search). */
+  routes?: Hono[]
   health: () => Promise<Record<string, boolean>>
 }
 
@@ -248,6 +250,8 @@ export function createApp(deps: AppDeps): Hono {
     return c.json(results)
   })
   app.route('/internal', internal)
+
+  for (const routes of deps.routes ?? []) app.route('/', routes)
 
   return app
 }

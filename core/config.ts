@@ -78,9 +78,21 @@ export const CoreConfig = z
     MAX_CONCURRENT_CHECKOUTS: z.coerce.number().int().min(0).max(10_000_000).default(0),
     HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     RUN_MIGRATIONS: bool.default(true),
+    /** Product search: postgres (default, nothing more to run) or elasticsearch (needs ES_URL). */
+    SEARCH_ENGINE: z.enum(['postgres', 'elasticsearch']).default('postgres'),
+    /** Elasticsearch 9.x node, e.g. http://127.0.0.1:9200 (docker compose runs one). */
+    ES_URL: z.string().url().optional(),
+    ES_API_KEY: z.string().min(1).optional(),
+    /** The alias searches read; indices behind it are <alias>_v<N>, swapped by a reindex. */
+    ES_INDEX: z.string().regex(/^[a-z][a-z0-9_-]{0,100}$/, 'lowercase a-z, 0-9, _ and -').default('floodgate-products'),
+    /** How often the search-sync job drains the catalog outbox even without a kick. */
+    SEARCH_SYNC_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(1_000),
   })
   .superRefine((c, ctx) => {
     if (c.PAYMENT_GATEWAY === 'stripe' && !c.STRIPE_SECRET_KEY) ctx.addIssue({ code: 'custom', path: ['STRIPE_SECRET_KEY'], message: 'required when PAYMENT_GATEWAY=stripe' })
+    if (c.SEARCH_ENGINE === 'elasticsearch' && !c.ES_URL) {
+      ctx.addIssue({ code: 'custom', path: ['ES_URL'], message: 'required when SEARCH_ENGINE=elasticsearch' })
+    }
     if (c.NODE_ENV === 'production' && c.ALLOW_DEV_SECRETS) {
       ctx.addIssue({ code: 'custom', path: ['ALLOW_DEV_SECRETS'], message: 'cannot be set in production' })
     }

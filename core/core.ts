@@ -26,6 +26,8 @@ import { Scripts } from './redis/scripts.ts'
 import { RoomReporter } from './room/room-reporter.ts'
 import { SagaStore } from './saga/saga.ts'
 import { Sales } from './sale/sales.ts'
+import type { SearchEngine } from './search/engine.ts'
+import { createStorefront, type Storefront } from './search/storefront.ts'
 
 export interface Core {
   config: CoreConfig
@@ -43,6 +45,8 @@ export interface Core {
   reconciler: Reconciler
   metrics: Metrics
   logger: Logger
+  /** Catalog, search engine and its sync job. */
+  storefront: Storefront
   close(): Promise<void>
 }
 
@@ -55,6 +59,8 @@ export interface StartOptions {
   logger?: Logger
   /** Start the HTTP server (default: unless ROLE=worker). */
   listen?: boolean
+  /** Replace the search engine chosen by SEARCH_ENGINE (tests). */
+  searchEngine?: SearchEngine
 }
 
 export function createGateway(config: CoreConfig): PaymentGateway {
@@ -141,8 +147,11 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     payments: { callTries: config.PAYMENT_CALL_TRIES, maxTries: config.PAYMENT_MAX_TRIES, backoffMs: 200 },
   }
 
+  const storefront = await createStorefront({ config, db, redis, metrics, logger, engine: options.searchEngine })
+
   let workers: ReturnType<typeof startWorkers> | undefined
   if (config.ROLE !== 'api') {
+    await storefront.startWorkers()
     // Workers block on Redis: they get their own connection.
     const workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null })
     workers = startWorkers({
@@ -200,6 +209,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     payments,
     reconciler,
     stripeWebhook,
+    routes: storefront.routes,
     health: async () => {
       const [redisOk, pgOk] = await Promise.all([
         redis.ping().then(() => true, () => false),
@@ -240,10 +250,12 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     reconciler,
     metrics,
     logger,
+    storefront,
     close: () =>
       (closing ??= (async () => {
         await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
         clearInterval(outboxRecovery)
+        await storefront.close()
         await workers?.close()
         await reporter.close()
         await orderFeed.close()

@@ -1,5 +1,6 @@
 import { Hono, type ErrorHandler, type NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
+import { catalogApiRoutes, storefrontRoutes } from './catalog/routes.ts'
 import type { AppEnv } from './env.ts'
 import { errorResponse } from './http-error.ts'
 import { serverTiming } from './middleware/server-timing/index.ts'
@@ -26,6 +27,8 @@ export const app = new Hono<AppEnv>()
   .route('/api', fairnessRoutes)
   .route('/admin', adminRoutes)
   .route('/sales', pageRoutes)
+  .route('/api', catalogApiRoutes)
+  .route('/', storefrontRoutes)
 
 app.notFound(handleNotFound)
 app.onError(handleError)

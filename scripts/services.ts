@@ -87,8 +87,14 @@ export async function ensureServices({
 
   if (!(await postgresAnswers(databaseUrl))) {
     if (!allowEmbedded) throw new Error(`Postgres is not reachable at ${databaseUrl}. Start one (\`docker compose up -d postgres\`) or set DATABASE_URL.`)
-    const [{ PGlite }, { PGLiteSocketServer }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-socket')])
-    const db = await PGlite.create()
+    const [{ PGlite }, { PGLiteSocketServer }, { pg_trgm }, { unaccent }] = await Promise.all([
+      import('@electric-sql/pglite'),
+      import('@electric-sql/pglite-socket'),
+      // Product search (core/search/migrations) needs these two extensions.
+      import('@electric-sql/pglite/contrib/pg_trgm'),
+      import('@electric-sql/pglite/contrib/unaccent'),
+    ])
+    const db = await PGlite.create({ extensions: { pg_trgm, unaccent } })
     const port = await freePort()
     const server = new PGLiteSocketServer({ db, port, host: '127.0.0.1', maxConnections: 64 })
     await server.start()

@@ -29,6 +29,7 @@ import {
   roomStats,
   steerRoom,
 } from './issuer.ts'
+import { CATALOG_OPTIONS, CATALOG_USAGE, runCatalogCommand } from './catalog-cli.ts'
 import { fairness } from './fairness.ts'
 import type { RoomSteer } from '../contracts/index.ts'
 
@@ -562,7 +563,16 @@ ${COMMON_HELP}`,
   },
 }
 
-const COMMANDS: Command[] = [create, status, watch, invariant, room, report, reconcileCommand]
+const catalog: Command = {
+  name: 'catalog',
+  summary: 'the store around the drop: import a catalog file, write the sample catalog, reindex search, status',
+  usage: CATALOG_USAGE,
+  options: CATALOG_OPTIONS,
+  positionals: ['subcommand'],
+  run: runCatalogCommand,
+}
+
+const COMMANDS: Command[] = [create, status, watch, invariant, room, report, reconcileCommand, catalog]
 
 const USAGE = `Usage: ${PROGRAM} <command> [options]
 

@@ -104,7 +104,7 @@ export class IssuerError extends Error {
 
 const REQUEST_TIMEOUT_MS = 30_000
 
-interface Endpoint {
+export interface Endpoint {
   service: Service
   baseUrl: string
   token: string
@@ -112,7 +112,7 @@ interface Endpoint {
   tokenVariable: 'CORE_ADMIN_TOKEN' | 'EDGE_ADMIN_TOKEN'
 }
 
-const coreEndpoint = (cfg: IssuerConfig): Endpoint => ({
+export const coreEndpoint = (cfg: IssuerConfig): Endpoint => ({
   service: 'core',
   baseUrl: cfg.CORE_URL,
   token: cfg.CORE_ADMIN_TOKEN,
@@ -150,7 +150,7 @@ function transportError(ep: Endpoint, url: URL, error: unknown): IssuerError {
   )
 }
 
-async function call<S extends z.ZodType>(ep: Endpoint, method: 'GET' | 'POST' | 'PUT' | 'PATCH', path: string, schema: S, body?: unknown): Promise<{ status: number; data: z.output<S> }> {
+export async function call<S extends z.ZodType>(ep: Endpoint, method: 'GET' | 'POST' | 'PUT' | 'PATCH', path: string, schema: S, body?: unknown): Promise<{ status: number; data: z.output<S> }> {
   const url = endpointUrl(ep.baseUrl, path)
   let response: Response
   let text: string

@@ -103,6 +103,14 @@ function fakeServer(method: string, url: string, body: string | null): FakeRespo
     return forged ? respond(403, { error: { code: 'token_bad_signature', message: 'no' } }) : respond(202, { orderId: `ord_${'a'.repeat(32)}`, status: 'pending', replayed: false })
   }
   if (path.startsWith('/api/orders/')) return respond(200, { orderId: path.split('/').pop(), status: 'confirmed' })
+  // The storefront (browse.js): cached pages, and live availability apart from them.
+  const page = (html: string) => respond(200, html, { 'X-Floodgate-Cache': 'hit', 'Content-Type': 'text/html' })
+  if (path === '/p/no-such-product-k6') return respond(404, '<h1>Product not found</h1>')
+  if (path.startsWith('/p/')) return page('<span class="stock" data-sku="SKU-1">Checking availability…</span>')
+  if (path === '/' || path.startsWith('/c/') || path === '/search') return page('<h1>Store</h1>')
+  if (path === '/api/availability') {
+    return respond(200, { items: [{ sku: 'SKU-1', state: 'in_stock', available: 3 }], at: 0 })
+  }
   return respond(404, { error: { code: 'not_found', message: path } })
 }
 
@@ -199,6 +207,24 @@ describe('k6 scripts', () => {
         expect(stub.metrics.get('forged_accepted')!.samples).toEqual([])
         const kinds = new Set(stub.requests.filter((r) => r.params.tags.name === 'redeem').map((r) => r.params.tags.kind))
         expect([...kinds].sort()).toEqual(['forged', 'fresh', 'replay'])
+      }
+      if (file === 'browse.js') {
+        // Every part of the mix, deterministically: Math.random walks 0, 0.01, ..., 0.99.
+        const real = Math.random
+        let step = 0
+        Math.random = () => (step++ % 100) / 100
+        try {
+          stub.requests.length = 0
+          for (let i = 0; i < 100; i++) mod.browse()
+        } finally {
+          Math.random = real
+        }
+        const kinds = new Set(stub.requests.map((r) => new URL(r.url).pathname.split('/').slice(0, 2).join('/') || '/'))
+        expect([...kinds].sort()).toEqual(['/', '/api', '/c', '/p', '/search'])
+        expect(stub.requests.some((r) => r.url.includes('/api/availability?skus=SKU-1'))).toBe(true)
+        expect(stub.requests.some((r) => r.url.endsWith('/p/no-such-product-k6'))).toBe(true)
+        expect(stub.checks.filter((c) => !c.ok)).toEqual([])
+        expect(stub.metrics.get('cache_hit')!.samples.every((x) => x.value === 1)).toBe(true)
       }
       if (file === 'shoppers.js') {
         expect(stub.requests.map((r) => new URL(r.url).pathname.split('/').pop()).slice(0, 4)).toEqual(['join', 'status', 'redeem', `ord_${'a'.repeat(32)}`])
