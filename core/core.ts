@@ -7,8 +7,10 @@ import { nodeTokenCrypto } from './crypto/node-token-crypto.ts'
 import { createApp } from './app.ts'
 import type { CoreConfig } from './config.ts'
 import { migrate } from './db/migrate.ts'
+import { every } from './jobs/every.ts'
 import { Jobs } from './jobs/jobs.ts'
-import { startWorkers, sweepHolds } from './jobs/workers.ts'
+import { startWorkers } from './jobs/workers.ts'
+import { sweepHolds } from './sale/hold-sweep.ts'
 import { OutboxProvider } from './notify/notifications.ts'
 import { Payments } from './payment/payments.ts'
 import { StripeWebhook } from './payment/stripe-webhook.ts'
@@ -105,7 +107,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     metrics,
     logger,
     staleMs: config.RECONCILE_STALE_MS,
-    sweepHolds: () => sweepHolds({ sales, scripts, jobs, metrics, logger, db }),
+    sweepHolds: () => sweepHolds({ sales, scripts, jobs, metrics, logger, orders }),
   })
   const stripeWebhook = config.STRIPE_WEBHOOK_SECRET
     ? new StripeWebhook({ secret: config.STRIPE_WEBHOOK_SECRET, db, gateway, payments, logger, review: (orderId) => reconciler.reviewOrder(orderId) })
@@ -125,17 +127,11 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     config.MAX_CONCURRENT_CHECKOUTS,
   )
   // Checkout jobs a core process left in a sale's outbox (it died between the redeem script and the forward).
-  let recovering = false
-  const outboxRecovery = setInterval(() => {
-    if (recovering) return
-    recovering = true
-    sales
-      .ids()
-      .then((ids) => checkoutOutbox.recover(ids))
-      .catch((err) => logger.warn({ err: err.message }, 'checkout outbox recovery failed'))
-      .finally(() => (recovering = false))
-  }, OUTBOX_RECOVERY_INTERVAL_MS)
-  outboxRecovery.unref()
+  const stopOutboxRecovery = every(
+    OUTBOX_RECOVERY_INTERVAL_MS,
+    async () => checkoutOutbox.recover(await sales.ids()),
+    (err) => logger.warn({ err: err.message }, 'checkout outbox recovery failed'),
+  )
 
   const checkoutDeps: CheckoutDeps = {
     db,
@@ -170,6 +166,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
       onSettled: (orderIds) => orderFeed.publish(orderIds),
       reconciler,
       notificationProviders: [new OutboxProvider(db, 'email')],
+      sweepHolds: () => sweepHolds({ sales, scripts, jobs, metrics, logger, orders }),
     })
     const schedule = () => jobs.scheduleMaintenance(config.HOLD_SWEEP_INTERVAL_MS, config.RECONCILE_INTERVAL_MS)
     await schedule()
@@ -177,21 +174,14 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     // schedule is put back on every reconnect, and a plain timer (not BullMQ, which lives in that Redis)
     // checks for lost sales and rebuilds their counters from Postgres.
     redis.on('ready', () => void schedule().catch((err) => logger.warn({ err: err.message }, 'could not reschedule maintenance')))
-    let checking = false
-    const watchdog = setInterval(() => {
-      if (config.REDIS_CHECK_INTERVAL_MS === 0) return
-      if (checking) return
-      checking = true
-      reconciler
-        .run('redis-counters')
-        .then((report) => (report.fixed ? schedule() : undefined))
-        .catch((err) => logger.warn({ err: err.message }, 'redis counter check failed'))
-        .finally(() => (checking = false))
-    }, config.REDIS_CHECK_INTERVAL_MS || 3_600_000)
-    watchdog.unref()
+    const stopWatchdog = every(
+      config.REDIS_CHECK_INTERVAL_MS,
+      async () => ((await reconciler.run('redis-counters')).fixed ? schedule() : undefined),
+      (err) => logger.warn({ err: err.message }, 'redis counter check failed'),
+    )
     const closeWorkers = workers.close
     workers.close = async () => {
-      clearInterval(watchdog)
+      stopWatchdog()
       await closeWorkers()
       workerConnection.disconnect()
     }
@@ -254,7 +244,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     close: () =>
       (closing ??= (async () => {
         await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
-        clearInterval(outboxRecovery)
+        stopOutboxRecovery()
         await storefront.close()
         await workers?.close()
         await reporter.close()

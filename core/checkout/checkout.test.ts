@@ -147,7 +147,7 @@ describe('when 300 shoppers redeem 100 units and 30% of payments fail', () => {
 describe('when the payment outlasts the hold', () => {
   it('should release the unit to the next shopper, void the authorization and never charge', async () => {
     await createSale('slow-pay-1', 1, { holdTtlSeconds: 5 })
-    const { sweepHolds } = await import('../jobs/workers.ts')
+    const { sweepHolds } = await import('../sale/hold-sweep.ts')
     let letGo!: () => void
     const gate = new Promise<void>((resolve) => (letGo = resolve))
     const slow = new SimulatedGateway({ latencyMs: 0 })

@@ -32,11 +32,6 @@ export const DEFAULT_PAYMENT_POLICY: PaymentPolicy = { callTries: 3, maxTries: 1
 export type CheckoutInput = CheckoutJob
 export type CheckoutContext = StepContext<CheckoutDeps>
 
-/** Idempotency keys for the gateway: derived from the order, identical on every retry. */
-export const paymentKey = (orderId: string, action: 'authorize' | 'capture' | 'void') => `floodgate:${orderId}:${action}`
-/** Each refund has its own id (derived from the order and the caller's key); its gateway key is fixed by it. */
-export const refundKey = (orderId: string, refundId: string) => `floodgate:${orderId}:refund:${refundId}`
-
 /** Positions of a batch's items by sale (each sale's SQL guards and room message are its own); `keep` filters them. */
 export function positionsBySale(inputs: CheckoutInput[], keep: (i: number) => boolean = () => true): Map<string, number[]> {
   const bySale = new Map<string, number[]>()

@@ -34,54 +34,8 @@ export interface WorkerDeps {
   onSettled?: (orderIds: string[]) => Promise<void>
   reconciler?: Reconciler
   notificationProviders?: NotificationProvider[]
-}
-
-const SWEEP_BATCH = 500
-
-/**
- * Releases every expired hold of every sale and hands the tokens back to the waiting room. With `db`, also
- * settles holds whose order is already final in Postgres (a hold restored by a Redis rebuild while its saga
- * was compensating, a finalize lost with a crash): FAILED -> released now, CONFIRMED -> sold, instead of
- * waiting out the hold's expiry.
- */
-export async function sweepHolds(deps: Pick<WorkerDeps, 'sales' | 'scripts' | 'jobs' | 'metrics' | 'logger'> & { db?: pg.Pool }, nowMs = Date.now()): Promise<number> {
-  let total = 0
-  for (const saleId of await deps.sales.ids()) {
-    if (deps.db) {
-      const holds = await deps.scripts.holdOrderIds(saleId)
-      if (holds.length) {
-        const { rows } = await deps.db.query<{ id: string; status: string }>(
-          `SELECT o.id, o.status FROM orders o JOIN sagas s ON s.id = o.id
-           WHERE o.id = ANY($1) AND ((o.status = 'FAILED' AND s.status = 'COMPENSATED') OR (o.status = 'CONFIRMED' AND s.status = 'COMPLETED'))`,
-          [holds],
-        )
-        for (const row of rows) {
-          if (row.status === 'FAILED') {
-            const back = await deps.scripts.releaseHold(saleId, row.id)
-            if (back) {
-              await deps.jobs.enqueueRoomOutcome(saleId, { ...back, outcome: 'returned' })
-              deps.metrics.holdsReleased.inc({ sale: saleId, reason: 'order_failed' })
-              total++
-            }
-          } else {
-            const sold = await deps.scripts.finalizeHold(saleId, row.id)
-            if (sold) await deps.jobs.enqueueRoomOutcome(saleId, { ...sold, outcome: 'sold' })
-          }
-        }
-      }
-    }
-    for (;;) {
-      const released = await deps.scripts.releaseExpiredHolds(saleId, nowMs, SWEEP_BATCH)
-      for (const hold of released) await deps.jobs.enqueueRoomOutcome(saleId, { tid: hold.tid, gen: hold.gen, outcome: 'returned' })
-      if (released.length) {
-        deps.metrics.holdsReleased.inc({ sale: saleId, reason: 'expired' }, released.length)
-        deps.logger.info({ saleId, released: released.length }, 'released expired holds')
-      }
-      total += released.length
-      if (released.length < SWEEP_BATCH) break
-    }
-  }
-  return total
+  /** The hold sweep (core/sale/hold-sweep.ts), run by the maintenance queue's repeatable job. */
+  sweepHolds: () => Promise<number>
 }
 
 /** The BullMQ workers of core: checkout sagas, room notifications, and the hold sweep. */
@@ -146,7 +100,7 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
   const maintenance = new Worker(
     QUEUE_NAMES.maintenance,
     async (job) => {
-      if (job.name === SWEEP_HOLDS_JOB) return { released: await sweepHolds({ ...deps, db: deps.checkoutDeps.db }) }
+      if (job.name === SWEEP_HOLDS_JOB) return { released: await deps.sweepHolds() }
       const reconcile = ReconcileJobName.safeParse(job.name.replace(/^reconcile-/, ''))
       if (reconcile.success && deps.reconciler) return deps.reconciler.run(reconcile.data)
       throw new Error(`unknown maintenance job ${job.name}`)

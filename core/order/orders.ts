@@ -57,6 +57,20 @@ export class Orders {
     return { orders, next: rows.length === limit && last ? last.id : null }
   }
 
+  /**
+   * Orders among `orderIds` whose saga has reached its end: FAILED and compensated, or CONFIRMED and completed
+   * (the hold sweep settles their holds at once instead of waiting for the holds to expire).
+   */
+  async settled(orderIds: string[]): Promise<Array<{ id: string; status: 'FAILED' | 'CONFIRMED' }>> {
+    const { rows } = await this.db.query<{ id: string; status: 'FAILED' | 'CONFIRMED' }>(
+      `SELECT o.id, o.status FROM orders o JOIN sagas s ON s.id = o.id
+       WHERE o.id = ANY($1) AND ((o.status = 'FAILED' AND s.status = 'COMPENSATED')
+                              OR (o.status = 'CONFIRMED' AND s.status = 'COMPLETED'))`,
+      [orderIds],
+    )
+    return rows
+  }
+
   /** The order, if it belongs to `shopper`; otherwise null (never tell one shopper about another's order). */
   async forShopper(orderId: string, shopper: string): Promise<Order | null> {
     const { rows } = await this.db.query<OrderRow>('SELECT * FROM orders WHERE id = $1', [orderId])

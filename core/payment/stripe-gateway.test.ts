@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { FakeStripe } from '../../test/support/stripe-fake.ts'
-import { paymentKey } from '../checkout/deps.ts'
+import { paymentKey } from './keys.ts'
 import { GatewayRejectedError, GatewayUnavailableError } from './gateway.ts'
 import { StripeGateway } from './stripe-gateway.ts'
 

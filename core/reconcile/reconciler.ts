@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import { CheckoutJob, type ReconcileJobName, type ReconcileReport } from '../../contracts/index.ts'
-import { paymentKey } from '../checkout/deps.ts'
+import { paymentKey } from '../payment/keys.ts'
+import { flagConfirmedWithoutPayment, markCaptured, markVoided, resetAttempts } from '../payment/transitions.ts'
 import type { Jobs } from '../jobs/jobs.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
@@ -185,7 +186,7 @@ export class Reconciler {
         // Money held or taken for an order that does not exist (any more): give it back.
         if (snapshot.state === 'authorized' && snapshot.ref) {
           await withGatewayRetries(() => gateway.void({ ref: snapshot.ref!, idempotencyKey: paymentKey(orderId, 'void') }), { tries: 3 })
-          await db.query(`UPDATE payments SET status = 'VOIDED', updated_at = now() WHERE order_id = $1 AND status IN ('PENDING', 'AUTHORIZED')`, [orderId])
+          await markVoided(db, orderId)
           actions.push({ id: orderId, action: 'voided_orphan_authorization' })
         } else if (snapshot.state === 'captured' && snapshot.refundedCents < snapshot.capturedCents) {
           const { refund } = await payments.refund(orderId, { reason: 'cancellation' }, 'reconciliation:no-order')
@@ -194,14 +195,14 @@ export class Reconciler {
       } else if (row.order_status === 'PENDING' && row.saga_status === 'SUSPENDED') {
         // The gateway answers again: the saga can go on (authorize re-sends the same key, so whatever the
         // gateway did for it is what the saga gets).
-        await db.query(`UPDATE payments SET attempts = 0, updated_at = now() WHERE order_id = $1 AND status = 'PENDING'`, [orderId])
+        await resetAttempts(db, orderId)
         const input = CheckoutJob.safeParse(row.saga_input)
         if (input.success && (await jobs.resumeCheckout(input.data))) actions.push({ id: orderId, action: 'resumed_saga', detail: `payment ${snapshot.state}` })
       } else if (row.order_status === 'CONFIRMED' && row.saga_status === 'COMPLETED') {
         if (snapshot.state === 'authorized' && snapshot.ref) {
           const amount = Number(snapshot.amountCents)
           await withGatewayRetries(() => gateway.capture({ ref: snapshot.ref!, amountCents: amount, idempotencyKey: paymentKey(orderId, 'capture') }), { tries: 3 })
-          await db.query(`UPDATE payments SET status = 'CAPTURED', captured_cents = $2, updated_at = now() WHERE order_id = $1 AND status IN ('PENDING', 'AUTHORIZED')`, [orderId, amount])
+          await markCaptured(db, [{ orderId, amountCents: amount }])
           actions.push({ id: orderId, action: 'captured_confirmed_order' })
         } else if (snapshot.state !== 'captured') {
           actions.push(...(await this.flag(orderId, `gateway says ${snapshot.state}`)))
@@ -216,10 +217,7 @@ export class Reconciler {
 
   /** An order confirmed without a payment: a person decides (ship and chase, or cancel). Once per order. */
   private async flag(orderId: string, detail: string): Promise<Action[]> {
-    const inserted = await this.deps.db.query(
-      `INSERT INTO flags (kind, order_id, detail) VALUES ('confirmed_without_payment', $1, $2) ON CONFLICT (kind, order_id) DO NOTHING`,
-      [orderId, detail],
-    )
-    return inserted.rowCount ? [{ id: orderId, action: 'flagged_confirmed_without_payment', detail }] : []
+    const flagged = await flagConfirmedWithoutPayment(this.deps.db, orderId, detail)
+    return flagged ? [{ id: orderId, action: 'flagged_confirmed_without_payment', detail }] : []
   }
 }

@@ -10,10 +10,10 @@ import {
 } from '../../contracts/index.ts'
 import { ApiError } from '../errors/api-error.ts'
 import type { Metrics } from '../metrics.ts'
-import { ScriptError, type Scripts } from '../redis/scripts.ts'
+import { ScriptError, replyName, type Scripts } from '../redis/scripts.ts'
 import type { Sales } from '../sale/sales.ts'
 
-const REFUSALS: Record<ScriptError, [ApiError['code'], string, field?: string]> = {
+const REFUSALS: Record<number, [ApiError['code'], string, field?: string]> = {
   [ScriptError.SoldOut]: ['sold_out', 'every unit of this sale is sold or held'],
   [ScriptError.TokenUsed]: ['token_used', 'this purchase token has already been used'],
   [ScriptError.LimitReached]: ['limit_reached', 'you have reached the per-shopper limit for this sale'],
@@ -118,7 +118,7 @@ export class Redeemer {
       checkoutJob,
     })
     if (result.kind === 'refused') {
-      this.metrics.redeems.inc({ sale: saleId, outcome: ScriptError[result.error] })
+      this.metrics.redeems.inc({ sale: saleId, outcome: replyName(result.error) })
       // Whatever Redis says now (a token since released, a fence, a lost sale), an order this token generation
       // already has is this shopper's answer. Only a conflicting Idempotency-Key is refused regardless.
       if (result.error !== ScriptError.IdempotencyKeyConflict) {
@@ -128,7 +128,7 @@ export class Redeemer {
       // The sale is in Postgres but not in Redis: Redis lost its data and the counters are being rebuilt
       // (reconciliation, within REDIS_CHECK_INTERVAL_MS). Nothing was held: the client retries.
       if (result.error === ScriptError.SaleNotFound) throw new ApiError('unavailable', 'the sale is being restored, retry in a moment', undefined, { 'retry-after': '1' })
-      const [code, message, field] = REFUSALS[result.error]
+      const [code, message, field] = REFUSALS[result.error] ?? ['internal', `unexpected reply ${replyName(result.error)}`]
       throw new ApiError(code, message, field, result.error === ScriptError.CheckoutsBusy ? { 'retry-after': '1' } : undefined)
     }
     this.metrics.redeems.inc({ sale: saleId, outcome: result.kind })

@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ScriptLoaderError } from '../errors/script-loader-error.ts'
+import replies from './replies.json'
 
 export interface LuaScript {
   name: string
@@ -10,6 +11,9 @@ export interface LuaScript {
 }
 
 const LUA_DIR = fileURLToPath(new URL('./lua/', import.meta.url))
+/** `--- @include "replies"` defines `Reply`, the one table of reply codes Lua and TypeScript share (replies.json). */
+const REPLIES_INCLUDE = 'replies'
+const REPLIES_LUA = `local Reply = { ${Object.entries(replies).map(([name, code]) => `${name} = ${code}`).join(', ')} }`
 const FILE_NAME = /^([a-z][A-Za-z]+)-(\d+)\.lua$/
 const INCLUDE = /^--- @include "([^"]+)"\s*$/
 
@@ -20,6 +24,7 @@ export function resolveIncludes(file: string, dir: string, stack: string[] = [],
     .map((line, index) => {
       const match = INCLUDE.exec(line)
       if (!match) return line
+      if (match[1] === REPLIES_INCLUDE) return REPLIES_LUA
       const target = join(dir, `${match[1]}.lua`)
       if (stack.includes(target) || target === file) {
         throw new ScriptLoaderError(`circular include of ${match[1]}`, file, index + 1)

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { dropRedisPrefix, testRedis, uniqueName } from '../../test/support/services.ts'
 import { ScriptLoaderError } from '../errors/script-loader-error.ts'
 import { loadScripts } from './script-loader.ts'
-import { ScriptError, Scripts, type RedeemInput } from './scripts.ts'
+import { Reply, ScriptError, Scripts, type RedeemInput } from './scripts.ts'
 
 let redis: Redis
 let prefix: string
@@ -249,5 +249,17 @@ describe('script loader', () => {
   ])('should refuse the %s fixture loudly', (name, message) => {
     expect(() => loadScripts(fixture(name))).toThrowError(ScriptLoaderError)
     expect(() => loadScripts(fixture(name))).toThrowError(message)
+  })
+})
+
+describe('when the stock scripts answer with a reply code', () => {
+  it('should give every meaning its own code, from the one table both Lua and TypeScript read', () => {
+    const codes = Object.values(Reply)
+    expect(new Set(codes).size).toBe(codes.length)
+    for (const script of loadScripts()) {
+      // A literal status code in a return is a code outside the table.
+      expect(script.lua, script.name).not.toMatch(/return\s+\{?\s*-?\d+\s*[,}\n]/)
+      if (script.lua.includes('Reply.')) expect(script.lua, script.name).toContain('local Reply = { SoldOut = -1')
+    }
   })
 })

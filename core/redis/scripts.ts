@@ -1,20 +1,36 @@
 import type { Redis } from 'ioredis'
 import type { TokenRef } from '../../contracts/index.ts'
 import { saleKeys, type SaleKeys } from './keys.ts'
+import replies from './replies.json'
 import { loadScripts } from './script-loader.ts'
 
-/** Negative replies of the stock scripts. Callers never compare against bare numbers. */
-export enum ScriptError {
-  SoldOut = -1,
-  TokenUsed = -2,
-  LimitReached = -3,
-  HoldGone = -4,
-  GrantSuperseded = -5,
-  IdempotencyKeyConflict = -6,
-  GrantExpired = -7,
-  SaleNotFound = -8,
-  Inconsistent = -9,
-  CheckoutsBusy = -10,
+/**
+ * Reply codes of every stock script, named in one table that the scripts read too (`--- @include "replies"`
+ * defines `Reply` from replies.json), so a code means one thing everywhere. Callers never compare bare numbers.
+ */
+export const Reply = replies
+export type ReplyName = keyof typeof replies
+
+const REFUSAL_NAMES = [
+  'SoldOut',
+  'TokenUsed',
+  'LimitReached',
+  'HoldGone',
+  'GrantSuperseded',
+  'IdempotencyKeyConflict',
+  'GrantExpired',
+  'SaleNotFound',
+  'Inconsistent',
+  'CheckoutsBusy',
+] as const satisfies readonly ReplyName[]
+/** The refusals a stock script can answer (negative codes). */
+export type ScriptError = (typeof replies)[(typeof REFUSAL_NAMES)[number]]
+export const ScriptError = Object.fromEntries(REFUSAL_NAMES.map((name) => [name, replies[name]])) as {
+  [K in (typeof REFUSAL_NAMES)[number]]: number
+}
+/** The name of a reply code, for logs and metric labels. */
+export function replyName(code: number): string {
+  return (Object.keys(replies) as ReplyName[]).find((name) => replies[name] === code) ?? String(code)
 }
 
 /** What Postgres knows of a sale, handed to rebuildSale when Redis lost the sale's keys. */
@@ -78,7 +94,7 @@ export class Scripts {
   async seedSale(saleId: string, sale: { stock: number; perShopperLimit: number; holdTtlSeconds: number }): Promise<boolean> {
     const k = this.keys(saleId)
     const created = await this.exec('seedSale', [k.meta, k.stock, k.sold, k.holds, sale.stock, sale.perShopperLimit, sale.holdTtlSeconds * 1000])
-    return created === 1
+    return created === Reply.Created
   }
 
   protected redeemTokenArgs(saleId: string, r: RedeemInput): (string | number)[] {
@@ -92,8 +108,8 @@ export class Scripts {
 
   async redeemToken(saleId: string, input: RedeemInput): Promise<RedeemResult> {
     const [code, orderId] = (await this.exec('redeemToken', this.redeemTokenArgs(saleId, input))) as [number, string?]
-    if (code === 1) return { kind: 'held', orderId: orderId! }
-    if (code === 2) return { kind: 'replayed', orderId: orderId! }
+    if (code === Reply.NewHold) return { kind: 'held', orderId: orderId! }
+    if (code === Reply.Replay) return { kind: 'replayed', orderId: orderId! }
     return { kind: 'refused', error: code as ScriptError }
   }
 
@@ -123,19 +139,21 @@ export class Scripts {
   async holdState(saleId: string, orderId: string): Promise<HoldState> {
     const k = this.keys(saleId)
     const state = await this.exec('holdState', [k.meta, k.holds, k.holdInfo, orderId])
-    return state === 1 ? 'held' : state === 2 ? 'committed' : state === -1 ? 'sale_missing' : 'none'
+    if (state === Reply.HoldActive) return 'held'
+    if (state === Reply.HoldCommitted) return 'committed'
+    return state === Reply.SaleNotFound ? 'sale_missing' : 'none'
   }
 
   /** True when the hold is now out of reach of the expiry sweep; false when it had already expired. */
   async commitHold(saleId: string, orderId: string): Promise<boolean> {
     const k = this.keys(saleId)
-    return (await this.exec('commitHold', [k.holds, k.holdInfo, k.tokens, orderId])) === 1
+    return (await this.exec('commitHold', [k.holds, k.holdInfo, k.tokens, orderId])) === Reply.HoldCommitted
   }
 
   async finalizeHold(saleId: string, orderId: string): Promise<TokenRef | null> {
     const k = this.keys(saleId)
     const [done, tid, gen] = (await this.exec('finalizeHold', [k.holds, k.holdInfo, k.tokens, k.sold, orderId])) as [number, string?, string?]
-    return done === 1 ? { tid: tid!, gen: Number(gen) } : null
+    return done === Reply.Sold ? { tid: tid!, gen: Number(gen) } : null
   }
 
   /**
@@ -147,7 +165,7 @@ export class Scripts {
   async releaseHold(saleId: string, orderId: string): Promise<TokenRef | null> {
     const k = this.keys(saleId)
     const [done, tid, gen] = (await this.exec('releaseHold', [k.stock, k.holds, k.holdInfo, k.tokens, k.shoppers, k.released, orderId])) as [number, string?, string?]
-    return done === 1 || done === 2 ? { tid: tid!, gen: Number(gen) } : null
+    return done === Reply.Released || done === Reply.ReleasedBefore ? { tid: tid!, gen: Number(gen) } : null
   }
 
   async releaseExpiredHolds(saleId: string, nowMs: number, max = 500): Promise<ReleasedHold[]> {
@@ -165,8 +183,8 @@ export class Scripts {
       k.meta, k.stock, k.sold, k.tokens, k.holds, k.holdInfo, k.shoppers,
       sale.stock, sale.perShopperLimit, sale.holdTtlSeconds * 1000, JSON.stringify(data),
     ])) as [number, number?]
-    if (code === 0) return null
-    if (code < 0) throw new Error(`rebuildSale ${saleId}: ${ScriptError[code] ?? code}`)
+    if (code === Reply.Exists) return null
+    if (code !== Reply.Created) throw new Error(`rebuildSale ${saleId}: ${replyName(code)}`)
     return { available: available! }
   }
 
@@ -183,7 +201,7 @@ export class Scripts {
   async expireGrants(saleId: string, grants: TokenRef[]): Promise<Array<TokenRef & { state: 'voided' | 'redeemed' }>> {
     const k = this.keys(saleId)
     const flat = (await this.exec('expireGrants', [k.tokens, ...grants.flatMap((g) => [g.tid, g.gen])])) as number[]
-    return grants.map((g, i) => ({ ...g, state: flat[i] === 1 ? 'redeemed' : 'voided' }))
+    return grants.map((g, i) => ({ ...g, state: flat[i] === Reply.GrantRedeemed ? 'redeemed' : 'voided' }))
   }
 
   /** available + held + sold, straight from the counters. */

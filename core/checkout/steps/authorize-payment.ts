@@ -1,16 +1,22 @@
 import { PermanentFailure, SuspendSaga, defineStep, fulfilled, manyOrEach, rejected, stepResult, type StepResult } from '../../saga/saga.ts'
 import { GatewayUnavailableError, type AuthorizeResult } from '../../payment/gateway.ts'
 import { withGatewayRetries } from '../../payment/retry.ts'
-import { DEFAULT_PAYMENT_POLICY, paymentKey, type CheckoutDeps, type CheckoutInput } from '../deps.ts'
+import { paymentKey } from '../../payment/keys.ts'
+import {
+  attemptsSpent,
+  countAttempt,
+  countAttempts,
+  markAnswered,
+  markAuthorized,
+  markDeclined,
+  markVoided,
+  openPayment,
+  openPayments,
+  type PaymentRow,
+} from '../../payment/transitions.ts'
+import { DEFAULT_PAYMENT_POLICY, type CheckoutDeps, type CheckoutInput } from '../deps.ts'
 
 export const authorizePaymentStepId = 'authorize-payment-step'
-
-interface PaymentRow {
-  status: string
-  gateway_ref: string | null
-  attempts: number
-  failure: string | null
-}
 
 type Authorized = StepResult<{ ref: string }, { orderId: string; ref: string }>
 const authorized = (orderId: string, ref: string): Authorized => stepResult({ ref }, { orderId, ref })
@@ -23,9 +29,6 @@ function fromRow(input: CheckoutInput, row: PaymentRow): Authorized | 'call' {
   if (row.status !== 'PENDING') throw new PermanentFailure(`payment_${row.status.toLowerCase()}`)
   return 'call'
 }
-
-const countAttempt = async (deps: CheckoutDeps, orderId: string, maxTries: number) =>
-  (await deps.db.query(`UPDATE payments SET attempts = attempts + 1, updated_at = now() WHERE order_id = $1 AND attempts < $2`, [orderId, maxTries])).rowCount === 1
 
 /**
  * Calls the gateway (same key on every call), counting each call on the payment row first. `firstCounted`:
@@ -46,13 +49,13 @@ async function callGateway(input: CheckoutInput, deps: CheckoutDeps, firstCounte
       {
         tries: policy.callTries,
         baseMs: policy.backoffMs,
-        beforeCall: async (call) => (call === 0 && firstCounted !== undefined ? firstCounted : countAttempt(deps, input.orderId, policy.maxTries)),
+        beforeCall: async (call) =>
+          call === 0 && firstCounted !== undefined ? firstCounted : countAttempt(deps.db, input.orderId, policy.maxTries),
       },
     )
   } catch (error) {
     if (!(error instanceof GatewayUnavailableError)) throw error
-    const spent = await deps.db.query(`SELECT 1 FROM payments WHERE order_id = $1 AND attempts >= $2`, [input.orderId, policy.maxTries])
-    if (spent.rowCount) {
+    if (await attemptsSpent(deps.db, input.orderId, policy.maxTries)) {
       deps.logger.warn({ orderId: input.orderId, err: error.message }, 'gateway still unavailable: payment PENDING, saga suspended for reconciliation')
       throw new SuspendSaga('payment_pending')
     }
@@ -61,24 +64,15 @@ async function callGateway(input: CheckoutInput, deps: CheckoutDeps, firstCounte
 }
 
 async function authorizeOne(input: CheckoutInput, deps: CheckoutDeps): Promise<Authorized> {
-  const { rows } = await deps.db.query<PaymentRow>(
-    `INSERT INTO payments (order_id, gateway, status, amount_cents, currency) VALUES ($1, $2, 'PENDING', $3, $4)
-     ON CONFLICT (order_id) DO UPDATE SET updated_at = payments.updated_at
-     RETURNING status, gateway_ref, attempts, failure`,
-    [input.orderId, deps.gateway.name, input.amountCents, input.currency],
-  )
-  const known = fromRow(input, rows[0]!)
+  const known = fromRow(input, await openPayment(deps.db, deps.gateway.name, input))
   if (known !== 'call') return known
   const result = await callGateway(input, deps)
   if (result.status === 'declined') {
     const reason = `payment_declined:${result.reason}`
-    await deps.db.query(`UPDATE payments SET status = 'DECLINED', failure = $2, updated_at = now() WHERE order_id = $1 AND status = 'PENDING'`, [input.orderId, reason])
+    await markDeclined(deps.db, input.orderId, reason)
     throw new PermanentFailure(reason)
   }
-  await deps.db.query(`UPDATE payments SET status = 'AUTHORIZED', gateway_ref = $2, updated_at = now() WHERE order_id = $1 AND status = 'PENDING'`, [
-    input.orderId,
-    result.ref,
-  ])
+  await markAuthorized(deps.db, input.orderId, result.ref)
   return authorized(input.orderId, result.ref)
 }
 
@@ -89,14 +83,7 @@ async function authorizeOne(input: CheckoutInput, deps: CheckoutDeps): Promise<A
 async function authorizeMany(inputs: CheckoutInput[], deps: CheckoutDeps): Promise<PromiseSettledResult<Authorized>[]> {
   const policy = deps.payments ?? DEFAULT_PAYMENT_POLICY
   // A new row is written with its first call already counted (attempts = 1): one write instead of two.
-  const { rows } = await deps.db.query<PaymentRow & { order_id: string; inserted: boolean }>(
-    `INSERT INTO payments (order_id, gateway, status, amount_cents, currency, attempts)
-     SELECT p."orderId", $2, 'PENDING', p."amountCents", p.currency, 1 FROM jsonb_to_recordset($1::jsonb) AS p("orderId" text, "amountCents" bigint, currency text)
-     ORDER BY p."orderId"
-     ON CONFLICT (order_id) DO UPDATE SET updated_at = payments.updated_at
-     RETURNING order_id, status, gateway_ref, attempts, failure, (xmax = 0) AS inserted`,
-    [JSON.stringify(inputs.map(({ orderId, amountCents, currency }) => ({ orderId, amountCents, currency }))), deps.gateway.name],
-  )
+  const rows = await openPayments(deps.db, deps.gateway.name, inputs)
   const byOrder = new Map(rows.map((row) => [row.order_id, row]))
   const known = inputs.map((input) => {
     try {
@@ -109,11 +96,7 @@ async function authorizeMany(inputs: CheckoutInput[], deps: CheckoutDeps): Promi
   const allowed = new Set(rows.filter((row) => row.inserted).map((row) => row.order_id))
   const again = toCall.filter((input) => !allowed.has(input.orderId)).map((input) => input.orderId)
   if (again.length) {
-    const counted = await deps.db.query<{ order_id: string }>(
-      `UPDATE payments SET attempts = attempts + 1, updated_at = now() WHERE order_id = ANY($1) AND attempts < $2 RETURNING order_id`,
-      [again, policy.maxTries],
-    )
-    for (const row of counted.rows) allowed.add(row.order_id)
+    for (const orderId of await countAttempts(deps.db, again, policy.maxTries)) allowed.add(orderId)
   }
   const answers = new Map(
     await Promise.all(toCall.map(async (input) => [input.orderId, await callGateway(input, deps, allowed.has(input.orderId)).then(fulfilled, rejected)] as const)),
@@ -125,13 +108,7 @@ async function authorizeMany(inputs: CheckoutInput[], deps: CheckoutDeps): Promi
     if (answer.value.status === 'declined') declined.push({ orderId, reason: `payment_declined:${answer.value.reason}` })
     else approved.push({ orderId, ref: answer.value.ref })
   }
-  await deps.db.query(
-    `WITH answers AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS a("orderId" text, ref text, reason text))
-     UPDATE payments p SET status = CASE WHEN a.ref IS NULL THEN 'DECLINED' ELSE 'AUTHORIZED' END,
-       gateway_ref = COALESCE(a.ref, p.gateway_ref), failure = COALESCE(a.reason, p.failure), updated_at = now()
-     FROM answers a WHERE p.order_id = a."orderId" AND p.status = 'PENDING'`,
-    [JSON.stringify([...declined, ...approved])],
-  )
+  await markAnswered(deps.db, [...declined, ...approved])
   return inputs.map((input, i) => {
     const found = known[i]!
     if (found.status === 'rejected' || found.value !== 'call') return found as PromiseSettledResult<Authorized>
@@ -167,7 +144,7 @@ export const authorizePaymentStep = defineStep(
       deps.logger.error({ orderId: undo.orderId, ref: undo.ref, err: error }, 'void of payment authorization failed')
       throw error
     }
-    await deps.db.query(`UPDATE payments SET status = 'VOIDED', updated_at = now() WHERE order_id = $1 AND status IN ('AUTHORIZED', 'PENDING')`, [undo.orderId])
+    await markVoided(deps.db, undo.orderId)
   },
   (items, deps) =>
     manyOrEach(

@@ -1,7 +1,9 @@
 import { GatewayRejectedError } from '../../payment/gateway.ts'
 import { withGatewayRetries } from '../../payment/retry.ts'
 import { defineStep, fulfilled, manyOrEach, rejected, stepResult, type BatchItem } from '../../saga/saga.ts'
-import { DEFAULT_PAYMENT_POLICY, paymentKey, type CheckoutContext, type CheckoutDeps, type CheckoutInput } from '../deps.ts'
+import { paymentKey } from '../../payment/keys.ts'
+import { flagConfirmedWithoutPayment, markCaptured } from '../../payment/transitions.ts'
+import { DEFAULT_PAYMENT_POLICY, type CheckoutContext, type CheckoutDeps, type CheckoutInput } from '../deps.ts'
 import { authorizePaymentStepId } from './authorize-payment.ts'
 
 export const capturePaymentStepId = 'capture-payment-step'
@@ -19,21 +21,12 @@ async function charge(input: CheckoutInput, results: Record<string, unknown>, de
   } catch (error) {
     if (!(error instanceof GatewayRejectedError)) throw error
     deps.logger.error({ orderId: input.orderId, ref, err: error.message }, 'capture refused after the order was confirmed: flagged')
-    await deps.db.query(
-      `INSERT INTO flags (kind, order_id, detail) VALUES ('confirmed_without_payment', $1, $2) ON CONFLICT (kind, order_id) DO NOTHING`,
-      [input.orderId, `capture refused: ${error.code}`],
-    )
+    await flagConfirmedWithoutPayment(deps.db, input.orderId, `capture refused: ${error.code}`)
     return false
   }
 }
 
-const recordCaptured = (deps: CheckoutDeps, captured: { orderId: string; amountCents: number }[]) =>
-  deps.db.query(
-    `UPDATE payments p SET status = 'CAPTURED', captured_cents = c."amountCents", updated_at = now()
-     FROM jsonb_to_recordset($1::jsonb) AS c("orderId" text, "amountCents" bigint)
-     WHERE p.order_id = c."orderId" AND p.status IN ('AUTHORIZED', 'PENDING')`,
-    [JSON.stringify(captured.map(({ orderId, amountCents }) => ({ orderId, amountCents })))],
-  )
+const recordCaptured = (deps: CheckoutDeps, captured: { orderId: string; amountCents: number }[]) => markCaptured(deps.db, captured)
 
 async function captureOne(input: CheckoutInput, results: Record<string, unknown>, deps: CheckoutDeps) {
   if (!(await charge(input, results, deps))) return stepResult({ captured: false })

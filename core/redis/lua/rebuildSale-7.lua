@@ -7,16 +7,18 @@
           ARGV[1] stock  ARGV[2] perShopperLimit  ARGV[3] holdTtlMs
           ARGV[4] JSON { "sold": n, "tokens": [[tid, "gen|status|orderId|shopper"], ...],
                          "holds": [[orderId, tid, gen, shopper, expiresAtMs (0 = committed)], ...] }
-  Output: {1, available} rebuilt | {0} the sale's counters exist: nothing done | {-9} Inconsistent (sold + held > stock)
+  Output: {Reply.Created, available} rebuilt | {Reply.Exists} the sale's counters exist: nothing done
+          | {Reply.Inconsistent} sold + held > stock
 ]]
 local rcall = redis.call
-if rcall('EXISTS', KEYS[1]) == 1 then return { 0 } end
+--- @include "replies"
+if rcall('EXISTS', KEYS[1]) == 1 then return { Reply.Exists } end
 local metaKey, stockKey, soldKey, tokensKey, holdsKey, holdInfoKey, shoppersKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local stock = tonumber(ARGV[1])
 local data = cjson.decode(ARGV[4])
 local sold = tonumber(data.sold)
 local available = stock - sold - #data.holds
-if available < 0 then return { -9 } end
+if available < 0 then return { Reply.Inconsistent } end
 
 for _, t in ipairs(data.tokens) do rcall('HSET', tokensKey, t[1], t[2]) end
 local perShopper = {}
@@ -35,4 +37,4 @@ rcall('SET', stockKey, available)
 rcall('SET', soldKey, sold)
 -- meta last: until it exists, redeem answers SaleNotFound and nothing else writes this sale.
 rcall('HSET', metaKey, 'stock', ARGV[1], 'limit', ARGV[2], 'holdTtlMs', ARGV[3])
-return { 1, available }
+return { Reply.Created, available }

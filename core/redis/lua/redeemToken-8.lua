@@ -14,12 +14,13 @@
           ARGV[9] checkout job JSON for the outbox ('' or absent: none is written)
           ARGV[10] receivedAtMs: when the edge received the request (absent: nowMs). The grant's expiry is judged
                    at this time; holds still expire from nowMs.
-  Output: {1, orderId} new hold | {2, orderId} replay of an earlier redemption
-          {-1} SoldOut | {-2} TokenUsed | {-3} LimitReached | {-5} GrantSuperseded
-          {-6} IdempotencyKeyConflict | {-7} GrantExpired | {-8} SaleNotFound | {-10} CheckoutsBusy
+  Output: {Reply.NewHold, orderId} | {Reply.Replay, orderId} (an earlier redemption of this grant, any key)
+          {Reply.SoldOut} | {Reply.TokenUsed} | {Reply.LimitReached} | {Reply.GrantSuperseded}
+          {Reply.IdempotencyKeyConflict} | {Reply.GrantExpired} | {Reply.SaleNotFound} | {Reply.CheckoutsBusy}
 ]]
 local rcall = redis.call
 -- Includes
+--- @include "replies"
 --- @include "includes/splitState"
 
 local metaKey, stockKey, tokensKey, holdsKey, holdInfoKey, shoppersKey, idemKey, checkoutsKey =
@@ -32,37 +33,37 @@ local receivedAt = tonumber(ARGV[10] or '') or now
 local seen = rcall('HGET', idemKey, idem)
 if seen then
   local seenOrder, seenTid, seenGen = string.match(seen, '^([^|]+)|([^|]+)|(%d+)$')
-  if seenTid == tid and tonumber(seenGen) == gen then return { 2, seenOrder } end
-  return { -6 }
+  if seenTid == tid and tonumber(seenGen) == gen then return { Reply.Replay, seenOrder } end
+  return { Reply.IdempotencyKeyConflict }
 end
 
 local state = splitState(rcall('HGET', tokensKey, tid))
 -- Held, committed or sold by this very grant: the same token again is the same order, whatever the grant's age.
 if state and state.gen == gen and state.status ~= 'void' and state.status ~= 'released' and state.shopper == shopper then
   rcall('HSET', idemKey, idem, state.orderId .. '|' .. tid .. '|' .. gen)
-  return { 2, state.orderId }
+  return { Reply.Replay, state.orderId }
 end
 
 -- Only a request that would create something is judged by the grant's expiry, at the time the edge received it,
 -- and inside the same atomic step as the fence that expireGrants sets.
-if receivedAt >= grantExp then return { -7 } end
+if receivedAt >= grantExp then return { Reply.GrantExpired } end
 
 if state then
-  if state.gen > gen then return { -5 } end
+  if state.gen > gen then return { Reply.GrantSuperseded } end
   if state.gen == gen then
-    if state.status == 'void' then return { -5 } end
-    return { -2 }
+    if state.status == 'void' then return { Reply.GrantSuperseded } end
+    return { Reply.TokenUsed }
   end
-  if state.status ~= 'released' and state.status ~= 'void' then return { -2 } end
+  if state.status ~= 'released' and state.status ~= 'void' then return { Reply.TokenUsed } end
 end
 
 local limit = tonumber(rcall('HGET', metaKey, 'limit'))
 local holdTtl = tonumber(rcall('HGET', metaKey, 'holdTtlMs'))
-if not limit then return { -8 } end
-if tonumber(rcall('HGET', shoppersKey, shopper) or '0') >= limit then return { -3 } end
-if tonumber(rcall('GET', stockKey) or '0') <= 0 then return { -1 } end
+if not limit then return { Reply.SaleNotFound } end
+if tonumber(rcall('HGET', shoppersKey, shopper) or '0') >= limit then return { Reply.LimitReached } end
+if tonumber(rcall('GET', stockKey) or '0') <= 0 then return { Reply.SoldOut } end
 -- Seed 003 §8.2's global cap on concurrent checkouts: units held while their payment runs.
-if maxCheckouts > 0 and rcall('HLEN', holdInfoKey) >= maxCheckouts then return { -10 } end
+if maxCheckouts > 0 and rcall('HLEN', holdInfoKey) >= maxCheckouts then return { Reply.CheckoutsBusy } end
 
 rcall('DECR', stockKey)
 rcall('HINCRBY', shoppersKey, shopper, 1)
@@ -71,4 +72,4 @@ rcall('ZADD', holdsKey, now + holdTtl, orderId)
 rcall('HSET', holdInfoKey, orderId, tid .. '|' .. gen .. '|' .. shopper)
 rcall('HSET', idemKey, idem, orderId .. '|' .. tid .. '|' .. gen)
 if checkoutJob ~= '' then rcall('HSET', checkoutsKey, orderId, checkoutJob) end
-return { 1, orderId }
+return { Reply.NewHold, orderId }

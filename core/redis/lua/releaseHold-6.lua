@@ -3,17 +3,19 @@
   Input:  KEYS[1] stock  KEYS[2] holds (zset)  KEYS[3] holdInfo (hash)  KEYS[4] tokens (hash)  KEYS[5] shoppers (hash)
           KEYS[6] released (hash orderId -> "tid|gen": holds given back)
           ARGV[1] orderId
-  Output: {1, tid, gen} released now
-          {2, tid, gen} released before (by an earlier call or the expiry sweep): nothing changes, but the caller
-                        learns the token, so one that died between the release and telling the room tells it now
-          {0} no such hold (never held, or sold)
+  Output: {Reply.Released, tid, gen} released now
+          {Reply.ReleasedBefore, tid, gen} released before (by an earlier call or the expiry sweep): nothing
+                        changes, but the caller learns the token, so one that died between the release and telling
+                        the room tells it now
+          {Reply.NoHold} no such hold (never held, or sold)
 ]]
 local rcall = redis.call
 -- Includes
+--- @include "replies"
 --- @include "includes/releaseOne"
 local released = releaseOne(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1])
-if released then return { 1, released[1], released[2] } end
+if released then return { Reply.Released, released[1], released[2] } end
 local before = rcall('HGET', KEYS[6], ARGV[1])
-if not before then return { 0 } end
+if not before then return { Reply.NoHold } end
 local tid, gen = string.match(before, '^([^|]+)|(%d+)$')
-return { 2, tid, gen }
+return { Reply.ReleasedBefore, tid, gen }
