@@ -95,6 +95,16 @@ describe('when the public proof is honest', () => {
     expect(verdict.explained).toMatchObject({ recycled: 6, readmitted: 1, unusedGenerations: 1 })
   })
 
+  it('should take shoppers admitted in one pass (one millisecond) in log order, not as ties', async () => {
+    const sale = await honestSale()
+    // Shard 1's two first-come shoppers admitted by the same pass: same time, the log keeps their order.
+    const firstCome = sale.admissions.filter((a) => a.shard === 1 && !a.pre)
+    firstCome[1]!.admittedAt = firstCome[0]!.admittedAt
+    const verdict = await verifyFairness(sale)
+    expect(verdict.checks.find((c) => c.name === 'fifo')).toMatchObject({ ok: true })
+    expect(verdict.kendallTau).toBe(1)
+  })
+
   it('should have nothing to check but the lists before the start', async () => {
     const sale = await honestSale()
     const perShard = sale.summary.perShard.map((p) => ({ ...p, admitted: 0 }))

@@ -41,7 +41,11 @@ type Waiting = { seq: number; shopper: string; public_id: string | null; ord: nu
  * Admits waiting shoppers in (ord, seq) order, as far as the budget and available tokens allow. Synchronous:
  * call inside `store.tx`. Returns how many were admitted.
  */
-export function admit(store: RoomStore, now: number): number {
+export function admit(store: RoomStore, asOf: number): number {
+  // Callers pass the time their RPC started; other RPCs may have admitted shoppers while it awaited. Admitting
+  // now with that older time would log a later place's admission before an earlier one's (the public fairness
+  // proof checks that order), so admissions happen at the present, never before the last one.
+  const now = Math.max(asOf, store.now(), store.room().last_tick ?? 0)
   const config = store.config()
   if (!config || now < config.startsAt || config.mode !== 'open') return 0
   let budget = budgetAt(config, store.room(), now)

@@ -150,8 +150,6 @@ export function starved(store: RoomStore, config: Config, now: number): boolean 
   return store.anyoneWaiting()
 }
 
-type Ask = { shard: number; shoppers: string[] }
-
 /** A starved shard borrows (see the top of this file). */
 export async function borrow(store: RoomStore, env: RoomEnv, now: number): Promise<void> {
   const config = store.config()
@@ -162,20 +160,27 @@ export async function borrow(store: RoomStore, env: RoomEnv, now: number): Promi
     store.exec(`UPDATE room SET sale_sold_out = 1 WHERE id = 1`)
     return
   }
-  const asks = planAsks(store, config, others, now)
-  if (asks.length === 0) return
-  const answers = await Promise.all(
-    asks.map(async (a) => {
-      try {
-        const result = await sibling(env, config.saleId, a.shard).lend(config.saleId, me, a.shoppers)
-        return { shard: a.shard, lent: result.ok ? result.value : [] }
-      } catch (err) {
-        console.warn(`waiting-room ${config.saleId}#${me}: borrowing from shard ${a.shard} failed (${String(err)})`)
-        return { shard: a.shard, lent: [] }
-      }
-    }),
-  )
-  const unused = admitBorrowed(store, config, answers)
+  const plan = planBorrow(store, config, others, now)
+  if (!plan) return
+  // Donors are asked one after the other, each for the front of what is still unserved: a lender lends to a
+  // prefix of the shoppers it is given, so the shoppers served are always the front of this line (asking all
+  // donors at once, a donor whose spare shrank meanwhile would leave a gap and a later shopper admitted first).
+  const answers: Array<{ shard: number; lent: LentToken[] }> = []
+  let unserved = plan.front
+  for (const donor of plan.donors) {
+    if (unserved.length === 0) break
+    let lent: LentToken[] = []
+    try {
+      const result = await sibling(env, config.saleId, donor.shard).lend(config.saleId, me, unserved.slice(0, donor.spare))
+      lent = result.ok ? result.value : []
+    } catch (err) {
+      console.warn(`waiting-room ${config.saleId}#${me}: borrowing from shard ${donor.shard} failed (${String(err)})`)
+    }
+    answers.push({ shard: donor.shard, lent })
+    const served = new Set(lent.map((t) => t.shopper))
+    unserved = unserved.filter((shopper) => !served.has(shopper))
+  }
+  const unused = admitBorrowed(store, config, plan.front, answers)
   await Promise.all(
     unused.map(async ({ shard, refs }) => {
       try {
@@ -211,10 +216,18 @@ function saleSpent(store: RoomStore, others: RoomFrontier[]): boolean {
   return all.some((f) => f.loaded > 0) && all.every((f) => f.sold === f.loaded)
 }
 
-/** Which shoppers at the front of this line to ask which sibling for, within this shard's own limits. */
-function planAsks(store: RoomStore, config: Config, others: RoomFrontier[], now: number): Ask[] {
-  const donors = others.map((f) => ({ shard: f.shard, spare: f.available - f.waiting })).filter((d) => d.spare > 0)
-  if (donors.length === 0) return []
+/** The shoppers at the front of this line to borrow for (within this shard's own limits), and who can lend. */
+function planBorrow(
+  store: RoomStore,
+  config: Config,
+  others: RoomFrontier[],
+  now: number,
+): { front: string[]; donors: Array<{ shard: number; spare: number }> } | null {
+  const donors = others
+    .map((f) => ({ shard: f.shard, spare: f.available - f.waiting }))
+    .filter((d) => d.spare > 0)
+    .sort((a, b) => b.spare - a.spare)
+  if (donors.length === 0) return null
   // Lent tokens this shard's shoppers hold count against its cap too.
   const lentActive = () =>
     store.count(
@@ -227,65 +240,74 @@ function planAsks(store: RoomStore, config: Config, others: RoomFrontier[], now:
     donors.reduce((n, d) => n + d.spare, 0),
     activeHeadroom(config, store, lentActive),
   )
-  if (take <= 0) return []
+  if (take <= 0) return null
   const front = store
     .rows<{ shopper: string }>(`SELECT shopper FROM queue WHERE state = 'waiting' ORDER BY ord, seq LIMIT ?`, take)
     .map((r) => r.shopper)
-  const asks: Ask[] = []
-  for (const d of donors) {
-    const shoppers = front.splice(0, d.spare)
-    if (shoppers.length) asks.push({ shard: d.shard, shoppers })
-  }
-  return asks
+  return front.length ? { front, donors } : null
 }
 
-/** Admits the shoppers lent a token who still wait; returns the tokens nobody could use, by lender. */
+/**
+ * Admits, in line order, the shoppers lent a token who still wait, and stops at the first one still waiting
+ * without a token: nobody behind them goes first. Returns the tokens nobody used, by lender.
+ */
 function admitBorrowed(
   store: RoomStore,
   config: Config,
+  front: string[],
   answers: Array<{ shard: number; lent: LentToken[] }>,
 ): Array<{ shard: number; refs: LentRef[] }> {
   const at = store.now()
+  const lentTo = new Map<string, { shard: number; token: LentToken }>()
+  for (const { shard, lent } of answers) for (const t of lent) lentTo.set(t.shopper, { shard, token: t })
   return store.tx(() => {
-    const back: Array<{ shard: number; refs: LentRef[] }> = []
+    const back = new Map<number, LentRef[]>()
+    const giveBack = (shard: number, t: LentToken) => back.set(shard, [...(back.get(shard) ?? []), { shopper: t.shopper, tid: t.tid, gen: t.gen }])
     let admitted = 0
     let throughOrd: number | null = null
-    for (const { shard, lent } of answers) {
-      const refs: LentRef[] = []
-      for (const t of lent) {
-        const row = store.queueRow(t.shopper)
-        if (row?.state !== 'waiting') {
-          refs.push({ shopper: t.shopper, tid: t.tid, gen: t.gen })
-          continue
-        }
-        const ord = row.ord ?? 1 + row.seq
-        recordIssuance(store, {
-          shopper: t.shopper,
-          publicId: row.public_id,
-          tid: t.tid,
-          gen: t.gen,
-          pre: row.pre,
-          ord,
-          joinedAt: row.joined_at,
-          at,
-        })
-        store.exec(
-          `UPDATE queue SET state = 'admitted', tid = ?, gen = ?, "grant" = NULL, grant_iat = ?, grant_exp = ?,
-                  token = ?, remote_shard = ? WHERE seq = ?`,
-          t.tid,
-          t.gen,
-          t.iat,
-          t.exp,
-          t.token,
-          shard,
-          row.seq,
-        )
-        throughOrd = Math.max(throughOrd ?? -1, ord)
-        admitted++
+    let gap = false
+    for (const shopper of front) {
+      const lent = lentTo.get(shopper)
+      lentTo.delete(shopper)
+      const row = store.queueRow(shopper)
+      const waiting = row?.state === 'waiting'
+      if (!lent) {
+        if (waiting) gap = true
+        continue
       }
-      if (refs.length) back.push({ shard, refs })
+      if (!waiting || gap) {
+        giveBack(lent.shard, lent.token)
+        continue
+      }
+      const t = lent.token
+      const ord = row.ord ?? 1 + row.seq
+      recordIssuance(store, {
+        shopper,
+        publicId: row.public_id,
+        tid: t.tid,
+        gen: t.gen,
+        pre: row.pre,
+        ord,
+        joinedAt: row.joined_at,
+        at,
+      })
+      store.exec(
+        `UPDATE queue SET state = 'admitted', tid = ?, gen = ?, "grant" = NULL, grant_iat = ?, grant_exp = ?,
+                token = ?, remote_shard = ? WHERE seq = ?`,
+        t.tid,
+        t.gen,
+        t.iat,
+        t.exp,
+        t.token,
+        lent.shard,
+        row.seq,
+      )
+      throughOrd = Math.max(throughOrd ?? -1, ord)
+      admitted++
     }
+    // Tokens lent to shoppers this shard did not ask for (a lost earlier answer asked again): back too.
+    for (const { shard, token } of lentTo.values()) giveBack(shard, token)
     if (admitted > 0) recordAdmissions(store, at, budgetAt(config, store.room(), at) - admitted, admitted, throughOrd)
-    return back
+    return [...back].map(([shard, refs]) => ({ shard, refs }))
   })
 }
