@@ -69,11 +69,19 @@ export type LentRef = { shopper: string; tid: string; gen: number }
 
 type Row = Record<string, SqlStorageValue>
 
+/** A statement that writes the `room` row: the cached copy must be read again after it. */
+const ROOM_WRITE = /^\s*(?:UPDATE|INSERT(?:\s+OR\s+\w+)?\s+INTO|DELETE\s+FROM)\s+room\b/i
+
 export class RoomStore {
   /** Token counts by state; dropped after every token write (`tokensChanged`) and recounted on demand. */
   private counts: TokenCounts | null = null
   /** Lent tokens released in the current transaction: their borrowing shards are told after it commits. */
   releasedLent: Array<{ shard: number; ref: LentRef }> = []
+  /**
+   * The one `room` row, read once per call and kept until a statement writes it (or a transaction rolls back):
+   * a call reads it several times (config, budget, mode), and a join paid for each read.
+   */
+  private roomRow: Readonly<RoomRow> | null = null
 
   constructor(readonly storage: DurableObjectStorage) {}
 
@@ -88,17 +96,20 @@ export class RoomStore {
       return this.storage.transactionSync(fn)
     } catch (err) {
       this.counts = null
+      this.roomRow = null
       this.releasedLent = []
       throw err
     }
   }
 
   exec(query: string, ...bindings: SqlStorageValue[]): void {
+    if (ROOM_WRITE.test(query)) this.roomRow = null
     this.storage.sql.exec(query, ...bindings)
   }
 
   /** Runs a write and says how many rows it changed. */
   written(query: string, ...bindings: SqlStorageValue[]): number {
+    if (ROOM_WRITE.test(query)) this.roomRow = null
     return this.storage.sql.exec(query, ...bindings).rowsWritten
   }
 
@@ -114,8 +125,9 @@ export class RoomStore {
     return this.one<{ c: number }>(query, ...bindings).c
   }
 
-  room(): RoomRow {
-    return this.one<RoomRow>(`SELECT * FROM room WHERE id = 1`)
+  room(): Readonly<RoomRow> {
+    this.roomRow ??= Object.freeze(this.one<RoomRow>(`SELECT * FROM room WHERE id = 1`))
+    return this.roomRow
   }
 
   /** The room's settings, or null until `configure` has run. */
@@ -145,6 +157,11 @@ export class RoomStore {
     }
     this.counts = counts
     return counts
+  }
+
+  /** Forget the cached room row: each RPC starts from what storage holds. */
+  fresh(): void {
+    this.roomRow = null
   }
 
   /** Call after writing to `tokens`. */

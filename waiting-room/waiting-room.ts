@@ -85,6 +85,7 @@ export class WaitingRoom extends DurableObject<RoomEnv> {
     saleId: string,
     call: (config: Config, now: number) => RoomResult<T> | Promise<RoomResult<T>>,
   ): Promise<RoomResult<T>> {
+    this.store.fresh()
     const current = this.store.room().sale_id
     if (current !== null && current !== saleId) return wrongSale(current, saleId)
     const config = this.store.config()
@@ -105,6 +106,7 @@ export class WaitingRoom extends DurableObject<RoomEnv> {
     config: ConfigureInput,
     assignment: ShardAssignment = {},
   ): Promise<RoomResult<RoomSettings & { commitment: string }>> {
+    this.store.fresh()
     const now = this.store.now()
     const result = await configure(this.store, config, assignment, now)
     if (result.ok) await scheduleAlarm(this.store, now)
@@ -256,6 +258,7 @@ export class WaitingRoom extends DurableObject<RoomEnv> {
 
   override async alarm(): Promise<void> {
     const store = this.store
+    store.fresh()
     if (!store.config()) return
     store.tx(() => admit(store, store.now()))
     await expireGrants(store, this.env, store.now())
