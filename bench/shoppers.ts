@@ -85,6 +85,17 @@ function parse<T>(answer: Answer): T | null {
   }
 }
 
+/**
+ * A client address for one simulated shopper, as `cf-connecting-ip`: the edge limits joins, polls and places per
+ * client network, and a crowd simulated from one host would otherwise be one network. Miniflare and
+ * `wrangler dev` keep a client's `cf-connecting-ip`; Cloudflare replaces it with the real address.
+ * Random in 10.0.0.0/8 (16.7 million addresses: collisions are rare and only ever share a limit).
+ */
+export function simulatedAddress(): string {
+  const n = 1 + Math.floor(Math.random() * 0xfffffe)
+  return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`
+}
+
 /** One shopper's visit. Never throws: whatever happens ends as an outcome. */
 export async function shop(options: ShopperOptions): Promise<ShopperResult> {
   const result: ShopperResult = {
@@ -99,7 +110,11 @@ export async function shop(options: ShopperOptions): Promise<ShopperResult> {
   }
   const base = `${options.edgeUrl}/api/sales/${options.saleId}`
   const session = randomId()
-  const headers: Record<string, string> = { accept: 'application/json', 'x-floodgate-session': session }
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    'x-floodgate-session': session,
+    'cf-connecting-ip': simulatedAddress(),
+  }
   const late = () => Date.now() > options.deadline
   const count = (kind: string) => (result.errors[kind] = (result.errors[kind] ?? 0) + 1)
 

@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   invalid_session: 400,
   // auth
   unauthorized: 401,
+  cross_site_request: 403,
+  ticket_required: 404,
   // purchase token / grant
   token_malformed: 400,
   token_bad_signature: 403,
@@ -49,7 +51,7 @@ export const ERROR_CODES = {
   order_not_found: 404,
   sale_exists: 409,
   sale_not_open: 409,
-  room_not_configured: 409,
+  room_not_configured: 404,
   // catalog (core catalog and search APIs)
   category_not_found: 404,
   product_not_found: 404,
@@ -58,6 +60,7 @@ export const ERROR_CODES = {
   rate_limited: 429,
   // server side
   unavailable: 503,
+  edge_misconfigured: 503,
   internal: 500,
 } as const
 

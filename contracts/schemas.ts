@@ -7,6 +7,11 @@ import { PublicId } from './fairness.ts'
 import { OrderId, SaleId, ShopperId, TokenId } from './ids.ts'
 
 export const HEADER_SESSION = 'x-floodgate-session'
+/**
+ * Sent by apps and scripts (any value, e.g. their name) on state-changing shopper requests: a header no HTML form
+ * can send, so the edge knows the request is not a cross-site form post (edge/middleware/same-origin).
+ */
+export const HEADER_CLIENT = 'x-floodgate-client'
 export const HEADER_IDEMPOTENCY_KEY = 'idempotency-key'
 export const SESSION_COOKIE = 'fg_session'
 /** Largest JSON body any shopper-facing endpoint accepts. */
@@ -149,6 +154,9 @@ export type Order = z.infer<typeof Order>
 
 // ---------------------------------------------------------------- waiting room (edge)
 
+/** The room's default cap on places per client network: a household or an office, not a botnet's /64. */
+export const DEFAULT_MAX_PLACES_PER_NETWORK = 8
+
 export const RoomConfig = z
   .object({
     saleId: SaleId,
@@ -166,8 +174,11 @@ export const RoomConfig = z
      * at the start, from a seed committed to in advance; `fifo` keeps join order. Later joins are always FIFO.
      */
     prequeueOrder: z.enum(['shuffle', 'fifo']).default('shuffle'),
-    /** Places in line one client IP may hold (absent: no cap). Places of one IP share a shard. */
-    maxPlacesPerIp: z.number().int().min(1).max(100_000).optional(),
+    /**
+     * Places in line one client network (an IPv4 address, an IPv6 /64) may hold: absent, DEFAULT_MAX_PLACES_PER_NETWORK;
+     * 0, no cap. With a cap, places of one network share a shard (one object counts them).
+     */
+    maxPlacesPerIp: z.number().int().min(0).max(100_000).optional(),
   })
   .strict()
 export type RoomConfig = z.input<typeof RoomConfig>
@@ -208,8 +219,6 @@ export const RoomStatus = z.object({
   token: z.string().nullable(),
   grant: z.string().nullable(),
   grantExpiresAt: z.number().int().nullable(),
-  /** Returned on join so apps without cookies can send it back as `x-floodgate-session`. */
-  session: z.string().optional(),
   /** Estimated wait in seconds while waiting (null when unknown, e.g. before the shuffle). */
   etaSeconds: z.number().int().nullable().optional(),
   /** Signed queue ticket (on join): send it back as `x-floodgate-ticket` (or keep the cookie) when polling. */

@@ -57,13 +57,25 @@ async function openSale(tokens = 3, overrides: Parameters<typeof roomConfig>[2] 
   return { saleId, tokens: minted }
 }
 
-async function join(saleId: string, session?: string): Promise<RoomStatus & { session: string }> {
+/** Joins as an app (its own session in the header) or, without one, as the waiting page does (same origin). */
+async function join(saleId: string, session?: string): Promise<RoomStatus> {
   const { status, json } = await call(`/api/sales/${saleId}/join`, {
     method: 'POST',
-    headers: session ? { 'x-floodgate-session': session } : {},
+    headers: session ? { 'x-floodgate-session': session } : SAME_ORIGIN,
   })
   expect(status).toBe(200)
   return json
+}
+
+/** What a browser sends with the waiting page's own requests. */
+const SAME_ORIGIN = { 'sec-fetch-site': 'same-origin', origin: BASE }
+
+/** Headers of an app's poll: its session and the queue ticket its join answered. */
+const polling = (session: string, joined: RoomStatus) => ({ 'x-floodgate-session': session, 'x-floodgate-ticket': joined.ticket! })
+
+/** The session cookie a response set. */
+function sessionCookie(res: Response): string | undefined {
+  return /(?:^|[\s,])(?:__Host-)?fg_session=([A-Za-z0-9_-]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1]
 }
 
 afterEach(() => {
@@ -232,16 +244,25 @@ describe('when a shopper joins', () => {
   it('should mint a session cookie when there is none and admit in order', async () => {
     const { saleId, tokens } = await openSale(2)
 
-    const { res, json } = await call(`/api/sales/${saleId}/join`, { method: 'POST' })
+    const { res, json } = await call(`/api/sales/${saleId}/join`, { method: 'POST', headers: SAME_ORIGIN })
 
-    expect(json.session).toMatch(/^[A-Za-z0-9_-]{22}$/)
+    // Over https the cookies carry the __Host- prefix; the session never appears in the body.
+    const session = sessionCookie(res)
+    expect(session).toMatch(/^[A-Za-z0-9_-]{22}$/)
+    expect(json.session).toBeUndefined()
     const cookie = res.headers.get('set-cookie') ?? ''
-    expect(cookie).toContain(`fg_session=${json.session}`)
+    expect(cookie).toContain(`__Host-fg_session=${session}`)
     expect(cookie).toMatch(/HttpOnly/i)
     expect(cookie).toMatch(/SameSite=Lax/i)
+    expect(cookie).toMatch(/Secure/i)
+    expect(res.headers.get('cache-control')).toBe('no-store')
     expect(json).toMatchObject({ saleId, state: 'admitted', token: tokens[0], refreshMs: 0 })
-    const polled = await call(`/api/sales/${saleId}/status`, { headers: { cookie: `fg_session=${json.session}` } })
+    const ticket = /__Host-fg_q_[\w]+=([^;]+)/.exec(cookie)?.[1]
+    const polled = await call(`/api/sales/${saleId}/status`, {
+      headers: { cookie: `__Host-fg_session=${session}; __Host-fg_q_${saleId.replace(/-/g, '_')}=${ticket}` },
+    })
     expect(polled.json).toMatchObject({ state: 'admitted', token: tokens[0], grant: json.grant })
+    expect(polled.res.headers.get('cache-control')).toBe('no-store')
   })
 
   it('should bind the grant to the shopper derived from the session', async () => {
@@ -279,17 +300,20 @@ describe('when a shopper joins', () => {
       method: 'POST',
       headers: { 'x-floodgate-session': 'not a session' },
     })
-    const badCookie = await call(`/api/sales/${saleId}/join`, { method: 'POST', headers: { cookie: 'fg_session=short' } })
-    const badSale = await call('/api/sales/BAD_SALE/join', { method: 'POST' })
-    const unconfigured = await call(`/api/sales/${uniqueSaleId()}/join`, { method: 'POST' })
+    const badCookie = await call(`/api/sales/${saleId}/join`, {
+      method: 'POST',
+      headers: { ...SAME_ORIGIN, cookie: '__Host-fg_session=short' },
+    })
+    const badSale = await call('/api/sales/BAD_SALE/join', { method: 'POST', headers: SAME_ORIGIN })
+    const unconfigured = await call(`/api/sales/${uniqueSaleId()}/join`, { method: 'POST', headers: SAME_ORIGIN })
 
     expect(badSession.status).toBe(400)
     expect(badSession.json.error).toMatchObject({ code: 'invalid_session', field: 'x-floodgate-session' })
-    expect(badCookie.json.error).toMatchObject({ code: 'invalid_session', field: 'fg_session' })
+    expect(badCookie.json.error).toMatchObject({ code: 'invalid_session', field: '__Host-fg_session' })
     expect(badSale.status).toBe(400)
     expect(badSale.json.error).toMatchObject({ code: 'invalid_path', field: 'saleId' })
     expect(badSale.res.headers.get('set-cookie')).toBeNull()
-    expect(unconfigured.status).toBe(409)
+    expect(unconfigured.status).toBe(404)
     expect(unconfigured.json.error.code).toBe('room_not_configured')
     expect(await roomStats(saleId)).toEqual(before)
   })
@@ -305,8 +329,9 @@ describe('when a shopper polls status', () => {
 
     expect(none.status).toBe(400)
     expect(none.json.error.code).toBe('missing_session')
+    // Without a ticket there is no place to find: the edge answers, no object is asked.
     expect(never.status).toBe(404)
-    expect(never.json.error.code).toBe('not_found')
+    expect(never.json.error).toMatchObject({ code: 'ticket_required', field: 'x-floodgate-ticket' })
     expect(never.json.error.message).toMatch(/join/)
   })
 })
@@ -373,7 +398,8 @@ describe('when a shopper redeems', () => {
     const [foreign] = await mintTokens('another-sale', 1)
 
     const cases = [
-      [await redeem(saleId, { headers: { 'idempotency-key': 'attempt-0003' }, body: { token, grant } }), 400, 'missing_session', undefined],
+      [await redeem(saleId, { headers: { ...SAME_ORIGIN, 'idempotency-key': 'attempt-0003' }, body: { token, grant } }), 400, 'missing_session', undefined],
+      [await redeem(saleId, { headers: { 'idempotency-key': 'attempt-0003' }, body: { token, grant } }), 403, 'cross_site_request', 'origin'],
       [await redeem(saleId, { headers: { ...headers, 'x-floodgate-session': 'bad!' }, body: { token, grant } }), 400, 'invalid_session', 'x-floodgate-session'],
       [await redeem(saleId, { headers: { 'x-floodgate-session': session }, body: { token, grant } }), 400, 'missing_idempotency_key', 'idempotency-key'],
       [await redeem(saleId, { headers: { ...headers, 'idempotency-key': 'short' }, body: { token, grant } }), 400, 'invalid_idempotency_key', 'idempotency-key'],
@@ -465,22 +491,22 @@ describe('when the answer to a redeem can be lost (issue 14)', () => {
         ? Response.json({ orderId, saleId, status: 'confirmed', amountCents: 1, currency: 'USD', failureReason: null })
         : Response.json({ error: { code: 'order_not_found', message: 'no' } }, { status: 404 }),
     )
-    const polled = await call(`/api/sales/${saleId}/status`, { headers: { 'x-floodgate-session': session } })
+    const polled = await call(`/api/sales/${saleId}/status`, { headers: polling(session, status) })
     expect(polled.json).toMatchObject({ state: 'admitted', order: { orderId, status: 'confirmed' } })
     expect(calls[0]!.headers.get('x-floodgate-session')).toBe(session)
   })
 
   it('should leave the order out while core has none, or cannot be asked', async () => {
-    const { saleId, session } = await admitted()
+    const { saleId, session, status } = await admitted()
     mockCore(() => Response.json({ error: { code: 'order_not_found', message: 'no' } }, { status: 404 }))
-    const none = await call(`/api/sales/${saleId}/status`, { headers: { 'x-floodgate-session': session } })
+    const none = await call(`/api/sales/${saleId}/status`, { headers: polling(session, status) })
     expect(none.json.state).toBe('admitted')
     expect(none.json.order).toBeUndefined()
     vi.restoreAllMocks()
     mockCore(() => {
       throw new TypeError('connect ECONNREFUSED')
     })
-    const down = await call(`/api/sales/${saleId}/status`, { headers: { 'x-floodgate-session': session } })
+    const down = await call(`/api/sales/${saleId}/status`, { headers: polling(session, status) })
     expect(down.status).toBe(200)
     expect(down.json.order).toBeUndefined()
   })

@@ -120,7 +120,7 @@ describe('when anyone reads a sale\'s fairness proof during the pre-queue', () =
       [await get(`${path}/admissions?extra=1`), 400, 'invalid_query', undefined],
       [await get(`${path}/places/not-a-public-id`), 400, 'invalid_path', 'publicId'],
       [await get(`${path}/places/AAAAAAAAAAAAAAAA`), 404, 'not_found', undefined],
-      [await get(`/api/sales/${uniqueSaleId('none')}/fairness`), 409, 'room_not_configured', undefined],
+      [await get(`/api/sales/${uniqueSaleId('none')}/fairness`), 404, 'room_not_configured', undefined],
     ] as const
 
     for (const [r, status, code, field] of cases) {

@@ -1,6 +1,10 @@
 import { fileURLToPath } from 'node:url'
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers'
 import { defineProject } from 'vitest/config'
+import { ensureDevVars } from '../scripts/dev-vars.ts'
+
+// The worker's secrets come from .dev.vars, as under `wrangler dev` (a fresh clone has only the example).
+ensureDevVars()
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 

@@ -16,6 +16,11 @@ export interface LocalEdgeOptions {
   redeemPerIpPerSecond?: string
   /** Edge checkout limit per shopper per second; default '0' (off) locally. */
   redeemPerShopperPerSecond?: string
+  /**
+   * Joins and polls per client network per second (without the Rate Limiting binding); default '0' (off):
+   * simulated crowds claim their own addresses, but tests poll from this host's one.
+   */
+  shopperPerNetworkPerSecond?: string
   /** Open workerd's V8 inspector on this port (CPU profiles of the worker and its Durable Objects). */
   inspectorPort?: number
 }
@@ -52,6 +57,8 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
     compatibilityDate: '2026-04-01',
     durableObjects: { WAITING_ROOM: { className: 'WaitingRoom', useSQLite: true } },
     bindings: {
+      // A local stack with dev secrets, as .dev.vars is for `wrangler dev` (deployed, the edge refuses them).
+      FLOODGATE_DEV: 'true',
       CORE_URL: options.coreUrl,
       GRANT_SECRET: options.grantSecret,
       EDGE_ADMIN_TOKEN: options.edgeAdminToken,
@@ -62,6 +69,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       // The end-to-end attack test fires several refused redeems from one session within a second; the
       // per-shopper limit has its own tests in workerd (edge/waiting-room.test.ts). Off unless asked for.
       REDEEM_PER_SHOPPER_PER_SECOND: options.redeemPerShopperPerSecond ?? '0',
+      SHOPPER_PER_NETWORK_PER_SECOND: options.shopperPerNetworkPerSecond ?? '0',
     },
     host: '127.0.0.1',
     port: options.port ?? 0,

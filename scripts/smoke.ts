@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { randomId, type Order, type RedeemResponse, type RoomStatus } from '../contracts/index.ts'
 import { createSale, issuerConfig, roomStats, saleInvariant } from '../token-issuer/issuer.ts'
+import { simulatedAddress } from '../bench/shoppers.ts'
 
 const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false } } })
 const say = (line: string) => {
@@ -32,19 +33,28 @@ async function until<T>(what: string, read: () => Promise<T>, done: (value: T) =
 interface Shopper {
   name: string
   session: string
+  address: string
   ticket?: string
 }
 
 async function join(name: string): Promise<Shopper> {
   const session = randomId()
-  const res = await fetch(`${edge}/api/sales/${saleId}/join`, { method: 'POST', headers: { 'x-floodgate-session': session } })
+  const address = simulatedAddress()
+  const res = await fetch(`${edge}/api/sales/${saleId}/join`, {
+    method: 'POST',
+    headers: { 'x-floodgate-session': session, 'cf-connecting-ip': address },
+  })
   if (!res.ok) throw new Error(`${name} could not join: ${res.status} ${await res.text()}`)
   const status = (await res.json()) as RoomStatus
-  return { name, session, ...(status.ticket ? { ticket: status.ticket } : {}) }
+  return { name, session, address, ...(status.ticket ? { ticket: status.ticket } : {}) }
 }
 
 async function status(s: Shopper): Promise<RoomStatus> {
-  const headers: Record<string, string> = { 'x-floodgate-session': s.session, ...(s.ticket ? { 'x-floodgate-ticket': s.ticket } : {}) }
+  const headers: Record<string, string> = {
+    'x-floodgate-session': s.session,
+    'cf-connecting-ip': s.address,
+    ...(s.ticket ? { 'x-floodgate-ticket': s.ticket } : {}),
+  }
   const res = await fetch(`${edge}/api/sales/${saleId}/status`, { headers })
   if (!res.ok) throw new Error(`${s.name}'s status: ${res.status} ${await res.text()}`)
   return (await res.json()) as RoomStatus

@@ -216,7 +216,7 @@ describe('token-issuer CLI', () => {
       const run = await cli(['room', uniqueName('cli-'), '--pause', '--json'])
 
       expect(run.code).toBe(1)
-      expect(jsonLines(run.stdout)).toEqual([{ error: expect.objectContaining({ service: 'edge', status: 409, code: 'room_not_configured' }) }])
+      expect(jsonLines(run.stdout)).toEqual([{ error: expect.objectContaining({ service: 'edge', status: 404, code: 'room_not_configured' }) }])
     })
   })
 

@@ -288,6 +288,7 @@ export const CreateSaleInput = CreateSaleRequest.extend({
   admitPerMinute: RoomConfig.shape.admitPerMinute.default(1000),
   /** Durable Objects the room's line and token pool are spread over (fixed once tokens are loaded). */
   shards: RoomConfig.shape.shards,
+  maxPlacesPerIp: RoomConfig.shape.maxPlacesPerIp,
 })
 export type CreateSaleInput = z.input<typeof CreateSaleInput>
 
@@ -342,7 +343,7 @@ export interface CreateSaleResult {
  */
 export async function createSale(cfg: IssuerConfig, input: CreateSaleInput, { onProgress, batchSize = MAX_TOKENS_PER_BATCH }: CreateSaleOptions = {}): Promise<CreateSaleResult> {
   const started = performance.now()
-  const { admitPerMinute, shards, ...request } = CreateSaleInput.parse(input)
+  const { admitPerMinute, shards, maxPlacesPerIp, ...request } = CreateSaleInput.parse(input)
   const size = Math.max(1, Math.min(MAX_TOKENS_PER_BATCH, Math.floor(batchSize)))
   const progress: CreateSaleProgress = { phase: 'sale', total: 0, generated: 0, uploaded: 0, loaded: 0, duplicates: 0 }
   const report = (phase: CreateSalePhase) => onProgress?.({ ...progress, phase })
@@ -357,7 +358,14 @@ export async function createSale(cfg: IssuerConfig, input: CreateSaleInput, { on
 
   // 2. the waiting room
   report('room')
-  const roomConfig: RoomConfig = { saleId: sale.saleId, startsAt: sale.startsAt, admitPerMinute, tokenTtlSeconds: sale.tokenTtlSeconds, shards }
+  const roomConfig: RoomConfig = {
+    saleId: sale.saleId,
+    startsAt: sale.startsAt,
+    admitPerMinute,
+    tokenTtlSeconds: sale.tokenTtlSeconds,
+    shards,
+    ...(maxPlacesPerIp === undefined ? {} : { maxPlacesPerIp }),
+  }
   const stored = await call(edge, 'PUT', salePath(sale.saleId, '/room'), StoredRoomConfig, roomConfig)
 
   // 3. + 4. tokens: sign batch n+1 while batch n uploads

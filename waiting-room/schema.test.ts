@@ -3,7 +3,7 @@ import { env } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { publicIdOf } from '../contracts/index.ts'
 import { backfillPublicIds } from './fairness.ts'
-import { makeShoppers, mintTokens, roomStub, uniqueSaleId, useTestClock } from './fixtures.ts'
+import { makeShoppers, mintTokens, roomConfig, roomStub, uniqueSaleId, useTestClock } from './fixtures.ts'
 import { MIGRATIONS, migrate, SCHEMA_VERSION } from './schema.ts'
 import { RoomStore } from './store.ts'
 
@@ -118,13 +118,21 @@ function makeOld(sql: SqlStorage, added: number): void {
   for (const statement of [...OLD_V1, ...OLD_ADDED.slice(0, added)]) sql.exec(statement)
 }
 
+/** A new object's schema is written by its first `configure` (an object nobody configured writes nothing). */
+async function configuredObject() {
+  const saleId = uniqueSaleId('fresh')
+  const room = roomStub(saleId)
+  expect(await room.configure(roomConfig(saleId, clock.now() + 60_000))).toMatchObject({ ok: true })
+  return room
+}
+
 async function newObjectLayout(): Promise<Layout> {
-  return runInDurableObject(roomStub(uniqueSaleId('fresh')), (_i, state) => layout(state.storage.sql))
+  return runInDurableObject(await configuredObject(), (_i, state) => layout(state.storage.sql))
 }
 
 describe('when a new object starts', () => {
   it('should apply every migration once, in order, and record each', async () => {
-    const recorded = await runInDurableObject(roomStub(uniqueSaleId('fresh')), (_i, state) =>
+    const recorded = await runInDurableObject(await configuredObject(), (_i, state) =>
       state.storage.sql
         .exec<{ version: number; name: string }>(`SELECT version, name FROM schema_migrations`)
         .toArray(),

@@ -144,6 +144,14 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version
  * with its record in one transaction (a failure leaves the object at the last version that applied).
  * Returns the version the object is at afterwards.
  */
+/** Whether this object ever had a schema (numbered, or the first tables from before numbering). */
+export function schemaExists(storage: DurableObjectStorage): boolean {
+  const found = storage.sql.exec(
+    `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name IN ('schema_migrations', 'room') LIMIT 1`,
+  )
+  return found.toArray().length > 0
+}
+
 export function migrate(storage: DurableObjectStorage, migrations: Migration[] = MIGRATIONS): number {
   const sql = storage.sql
   sql.exec(

@@ -3,7 +3,13 @@
  * live. Time up to a change is settled at the old settings; only time from then on accrues at the new ones.
  */
 import type { z } from 'zod'
-import { newShuffleSeed, seedCommitment, type RoomConfig, type RoomSteer } from '../contracts/index.ts'
+import {
+  DEFAULT_MAX_PLACES_PER_NETWORK,
+  newShuffleSeed,
+  seedCommitment,
+  type RoomConfig,
+  type RoomSteer,
+} from '../contracts/index.ts'
 import { admit, budgetAt, burstCapacity } from './admission.ts'
 import { fail, ok, type RoomResult } from './results.ts'
 import type { RoomStore } from './store.ts'
@@ -52,7 +58,7 @@ export async function configure(
       assignment.shard ?? existing.shard ?? 0,
       shards,
       config.maxActive ?? null,
-      config.maxPlacesPerIp ?? null,
+      placeCap(config.maxPlacesPerIp),
       prequeueOrder,
       existing.seed ?? seed,
       existing.commitment ?? commitment,
@@ -100,4 +106,10 @@ export function steer(store: RoomStore, change: RoomSteer, now: number): void {
     )
     admit(store, now)
   })
+}
+
+/** The stored cap on places per network: the default when unset, null (none) for 0. */
+function placeCap(requested: number | undefined): number | null {
+  const cap = requested ?? DEFAULT_MAX_PLACES_PER_NETWORK
+  return cap > 0 ? cap : null
 }

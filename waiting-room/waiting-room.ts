@@ -48,7 +48,7 @@ import { takePlace } from './line.ts'
 import { applyOutcomes, loadTokens } from './pool.ts'
 import { fail, ok, type RoomResult } from './results.ts'
 import type { RoomEnv } from './room-env.ts'
-import { migrate } from './schema.ts'
+import { migrate, schemaExists } from './schema.ts'
 import { scheduleAlarm } from './schedule.ts'
 import {
   configure,
@@ -67,14 +67,19 @@ export type JoinResult = { status: RoomStatus; shard: number; seq: number; pre: 
 
 export class WaitingRoom extends DurableObject<RoomEnv> {
   private readonly store: RoomStore
+  /** False until `configure`: an object nobody configured (a join for a made-up sale id) writes nothing at all. */
+  private hasSchema: boolean
 
   constructor(ctx: DurableObjectState, env: RoomEnv) {
     super(ctx, env)
     this.store = new RoomStore(ctx.storage)
-    void ctx.blockConcurrencyWhile(async () => {
-      migrate(ctx.storage)
-      await backfillPublicIds(this.store, env.GRANT_SECRET)
-    })
+    this.hasSchema = schemaExists(ctx.storage)
+    if (this.hasSchema) {
+      void ctx.blockConcurrencyWhile(async () => {
+        migrate(ctx.storage)
+        await backfillPublicIds(this.store, env.GRANT_SECRET)
+      })
+    }
   }
 
   /**
@@ -85,12 +90,17 @@ export class WaitingRoom extends DurableObject<RoomEnv> {
     saleId: string,
     call: (config: Config, now: number) => RoomResult<T> | Promise<RoomResult<T>>,
   ): Promise<RoomResult<T>> {
+    if (!this.schemaReady()) return fail('room_not_configured', `there is no waiting room for sale ${saleId}`)
     this.store.fresh()
     const current = this.store.room().sale_id
     if (current !== null && current !== saleId) return wrongSale(current, saleId)
     const config = this.store.config()
     if (!config) return fail('room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
     return call(config, this.store.now())
+  }
+
+  private schemaReady(): boolean {
+    return (this.hasSchema ||= schemaExists(this.ctx.storage))
   }
 
   /** Admits whoever the budget allows now; keeps the alarm going if that admitted anyone. */
@@ -106,6 +116,10 @@ export class WaitingRoom extends DurableObject<RoomEnv> {
     config: ConfigureInput,
     assignment: ShardAssignment = {},
   ): Promise<RoomResult<RoomSettings & { commitment: string }>> {
+    if (!this.hasSchema) {
+      migrate(this.ctx.storage)
+      this.hasSchema = true
+    }
     this.store.fresh()
     const now = this.store.now()
     const result = await configure(this.store, config, assignment, now)
@@ -257,6 +271,7 @@ export class WaitingRoom extends DurableObject<RoomEnv> {
   // ------------------------------------------------------------------ timed work
 
   override async alarm(): Promise<void> {
+    if (!this.schemaReady()) return
     const store = this.store
     store.fresh()
     if (!store.config()) return

@@ -95,7 +95,7 @@ function fakeServer(method: string, url: string, body: string | null): FakeRespo
   if (method === 'GET' && /^\/api\/sales\/[^/]+$/.test(path)) {
     return respond(200, { saleId: 'drop-1' }, { 'X-Floodgate-Cache': 'hit', 'Cache-Control': 'public, max-age=2' })
   }
-  if (path.endsWith('/join')) return respond(200, { state: 'waiting', position: 3, ahead: 2, unitsLeft: 10, refreshMs: 50, token: null, grant: null, session: 'stub-session' })
+  if (path.endsWith('/join')) return respond(200, { state: 'waiting', position: 3, ahead: 2, unitsLeft: 10, refreshMs: 50, token: null, grant: null })
   if (path.endsWith('/status')) return respond(200, { state: 'admitted', refreshMs: 50, token: 'fgt1.a.b', grant: 'fgg1.a.b' })
   if (path.endsWith('/redeem')) {
     const { token, grant } = JSON.parse(body ?? '{}') as { token: string; grant: string }

@@ -31,6 +31,17 @@ export function commonConfig(env) {
   }
 }
 
+/**
+ * Headers of one simulated shopper's requests: `x-floodgate-client` (a script sends no Origin, and the edge wants
+ * a same-origin signal on join and redeem) and its own client address in `cf-connecting-ip`, so a crowd from one
+ * load generator is many networks to the edge's per-network limits. `wrangler dev` keeps that header; Cloudflare
+ * replaces it with the real address (against a deployment, raise the limits for the test instead: README).
+ */
+export function shopperHeaders(random = Math.random) {
+  const n = 1 + Math.floor(random() * 0xfffffe)
+  return { 'x-floodgate-client': 'k6', 'cf-connecting-ip': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` }
+}
+
 /** `refreshMs` spread ±`spread` (default ±20%) so thousands of pollers never ask in lockstep. */
 export function jitteredMs(refreshMs, spread = 0.2, random = Math.random) {
   const base = Number.isFinite(refreshMs) && refreshMs > 0 ? refreshMs : 1000

@@ -24,6 +24,7 @@ import {
   jitteredMs,
   jsonOf,
   spikeStages,
+  shopperHeaders,
   vusFor,
 } from './lib.js'
 
@@ -81,7 +82,8 @@ export function shop() {
   const sale = `${cfg.baseUrl}/api/sales/${cfg.saleId}`
   const arrived = Date.now()
   const deadline = arrived + maxWaitS * 1000
-  const joined = http.post(`${sale}/join`, null, { jar, tags: { name: 'join' } })
+  const headers = shopperHeaders()
+  const joined = http.post(`${sale}/join`, null, { jar, headers, tags: { name: 'join' } })
   joinDuration.add(joined.timings.duration)
   let status = jsonOf(joined)
   if (!check(joined, { 'join answered 200': (r) => r.status === 200 }, { step: 'join' }) || !status) return finish('error')
@@ -89,7 +91,7 @@ export function shop() {
   while (status.state === 'waiting' || status.state === 'not_started') {
     if (Date.now() > deadline) return finish('gave_up')
     sleep(jitteredMs(status.refreshMs) / 1000)
-    const res = http.get(`${sale}/status`, { jar, tags: { name: 'status' } })
+    const res = http.get(`${sale}/status`, { jar, headers, tags: { name: 'status' } })
     polls.add(1)
     const next = jsonOf(res)
     if (res.status !== 200 || !next) return finish('error')
@@ -102,7 +104,7 @@ export function shop() {
   const key = idempotencyKey(exec.vu.idInTest, exec.scenario.iterationInTest)
   const redeemed = http.post(`${sale}/redeem`, JSON.stringify({ token: status.token, grant: status.grant, paymentMethod }), {
     jar,
-    headers: { 'content-type': 'application/json', 'idempotency-key': key },
+    headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': key },
     tags: { name: 'redeem' },
   })
   redeemDuration.add(redeemed.timings.duration)

@@ -13,7 +13,7 @@
 import http from 'k6/http'
 import { check, sleep } from 'k6'
 import { Counter, Rate, Trend } from 'k6/metrics'
-import { checkInvariantsAtTeardown, commonConfig, envNumber, invariantThresholds, jsonOf, spikeStages, vusFor } from './lib.js'
+import { checkInvariantsAtTeardown, commonConfig, envNumber, invariantThresholds, jsonOf, shopperHeaders, spikeStages, vusFor } from './lib.js'
 
 const cfg = commonConfig(__ENV)
 const trickleRate = envNumber(__ENV, 'TRICKLE_RATE', 10)
@@ -69,7 +69,7 @@ export function join() {
   const jar = new http.CookieJar() // a new shopper: no session yet
   const res = http.post(`${cfg.baseUrl}/api/sales/${cfg.saleId}/join`, null, {
     jar,
-    headers: { accept: 'application/json' },
+    headers: { ...shopperHeaders(), accept: 'application/json' },
     tags: { name: 'join' },
   })
   joinDuration.add(res.timings.duration)

@@ -84,13 +84,15 @@ describe('when an app asks the waiting page address for JSON', () => {
     )
     expect(loaded.status).toBe(200)
     const [first, second] = await makeShoppers(2)
+    const tickets: string[] = []
     for (const p of [first!, second!]) {
       const joined = await exports.default.fetch(
         new Request(`${BASE}/api/sales/${saleId}/join`, { method: 'POST', headers: { 'x-floodgate-session': p.session } }),
       )
       expect(joined.status).toBe(200)
+      tickets.push(((await joined.json()) as RoomStatus).ticket!)
     }
-    const headers = { accept: 'application/json', 'x-floodgate-session': second!.session }
+    const headers = { accept: 'application/json', 'x-floodgate-session': second!.session, 'x-floodgate-ticket': tickets[1]! }
 
     const page = await get(`/sales/${saleId}`, headers)
     const api = await get(`/api/sales/${saleId}/status`, headers)

@@ -2,9 +2,10 @@ import { Hono, type Context } from 'hono'
 import { SaleId } from '../../contracts/index.ts'
 import type { AppEnv } from '../env.ts'
 import { pathParams } from '../middleware/path-params/index.ts'
+import { noStore } from '../middleware/no-store/index.ts'
 import { session } from '../middleware/session/index.ts'
 import { waitingPage } from '../pages/waiting-page.ts'
-import { statusResponse } from './shopper.ts'
+import { shopperNetworkLimit, statusResponse } from './shopper.ts'
 
 /** An app asking for JSON (and not for HTML) gets the shopper's status instead of the page. */
 function wantsJson(c: Context): boolean {
@@ -28,6 +29,8 @@ for (const path of ['/:saleId', '/:saleId/wait']) {
       if (!wantsJson(c)) return waitingPage(c.req.param('saleId')!)
       await next()
     },
+    noStore(),
+    shopperNetworkLimit,
     session(),
     (c) => statusResponse(c, c.req.param('saleId')!),
   )

@@ -9,7 +9,6 @@ import {
   HEADER_TICKET,
   OrderId,
   ORDER_WAIT_MAX_MS,
-  base64urlEncode,
   orderIdOf,
   OrderStatus,
   peekGrant,
@@ -37,8 +36,12 @@ import { jsonBody, type JsonBodyVariables } from '../middleware/json-body/index.
 import { pathParams } from '../middleware/path-params/index.ts'
 import { rateLimit } from '../middleware/rate-limit/index.ts'
 import { receivedAt, type ReceivedAtVariables } from '../middleware/received-at/index.ts'
-import { session, type SessionVariables } from '../middleware/session/index.ts'
-import { cachedFrontiers, frontiers, frontiersStaleAt, shardOf, unwrap } from '../rooms.ts'
+import { networkLimit } from '../middleware/network-limit/index.ts'
+import { noStore } from '../middleware/no-store/index.ts'
+import { sameOrigin } from '../middleware/same-origin/index.ts'
+import { cookieName, session, type SessionVariables } from '../middleware/session/index.ts'
+import { clientNetwork, networkHash } from '../client-network.ts'
+import { cachedFrontiers, forgetFrontiers, frontiers, frontiersStaleAt, shardOf, unwrap } from '../rooms.ts'
 
 /** Catalog data may be this stale at the edge. */
 export const SALE_CACHE_SECONDS = 2
@@ -63,17 +66,6 @@ async function afterResponse(c: Context, promise: Promise<unknown>): Promise<voi
   else await promise
 }
 
-/** The client address as the platform saw it (Workers: `cf-connecting-ip`). */
-function clientIp(c: Context): string | undefined {
-  return c.req.header('cf-connecting-ip') ?? undefined
-}
-
-/** A hash of the client address: the room counts places per network without storing addresses. */
-async function ipHash(ip: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`floodgate-ip:${ip}`))
-  return base64urlEncode(new Uint8Array(digest)).slice(0, 22)
-}
-
 const limitFromEnv = (name: keyof Env, fallback: number) => (c: Context) => {
   const raw = (c.env as Env)[name]
   const value = raw === undefined ? fallback : Number(raw)
@@ -91,7 +83,7 @@ const VERIFIED_TICKETS = new BoundedMap<string, QueueTicketPayload>(100_000)
  */
 async function ticketOf(c: SessionContext, saleId: string): Promise<QueueTicketPayload | null> {
   const header = c.req.header(HEADER_TICKET)
-  const signed = header ?? getCookie(c, ticketCookie(saleId))
+  const signed = header ?? getCookie(c, cookieName(c, ticketCookie(saleId)))
   if (signed === undefined || signed === '') return null
   const known = VERIFIED_TICKETS.get(signed)
   if (known && known.sale === saleId && known.sub === c.var.shopper) return known
@@ -230,11 +222,24 @@ export async function statusResponse(c: SessionContext, saleId: string): Promise
   const holdMs = holdOf(c)
   const ticket = await ticketOf(c, saleId)
   if (ticket) return pollAnswer(c, saleId, ticket, holdMs)
-  c.header(HEADER_ANSWERED_BY, 'room')
-  return c.json(await withOrder(c, unwrap(await shardOf(c.env, saleId, 0).status(saleId, c.var.shopper))))
+  // Without a ticket there is no place to look up: answered here, so a flood of made-up sessions costs no
+  // object request. A shopper who lost the ticket joins again and gets the same place back.
+  throw apiError('ticket_required', `no queue ticket for sale ${saleId}: join first (POST /api/sales/${saleId}/join)`, HEADER_TICKET)
 }
 
+/** Joins and polls per client network and second, without the Rate Limiting binding (see `networkLimit`). */
+const SHOPPER_PER_NETWORK_PER_SECOND = 20
+
+/** Joins and polls per client network: one host cannot pin a sale's objects with fresh sessions. */
+export const shopperNetworkLimit = networkLimit({
+  name: 'network',
+  key: clientNetwork,
+  binding: (c) => (c.env as Env).SHOPPER_NETWORK_LIMITER,
+  perSecond: limitFromEnv('SHOPPER_PER_NETWORK_PER_SECOND', SHOPPER_PER_NETWORK_PER_SECOND),
+})
+
 export const shopperRoutes = new Hono<AppEnv>()
+  .use('*', noStore())
   /** Public sale data from core, cached at the edge for SALE_CACHE_SECONDS (200s only). */
   .get('/sales/:saleId', saleParams, async (c) => {
     const saleId = c.req.param('saleId')
@@ -253,13 +258,13 @@ export const shopperRoutes = new Hono<AppEnv>()
    * from the frontier without a room call. A new place costs one call to one shard, which returns the place
    * the edge signs into the ticket.
    */
-  .post('/sales/:saleId/join', saleParams, session({ missing: 'create' }), async (c) => {
+  .post('/sales/:saleId/join', saleParams, sameOrigin(), shopperNetworkLimit, session({ missing: 'create' }), async (c) => {
     const saleId = c.req.param('saleId')
     const existing = await ticketOf(c, saleId)
     if (existing) return pollAnswer(c, saleId, existing)
     const shards = await frontiers(c.env, saleId)
-    const ip = clientIp(c)
-    const network = ip === undefined ? undefined : await ipHash(ip)
+    const ip = clientNetwork(c)
+    const network = ip === undefined ? undefined : await networkHash(c.env.GRANT_SECRET, ip)
     const shard = placementShard({
       shopper: c.var.shopper,
       network,
@@ -271,7 +276,9 @@ export const shopperRoutes = new Hono<AppEnv>()
     // iat = when the place was taken: the same place always gets the same ticket.
     const stamp = { iat: placed.joinedAt, ...(placed.status.publicId ? { pid: placed.status.publicId } : {}) }
     const ticket = await signTicket({ ...place, ...stamp }, c.env.GRANT_SECRET)
-    setCookie(c, ticketCookie(saleId), ticket, {
+    // Admitted on joining: this instance's snapshot predates it and would answer the next poll "waiting".
+    if (placed.status.state === 'admitted') forgetFrontiers(saleId)
+    setCookie(c, cookieName(c, ticketCookie(saleId)), ticket, {
       httpOnly: true,
       sameSite: 'Lax',
       path: '/',
@@ -279,23 +286,25 @@ export const shopperRoutes = new Hono<AppEnv>()
       secure: new URL(c.req.url).protocol === 'https:',
     })
     c.header(HEADER_ANSWERED_BY, 'room')
-    return c.json({ ...placed.status, session: c.var.session, ticket } satisfies RoomStatus)
+    // The session stays in its HttpOnly cookie (or the header the app sent): never in a body a script can read.
+    return c.json({ ...placed.status, ticket } satisfies RoomStatus)
   })
   /** Where the shopper stands. With a ticket: answered at the edge until the frontier reaches it. */
-  .get('/sales/:saleId/status', saleParams, session(), (c) => statusResponse(c, c.req.param('saleId')))
+  .get('/sales/:saleId/status', saleParams, shopperNetworkLimit, session(), (c) => statusResponse(c, c.req.param('saleId')))
   .post(
     '/sales/:saleId/redeem',
     // The moment the edge received the shopper's Pay: core judges the grant's expiry at this time.
     receivedAt(),
     saleParams,
+    sameOrigin(),
     session(),
     idempotencyKey(),
     jsonBody({ schema: RedeemRequest }),
     // After validation: a malformed request is refused on its own merits and does not spend the allowance.
     rateLimit({
-      name: 'client address',
+      name: 'network',
       perSecond: limitFromEnv('REDEEM_PER_IP_PER_SECOND', 10),
-      key: clientIp,
+      key: clientNetwork,
       onLimit: (c, refusal) => replayOrRefuse(c as RedeemContext, refusal),
     }),
     rateLimit({

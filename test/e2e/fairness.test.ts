@@ -170,6 +170,9 @@ describe('when a sharded sale with a pre-queue has run', () => {
       tokenTtlSeconds: 60,
       holdTtlSeconds: 30,
       shards: SHARDS,
+      // Shoppers are placed in shards by their session here (the shard rule under test): no per-network cap,
+      // which would place one network's shoppers (this test's one address) together.
+      maxPlacesPerIp: 0,
     })
     const committed = (await summary()).commitment!
     const early: Shopper[] = []

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ErrorBody, RoomStatus } from '../../contracts/index.ts'
+import { randomId, type ErrorBody, type RoomStatus } from '../../contracts/index.ts'
 import { spawnCrowd } from '../../bench/shoppers.ts'
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.ts'
 import { SimulatedGateway } from '../../core/payment/simulated-gateway.ts'
@@ -98,26 +98,18 @@ describe('when 30% of payments fail', () => {
 describe('when an admitted shopper never redeems', () => {
   it('should void the lapsed grant and hand the token to the next shopper, who can buy it', async () => {
     await sale('e2e-lapse', 1, { tokenTtlSeconds: 5 })
-    const join = async () => {
-      const res = await fetch(`${stack.edgeUrl}/api/sales/e2e-lapse/join`, { method: 'POST' })
-      return (await res.json()) as RoomStatus
-    }
-    const poll = async (session: string) => {
-      const res = await fetch(`${stack.edgeUrl}/api/sales/e2e-lapse/status`, { headers: { 'x-floodgate-session': session } })
-      return (await res.json()) as RoomStatus
-    }
-    const idle = await join()
-    const next = await join()
-    const idleAdmitted = await waitFor(() => poll(idle.session!), (s) => s.state === 'admitted', 5_000)
-    expect((await poll(next.session!)).state).toBe('waiting')
+    const idle = await joinAs('e2e-lapse')
+    const next = await joinAs('e2e-lapse')
+    const idleAdmitted = await waitFor(() => poll(idle), (s) => s.state === 'admitted', 5_000)
+    expect((await poll(next)).state).toBe('waiting')
     // the grant lapses (5 s), the room asks core to fence it, and the token moves on
-    const nextAdmitted = await waitFor(() => poll(next.session!), (s) => s.state === 'admitted', 25_000)
+    const nextAdmitted = await waitFor(() => poll(next), (s) => s.state === 'admitted', 25_000)
     expect(nextAdmitted.token).toBe(idleAdmitted.token)
     expect(nextAdmitted.grant).not.toBe(idleAdmitted.grant)
     // the lapsed shopper's grant can no longer buy, even though it is signed
-    const late = await redeem(idle.session!, idleAdmitted)
+    const late = await redeem(idle.session, idleAdmitted)
     expect(late.status).toBe(410)
-    const ok = await redeem(next.session!, nextAdmitted)
+    const ok = await redeem(next.session, nextAdmitted)
     expect(ok.status).toBe(202)
     const report = await settledInvariant('e2e-lapse')
     expect(report.postgres.confirmed).toBe(1)
@@ -128,26 +120,21 @@ describe('when an admitted shopper never redeems', () => {
 describe('when an attacker replays and forges through the edge', () => {
   it('should refuse with distinct 4xx codes and leave Redis and Postgres unchanged', async () => {
     await sale('e2e-abuse', 2)
-    const res = await fetch(`${stack.edgeUrl}/api/sales/e2e-abuse/join`, { method: 'POST' })
-    const victim = (await res.json()) as RoomStatus
-    const admitted = await waitFor(
-      async () => (await (await fetch(`${stack.edgeUrl}/api/sales/e2e-abuse/status`, { headers: { 'x-floodgate-session': victim.session! } })).json()) as RoomStatus,
-      (s) => s.state === 'admitted',
-      5_000,
-    )
-    const attacker = (await (await fetch(`${stack.edgeUrl}/api/sales/e2e-abuse/join`, { method: 'POST' })).json()) as RoomStatus
+    const victim = await joinAs('e2e-abuse')
+    const admitted = await waitFor(() => poll(victim), (s) => s.state === 'admitted', 5_000)
+    const attacker = await joinAs('e2e-abuse')
     const before = await snapshotState(stack.core.redis, stack.core.db, stack.config.REDIS_PREFIX)
     const codes = []
     // stolen grant from another session
-    codes.push(await errorCode(await redeem(attacker.session!, admitted)))
+    codes.push(await errorCode(await redeem(attacker.session, admitted)))
     // tampered token
-    codes.push(await errorCode(await redeem(victim.session!, { ...admitted, token: admitted.token!.slice(0, -3) + 'AAA' })))
+    codes.push(await errorCode(await redeem(victim.session, { ...admitted, token: admitted.token!.slice(0, -3) + 'AAA' })))
     // forged grant
-    codes.push(await errorCode(await redeem(victim.session!, { ...admitted, grant: admitted.grant!.replace(/\.[^.]+$/, '.' + 'A'.repeat(43)) })))
+    codes.push(await errorCode(await redeem(victim.session, { ...admitted, grant: admitted.grant!.replace(/\.[^.]+$/, '.' + 'A'.repeat(43)) })))
     // malformed body, missing key
     const bad = await fetch(`${stack.edgeUrl}/api/sales/e2e-abuse/redeem`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-floodgate-session': victim.session!, 'idempotency-key': randomUUID() },
+      headers: { 'content-type': 'application/json', 'x-floodgate-session': victim.session, 'idempotency-key': randomUUID() },
       body: '{"token": 1',
     })
     codes.push(await errorCode(bad))
@@ -164,6 +151,26 @@ async function waitFor<T>(get: () => Promise<T>, done: (v: T) => boolean, timeou
     if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(value)}`)
     await sleep(250)
   }
+}
+
+/** A shopper (an app: its own session id in the header) who joined `saleId`, with the queue ticket it was given. */
+async function joinAs(saleId: string): Promise<Shopper> {
+  const session = randomId()
+  const res = await fetch(`${stack.edgeUrl}/api/sales/${saleId}/join`, {
+    method: 'POST',
+    headers: { 'x-floodgate-session': session },
+  })
+  expect(res.status).toBe(200)
+  return { saleId, session, ticket: ((await res.json()) as RoomStatus).ticket! }
+}
+
+type Shopper = { saleId: string; session: string; ticket: string }
+
+async function poll(shopper: Shopper): Promise<RoomStatus> {
+  const res = await fetch(`${stack.edgeUrl}/api/sales/${shopper.saleId}/status`, {
+    headers: { 'x-floodgate-session': shopper.session, 'x-floodgate-ticket': shopper.ticket },
+  })
+  return (await res.json()) as RoomStatus
 }
 
 function redeem(session: string, status: Pick<RoomStatus, 'token' | 'grant' | 'saleId'>) {

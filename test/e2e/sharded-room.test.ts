@@ -162,6 +162,9 @@ describe('when a sale runs on 4 shards and units come back', () => {
       tokenTtlSeconds: TTL_SECONDS,
       holdTtlSeconds: 30,
       shards: SHARDS,
+      // Shoppers are placed in shards by their session here (the shard rule under test): no per-network cap,
+      // which would place one network's shoppers (this test's one address) together.
+      maxPlacesPerIp: 0,
     })
     expect(await roomStats(cfg, saleId)).toMatchObject({ shards: SHARDS, tokensLoaded: 2 })
 

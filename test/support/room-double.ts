@@ -185,7 +185,7 @@ export class RoomDouble {
 
   private steerRoom(saleId: string, steer: RoomSteer): RoomStats {
     const room = this.rooms.get(saleId)
-    if (!room?.config) throw new HttpError(409, 'room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
+    if (!room?.config) throw new HttpError(404, 'room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
     this.steers.push({ saleId, steer })
     room.steer = { ...room.steer, ...steer, mode: steer.mode ?? room.steer.mode }
     return this.stats(saleId)
@@ -193,7 +193,7 @@ export class RoomDouble {
 
   private report(saleId: string): RoomReport {
     const room = this.rooms.get(saleId)
-    if (!room?.config) throw new HttpError(409, 'room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
+    if (!room?.config) throw new HttpError(404, 'room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
     return (
       room.report ?? {
         saleId,

@@ -41,6 +41,7 @@ const CREATE_FLAGS: Record<string, string> = {
   startsAt: '--starts-at',
   admitPerMinute: '--admit-per-minute',
   shards: '--shards',
+  maxPlacesPerIp: '--max-places-per-network',
 }
 
 function createInput(values: Values): { input: z.output<typeof CreateSaleInput>; relative: boolean } {
@@ -58,6 +59,7 @@ function createInput(values: Values): { input: z.output<typeof CreateSaleInput>;
     startsAt,
     admitPerMinute: wholeNumber(values, 'admit-per-minute'),
     shards: wholeNumber(values, 'shards'),
+    maxPlacesPerIp: wholeNumber(values, 'max-places-per-network'),
   }
   const parsed = CreateSaleInput.safeParse(raw)
   if (!parsed.success) {
@@ -96,6 +98,9 @@ Options:
   --admit-per-minute <n>  shoppers the room admits per minute (default 1000)
   --shards <n>            Durable Objects the line and token pool are spread over, 1..64 (default 1;
                           about 1,000 requests/s each); fixed once tokens are loaded
+  --max-places-per-network <n>
+                          places in line one client network (an IPv4 address, an IPv6 /64) may hold
+                          (default 8; 0: no cap)
 ${COMMON_HELP}
 
 A progress bar is drawn on stderr when it is a terminal (not with --json).`,
@@ -112,6 +117,7 @@ A progress bar is drawn on stderr when it is a terminal (not with --json).`,
     'starts-at': { type: 'string' },
     'admit-per-minute': { type: 'string' },
     shards: { type: 'string' },
+    'max-places-per-network': { type: 'string' },
   },
   positionals: [],
   async run(ctx) {

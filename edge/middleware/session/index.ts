@@ -1,3 +1,4 @@
+import type { Context } from 'hono'
 import { getCookie, setCookie } from 'hono/cookie'
 import { createMiddleware } from 'hono/factory'
 import { HEADER_SESSION, randomId, SESSION_COOKIE, SessionId, shopperOf } from '../../../contracts/index.ts'
@@ -13,6 +14,14 @@ async function shopperOfSession(session: string): Promise<string> {
   const shopper = await shopperOf(session)
   SHOPPERS.set(session, shopper)
   return shopper
+}
+
+/**
+ * The name a cookie goes by on this request: over https with the `__Host-` prefix, which the browser only accepts
+ * Secure, for this host alone, on path `/` (no sibling subdomain can plant or overwrite it); plain locally.
+ */
+export function cookieName(c: Context, base: string): string {
+  return new URL(c.req.url).protocol === 'https:' ? `__Host-${base}` : base
 }
 
 export type SessionOptions = {
@@ -48,16 +57,18 @@ export type SessionVariables = {
 export const session = ({ missing = 'require', maxAgeSeconds = 7 * 24 * 3600 }: SessionOptions = {}) =>
   createMiddleware<{ Variables: SessionVariables }>(async function session(c, next) {
     const header = c.req.header(HEADER_SESSION)
-    const value = header ?? getCookie(c, SESSION_COOKIE)
+    const cookie = cookieName(c, SESSION_COOKIE)
+    const value = header ?? getCookie(c, cookie)
     let id: string
     let created = false
     if (value === undefined || value === '') {
       if (missing === 'require') {
-        throw apiError('missing_session', `send the session as the ${SESSION_COOKIE} cookie or the ${HEADER_SESSION} header`, HEADER_SESSION)
+        throw apiError('missing_session', `send the session as the ${cookie} cookie or the ${HEADER_SESSION} header`, HEADER_SESSION)
       }
       id = randomId()
       created = true
-      setCookie(c, SESSION_COOKIE, id, {
+      // Only ever minted when the request carried no session: an existing cookie is never replaced.
+      setCookie(c, cookie, id, {
         httpOnly: true,
         sameSite: 'Lax',
         path: '/',
@@ -67,7 +78,7 @@ export const session = ({ missing = 'require', maxAgeSeconds = 7 * 24 * 3600 }: 
     } else {
       const parsed = SessionId.safeParse(value)
       if (!parsed.success) {
-        throw apiError('invalid_session', 'the session id must be 16-128 base64url chars', header !== undefined ? HEADER_SESSION : SESSION_COOKIE)
+        throw apiError('invalid_session', 'the session id must be 16-128 base64url chars', header !== undefined ? HEADER_SESSION : cookie)
       }
       id = parsed.data
     }
