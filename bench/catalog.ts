@@ -19,7 +19,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
 import { Agent, request } from 'undici'
-import { CATALOG_CACHE_POLICIES as POLICIES } from '../contracts/index.ts'
+import { CATALOG_CACHE_POLICIES as POLICIES, edgeReceiptHeader } from '../contracts/index.ts'
 import { GOLDEN_QUERIES } from '../core/search/golden.ts'
 import { HERO_PRODUCTS, sampleCatalog, seededRandom, SAMPLE_PRODUCTS } from '../core/catalog/sample-catalog.ts'
 import { startLocalEdge, type LocalEdge } from '../scripts/local-edge.ts'
@@ -120,8 +120,12 @@ try {
   result.catalogLoadSeconds = round(load.seconds + load.indexedSeconds)
 
   // ---------------------------------------------------------------- golden set and search latency
-  const search = (q: string, extra = '') =>
-    getJson(`${stack.coreUrl}/v1/search?q=${encodeURIComponent(q)}&limit=10${extra}`)
+  // Straight to core, as the edge asks it (with the edge's receipt, which core's /v1 API requires).
+  const search = async (q: string, extra = '') =>
+    getJson(
+      `${stack.coreUrl}/v1/search?q=${encodeURIComponent(q)}&limit=10${extra}`,
+      await edgeReceiptHeader(stack.config.CORE_INTERNAL_TOKEN, 'GET', '/v1/search'),
+    )
   const found = { exact: [0, 0], typo: [0, 0], prefix: [0, 0] } as Record<string, [number, number]>
   for (const g of GOLDEN_QUERIES) {
     const { body } = await search(g.q)

@@ -78,14 +78,41 @@ export async function verifyEdgeReceipt(
   secret: string,
   expect: { req: string; sub: string; idk: string; nowMs: number },
 ): Promise<ReceiptVerdict> {
+  const opened = await openReceipt(signed, secret)
+  if (!opened.ok) return opened
+  const r = opened.payload
+  if (r.req !== expect.req || r.sub !== expect.sub || r.idk !== expect.idk) return { ok: false, code: 'receipt_mismatch' }
+  return dated(r, expect.nowMs)
+}
+
+/**
+ * Checks that a call to core comes from the edge: its receipt is signed with the shared secret, names this
+ * method and path, and is no older than RECEIPT_MAX_AGE_MS. Core requires it on every `/v1/*` call; the
+ * redeem then checks shopper and key as well (`verifyEdgeReceipt`).
+ */
+export async function verifyEdgeCall(
+  signed: unknown,
+  secret: string,
+  expect: { req: string; nowMs: number },
+): Promise<ReceiptVerdict> {
+  const opened = await openReceipt(signed, secret)
+  if (!opened.ok) return opened
+  if (opened.payload.req !== expect.req) return { ok: false, code: 'receipt_mismatch' }
+  return dated(opened.payload, expect.nowMs)
+}
+
+type Opened = { ok: true; payload: EdgeReceiptPayload } | { ok: false; code: 'receipt_malformed' | 'receipt_bad_signature' }
+
+async function openReceipt(signed: unknown, secret: string): Promise<Opened> {
   const opened = await openEnvelope(RECEIPT_PREFIX, signed, secret)
   if (!opened.ok) return { ok: false, code: opened.reason === 'malformed' ? 'receipt_malformed' : 'receipt_bad_signature' }
   const parsed = EdgeReceiptPayload.safeParse(opened.json)
-  if (!parsed.success) return { ok: false, code: 'receipt_malformed' }
-  const r = parsed.data
-  if (r.req !== expect.req || r.sub !== expect.sub || r.idk !== expect.idk) return { ok: false, code: 'receipt_mismatch' }
-  const receivedAt = Math.min(r.at, expect.nowMs)
-  const ageMs = expect.nowMs - receivedAt
+  return parsed.success ? { ok: true, payload: parsed.data } : { ok: false, code: 'receipt_malformed' }
+}
+
+function dated(r: EdgeReceiptPayload, nowMs: number): ReceiptVerdict {
+  const receivedAt = Math.min(r.at, nowMs)
+  const ageMs = nowMs - receivedAt
   if (ageMs > RECEIPT_MAX_AGE_MS) return { ok: false, code: 'receipt_stale' }
   return { ok: true, receivedAt, ageMs }
 }
@@ -96,4 +123,19 @@ export async function verifyEdgeReceipt(
  */
 export function honouredTime(verdict: ReceiptVerdict, nowMs: number): number {
   return verdict.ok && verdict.ageMs <= RECEIPT_WINDOW_MS ? verdict.receivedAt : nowMs
+}
+
+/**
+ * The receipt header for a call to core as the edge makes it: for tools and tests that stand in for the edge
+ * (drills, benchmarks). `path` may carry a query string; `sub` and `idk` matter for a redeem only.
+ */
+export async function edgeReceiptHeader(
+  secret: string,
+  method: string,
+  path: string,
+  bound: { sub?: string; idk?: string; at?: number } = {},
+): Promise<Record<string, string>> {
+  const req = `${method} ${new URL(path, 'http://core.invalid').pathname}`
+  const at = bound.at ?? Date.now()
+  return { [HEADER_EDGE_RECEIPT]: await signEdgeReceipt({ at, req, sub: bound.sub ?? '', idk: bound.idk ?? '' }, secret) }
 }

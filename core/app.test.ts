@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { ERROR_CODES, signGrant, signPurchaseToken, type ErrorBody, type RedeemResponse } from '../contracts/index.ts'
+import {
+  edgeReceiptHeader,
+  ERROR_CODES,
+  shopperOf,
+  signGrant,
+  signPurchaseToken,
+  type ErrorBody,
+  type RedeemResponse,
+} from '../contracts/index.ts'
 import { eventually, startTestCore, type TestCore } from '../test/support/core.ts'
 import { RoomDouble } from '../test/support/room-double.ts'
 import { snapshotState } from '../test/support/state.ts'
@@ -176,6 +184,40 @@ describe('when other endpoints get bad input', () => {
     await expectError(await expire(JSON.stringify({ grants: [{ tid: 'short', gen: 1 }] })), 400, 'invalid_body', 'grants.0.tid')
     await expectError(await expire(JSON.stringify({ grants: [{ tid: 'tok_aaaaaaaaaaaaaaaa', gen: 0 }] })), 400, 'invalid_body', 'grants.0.gen')
     expect(await snapshot()).toEqual(before)
+  })
+})
+
+describe('when a client calls the shopper API without the edge', () => {
+  it("should answer 401 naming the edge receipt to a missing, forged, misdirected or stale one, and change nothing", async () => {
+    const shopper = await admittedShopper(core.config, SALE)
+    const before = await snapshot()
+    const secret = core.config.CORE_INTERNAL_TOKEN
+    const redeem = async (receipt: Record<string, string>) =>
+      core.direct.request('/v1/redeem', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-floodgate-session': shopper.session,
+          'idempotency-key': 'direct-key-0001',
+          ...receipt,
+        },
+        body: JSON.stringify({ token: shopper.token, grant: shopper.grant }),
+      })
+    const bound = { sub: await shopperOf(shopper.session), idk: 'direct-key-0001' }
+
+    const answers = [
+      await redeem({}),
+      await redeem(await edgeReceiptHeader('x'.repeat(48), 'POST', '/v1/redeem', bound)),
+      await redeem(await edgeReceiptHeader(secret, 'POST', '/v1/sales/other', bound)),
+      await redeem(await edgeReceiptHeader(secret, 'POST', '/v1/redeem', { ...bound, at: Date.now() - 61_000 })),
+      await core.direct.request(`/v1/sales/${SALE}`),
+      await core.direct.request('/v1/search?q=anything'),
+    ]
+
+    for (const res of answers) await expectError(res, 401, 'unauthorized', 'x-floodgate-edge-receipt')
+    expect(await snapshot()).toEqual(before)
+    // The same redeem with the edge's receipt goes through.
+    expect((await redeem(await edgeReceiptHeader(secret, 'POST', '/v1/redeem', bound))).status).toBe(202)
   })
 })
 

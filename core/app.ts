@@ -28,6 +28,7 @@ import {
 import type { CoreConfig } from './config.ts'
 import { ApiError } from './errors/api-error.ts'
 import { requireBearer } from './http/bearer.ts'
+import { requireEdge } from './http/edge-auth.ts'
 import { readBodyText, readJson } from './http/json-body.ts'
 import { GatewayUnavailableError } from './payment/gateway.ts'
 import type { Logger } from './logger.ts'
@@ -110,7 +111,8 @@ export function createApp(deps: AppDeps): Hono {
     c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
   )
 
-  // ---- shoppers
+  // ---- shoppers (through the edge only), then the domains' own /v1 routes mounted below
+  app.use('/v1/*', requireEdge(deps.config.CORE_INTERNAL_TOKEN))
   app.get('/v1/sales/:saleId', async (c) => {
     const sale = await sales.publicView(saleIdParam(c.req.param('saleId')))
     if (!sale) throw new ApiError('sale_not_found', `no sale ${c.req.param('saleId')}`)

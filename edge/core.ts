@@ -43,7 +43,9 @@ export async function callCore(env: Env, path: string, options: CoreCallOptions 
   const started = options.receipt?.at ?? Date.now()
   const deadline = started + Math.min(options.timeoutMs ?? CORE_TIMEOUT_MS, CORE_TIMEOUT_MS) + (options.holdMs ?? 0)
   const { at, sub, idk } = options.receipt ?? { at: started, sub: '', idk: '' }
-  const receipt = await signEdgeReceipt({ at, req: `${method} ${path.split('?')[0]}`, sub, idk }, env.CORE_INTERNAL_TOKEN)
+  // The path as it goes on the wire (percent-encoded as fetch will send it): core compares it with what it got.
+  const wirePath = new URL(path, 'http://core.invalid').pathname
+  const receipt = await signEdgeReceipt({ at, req: `${method} ${wirePath}`, sub, idk }, env.CORE_INTERNAL_TOKEN)
   const headers: Record<string, string> = { ...options.headers, [HEADER_EDGE_RECEIPT]: receipt }
   for (let attempt = 1; ; attempt++) {
     const left = deadline - Date.now()

@@ -123,7 +123,12 @@ describe('token-issuer catalog import', () => {
     expect(reindex.code, reindex.stderr).toBe(0)
     expect(lines(reindex.stdout)[0]).toMatchObject({ engine: 'postgres', index: 'search_documents', documents: 42 })
 
-    const status = await cli(['status', '--json'])
+    // The search-sync job drains the outbox the imports left on its own schedule: wait for it (bounded).
+    let status = await cli(['status', '--json'])
+    for (let tries = 0; tries < 40 && lines(status.stdout)[0]?.outboxPending !== 0; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      status = await cli(['status', '--json'])
+    }
     expect(lines(status.stdout)[0]).toMatchObject({ engine: 'postgres', documents: 42, outboxPending: 0 })
   })
 

@@ -8,10 +8,10 @@ import { spawn, spawnSync } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { shopperOf, signGrant, signPurchaseToken } from '../../contracts/index.ts'
+import { shopperOf, signEdgeReceipt, signGrant, signPurchaseToken } from '../../contracts/index.ts'
 import { parseRedisBenchmarkCsv } from './evalsha.ts'
 import { closedLoop, createPool, openLoop } from './load.ts'
-import { shopperOfSync, signGrantSync, signPurchaseTokenSync } from './pairs.ts'
+import { shopperOfSync, signEdgeReceiptSync, signGrantSync, signPurchaseTokenSync } from './pairs.ts'
 import { checkTargets, formatReport, REQUIRED_JSON_KEYS, type BenchNumbers } from './report.ts'
 import { percentileOf, summarize } from './stats.ts'
 
@@ -35,6 +35,8 @@ describe('synchronous signers', () => {
     expect(shopperOfSync('session-abcdefghijklmnop')).toBe(shopper)
     const grant = { sale: 'drop-1', tid: 'tok_abcdefghijklmnop', gen: 2, sub: shopper, iat: 1_800_000_000, exp: 1_800_000_060_000 }
     expect(signGrantSync(grant, secret)).toBe(await signGrant(grant, secret))
+    const receipt = { at: 1_800_000_000_000, req: 'POST /v1/redeem', sub: shopper, idk: 'bench-key-0001' }
+    expect(signEdgeReceiptSync(receipt, secret)).toBe(await signEdgeReceipt(receipt, secret))
   })
 })
 

@@ -152,7 +152,11 @@ async function main(): Promise<void> {
   const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []
   if (args['cpu-prof']) mkdirSync(PROFILE_DIR, { recursive: true })
 
-  const secrets = { TOKEN_SECRET: randomBytes(24).toString('hex'), GRANT_SECRET: randomBytes(24).toString('hex') }
+  const secrets = {
+    TOKEN_SECRET: randomBytes(24).toString('hex'),
+    GRANT_SECRET: randomBytes(24).toString('hex'),
+    CORE_INTERNAL_TOKEN: randomBytes(24).toString('hex'),
+  }
   const adminToken = randomBytes(16).toString('hex')
   const coreEnv = (role: string, port: number): Record<string, string> => ({
     NODE_ENV: 'test',
@@ -234,8 +238,8 @@ async function main(): Promise<void> {
     const t = performance.now()
     const redemptions = mintRedemptions({ tokenSecret: secrets.TOKEN_SECRET, grantSecret: secrets.GRANT_SECRET, saleId: SALE_ID, count: fullCount + fixedCount })
     say(`  minted ${redemptions.length.toLocaleString('en-US')} token + grant pairs in ${Math.round(performance.now() - t)} ms`)
-    const fullSource = requestSource(redemptions.slice(0, fullCount))
-    const fixedSource = requestSource(redemptions.slice(fullCount))
+    const fullSource = requestSource(redemptions.slice(0, fullCount), secrets.CORE_INTERNAL_TOKEN)
+    const fixedSource = requestSource(redemptions.slice(fullCount), secrets.CORE_INTERNAL_TOKEN)
     const corePool = createPool(apiUrls, cfg.connections)
     const okRedeem = (s: number) => s === 202
 
@@ -275,7 +279,7 @@ async function main(): Promise<void> {
     const basePool = createPool(baseUrl, cfg.connections)
     const baseline = async (name: string, sku: string, path: string) => {
       const count = Math.round(((cfg.warmupMs + cfg.durationMs) / 1000) * cfg.baselineCap)
-      const source = requestSource(mintRedemptions({ tokenSecret: secrets.TOKEN_SECRET, grantSecret: secrets.GRANT_SECRET, saleId: sku, count }), path)
+      const source = requestSource(mintRedemptions({ tokenSecret: secrets.TOKEN_SECRET, grantSecret: secrets.GRANT_SECRET, saleId: sku, count }), secrets.CORE_INTERNAL_TOKEN, path)
       await closedLoop(basePool, { next: source.next, okStatus: okRedeem, durationMs: cfg.warmupMs, concurrency: cfg.connections })
       return phase(name, async () => {
         const result = await closedLoop(basePool, { next: source.next, okStatus: okRedeem, durationMs: cfg.durationMs, concurrency: cfg.connections })

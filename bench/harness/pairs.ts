@@ -5,7 +5,14 @@
  * Same idea as test/support/tokens.ts `admittedShopper`, built as ready-to-send requests.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto'
-import { GRANT_PREFIX, HEADER_IDEMPOTENCY_KEY, HEADER_SESSION, TOKEN_PREFIX } from '../../contracts/index.ts'
+import {
+  GRANT_PREFIX,
+  HEADER_EDGE_RECEIPT,
+  HEADER_IDEMPOTENCY_KEY,
+  HEADER_SESSION,
+  RECEIPT_PREFIX,
+  TOKEN_PREFIX,
+} from '../../contracts/index.ts'
 import type { BenchRequest } from './load.ts'
 
 /**
@@ -23,6 +30,9 @@ export const signGrantSync = (p: { sale: string; tid: string; gen: number; sub: 
   signSync(GRANT_PREFIX, { typ: 'gr', sale: p.sale, tid: p.tid, gen: p.gen, sub: p.sub, iat: p.iat, exp: p.exp }, secret)
 export const shopperOfSync = (session: string) =>
   createHash('sha256').update(`floodgate-session:${session}`).digest('base64url').slice(0, 22)
+/** The edge's receipt (contracts/edge-receipt.ts), signed as the request leaves: core answers /v1 only with one. */
+export const signEdgeReceiptSync = (p: { at: number; req: string; sub: string; idk: string }, secret: string) =>
+  signSync(RECEIPT_PREFIX, { typ: 'er', at: p.at, req: p.req, sub: p.sub, idk: p.idk }, secret)
 const randomIdSync = (bytes = 16) => randomBytes(bytes).toString('base64url')
 
 export interface Redemption {
@@ -56,18 +66,32 @@ export function mintRedemptions({ tokenSecret, grantSecret, saleId, count, ttlMs
   return out
 }
 
-/** The HTTP request a shopper's app would send to redeem (core's `POST /v1/redeem`, or a baseline's path). */
-export function redeemRequest(r: Redemption, path = '/v1/redeem'): BenchRequest {
+/**
+ * The HTTP request the edge sends core for a shopper's redeem (core's `POST /v1/redeem`, with the edge's receipt
+ * signed with `edgeSecret`, core's CORE_INTERNAL_TOKEN), or a baseline's path (which ignores the receipt).
+ */
+export function redeemRequest(r: Redemption, edgeSecret: string, path = '/v1/redeem'): BenchRequest {
+  const sub = shopperOfSync(r.session)
+  const receipt = signEdgeReceiptSync({ at: Date.now(), req: 'POST /v1/redeem', sub, idk: r.idempotencyKey }, edgeSecret)
   return {
     method: 'POST',
     path,
-    headers: { 'content-type': 'application/json', [HEADER_SESSION]: r.session, [HEADER_IDEMPOTENCY_KEY]: r.idempotencyKey },
+    headers: {
+      'content-type': 'application/json',
+      [HEADER_SESSION]: r.session,
+      [HEADER_IDEMPOTENCY_KEY]: r.idempotencyKey,
+      [HEADER_EDGE_RECEIPT]: receipt,
+    },
     body: JSON.stringify({ token: r.token, grant: r.grant, paymentMethod: 'pm_card_visa' }),
   }
 }
 
-/** Hands out requests one by one until the list runs out. */
-export function requestSource(list: Redemption[], path?: string): { next: () => BenchRequest | undefined; used: () => number } {
+/** Hands out requests one by one until the list runs out (each signed as it is handed out). */
+export function requestSource(
+  list: Redemption[],
+  edgeSecret: string,
+  path?: string,
+): { next: () => BenchRequest | undefined; used: () => number } {
   let i = 0
-  return { next: () => (i < list.length ? redeemRequest(list[i++]!, path) : undefined), used: () => i }
+  return { next: () => (i < list.length ? redeemRequest(list[i++]!, edgeSecret, path) : undefined), used: () => i }
 }

@@ -4,6 +4,7 @@
  */
 import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { edgeReceiptHeader, shopperOf } from '../../contracts/index.ts'
 import { startTestCore, type TestCore } from '../../test/support/core.ts'
 
 const PROBE_BYTES = 200 * 1024 * 1024
@@ -42,16 +43,32 @@ function chunkedProbe(path: string, headers: Record<string, string> = {}): Promi
   })
 }
 
+/** The edge's own headers on a redeem (core's /v1 API answers only the edge). */
+async function asEdge(session: string, idk: string): Promise<Record<string, string>> {
+  const receipt = await edgeReceiptHeader(core.config.CORE_INTERNAL_TOKEN, 'POST', '/v1/redeem', {
+    sub: await shopperOf(session),
+    idk,
+  })
+  return { 'x-floodgate-session': session, 'idempotency-key': idk, ...receipt }
+}
+
 describe('when a client streams a 200 MB chunked body', () => {
+  it("should answer a redeem without the edge's receipt 401 before reading any of it", { timeout: 60_000 }, async () => {
+    const { status, sent } = await chunkedProbe('/v1/redeem', { 'x-floodgate-session': 'a'.repeat(22) })
+    expect(status).toBe(401)
+    expect(sent).toBeLessThan(PROBE_BYTES)
+  })
+
   for (const [name, path, headers] of [
-    ['redeem', '/v1/redeem', { 'x-floodgate-session': 'a'.repeat(22), 'idempotency-key': 'probe-key-0001' }],
+    ['redeem (through the edge)', '/v1/redeem', 'edge'],
     ['the Stripe webhook', '/webhooks/stripe', { 'stripe-signature': 't=1,v1=00' }],
     ['an admin route', '/admin/sales', { authorization: 'Bearer dev-only-core-admin-change-me-0123456789abcdef' }],
   ] as const) {
     it(`should answer ${name} 413 body_too_large long before the end, with core's memory within 20 MB`, { timeout: 60_000 }, async () => {
       global.gc?.()
       const before = process.memoryUsage().rss
-      const { status, sent } = await chunkedProbe(path, headers)
+      const probeHeaders = headers === 'edge' ? await asEdge('a'.repeat(22), 'probe-key-0001') : headers
+      const { status, sent } = await chunkedProbe(path, probeHeaders)
       const grown = process.memoryUsage().rss - before
       expect(status).toBe(413)
       expect(sent).toBeLessThan(PROBE_BYTES)

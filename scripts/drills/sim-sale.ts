@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { randomId, shopperOf, signGrant, signPurchaseToken, type TokenOutcome } from '../../contracts/index.ts'
+import { edgeReceiptHeader, randomId, shopperOf, signGrant, signPurchaseToken, type TokenOutcome } from '../../contracts/index.ts'
 import type { DrillSale, RoomView } from './drill.ts'
 import { DEV, settings } from './settings.ts'
 
@@ -172,7 +172,13 @@ export class SimSale implements DrillSale {
     let orderId: string | undefined
     while (!this.stopped && Date.now() < deadline) {
       if (!orderId) {
-        const res = await http(`${this.api()}/v1/redeem`, { method: 'POST', headers, body: JSON.stringify({ token, grant, paymentMethod }) })
+        // Each attempt is a new request at the edge: a fresh receipt, as the edge would sign it.
+        const receipt = await edgeReceiptHeader(DEV.CORE_INTERNAL_TOKEN, 'POST', '/v1/redeem', { sub: await shopperOf(session), idk: key })
+        const res = await http(`${this.api()}/v1/redeem`, {
+          method: 'POST',
+          headers: { ...headers, ...receipt },
+          body: JSON.stringify({ token, grant, paymentMethod }),
+        })
         if (res?.status === 202) {
           last.orderId = orderId = res.body.orderId
           last.lastTold = 'pending'
@@ -184,7 +190,10 @@ export class SimSale implements DrillSale {
         } else await sleep(250) // down, 5xx, 503 while restoring: retry with the same key, like a real client
         continue
       }
-      const res = await http(`${this.api()}/v1/orders/${orderId}?waitMs=3000`, { headers: { 'x-floodgate-session': session } })
+      const receipt = await edgeReceiptHeader(DEV.CORE_INTERNAL_TOKEN, 'GET', `/v1/orders/${orderId}`)
+      const res = await http(`${this.api()}/v1/orders/${orderId}?waitMs=3000`, {
+        headers: { 'x-floodgate-session': session, ...receipt },
+      })
       if (res?.status === 200 && res.body.status !== 'pending') {
         last.lastTold = res.body.status
         return `order ${res.body.status}`

@@ -1,11 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { Hono } from 'hono'
 import type { Redis } from 'ioredis'
+import {
+  edgeReceiptHeader,
+  HEADER_EDGE_RECEIPT,
+  HEADER_IDEMPOTENCY_KEY,
+  HEADER_SESSION,
+  shopperOf,
+} from '../../contracts/index.ts'
 import { loadConfig, type CoreConfig } from '../../core/config.ts'
 import { startCore, type Core, type StartOptions } from '../../core/core.ts'
 import { createLogger } from '../../core/logger.ts'
 import { createSchema, dropRedisPrefix, dropSchema, testRedis, uniqueName } from './services.ts'
 
 export interface TestCore extends Core {
+  /** Core's app as a client reaching it directly sees it (no edge receipt added); `app` calls as the edge. */
+  direct: Hono
   schema: string
   prefix: string
   /** Removes everything the test created: schema, Redis keys, queues. */
@@ -31,6 +41,8 @@ export async function startTestCore(env: Partial<Record<keyof CoreConfig, string
   const core = await startCore(config, { logger: createLogger(config.LOG_LEVEL), ...options })
   return {
     ...core,
+    app: asEdge(core.app, config.CORE_INTERNAL_TOKEN),
+    direct: core.app,
     schema,
     prefix,
     destroy: async () => {
@@ -41,6 +53,28 @@ export async function startTestCore(env: Partial<Record<keyof CoreConfig, string
       await dropSchema(schema)
     },
   }
+}
+
+/**
+ * `app.request` as the edge calls core: a call to `/v1/*` without an edge receipt gets one, bound to its session
+ * and Idempotency-Key as the edge binds it (core refuses `/v1/*` calls without). A test that sends its own
+ * receipt header (even an empty one) gets exactly that.
+ */
+function asEdge(app: Hono, secret: string): Hono {
+  const request: Hono['request'] = async (input, init, ...rest) => {
+    const req = input instanceof Request ? input : new Request(new URL(String(input), 'http://localhost'), init)
+    const path = new URL(req.url).pathname
+    if (!path.startsWith('/v1/') || req.headers.has(HEADER_EDGE_RECEIPT)) return app.request(req, undefined, ...rest)
+    const session = req.headers.get(HEADER_SESSION)
+    const signed = await edgeReceiptHeader(secret, req.method, path, {
+      sub: session ? await shopperOf(session) : '',
+      idk: req.headers.get(HEADER_IDEMPOTENCY_KEY) ?? '',
+    })
+    const headers = new Headers(req.headers)
+    for (const [name, value] of Object.entries(signed)) headers.set(name, value)
+    return app.request(new Request(req, { headers }), undefined, ...rest)
+  }
+  return Object.assign(Object.create(app) as Hono, { request })
 }
 
 /** Creates a sale through core's admin API (as token-issuer does) and fails unless core answers 201. */
