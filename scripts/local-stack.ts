@@ -11,7 +11,7 @@ import { startCore, type Core } from '../core/core.ts'
 import { createLogger } from '../core/logger.ts'
 import type { PaymentGateway } from '../core/payment/gateway.ts'
 import { dropRedisPrefix, ensureServices, freePort, type LocalServices } from './services.ts'
-import { startLocalEdge, type LocalEdge } from './local-edge.ts'
+import { startLocalEdge, type LocalEdge, type LocalEdgeOptions } from './local-edge.ts'
 import { issuerConfig, type IssuerConfig } from '../token-issuer/issuer.ts'
 
 export interface LocalStack {
@@ -31,6 +31,8 @@ export interface LocalStackOptions {
   env?: Partial<Record<keyof CoreConfig, string>>
   gateway?: PaymentGateway
   logLevel?: string
+  /** Edge settings beyond the local defaults (e.g. the per-network limits, off by default locally). */
+  edge?: Pick<LocalEdgeOptions, 'shopperPerNetworkPerSecond' | 'redeemPerIpPerSecond' | 'redeemPerShopperPerSecond'>
 }
 
 function withSearchPath(databaseUrl: string, schema: string): string {
@@ -70,6 +72,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     edgeAdminToken: config.EDGE_ADMIN_TOKEN,
     coreInternalToken: config.CORE_INTERNAL_TOKEN,
     port: edgePort,
+    ...options.edge,
     ...(process.env.EDGE_INSPECTOR_PORT ? { inspectorPort: Number(process.env.EDGE_INSPECTOR_PORT) } : {}),
   })
   const core = await startCore(config, { logger: createLogger(config.LOG_LEVEL), gateway: options.gateway })
