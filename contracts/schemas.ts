@@ -43,6 +43,11 @@ export const CreateSaleRequest = z
 export type CreateSaleRequest = z.input<typeof CreateSaleRequest>
 export type SaleConfig = z.output<typeof CreateSaleRequest>
 
+/** The operator's checkout hold, kept by core (`PUT /admin/sales/:saleId/checkout`; token-issuer sets it with queue_all). */
+export const CheckoutHoldRequest = z.object({ held: z.boolean() }).strict()
+export const CheckoutHold = z.object({ saleId: z.string(), checkoutHeld: z.boolean() })
+export type CheckoutHold = z.infer<typeof CheckoutHold>
+
 export const Sale = z.object({
   ...CreateSaleRequest.shape,
   startsAt: z.string(),

@@ -1,6 +1,7 @@
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import {
+  CheckoutHoldRequest,
   CreateSaleRequest,
   ExpireGrantsRequest,
   HEADER_EDGE_RECEIPT,
@@ -184,6 +185,13 @@ export function createApp(deps: AppDeps): Hono {
     return c.json(sale, created ? 201 : 200)
   })
   admin.get('/sales', async (c) => c.json({ sales: await sales.ids() }))
+  admin.put('/sales/:saleId/checkout', async (c) => {
+    const saleId = saleIdParam(c.req.param('saleId'))
+    const { held } = await readJson(c, CheckoutHoldRequest, MAX_BODY_BYTES)
+    const hold = await sales.holdCheckout(saleId, held)
+    if (!hold) throw new ApiError('sale_not_found', `no sale ${saleId}`)
+    return c.json(hold)
+  })
   admin.get('/sales/:saleId', async (c) => {
     const sale = await sales.get(saleIdParam(c.req.param('saleId')), { fresh: true })
     if (!sale) throw new ApiError('sale_not_found', `no sale ${c.req.param('saleId')}`)

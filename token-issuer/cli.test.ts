@@ -15,8 +15,8 @@ let edge: RoomDouble
 
 // One core and one edge double for the file: every CLI run is a separate process, and every test uses its own sale ids.
 beforeAll(async () => {
-  // Core's own watchdog would rebuild a lost sale within 5 s, racing the CLI's reconcile in the test below.
-  core = await startTestCore({ REDIS_CHECK_INTERVAL_MS: '3600000' }, { listen: true })
+  // Core's own watchdog and scheduled reconciliation would rebuild a lost sale, racing the CLI's reconcile below.
+  core = await startTestCore({ REDIS_CHECK_INTERVAL_MS: '0', RECONCILE_INTERVAL_MS: '0' }, { listen: true })
   edge = await new RoomDouble(EDGE_ADMIN_TOKEN).start()
 })
 afterAll(async () => {
@@ -175,15 +175,19 @@ describe('token-issuer CLI', () => {
       const saleId = await createdSale(6)
 
       const modes = []
+      const heldInCore = []
       for (const flag of ['--pause', '--queue-all', '--resume']) {
         const run = await cli(['room', saleId, flag, '--json'])
         expect(run.code, run.stderr).toBe(0)
         const lines = jsonLines(run.stdout)
         expect(lines).toHaveLength(1)
         modes.push(RoomStats.parse(lines[0]).mode)
+        heldInCore.push(await core.sales.checkoutHeld(saleId))
       }
 
       expect(modes).toEqual(['paused', 'queue_all', 'open'])
+      // queue_all holds checkout in core as well, whoever calls it; resume releases it.
+      expect(heldInCore).toEqual([false, true, false])
       expect(edge.steers.filter((s) => s.saleId === saleId).map((s) => s.steer)).toEqual([{ mode: 'paused' }, { mode: 'queue_all' }, { mode: 'open' }])
     })
 

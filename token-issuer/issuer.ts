@@ -20,6 +20,7 @@ import {
   RoomStats,
   RoomReport,
   RoomSteer,
+  CheckoutHold,
   Sale,
   signPurchaseToken,
   type LoadTokensRequest,
@@ -254,7 +255,19 @@ export async function roomStats(cfg: IssuerConfig, saleId: string): Promise<Room
 
 /** Live steering of a running room (rate, max active, pause / resume / queue-all); returns the room's stats. */
 export async function steerRoom(cfg: IssuerConfig, saleId: string, steer: RoomSteer): Promise<RoomStats> {
-  return (await call(edgeEndpoint(cfg), 'PATCH', salePath(saleId, '/room'), RoomStats, RoomSteer.parse(steer))).data
+  const parsed = RoomSteer.parse(steer)
+  // queue_all holds checkout in core too (the edge holds it from its room snapshot; core whoever calls it):
+  // held in core before the room says so, released in core after the room has reopened.
+  const held = parsed.mode === undefined ? undefined : parsed.mode === 'queue_all'
+  if (held === true) await holdCheckout(cfg, saleId, true)
+  const stats = (await call(edgeEndpoint(cfg), 'PATCH', salePath(saleId, '/room'), RoomStats, parsed)).data
+  if (held === false) await holdCheckout(cfg, saleId, false)
+  return stats
+}
+
+/** Holds or releases checkout in core (`PUT /admin/sales/:saleId/checkout`). */
+export async function holdCheckout(cfg: IssuerConfig, saleId: string, held: boolean): Promise<CheckoutHold> {
+  return (await call(coreEndpoint(cfg), 'PUT', salePath(saleId, '/checkout'), CheckoutHold, { held })).data
 }
 
 /** The room's published evidence: commitment, seed, pre-queue join list, issuance log. */

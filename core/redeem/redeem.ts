@@ -92,6 +92,13 @@ export class Redeemer {
     }
     const sale = await this.sales.get(saleId)
     if (!sale) throw new ApiError('sale_not_found', `no sale ${saleId}`, 'token')
+    if (await this.sales.checkoutHeld(saleId)) {
+      const existing = await this.existingOrder(orderId, shopper)
+      if (existing) return existing
+      throw new ApiError('unavailable', 'checkout is paused by the operator; your grant is kept, try again shortly', undefined, {
+        'retry-after': '5',
+      })
+    }
     const job: CheckoutJob = {
       orderId,
       saleId,

@@ -204,3 +204,51 @@ describe('when the edge asks for a replay only (rate limited, checkout held)', (
     expect(await json<RedeemResponse>(replay)).toMatchObject({ orderId, replayed: true })
   })
 })
+
+describe('when the operator holds checkout (queue_all)', () => {
+  const hold = (saleId: string, body: unknown) =>
+    core.app.request(`/admin/sales/${saleId}/checkout`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+
+  it('should make no new order while held, still answer an existing one, and sell again once released', async () => {
+    await createTestSale(core, 'held-1', 3)
+    const first = await admittedShopper(core.config, 'held-1')
+    const second = await admittedShopper(core.config, 'held-1')
+    const { orderId } = await json<RedeemResponse>(await redeem(first, 'held-key-0000001'))
+    // Let the first order settle, so the snapshot below only moves if the held redeem changes something.
+    await eventually(async () => {
+      const counters = await core.scripts.counters('held-1')
+      const keys = await core.redis.hlen(saleKeys(core.prefix, 'held-1').holdInfo)
+      return counters.sold === 1 && counters.held === 0 && keys === 0 ? counters : undefined
+    })
+
+    expect(await json(await hold('held-1', { held: true }))).toEqual({ saleId: 'held-1', checkoutHeld: true })
+    const before = await saleState('held-1')
+    const refused = await redeem(second, 'held-key-0000002')
+    const replay = await redeem(first, 'held-key-0000001')
+
+    expect(refused.status).toBe(503)
+    expect(refused.headers.get('retry-after')).toBe('5')
+    expect(await json<ErrorBody>(refused)).toMatchObject({ error: { code: 'unavailable' } })
+    expect(replay.status).toBe(202)
+    expect(await json<RedeemResponse>(replay)).toMatchObject({ orderId, replayed: true })
+    expect(await saleState('held-1')).toEqual(before)
+
+    expect((await hold('held-1', { held: false })).status).toBe(200)
+    expect((await redeem(second, 'held-key-0000002')).status).toBe(202)
+  })
+
+  it('should refuse a bad hold request naming the field, and an unknown sale with 404', async () => {
+    const bad = await hold('held-1', { held: 'yes' })
+    const extra = await hold('held-1', { held: true, until: 'later' })
+    const unknown = await hold('no-such-sale', { held: true })
+
+    expect(bad.status).toBe(400)
+    expect(await json<ErrorBody>(bad)).toMatchObject({ error: { code: 'invalid_body', field: 'held' } })
+    expect(extra.status).toBe(400)
+    expect(unknown.status).toBe(404)
+  })
+})

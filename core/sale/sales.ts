@@ -17,6 +17,7 @@ interface SaleRow {
   hold_ttl_seconds: number
   starts_at: Date
   created_at: Date
+  checkout_held: boolean
 }
 
 function toSale(row: SaleRow): Sale {
@@ -40,7 +41,7 @@ const CACHE_MS = 5_000
 
 /** Sales live in Postgres; their stock counters are seeded into Redis when the sale is created. */
 export class Sales {
-  private readonly cache = new Map<string, { sale: Sale; at: number }>()
+  private readonly cache = new Map<string, { sale: Sale; held: boolean; at: number }>()
 
   constructor(
     private readonly db: pg.Pool,
@@ -87,13 +88,32 @@ export class Sales {
   }
 
   async get(saleId: string, { fresh = false } = {}): Promise<Sale | null> {
+    return (await this.cached(saleId, fresh))?.sale ?? null
+  }
+
+  /**
+   * Whether the operator holds checkout (queue_all): redeem makes no new order meanwhile. Another API process
+   * sees a change within CACHE_MS; this one at once.
+   */
+  async checkoutHeld(saleId: string): Promise<boolean> {
+    return (await this.cached(saleId, false))?.held ?? false
+  }
+
+  /** Holds or releases checkout; null for an unknown sale. */
+  async holdCheckout(saleId: string, held: boolean): Promise<{ saleId: string; checkoutHeld: boolean } | null> {
+    const { rowCount } = await this.db.query('UPDATE sales SET checkout_held = $2 WHERE id = $1', [saleId, held])
+    this.cache.delete(saleId)
+    return rowCount ? { saleId, checkoutHeld: held } : null
+  }
+
+  private async cached(saleId: string, fresh: boolean): Promise<{ sale: Sale; held: boolean } | null> {
     const hit = this.cache.get(saleId)
-    if (!fresh && hit && Date.now() - hit.at < CACHE_MS) return hit.sale
+    if (!fresh && hit && Date.now() - hit.at < CACHE_MS) return hit
     const { rows } = await this.db.query<SaleRow>('SELECT * FROM sales WHERE id = $1', [saleId])
     if (!rows[0]) return null
-    const sale = toSale(rows[0])
-    this.cache.set(saleId, { sale, at: Date.now() })
-    return sale
+    const entry = { sale: toSale(rows[0]), held: rows[0].checkout_held, at: Date.now() }
+    this.cache.set(saleId, entry)
+    return entry
   }
 
   async ids(): Promise<string[]> {
