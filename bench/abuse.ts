@@ -21,6 +21,7 @@ import { Agent, request } from 'undici'
 import { randomId } from '../contracts/index.ts'
 import { startLocalStack } from '../scripts/local-stack.ts'
 import { createSale, roomStats, saleInvariant, type IssuerConfig } from '../token-issuer/issuer.ts'
+import { numberOption } from './options.ts'
 import { spawnCrowd } from './shoppers.ts'
 
 const { values: args } = parseArgs({
@@ -36,14 +37,7 @@ if (args.help) {
   console.log('usage: npm run bench:abuse -- [--rate 20] [--seconds 20] [--abuse-rate 1000] [--json]')
   process.exit(0)
 }
-const num = (name: 'rate' | 'seconds' | 'abuse-rate') => {
-  const value = Number(args[name])
-  if (!Number.isFinite(value) || value <= 0) {
-    console.error(`--${name} must be a positive number`)
-    process.exit(64)
-  }
-  return value
-}
+const num = (name: 'rate' | 'seconds' | 'abuse-rate') => numberOption(args, name, 1)
 const say = (line: string) => {
   if (!args.json) console.log(line)
 }

@@ -26,6 +26,7 @@ import { startLocalEdge, type LocalEdge } from '../scripts/local-edge.ts'
 import { startLocalStack } from '../scripts/local-stack.ts'
 import { loadSampleCatalog } from '../token-issuer/catalog.ts'
 import { percentile } from './shoppers.ts'
+import { numberOption } from './options.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -50,14 +51,7 @@ if (args.help) {
   )
   process.exit(0)
 }
-const num = (name: keyof typeof args) => {
-  const value = Number(args[name])
-  if (!Number.isFinite(value) || value < 0) {
-    console.error(`--${name} must be a non-negative number`)
-    process.exit(64)
-  }
-  return value
-}
+const num = (name: keyof typeof args) => numberOption(args, name)
 const say = (line: string) => {
   if (!args.json) console.log(line)
 }

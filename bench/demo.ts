@@ -18,6 +18,7 @@ import { createSale, roomStats, saleInvariant, saleOrders } from '../token-issue
 import { startLocalStack } from '../scripts/local-stack.ts'
 import { doctorAdvice } from '../scripts/doctor.ts'
 import { percentile, shoppersUninformed, spawnCrowd, type ShopperResult } from './shoppers.ts'
+import { numberOption } from './options.ts'
 
 /** Last "sold out" heard minus last order confirmed, as the shoppers saw them (0 when nobody was told). */
 function soldOutNoticeMs(results: ShopperResult[]): number {
@@ -53,14 +54,7 @@ if (args.help) {
   console.log(USAGE)
   process.exit(0)
 }
-const num = (name: keyof typeof args) => {
-  const value = Number(args[name])
-  if (!Number.isFinite(value) || value < 0) {
-    console.error(`--${name} must be a non-negative number`)
-    process.exit(64)
-  }
-  return value
-}
+const num = (name: keyof typeof args) => numberOption(args, name)
 const stock = num('stock')
 const shoppers = num('shoppers')
 const failureRate = num('failure-rate')

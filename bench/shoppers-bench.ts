@@ -16,6 +16,7 @@ import { startLocalStack } from '../scripts/local-stack.ts'
 import { startDevStack } from '../scripts/dev-stack.ts'
 import { createSale, saleInvariant, saleOrders, type IssuerConfig } from '../token-issuer/issuer.ts'
 import { shoppersUninformed, spawnCrowd } from './shoppers.ts'
+import { numberOption } from './options.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -45,14 +46,7 @@ if (args.help || !['wrangler', 'miniflare'].includes(args.target!)) {
   )
   process.exit(args.help ? 0 : 64)
 }
-const num = (name: keyof typeof args) => {
-  const value = Number(args[name])
-  if (!Number.isFinite(value) || value < 0) {
-    console.error(`--${name} must be a non-negative number`)
-    process.exit(64)
-  }
-  return value
-}
+const num = (name: keyof typeof args) => numberOption(args, name)
 const rates = (args.rates ?? args.rate!).split(',').map((r) => {
   const n = Number(r)
   if (!Number.isFinite(n) || n <= 0) {

@@ -8,12 +8,11 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { randomBytes } from 'node:crypto'
-import pg from 'pg'
-import { Redis } from 'ioredis'
 import { loadConfig } from '../core/config.ts'
 import { issuerConfig, type IssuerConfig } from '../token-issuer/issuer.ts'
-import { dropRedisPrefix, ensureServices, freePort } from './services.ts'
+import { ensureDevVars } from './dev-vars.ts'
+import { ensureServices, freePort } from './services.ts'
+import { createStackData } from './stack-data.ts'
 
 const ROOT = new URL('..', import.meta.url).pathname
 
@@ -57,20 +56,14 @@ export interface DevStackOptions {
 
 export async function startDevStack(options: DevStackOptions = {}): Promise<DevStack> {
   const services = await ensureServices({ allowEmbedded: false })
-  const id = randomBytes(4).toString('hex')
-  const schema = `floodgate_dev_${id}`
-  const prefix = `fgd${id}`
-  const admin = new pg.Client({ connectionString: services.databaseUrl })
-  await admin.connect()
-  await admin.query(`CREATE SCHEMA ${schema}`)
-  await admin.end()
+  const data = await createStackData(services, 'floodgate_dev', 'fgd')
+  // `wrangler dev` reads the edge's secrets from .dev.vars, as `npm run edge:dev` has it.
+  ensureDevVars()
   const [corePort, edgePort] = [await freePort(), await freePort()]
   const coreUrl = `http://127.0.0.1:${corePort}`
   const edgeUrl = `http://127.0.0.1:${edgePort}`
   const logDir = mkdtempSync(join(tmpdir(), 'fg-dev-stack-'))
   const persist = join(logDir, 'wrangler-state')
-  const databaseUrl = new URL(services.databaseUrl)
-  databaseUrl.searchParams.set('options', `-c search_path=${schema}`)
 
   const coreEnv = {
     ...process.env,
@@ -79,8 +72,8 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     PORT: String(corePort),
     LOG_LEVEL: 'warn',
     REDIS_URL: services.redisUrl,
-    REDIS_PREFIX: prefix,
-    DATABASE_URL: databaseUrl.toString(),
+    REDIS_PREFIX: data.prefix,
+    DATABASE_URL: data.databaseUrl,
     EDGE_URL: edgeUrl,
     ...options.coreEnv,
   }
@@ -107,13 +100,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     await Promise.all([stopChild(core), stopChild(edge)])
     coreLog.end()
     edgeLog.end()
-    const client = new pg.Client({ connectionString: services.databaseUrl })
-    await client.connect()
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-    await client.end()
-    const redis = new Redis(services.redisUrl)
-    await dropRedisPrefix(redis, prefix)
-    redis.disconnect()
+    await data.drop()
     await services.stop()
     if (!keepLogs) rmSync(logDir, { recursive: true, force: true })
   }

@@ -3,14 +3,12 @@
  * workers, in this process) and the edge with its waiting room (workerd via Miniflare). Every run
  * gets its own Postgres schema and Redis key prefix, so runs never see each other's data.
  */
-import { randomBytes } from 'node:crypto'
-import pg from 'pg'
-import { Redis } from 'ioredis'
 import { loadConfig, type CoreConfig } from '../core/config.ts'
 import { startCore, type Core } from '../core/core.ts'
 import { createLogger } from '../core/logger.ts'
 import type { PaymentGateway } from '../core/payment/gateway.ts'
-import { dropRedisPrefix, ensureServices, freePort, type LocalServices } from './services.ts'
+import { ensureServices, freePort, type LocalServices } from './services.ts'
+import { createStackData } from './stack-data.ts'
 import { startLocalEdge, type LocalEdge, type LocalEdgeOptions } from './local-edge.ts'
 import { issuerConfig, type IssuerConfig } from '../token-issuer/issuer.ts'
 
@@ -35,21 +33,9 @@ export interface LocalStackOptions {
   edge?: Pick<LocalEdgeOptions, 'shopperPerNetworkPerSecond' | 'redeemPerIpPerSecond' | 'redeemPerShopperPerSecond'>
 }
 
-function withSearchPath(databaseUrl: string, schema: string): string {
-  const url = new URL(databaseUrl)
-  url.searchParams.set('options', `-c search_path=${schema}`)
-  return url.toString()
-}
-
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const services = await ensureServices()
-  const id = randomBytes(4).toString('hex')
-  const schema = `floodgate_${id}`
-  const prefix = `fg${id}`
-  const admin = new pg.Client({ connectionString: services.databaseUrl })
-  await admin.connect()
-  await admin.query(`CREATE SCHEMA ${schema}`)
-  await admin.end()
+  const data = await createStackData(services, 'floodgate', 'fg')
 
   const [corePort, edgePort] = [await freePort(), await freePort()]
   const config = loadConfig({
@@ -60,8 +46,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ROLE: 'all',
     LOG_LEVEL: options.logLevel ?? process.env.LOG_LEVEL ?? 'warn',
     REDIS_URL: services.redisUrl,
-    REDIS_PREFIX: prefix,
-    DATABASE_URL: withSearchPath(services.databaseUrl, schema),
+    REDIS_PREFIX: data.prefix,
+    DATABASE_URL: data.databaseUrl,
     ...(services.databasePoolSize ? { DATABASE_POOL_SIZE: String(services.databasePoolSize) } : {}),
     EDGE_URL: `http://127.0.0.1:${edgePort}`,
     ...options.env,
@@ -85,7 +71,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     coreUrl: core.url!,
     edgeUrl: edge.url,
     config,
-    schema,
+    schema: data.schema,
     issuerConfig: () =>
       issuerConfig({
         CORE_URL: core.url!,
@@ -98,15 +84,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       (stopping ??= (async () => {
         await core.close()
         await edge.dispose()
-        if (!keepData) {
-          const client = new pg.Client({ connectionString: services.databaseUrl })
-          await client.connect()
-          await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-          await client.end()
-          const redis = new Redis(services.redisUrl)
-          await dropRedisPrefix(redis, prefix)
-          redis.disconnect()
-        }
+        if (!keepData) await data.drop()
         await services.stop()
       })()),
   }
