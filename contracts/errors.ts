@@ -19,6 +19,27 @@ export const ERROR_CODES = {
   invalid_session: 400,
   // auth
   unauthorized: 401,
+  // accounts (core /v1/auth, /v1/me; edge identity)
+  email_taken: 409,
+  invalid_credentials: 401,
+  access_token_malformed: 401,
+  access_token_bad_signature: 401,
+  access_token_expired: 401,
+  refresh_token_invalid: 401,
+  refresh_token_reused: 401,
+  forbidden: 403,
+  account_not_found: 404,
+  address_not_found: 404,
+  sign_in_required: 401,
+  verification_required: 403,
+  // cart
+  cart_not_found: 404,
+  cart_line_not_found: 404,
+  drop_sku: 409,
+  insufficient_stock: 409,
+  quote_invalid: 409,
+  quote_expired: 409,
+  cart_empty: 409,
   // purchase token / grant
   token_malformed: 400,
   token_bad_signature: 403,

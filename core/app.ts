@@ -1,4 +1,4 @@
-import { Hono } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import {
   CreateSaleRequest,
@@ -54,6 +54,8 @@ export interface AppDeps {
   reconciler: Reconciler
   /** Present when STRIPE_WEBHOOK_SECRET is set. */
   stripeWebhook?: StripeWebhook
+  /** Who may call /admin/*: default the static CORE_ADMIN_TOKEN; core passes "that token or an operator's". */
+  operatorAuth?: MiddlewareHandler
   /** Domain sub-apps mounted at the root (catalog, search). */
   routes?: Hono[]
   health: () => Promise<Record<string, boolean>>
@@ -175,7 +177,7 @@ export function createApp(deps: AppDeps): Hono {
 
   // ---- operators
   const admin = new Hono()
-  admin.use('*', requireBearer(deps.config.CORE_ADMIN_TOKEN))
+  admin.use('*', deps.operatorAuth ?? requireBearer(deps.config.CORE_ADMIN_TOKEN))
   admin.post('/sales', async (c) => {
     const request = await readJson(c, CreateSaleRequest, MAX_BODY_BYTES)
     const { sale, created } = await sales.create(request)

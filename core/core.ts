@@ -2,6 +2,11 @@ import { serve, type ServerType } from '@hono/node-server'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { useTokenCrypto } from '../contracts/index.ts'
+import { AccountStore } from './account/account-store.ts'
+import { Accounts } from './account/accounts.ts'
+import { LoginLimiter } from './account/login-limiter.ts'
+import { PasswordHasher } from './account/passwords.ts'
+import { accountRoutes, requireOperator } from './account/routes.ts'
 import type { CheckoutDeps } from './checkout/deps.ts'
 import { nodeTokenCrypto } from './crypto/node-token-crypto.ts'
 import { createApp } from './app.ts'
@@ -49,6 +54,7 @@ export interface Core {
   logger: Logger
   /** Catalog, search engine and its sync job. */
   storefront: Storefront
+  accounts: Accounts
   close(): Promise<void>
 }
 
@@ -144,6 +150,18 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
   }
 
   const storefront = await createStorefront({ config, db, redis, metrics, logger, engine: options.searchEngine })
+  const accounts = new Accounts({
+    store: new AccountStore(db),
+    hasher: new PasswordHasher(config.SCRYPT_LOG_N),
+    limiter: new LoginLimiter(redis, config.REDIS_PREFIX, {
+      maxFailuresPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      maxPerAddress: config.LOGIN_MAX_PER_ADDRESS,
+      windowSeconds: config.LOGIN_WINDOW_SECONDS,
+    }),
+    accessTokenKey: config.ACCESS_TOKEN_KEY,
+    accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+  })
 
   let workers: ReturnType<typeof startWorkers> | undefined
   if (config.ROLE !== 'api') {
@@ -199,7 +217,8 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     payments,
     reconciler,
     stripeWebhook,
-    routes: storefront.routes,
+    operatorAuth: requireOperator(accounts, config.CORE_ADMIN_TOKEN),
+    routes: [...storefront.routes, accountRoutes({ accounts, adminToken: config.CORE_ADMIN_TOKEN })],
     health: async () => {
       const [redisOk, pgOk] = await Promise.all([
         redis.ping().then(() => true, () => false),
@@ -241,6 +260,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     metrics,
     logger,
     storefront,
+    accounts,
     close: () =>
       (closing ??= (async () => {
         await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
