@@ -3,6 +3,7 @@
  * Edge, waiting room, core, token-issuer and the benches all import from here.
  */
 import { z } from 'zod'
+import { JoinPolicy } from './account.ts'
 import { PublicId } from './fairness.ts'
 import { OrderId, SaleId, ShopperId, TokenId } from './ids.ts'
 
@@ -168,6 +169,11 @@ export const RoomConfig = z
     prequeueOrder: z.enum(['shuffle', 'fifo']).default('shuffle'),
     /** Places in line one client IP may hold (absent: no cap). Places of one IP share a shard. */
     maxPlacesPerIp: z.number().int().min(1).max(100_000).optional(),
+    /**
+     * Who may join: `anonymous` (any session, default), `accounts` (signed in), or `verified` (accounts whose email
+     * was verified before the pre-queue opened, i.e. before the room was first configured).
+     */
+    joinPolicy: JoinPolicy.default('anonymous'),
   })
   .strict()
 export type RoomConfig = z.input<typeof RoomConfig>

@@ -217,6 +217,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     payments,
     reconciler,
     stripeWebhook,
+    accounts,
     operatorAuth: requireOperator(accounts, config.CORE_ADMIN_TOKEN),
     routes: [...storefront.routes, accountRoutes({ accounts, adminToken: config.CORE_ADMIN_TOKEN })],
     health: async () => {

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { Redis } from 'ioredis'
+import { publicKeyOf } from '../contracts/index.ts'
 import { loadConfig, type CoreConfig } from '../core/config.ts'
 import { startCore, type Core } from '../core/core.ts'
 import { createLogger } from '../core/logger.ts'
@@ -69,6 +70,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     grantSecret: config.GRANT_SECRET,
     edgeAdminToken: config.EDGE_ADMIN_TOKEN,
     coreInternalToken: config.CORE_INTERNAL_TOKEN,
+    accessTokenPublicKey: publicKeyOf(config.ACCESS_TOKEN_KEY),
     port: edgePort,
     ...(process.env.EDGE_INSPECTOR_PORT ? { inspectorPort: Number(process.env.EDGE_INSPECTOR_PORT) } : {}),
   })
