@@ -138,13 +138,18 @@ export type SaleOrders = z.infer<typeof SaleOrders>
 
 export const Order = z.object({
   orderId: OrderId,
-  saleId: SaleId,
+  /** The drop's sale; null for an everyday (cart) order. */
+  saleId: SaleId.nullable(),
   status: OrderStatus,
   amountCents: z.number().int(),
   currency: z.string(),
   failureReason: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
+  /** A cart order's lines, at the prices of its quote. */
+  lines: z
+    .array(z.object({ sku: z.string(), name: z.string(), quantity: z.number().int(), unitPriceCents: z.number().int(), currency: z.string() }))
+    .optional(),
 })
 export type Order = z.infer<typeof Order>
 

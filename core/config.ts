@@ -123,6 +123,10 @@ export const CoreConfig = z
     LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
     /** HMAC key of a cart's signed price quote. */
     CART_QUOTE_SECRET: z.string().min(32).default(DEV_SECRET('cart-quote')),
+    /** How long a cart checkout's stock stays reserved while its payment runs; then the sweep gives it back. */
+    CART_RESERVATION_SECONDS: z.coerce.number().int().min(5).max(3600).default(600),
+    /** How often the cart sweep runs (expired reservations back to stock, stalled cart sagas resumed). */
+    CART_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
     /** Product search: postgres (default, nothing more to run) or elasticsearch (needs ES_URL). */
     SEARCH_ENGINE: z.enum(['postgres', 'elasticsearch']).default('postgres'),
     /** Elasticsearch 9.x node, e.g. http://127.0.0.1:9200 (docker compose runs one). */

@@ -7,6 +7,9 @@ import { Accounts } from './account/accounts.ts'
 import { LoginLimiter } from './account/login-limiter.ts'
 import { PasswordHasher } from './account/passwords.ts'
 import { accountRoutes, requireOperator } from './account/routes.ts'
+import { CartStore } from './cart/cart-store.ts'
+import { Carts } from './cart/carts.ts'
+import { cartRoutes } from './cart/routes.ts'
 import type { CheckoutDeps } from './checkout/deps.ts'
 import { nodeTokenCrypto } from './crypto/node-token-crypto.ts'
 import { createApp } from './app.ts'
@@ -55,6 +58,7 @@ export interface Core {
   /** Catalog, search engine and its sync job. */
   storefront: Storefront
   accounts: Accounts
+  carts: Carts
   close(): Promise<void>
 }
 
@@ -162,6 +166,15 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
   })
+  const carts = new Carts({
+    store: new CartStore(db),
+    catalog: storefront.catalog,
+    sagas: new SagaStore(db),
+    checkoutDeps,
+    logger,
+    quoteSecret: config.CART_QUOTE_SECRET,
+    reservationSeconds: config.CART_RESERVATION_SECONDS,
+  })
 
   let workers: ReturnType<typeof startWorkers> | undefined
   if (config.ROLE !== 'api') {
@@ -197,8 +210,14 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
       async () => ((await reconciler.run('redis-counters')).fixed ? schedule() : undefined),
       (err) => logger.warn({ err: err.message }, 'redis counter check failed'),
     )
+    const stopCartSweep = every(
+      config.CART_SWEEP_INTERVAL_MS,
+      () => carts.sweep(),
+      (err) => logger.warn({ err: err.message }, 'cart sweep failed'),
+    )
     const closeWorkers = workers.close
     workers.close = async () => {
+      stopCartSweep()
       stopWatchdog()
       await closeWorkers()
       workerConnection.disconnect()
@@ -219,7 +238,11 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     stripeWebhook,
     accounts,
     operatorAuth: requireOperator(accounts, config.CORE_ADMIN_TOKEN),
-    routes: [...storefront.routes, accountRoutes({ accounts, adminToken: config.CORE_ADMIN_TOKEN })],
+    routes: [
+      ...storefront.routes,
+      accountRoutes({ accounts, adminToken: config.CORE_ADMIN_TOKEN, mergeCart: (accountId, cartId) => carts.merge(accountId, cartId) }),
+      cartRoutes({ carts, accounts }),
+    ],
     health: async () => {
       const [redisOk, pgOk] = await Promise.all([
         redis.ping().then(() => true, () => false),
@@ -262,10 +285,12 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     logger,
     storefront,
     accounts,
+    carts,
     close: () =>
       (closing ??= (async () => {
         await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
         stopOutboxRecovery()
+        await carts.settled()
         await storefront.close()
         await workers?.close()
         await reporter.close()

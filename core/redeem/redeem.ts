@@ -149,6 +149,6 @@ export class Redeemer {
   /** The order this shopper already has under `orderId` (Postgres, or its checkout job), as a replay. */
   private async existingOrder(orderId: string, shopper: string): Promise<RedeemResponse | null> {
     const order = await this.orders.forShopper(orderId, shopper)
-    return order ? { orderId, saleId: order.saleId, status: order.status, replayed: true } : null
+    return order?.saleId ? { orderId, saleId: order.saleId, status: order.status, replayed: true } : null
   }
 }
