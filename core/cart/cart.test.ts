@@ -206,3 +206,55 @@ describe('when a signed-in shopper checks out a cart', () => {
     expect(await carts.sweep()).toMatchObject({ released: 0 })
   })
 })
+
+describe('when a cart request is malformed or not the caller\'s', () => {
+  it('should refuse it with a 4xx naming the field and change nothing', async () => {
+    const auth = await signUp(core, email())
+    const other = await signUp(core, email())
+    expect((await call(core, 'PUT', '/v1/cart/lines/BRULEE-TORCH', { quantity: 1 }, bearer(auth))).status).toBe(200)
+    expect((await call(core, 'PUT', '/v1/cart/lines/BRULEE-TORCH', { quantity: 1 }, bearer(other))).status).toBe(200)
+    const quote = (await call(core, 'POST', '/v1/cart/quote', undefined, bearer(auth))).json
+    const othersQuote = (await call(core, 'POST', '/v1/cart/quote', undefined, bearer(other))).json
+    const guest = await guestCart({ 'SONIX-BLK': 1 })
+    const payload = JSON.parse(Buffer.from(quote.quote.split('.')[1], 'base64url').toString())
+    const expired = signQuote({ ...payload, exp: Math.floor(Date.now() / 1000) - 1 }, core.config.CART_QUOTE_SECRET)
+    const cheaper = signQuote({ ...payload, total: 1 }, 'not-the-quote-secret-0123456789abcdef')
+    const [head, , sig] = auth.accessToken.split('.')
+    const raised = `${head}.${Buffer.from(JSON.stringify({ sub: other.account.id })).toString('base64url')}.${sig}`
+    const key = { 'idempotency-key': 'cart-bad-input-01' }
+    const before = await cartSnapshot(core)
+
+    const cases: Array<[string, string, unknown, Record<string, string>, number, string, string | undefined]> = [
+      ['PUT', '/v1/cart/lines/SONIX-BLK', { quantity: '2' }, bearer(auth), 400, 'invalid_body', 'quantity'],
+      ['PUT', '/v1/cart/lines/SONIX-BLK', { quantity: 0 }, bearer(auth), 400, 'invalid_body', 'quantity'],
+      ['PUT', '/v1/cart/lines/SONIX-BLK', { quantity: 11 }, bearer(auth), 400, 'invalid_body', 'quantity'],
+      ['PUT', '/v1/cart/lines/SONIX-BLK', { quantity: 1, price: 1 }, bearer(auth), 400, 'invalid_body', undefined],
+      ['PUT', '/v1/cart/lines/SONIX-BLK', '{"quantity":', bearer(auth), 400, 'invalid_json', undefined],
+      ['PUT', '/v1/cart/lines/no%20such', { quantity: 1 }, bearer(auth), 400, 'invalid_path', 'sku'],
+      ['PUT', '/v1/cart/lines/NO-SUCH-SKU', { quantity: 1 }, bearer(auth), 404, 'variant_not_found', 'sku'],
+      ['DELETE', '/v1/cart/lines/SONIX-WHT', undefined, bearer(auth), 404, 'cart_line_not_found', 'sku'],
+      ['GET', '/v1/cart', undefined, {}, 404, 'cart_not_found', 'x-floodgate-cart'],
+      ['GET', '/v1/cart', undefined, cartHeader('cart_1'), 400, 'invalid_body', 'x-floodgate-cart'],
+      ['GET', '/v1/cart', undefined, cartHeader(`cart_${'0'.repeat(32)}`), 404, 'cart_not_found', 'x-floodgate-cart'],
+      ['PUT', '/v1/cart/lines/SONIX-BLK', { quantity: 1 }, { authorization: `Bearer ${raised}` }, 401, 'access_token_bad_signature', 'authorization'],
+      ['POST', '/v1/cart/merge', { cartId: guest }, {}, 401, 'sign_in_required', 'authorization'],
+      ['POST', '/v1/cart/merge', { cartId: guest, force: true }, bearer(auth), 400, 'invalid_body', undefined],
+      ['POST', '/v1/cart/merge', { cartId: 7 }, bearer(auth), 400, 'invalid_body', 'cartId'],
+      ['POST', '/v1/cart/quote', undefined, { authorization: 'Bearer a.b.c' }, 401, 'access_token_malformed', 'authorization'],
+      ['POST', '/v1/cart/checkout', { quote: quote.quote }, bearer(auth), 400, 'missing_idempotency_key', 'idempotency-key'],
+      ['POST', '/v1/cart/checkout', { quote: quote.quote }, { ...bearer(auth), 'idempotency-key': 'x' }, 400, 'invalid_idempotency_key', 'idempotency-key'],
+      ['POST', '/v1/cart/checkout', { quote: 42 }, { ...bearer(auth), ...key }, 400, 'invalid_body', 'quote'],
+      ['POST', '/v1/cart/checkout', { quote: quote.quote, totalCents: 1 }, { ...bearer(auth), ...key }, 400, 'invalid_body', undefined],
+      ['POST', '/v1/cart/checkout', { quote: expired }, { ...bearer(auth), ...key }, 409, 'quote_expired', 'quote'],
+      ['POST', '/v1/cart/checkout', { quote: cheaper }, { ...bearer(auth), ...key }, 409, 'quote_invalid', 'quote'],
+      ['POST', '/v1/cart/checkout', { quote: othersQuote.quote }, { ...bearer(auth), ...key }, 409, 'quote_invalid', 'quote'],
+      ['POST', '/v1/cart/checkout', { quote: quote.quote }, { ...key }, 401, 'sign_in_required', 'authorization'],
+    ]
+    for (const [method, path, body, headers, status, code, field] of cases) {
+      const answer = await call(core, method, path, body, headers)
+      expectError(answer, status, code, field)
+      if (code === 'invalid_body' && field === undefined) expect(answer.json.error.message).toMatch(/unrecognized/i)
+    }
+    expect(await cartSnapshot(core)).toEqual(before)
+  })
+})
