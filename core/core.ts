@@ -174,6 +174,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     logger,
     quoteSecret: config.CART_QUOTE_SECRET,
     reservationSeconds: config.CART_RESERVATION_SECONDS,
+    staleSagaMs: config.RECONCILE_STALE_MS,
   })
 
   let workers: ReturnType<typeof startWorkers> | undefined

@@ -188,6 +188,7 @@ describe('when a signed-in shopper checks out a cart', () => {
       logger: core.logger,
       quoteSecret: core.config.CART_QUOTE_SECRET,
       reservationSeconds: 5,
+      staleSagaMs: 60_000,
       now: () => Date.now() - 60_000,
     })
     const quote = await carts.quote(auth.account.id)

@@ -29,13 +29,13 @@ export interface CartsOptions {
   quoteSecret: string
   /** How long a checkout's stock stays reserved while its payment runs. */
   reservationSeconds: number
+  /** A cart saga not moved for this long is run again by the sweep (its process died, or the gateway was down). */
+  staleSagaMs: number
   now?: () => number
 }
 
 /** Reservations released per sweep run. */
 const SWEEP_BATCH = 500
-/** A cart saga not moved for this long is run again by the sweep (its process died, or the gateway was down). */
-const STALE_SAGA_MS = 30_000
 
 const waitingRoomOf = (saleId: string) => `/sales/${saleId}`
 
@@ -201,13 +201,15 @@ export class Carts {
       createdAt: this.now(),
     }
     try {
-      await this.options.catalog.withStockTaken(quote.lines, (client) =>
-        this.store.placeOrder(client, {
+      await this.options.catalog.withStockTaken(quote.lines, async (client) => {
+        await this.store.placeOrder(client, {
           ...input,
           lines: quote.lines.map((l) => ({ ...l, name: items.get(l.sku)?.name ?? l.sku })),
           expiresAt: new Date(this.now() + this.options.reservationSeconds * 1000),
-        }),
-      )
+        })
+        // Recorded with the order: a process that dies before running it leaves it for the sweep to resume.
+        await this.options.sagas.begin(orderId, cartCheckoutWorkflowId, input, client)
+      })
     } catch (error) {
       // The same key at the same time from another request: its transaction won, ours rolled back (stock too).
       if ((error as { code?: string }).code === '23505') {
@@ -254,7 +256,7 @@ export class Carts {
   async sweep(): Promise<{ released: number; resumed: number }> {
     const expired = await this.store.expired(SWEEP_BATCH)
     for (const orderId of expired) await this.release(orderId, 'reservation_expired')
-    const stale = await this.store.staleSagas(cartCheckoutWorkflowId, STALE_SAGA_MS, SWEEP_BATCH)
+    const stale = await this.store.staleSagas(cartCheckoutWorkflowId, this.options.staleSagaMs, SWEEP_BATCH)
     let resumed = 0
     for (const saga of stale) {
       if (this.running.has(saga.id)) continue
