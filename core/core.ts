@@ -241,7 +241,12 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     operatorAuth: requireOperator(accounts, config.CORE_ADMIN_TOKEN),
     routes: [
       ...storefront.routes,
-      accountRoutes({ accounts, adminToken: config.CORE_ADMIN_TOKEN, mergeCart: (accountId, cartId) => carts.merge(accountId, cartId) }),
+      accountRoutes({
+        accounts,
+        adminToken: config.CORE_ADMIN_TOKEN,
+        internalToken: config.CORE_INTERNAL_TOKEN,
+        mergeCart: (accountId, cartId) => carts.merge(accountId, cartId),
+      }),
       cartRoutes({ carts, accounts }),
     ],
     health: async () => {

@@ -1,5 +1,6 @@
 import { Hono, type ErrorHandler, type NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
+import { accountApiRoutes } from './account/routes.ts'
 import { catalogApiRoutes, storefrontRoutes } from './catalog/routes.ts'
 import type { AppEnv } from './env.ts'
 import { errorResponse } from './http-error.ts'
@@ -28,6 +29,7 @@ export const app = new Hono<AppEnv>()
   .route('/admin', adminRoutes)
   .route('/sales', pageRoutes)
   .route('/api', catalogApiRoutes)
+  .route('/api', accountApiRoutes)
   .route('/', storefrontRoutes)
 
 app.notFound(handleNotFound)

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ACCESS_TOKEN_ISSUER, signAccessToken, verifyAccessToken } from '../../contracts/index.ts'
+import { ACCESS_TOKEN_ISSUER, signAccessToken, signEdgeReceipt, verifyAccessToken } from '../../contracts/index.ts'
 import { startTestCore, type TestCore } from '../../test/support/core.ts'
 import { testRedis, uniqueName } from '../../test/support/services.ts'
 import { call, type Answer } from '../catalog/fixtures.ts'
@@ -106,6 +107,28 @@ describe('when the login limiter counts a client address', () => {
     } finally {
       redis.disconnect()
     }
+  })
+})
+
+describe('when the edge vouches for the client address', () => {
+  const limiterKey = (value: string) =>
+    `${core.prefix}:login:address:${createHash('sha256').update(value).digest('base64url').slice(0, 22)}`
+
+  it("should count a login against the edge's hash of the address only when the receipt binds it", async () => {
+    const client = 'c'.repeat(21) + String(Date.now() % 10)
+    const login = async (receiptKey: string) =>
+      call(core, 'POST', '/v1/auth/login', { email: email(), password: 'whatever whatever' }, {
+        'x-floodgate-client': client,
+        'x-floodgate-edge-receipt': await signEdgeReceipt({ at: Date.now(), req: 'POST /v1/auth/login', sub: client, idk: '' }, receiptKey),
+      })
+    const unknownBefore = Number(await core.redis.get(limiterKey('unknown')))
+
+    expect((await login(core.config.CORE_INTERNAL_TOKEN)).status).toBe(401)
+    expect(await core.redis.get(limiterKey(`edge:${client}`))).toBe('1')
+    // A receipt nobody but the edge could sign: the claim is ignored, the socket's peer counts instead.
+    expect((await login('not-the-internal-token-0123456789')).status).toBe(401)
+    expect(await core.redis.get(limiterKey(`edge:${client}`))).toBe('1')
+    expect(Number(await core.redis.get(limiterKey('unknown')))).toBe(unknownBefore + 1)
   })
 })
 

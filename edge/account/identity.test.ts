@@ -168,3 +168,31 @@ describe('when an access token is bad', () => {
     expect((await admin(`/admin/sales/${saleId}/room`)).json.queued).toBe(0)
   })
 })
+
+describe('when accounts and carts are called through the edge', () => {
+  it("should pass the call to core's /v1 as it is, with the client's address hashed and bound into the receipt", async () => {
+    const calls = mockCore(() => Response.json({ error: { code: 'rate_limited', message: 'slow down' } }, { status: 429, headers: { 'retry-after': '7' } }))
+    const body = { email: 'ada@example.com', password: 'correct horse battery' }
+    const res = await call('/api/auth/login?x=1', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'cf-connecting-ip': '203.0.113.9', 'x-floodgate-session': 'not-forwarded-000000' },
+      body,
+    })
+
+    expect(res.status).toBe(429)
+    expect(res.res.headers.get('retry-after')).toBe('7')
+    expect(calls).toHaveLength(1)
+    expect(new URL(calls[0]!.url).pathname + new URL(calls[0]!.url).search).toBe('/v1/auth/login?x=1')
+    expect(JSON.parse(calls[0]!.body)).toEqual(body)
+    const client = calls[0]!.headers.get('x-floodgate-client')!
+    expect(client).toMatch(/^[\w-]{22}$/)
+    expect(calls[0]!.headers.get('x-floodgate-session')).toBeNull()
+    const receipt = JSON.parse(atob(calls[0]!.headers.get('x-floodgate-edge-receipt')!.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/')))
+    expect(receipt).toMatchObject({ req: 'POST /v1/auth/login', sub: client })
+
+    await call('/api/cart/lines/SKU-1', { method: 'PUT', headers: { 'cf-connecting-ip': '198.51.100.4', 'x-floodgate-cart': 'cart_x' }, body: { quantity: 1 } })
+    expect(new URL(calls[1]!.url).pathname).toBe('/v1/cart/lines/SKU-1')
+    expect(calls[1]!.headers.get('x-floodgate-cart')).toBe('cart_x')
+    expect(calls[1]!.headers.get('x-floodgate-client')).not.toBe(client)
+  })
+})
