@@ -1,5 +1,6 @@
 import { Hono, type ErrorHandler, type NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
+import { accountPage } from './account/page.ts'
 import { accountApiRoutes } from './account/routes.ts'
 import { catalogApiRoutes, storefrontRoutes } from './catalog/routes.ts'
 import type { AppEnv } from './env.ts'
@@ -30,6 +31,7 @@ export const app = new Hono<AppEnv>()
   .route('/sales', pageRoutes)
   .route('/api', catalogApiRoutes)
   .route('/api', accountApiRoutes)
+  .get('/account', () => accountPage())
   .route('/', storefrontRoutes)
 
 app.notFound(handleNotFound)
