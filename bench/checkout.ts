@@ -66,7 +66,14 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
 async function signedIn(core: TestCore, i: number, hash: string, tag: string) {
   const account = (await core.accounts.store.create(`bench-${tag}-${i}@example.com`, hash, null))!
   const now = Math.floor(Date.now() / 1000)
-  const claims = { iss: ACCESS_TOKEN_ISSUER, sub: account.id, role: 'customer' as const, sid: 'fam_bench', iat: now, exp: now + 600 }
+  const claims = {
+    iss: ACCESS_TOKEN_ISSUER,
+    sub: account.id,
+    role: 'customer' as const,
+    sid: 'fam_bench',
+    iat: now,
+    exp: now + 600,
+  }
   return { id: account.id, token: await signAccessToken(claims, core.config.ACCESS_TOKEN_KEY) }
 }
 
@@ -93,7 +100,11 @@ async function cartOrders(core: TestCore, orders: number): Promise<{ confirmed: 
     people.map(async (p, i) => {
       const res = await core.app.request('/v1/cart/checkout', {
         method: 'POST',
-        headers: { authorization: `Bearer ${p.token}`, 'content-type': 'application/json', 'idempotency-key': `bench-order-${i}` },
+        headers: {
+          authorization: `Bearer ${p.token}`,
+          'content-type': 'application/json',
+          'idempotency-key': `bench-order-${i}`,
+        },
         body: JSON.stringify({ quote: p.quote }),
       })
       if (res.status !== 202) throw new Error(`cart order: ${res.status} ${await res.text()}`)
@@ -102,14 +113,17 @@ async function cartOrders(core: TestCore, orders: number): Promise<{ confirmed: 
   await core.carts.settled()
   const seconds = (performance.now() - started) / 1000
   const { rows } = await core.db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM orders WHERE kind = 'cart' AND status = 'CONFIRMED' AND idempotency_key LIKE 'bench-order-%'`,
+    `SELECT count(*)::int AS n FROM orders
+      WHERE kind = 'cart' AND status = 'CONFIRMED' AND idempotency_key LIKE 'bench-order-%'`,
   )
   return { confirmed: rows[0]!.n, perSec: rows[0]!.n / seconds }
 }
 
 /** Each account redeems a drop's grants from 3 sessions; the per-shopper limit is 1: units above it. */
 async function accountLimitBreaches(core: TestCore, accounts: number): Promise<number> {
-  const saleId = `bench-limit-${randomId(4).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`
+  const saleId = `bench-limit-${randomId(4)
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, 'x')}`
   await createTestSale(core, saleId, accounts * 3, { perShopperLimit: 1 })
   const hash = await new PasswordHasher(10).hash('bench password 000')
   let breaches = 0
@@ -121,7 +135,10 @@ async function accountLimitBreaches(core: TestCore, accounts: number): Promise<n
         const tid = `tok_${randomId(12)}`
         const iat = Math.floor(Date.now() / 1000)
         const token = await signPurchaseToken({ sale: saleId, tid, iat }, core.config.TOKEN_SECRET)
-        const grant = await signGrant({ sale: saleId, tid, gen: 1, sub: shopper, iat, exp: Date.now() + 60_000 }, core.config.GRANT_SECRET)
+        const grant = await signGrant(
+          { sale: saleId, tid, gen: 1, sub: shopper, iat, exp: Date.now() + 60_000 },
+          core.config.GRANT_SECRET,
+        )
         const res = await core.app.request('/v1/redeem', {
           method: 'POST',
           headers: {
@@ -172,7 +189,14 @@ async function loginP95(core: TestCore, logins: number): Promise<number> {
 
 async function jwtVerifyUs(core: TestCore, verifies: number): Promise<number> {
   const now = Math.floor(Date.now() / 1000)
-  const claims = { iss: ACCESS_TOKEN_ISSUER, sub: `acc_${'a'.repeat(32)}`, role: 'customer' as const, sid: 'fam_x', iat: now, exp: now + 600 }
+  const claims = {
+    iss: ACCESS_TOKEN_ISSUER,
+    sub: `acc_${'a'.repeat(32)}`,
+    role: 'customer' as const,
+    sid: 'fam_x',
+    iat: now,
+    exp: now + 600,
+  }
   const token = await signAccessToken(claims, core.config.ACCESS_TOKEN_KEY)
   for (let i = 0; i < 200; i++) await verifyAccessToken(token, core.accounts.publicKey, Date.now())
   const started = performance.now()
@@ -209,15 +233,20 @@ try {
     checkoutCalls: crowd.checkoutCalls,
     crowdMs: Math.round(crowd.ms),
   })
-  say(`crowd: ${crowd.concurrentCheckouts} checkouts of ${crowd.stock} units: ${crowd.confirmed} confirmed, ` +
-    `${crowd.failed} declined, ${crowd.oversold} oversold, ${crowd.reservationsLeft} reservations left (${Math.round(crowd.ms)} ms)`)
+  say(
+    `crowd: ${crowd.concurrentCheckouts} checkouts of ${crowd.stock} units: ${crowd.confirmed} confirmed, ` +
+      `${crowd.failed} declined, ${crowd.oversold} oversold, ${crowd.reservationsLeft} reservations left ` +
+      `(${Math.round(crowd.ms)} ms)`,
+  )
   const limit = await accountLimitBreaches(core, num('accounts'))
   result.accountLimitBreaches = limit
   say(`account limit: ${limit} units above the per-shopper limit over ${num('accounts')} accounts x 3 sessions`)
   const orders = await cartOrders(core, num('orders'))
   result.cartOrdersPerSec = round(orders.perSec)
   result.cartOrdersConfirmed = orders.confirmed
-  say(`cart orders: ${orders.confirmed} two-line orders confirmed, ${round(orders.perSec)}/s (some declined at the rate)`)
+  say(
+    `cart orders: ${orders.confirmed} two-line orders confirmed, ${round(orders.perSec)}/s (some declined at the rate)`,
+  )
   result.loginP95Ms = round(await loginP95(core, num('logins')))
   say(`login: p95 ${result.loginP95Ms} ms (scrypt N=2^${core.config.SCRYPT_LOG_N}, r=8, p=1)`)
   result.edgeJwtVerifyUs = round(await jwtVerifyUs(core, num('verifies')))

@@ -77,7 +77,11 @@ export async function signAccessToken(claims: AccessClaims, privateJwk: string):
  * Checks header (ES256 only: no `none`, no HMAC with the public key as secret), signature (raw r||s, 64 bytes),
  * then claims; `nowMs` decides expiry. Never throws on bad input.
  */
-export async function verifyAccessToken(token: string | undefined, publicJwk: string, nowMs: number): Promise<VerifiedAccess> {
+export async function verifyAccessToken(
+  token: string | undefined,
+  publicJwk: string,
+  nowMs: number,
+): Promise<VerifiedAccess> {
   if (!token || token.length > MAX_ACCESS_TOKEN_LENGTH) return { ok: false, code: 'access_token_malformed' }
   const parts = token.split('.')
   if (parts.length !== 3 || parts[0] !== HEADER) return { ok: false, code: 'access_token_malformed' }

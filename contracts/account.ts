@@ -34,7 +34,10 @@ export const LoginRequest = z
     email: Email,
     password: z.string().min(1).max(128),
     /** A guest cart to merge into the account's on success. */
-    cartId: z.string().regex(/^cart_[a-f0-9]{32}$/, 'must look like cart_ followed by 32 hex chars').optional(),
+    cartId: z
+      .string()
+      .regex(/^cart_[a-f0-9]{32}$/, 'must look like cart_ followed by 32 hex chars')
+      .optional(),
   })
   .strict()
 export type LoginRequest = z.infer<typeof LoginRequest>
@@ -74,7 +77,10 @@ export const AddressBody = z
     region: z.string().trim().max(100).optional(),
     postalCode: line(20),
     country: Country,
-    phone: z.string().regex(/^\+?[0-9 ()-]{5,25}$/, 'must be a phone number').optional(),
+    phone: z
+      .string()
+      .regex(/^\+?[0-9 ()-]{5,25}$/, 'must be a phone number')
+      .optional(),
     isDefault: z.boolean().optional(),
   })
   .strict()

@@ -17,9 +17,7 @@ export const QUOTE_TTL_SECONDS = 15 * 60
 
 export const CartId = z.string().regex(CART_ID_PATTERN, 'must look like cart_ followed by 32 hex chars')
 
-export const CartLineBody = z
-  .object({ quantity: z.number().int().min(1).max(MAX_LINE_QUANTITY) })
-  .strict()
+export const CartLineBody = z.object({ quantity: z.number().int().min(1).max(MAX_LINE_QUANTITY) }).strict()
 export const MergeCartRequest = z.object({ cartId: CartId }).strict()
 export const CheckoutCartRequest = z
   .object({
@@ -56,7 +54,11 @@ export const CartView = z.object({
 })
 export type CartView = z.infer<typeof CartView>
 
-export const QuoteLine = z.object({ sku: Sku, quantity: z.number().int().min(1), unitPriceCents: z.number().int().min(0) })
+export const QuoteLine = z.object({
+  sku: Sku,
+  quantity: z.number().int().min(1),
+  unitPriceCents: z.number().int().min(0),
+})
 export const QuotePayload = z
   .object({
     typ: z.literal('cq'),
@@ -79,5 +81,9 @@ export const QuoteResponse = z.object({
 })
 export type QuoteResponse = z.infer<typeof QuoteResponse>
 
-export const CheckoutCartResponse = z.object({ orderId: OrderId, status: z.literal('pending'), totalCents: z.number().int() })
+export const CheckoutCartResponse = z.object({
+  orderId: OrderId,
+  status: z.literal('pending'),
+  totalCents: z.number().int(),
+})
 export type CheckoutCartResponse = z.infer<typeof CheckoutCartResponse>

@@ -148,7 +148,15 @@ export const Order = z.object({
   updatedAt: z.string(),
   /** A cart order's lines, at the prices of its quote. */
   lines: z
-    .array(z.object({ sku: z.string(), name: z.string(), quantity: z.number().int(), unitPriceCents: z.number().int(), currency: z.string() }))
+    .array(
+      z.object({
+        sku: z.string(),
+        name: z.string(),
+        quantity: z.number().int(),
+        unitPriceCents: z.number().int(),
+        currency: z.string(),
+      }),
+    )
     .optional(),
 })
 export type Order = z.infer<typeof Order>

@@ -64,7 +64,8 @@ describe('when core would run with the dev-only secrets that ship in this reposi
   })
 
   it('should refuse an access-token key that is not a private P-256 JWK', () => {
-    expect(() => loadConfig({ ACCESS_TOKEN_KEY: '{"kty":"EC","crv":"P-256"}' })).toThrow(/ACCESS_TOKEN_KEY: must be a private P-256 JWK/)
+    const publicOnly = '{"kty":"EC","crv":"P-256"}'
+    expect(() => loadConfig({ ACCESS_TOKEN_KEY: publicOnly })).toThrow(/ACCESS_TOKEN_KEY: must be a private P-256 JWK/)
     expect(() => loadConfig({ ACCESS_TOKEN_KEY: 'not json' })).toThrow(/ACCESS_TOKEN_KEY/)
   })
 

@@ -40,11 +40,15 @@ const OTHER_ACCESS_KEY = JSON.stringify({
   y: 'Yh3EmdebY0cELK2f2WtsibvSB3qvpr1H9Gce3oDJq5c', d: 'QTCYFUAwBayb-60Gq3ib1I_lFAfvzH-Y7bToNrtgBp4',
 })
 const accountId = 'acc_0123456789abcdef0123456789abcdef'
-const claims = { iss: 'floodgate' as const, sub: accountId, role: 'customer' as const, sid: 'fam_vector', iat: NOW / 1000 - 60, exp: NOW / 1000 + 540 }
+const claims = {
+  iss: 'floodgate' as const, sub: accountId, role: 'customer' as const, sid: 'fam_vector',
+  iat: NOW / 1000 - 60, exp: NOW / 1000 + 540,
+}
 const access = await signAccessToken(claims, ACCESS_KEY)
 const [accessHead, accessBody, accessSig] = access.split('.') as [string, string, string]
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
-const accessCase = (name: string, token: string, key: string, nowMs: number, expect: string) => ({ name, token, key, nowMs, expect })
+const accessCase = (name: string, token: string, key: string, nowMs: number, expect: string) =>
+  ({ name, token, key, nowMs, expect })
 
 const vectors = {
   secrets: { token: TOKEN_SECRET, grant: GRANT_SECRET, other: OTHER_SECRET },
@@ -92,10 +96,14 @@ const vectors = {
     accessCase('valid', access, 'vector', NOW, 'ok'),
     accessCase('expired', access, 'vector', (claims.exp + 1) * 1000, 'access_token_expired'),
     accessCase('other key', access, 'other', NOW, 'access_token_bad_signature'),
-    accessCase('role raised', `${accessHead}.${b64({ ...claims, role: 'operator' })}.${accessSig}`, 'vector', NOW, 'access_token_bad_signature'),
-    accessCase('alg none', `${b64({ alg: 'none', typ: 'JWT' })}.${accessBody}.`, 'vector', NOW, 'access_token_malformed'),
-    accessCase('alg HS256', `${b64({ alg: 'HS256', typ: 'JWT' })}.${accessBody}.${accessSig}`, 'vector', NOW, 'access_token_malformed'),
-    accessCase('short signature', `${accessHead}.${accessBody}.${accessSig.slice(0, 40)}`, 'vector', NOW, 'access_token_malformed'),
+    accessCase('role raised', `${accessHead}.${b64({ ...claims, role: 'operator' })}.${accessSig}`, 'vector', NOW,
+      'access_token_bad_signature'),
+    accessCase('alg none', `${b64({ alg: 'none', typ: 'JWT' })}.${accessBody}.`, 'vector', NOW,
+      'access_token_malformed'),
+    accessCase('alg HS256', `${b64({ alg: 'HS256', typ: 'JWT' })}.${accessBody}.${accessSig}`, 'vector', NOW,
+      'access_token_malformed'),
+    accessCase('short signature', `${accessHead}.${accessBody}.${accessSig.slice(0, 40)}`, 'vector', NOW,
+      'access_token_malformed'),
     accessCase('not a token', 'hello', 'vector', NOW, 'access_token_malformed'),
     accessCase('grant presented', grant, 'vector', NOW, 'access_token_malformed'),
   ],

@@ -76,7 +76,8 @@ export async function configure(
       open ? now : null,
       open ? Math.min(carried, burstCapacity(config.admitPerMinute / shards)) : 0,
     )
-    return ok({ ...config, shards, prequeueOrder, joinPolicy: config.joinPolicy ?? 'anonymous', commitment: existing.commitment ?? commitment })
+    const joinPolicy = config.joinPolicy ?? 'anonymous'
+    return ok({ ...config, shards, prequeueOrder, joinPolicy, commitment: existing.commitment ?? commitment })
   })
 }
 

@@ -157,7 +157,8 @@ export class AccountStore {
   /** Logout: the token's family is revoked (every token of that login). False when the token is unknown. */
   async revokeByToken(tokenHash: Buffer, now: Date): Promise<boolean> {
     const { rowCount } = await this.db.query(
-      `UPDATE refresh_families f SET revoked_at = COALESCE(f.revoked_at, $2), revoked_why = COALESCE(f.revoked_why, 'logout')
+      `UPDATE refresh_families f
+          SET revoked_at = COALESCE(f.revoked_at, $2), revoked_why = COALESCE(f.revoked_why, 'logout')
          FROM refresh_tokens t WHERE t.token_hash = $1 AND t.family_id = f.id`,
       [tokenHash, now],
     )

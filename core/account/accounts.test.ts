@@ -38,7 +38,10 @@ const address = { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London',
 describe('when a shopper registers', () => {
   it('should normalise the email, answer tokens, and keep one account per mailbox', async () => {
     const mailbox = email()
-    const answer = await call(core, 'POST', '/v1/auth/register', { email: `  ${mailbox.toUpperCase()} `, password: PASSWORD })
+    const answer = await call(core, 'POST', '/v1/auth/register', {
+      email: `  ${mailbox.toUpperCase()} `,
+      password: PASSWORD,
+    })
 
     expect(answer.status).toBe(201)
     expect(answer.json.account).toMatchObject({ email: mailbox, role: 'customer', verifiedAt: null })
@@ -46,7 +49,12 @@ describe('when a shopper registers', () => {
     const verified = await verifyAccessToken(answer.json.accessToken, core.accounts.publicKey, Date.now())
     expect(verified).toMatchObject({ ok: true, claims: { sub: answer.json.account.id, role: 'customer' } })
     if (verified.ok) expect(verified.claims.exp - verified.claims.iat).toBe(600)
-    expectError(await call(core, 'POST', '/v1/auth/register', { email: mailbox, password: PASSWORD }), 409, 'email_taken', 'email')
+    expectError(
+      await call(core, 'POST', '/v1/auth/register', { email: mailbox, password: PASSWORD }),
+      409,
+      'email_taken',
+      'email',
+    )
   })
 
   it('should store the password as an scrypt hash that verifies, never the password', async () => {
@@ -87,7 +95,11 @@ describe('when a shopper logs in', () => {
     const mailbox = email()
     await signUp(core, mailbox)
     for (let i = 0; i < 3; i++) {
-      expectError(await call(core, 'POST', '/v1/auth/login', { email: mailbox, password: 'nope nope nope' }), 401, 'invalid_credentials')
+      expectError(
+        await call(core, 'POST', '/v1/auth/login', { email: mailbox, password: 'nope nope nope' }),
+        401,
+        'invalid_credentials',
+      )
     }
     const locked = await call(core, 'POST', '/v1/auth/login', { email: mailbox, password: PASSWORD })
 
@@ -99,9 +111,14 @@ describe('when a shopper logs in', () => {
 describe('when the login limiter counts a client address', () => {
   it('should refuse the address past its limit and leave other addresses alone', async () => {
     const redis = testRedis()
-    const limiter = new LoginLimiter(redis, uniqueName('fgt'), { maxFailuresPerAccount: 100, maxPerAddress: 5, windowSeconds: 60 })
+    const limiter = new LoginLimiter(redis, uniqueName('fgt'), {
+      maxFailuresPerAccount: 100,
+      maxPerAddress: 5,
+      windowSeconds: 60,
+    })
     try {
-      for (let i = 0; i < 5; i++) expect(await limiter.attempt('203.0.113.9', `a${i}@example.com`)).toEqual({ ok: true })
+      for (let i = 0; i < 5; i++)
+        expect(await limiter.attempt('203.0.113.9', `a${i}@example.com`)).toEqual({ ok: true })
       expect(await limiter.attempt('203.0.113.9', 'b@example.com')).toMatchObject({ ok: false, scope: 'address' })
       expect(await limiter.attempt('198.51.100.1', 'b@example.com')).toEqual({ ok: true })
     } finally {
@@ -117,10 +134,19 @@ describe('when the edge vouches for the client address', () => {
   it("should count a login against the edge's hash of the address only when the receipt binds it", async () => {
     const client = 'c'.repeat(21) + String(Date.now() % 10)
     const login = async (receiptKey: string) =>
-      call(core, 'POST', '/v1/auth/login', { email: email(), password: 'whatever whatever' }, {
-        'x-floodgate-client': client,
-        'x-floodgate-edge-receipt': await signEdgeReceipt({ at: Date.now(), req: 'POST /v1/auth/login', sub: client, idk: '' }, receiptKey),
-      })
+      call(
+        core,
+        'POST',
+        '/v1/auth/login',
+        { email: email(), password: 'whatever whatever' },
+        {
+          'x-floodgate-client': client,
+          'x-floodgate-edge-receipt': await signEdgeReceipt(
+            { at: Date.now(), req: 'POST /v1/auth/login', sub: client, idk: '' },
+            receiptKey,
+          ),
+        },
+      )
     const unknownBefore = Number(await core.redis.get(limiterKey('unknown')))
 
     expect((await login(core.config.CORE_INTERNAL_TOKEN)).status).toBe(401)
@@ -141,14 +167,25 @@ describe('when a refresh token is used', () => {
     const third = await call(core, 'POST', '/v1/auth/refresh', { refreshToken: second.json.refreshToken })
     expect(third.status).toBe(200)
 
-    expectError(await call(core, 'POST', '/v1/auth/refresh', { refreshToken: first.refreshToken }), 401, 'refresh_token_reused', 'refreshToken')
+    expectError(
+      await call(core, 'POST', '/v1/auth/refresh', { refreshToken: first.refreshToken }),
+      401,
+      'refresh_token_reused',
+      'refreshToken',
+    )
     // The thief's (or the owner's) newest token died with the family.
-    expectError(await call(core, 'POST', '/v1/auth/refresh', { refreshToken: third.json.refreshToken }), 401, 'refresh_token_invalid')
+    expectError(
+      await call(core, 'POST', '/v1/auth/refresh', { refreshToken: third.json.refreshToken }),
+      401,
+      'refresh_token_invalid',
+    )
   })
 
   it('should give one rotation and one refusal to two refreshes racing with one token', async () => {
     const auth = await signUp(core, email())
-    const answers = await Promise.all([1, 2].map(() => call(core, 'POST', '/v1/auth/refresh', { refreshToken: auth.refreshToken })))
+    const answers = await Promise.all(
+      [1, 2].map(() => call(core, 'POST', '/v1/auth/refresh', { refreshToken: auth.refreshToken })),
+    )
 
     expect(answers.map((a) => a.status).sort()).toEqual([200, 401])
   })
@@ -159,28 +196,60 @@ describe('when a refresh token is used', () => {
     const out = await call(core, 'POST', '/v1/auth/logout', { refreshToken: refreshed.json.refreshToken })
 
     expect(out.status).toBe(204)
-    expectError(await call(core, 'POST', '/v1/auth/refresh', { refreshToken: refreshed.json.refreshToken }), 401, 'refresh_token_invalid')
+    expectError(
+      await call(core, 'POST', '/v1/auth/refresh', { refreshToken: refreshed.json.refreshToken }),
+      401,
+      'refresh_token_invalid',
+    )
     const unknown = `fgr1.${'A'.repeat(43)}`
     expectError(await call(core, 'POST', '/v1/auth/logout', { refreshToken: unknown }), 401, 'refresh_token_invalid')
   })
 })
 
 describe('when an access token is presented', () => {
-  const claimsFor = (sub: string, nowS: number) => ({ iss: ACCESS_TOKEN_ISSUER, sub, role: 'customer' as const, sid: 'fam_x', iat: nowS, exp: nowS + 600 })
+  const claimsFor = (sub: string, nowS: number) => ({
+    iss: ACCESS_TOKEN_ISSUER,
+    sub,
+    role: 'customer' as const,
+    sid: 'fam_x',
+    iat: nowS,
+    exp: nowS + 600,
+  })
 
   it('should refuse a missing, forged, expired or malformed token with a 401 naming authorization', async () => {
     const auth = await signUp(core, email())
     const nowS = Math.floor(Date.now() / 1000)
     const forged = await signAccessToken(claimsFor(auth.account.id, nowS), OTHER_KEY)
-    const expired = await signAccessToken({ ...claimsFor(auth.account.id, nowS - 1200), exp: nowS - 600 }, core.config.ACCESS_TOKEN_KEY)
+    const expired = await signAccessToken(
+      { ...claimsFor(auth.account.id, nowS - 1200), exp: nowS - 600 },
+      core.config.ACCESS_TOKEN_KEY,
+    )
     const [head, , sig] = auth.accessToken.split('.')
-    const raised = `${head}.${Buffer.from(JSON.stringify({ ...claimsFor(auth.account.id, nowS), role: 'operator' })).toString('base64url')}.${sig}`
+    const raisedClaims = { ...claimsFor(auth.account.id, nowS), role: 'operator' }
+    const raised = `${head}.${Buffer.from(JSON.stringify(raisedClaims)).toString('base64url')}.${sig}`
 
     expectError(await call(core, 'GET', '/v1/me'), 401, 'sign_in_required', 'authorization')
-    expectError(await call(core, 'GET', '/v1/me', undefined, { authorization: `Bearer ${forged}` }), 401, 'access_token_bad_signature', 'authorization')
-    expectError(await call(core, 'GET', '/v1/me', undefined, { authorization: `Bearer ${raised}` }), 401, 'access_token_bad_signature')
-    expectError(await call(core, 'GET', '/v1/me', undefined, { authorization: `Bearer ${expired}` }), 401, 'access_token_expired')
-    expectError(await call(core, 'GET', '/v1/me', undefined, { authorization: 'Bearer a.b.c' }), 401, 'access_token_malformed')
+    expectError(
+      await call(core, 'GET', '/v1/me', undefined, { authorization: `Bearer ${forged}` }),
+      401,
+      'access_token_bad_signature',
+      'authorization',
+    )
+    expectError(
+      await call(core, 'GET', '/v1/me', undefined, { authorization: `Bearer ${raised}` }),
+      401,
+      'access_token_bad_signature',
+    )
+    expectError(
+      await call(core, 'GET', '/v1/me', undefined, { authorization: `Bearer ${expired}` }),
+      401,
+      'access_token_expired',
+    )
+    expectError(
+      await call(core, 'GET', '/v1/me', undefined, { authorization: 'Bearer a.b.c' }),
+      401,
+      'access_token_malformed',
+    )
   })
 
   it("should never show one account another account's addresses", async () => {
@@ -189,9 +258,21 @@ describe('when an access token is presented', () => {
     const created = await call(core, 'POST', '/v1/me/addresses', address, bearer(ada))
     const before = await accountSnapshot(core.db)
 
-    expectError(await call(core, 'GET', `/v1/me/addresses/${created.json.id}`, undefined, bearer(bob)), 404, 'address_not_found')
-    expectError(await call(core, 'PUT', `/v1/me/addresses/${created.json.id}`, address, bearer(bob)), 404, 'address_not_found')
-    expectError(await call(core, 'DELETE', `/v1/me/addresses/${created.json.id}`, undefined, bearer(bob)), 404, 'address_not_found')
+    expectError(
+      await call(core, 'GET', `/v1/me/addresses/${created.json.id}`, undefined, bearer(bob)),
+      404,
+      'address_not_found',
+    )
+    expectError(
+      await call(core, 'PUT', `/v1/me/addresses/${created.json.id}`, address, bearer(bob)),
+      404,
+      'address_not_found',
+    )
+    expectError(
+      await call(core, 'DELETE', `/v1/me/addresses/${created.json.id}`, undefined, bearer(bob)),
+      404,
+      'address_not_found',
+    )
     expect((await call(core, 'GET', '/v1/me/addresses', undefined, bearer(bob))).json.addresses).toEqual([])
     expect(await accountSnapshot(core.db)).toEqual(before)
   })
@@ -200,8 +281,20 @@ describe('when an access token is presented', () => {
 describe('when a signed-in shopper keeps addresses', () => {
   it('should create, list, replace and delete them, with one default at most', async () => {
     const auth = await signUp(core, email())
-    const home = await call(core, 'POST', '/v1/me/addresses', { ...address, label: 'Home', isDefault: true }, bearer(auth))
-    const work = await call(core, 'POST', '/v1/me/addresses', { ...address, label: 'Work', isDefault: true }, bearer(auth))
+    const home = await call(
+      core,
+      'POST',
+      '/v1/me/addresses',
+      { ...address, label: 'Home', isDefault: true },
+      bearer(auth),
+    )
+    const work = await call(
+      core,
+      'POST',
+      '/v1/me/addresses',
+      { ...address, label: 'Work', isDefault: true },
+      bearer(auth),
+    )
     expect(home.status).toBe(201)
     expect(home.json).toMatchObject({ label: 'Home', country: 'GB', line2: null, isDefault: true })
 
@@ -210,7 +303,13 @@ describe('when a signed-in shopper keeps addresses', () => {
       ['Home', false],
       ['Work', true],
     ])
-    const replaced = await call(core, 'PUT', `/v1/me/addresses/${home.json.id}`, { ...address, label: 'Old home', city: 'Bath' }, bearer(auth))
+    const replaced = await call(
+      core,
+      'PUT',
+      `/v1/me/addresses/${home.json.id}`,
+      { ...address, label: 'Old home', city: 'Bath' },
+      bearer(auth),
+    )
     expect(replaced.json).toMatchObject({ id: home.json.id, label: 'Old home', city: 'Bath' })
     expect((await call(core, 'DELETE', `/v1/me/addresses/${work.json.id}`, undefined, bearer(auth))).status).toBe(204)
     expect((await call(core, 'GET', '/v1/me/addresses', undefined, bearer(auth))).json.addresses).toHaveLength(1)
@@ -225,12 +324,33 @@ describe('when a request is malformed', () => {
     const cases: Array<[string, string, unknown, number, string, string | undefined]> = [
       ['POST', '/v1/auth/register', { email: 'not-an-email', password: PASSWORD }, 400, 'invalid_body', 'email'],
       ['POST', '/v1/auth/register', { email: email(), password: 'short' }, 400, 'invalid_body', 'password'],
-      ['POST', '/v1/auth/register', { email: email(), password: PASSWORD, role: 'operator' }, 400, 'invalid_body', undefined],
+      [
+        'POST',
+        '/v1/auth/register',
+        { email: email(), password: PASSWORD, role: 'operator' },
+        400,
+        'invalid_body',
+        undefined,
+      ],
       ['POST', '/v1/auth/register', { email: 42, password: PASSWORD }, 400, 'invalid_body', 'email'],
       ['POST', '/v1/auth/register', '{"email":', 400, 'invalid_json', undefined],
       ['POST', '/v1/auth/login', { email: email(), password: 7 }, 400, 'invalid_body', 'password'],
-      ['POST', '/v1/auth/login', { email: email(), password: PASSWORD, remember: true }, 400, 'invalid_body', undefined],
-      ['POST', '/v1/auth/login', { email: email(), password: PASSWORD, cartId: 'cart_1' }, 400, 'invalid_body', 'cartId'],
+      [
+        'POST',
+        '/v1/auth/login',
+        { email: email(), password: PASSWORD, remember: true },
+        400,
+        'invalid_body',
+        undefined,
+      ],
+      [
+        'POST',
+        '/v1/auth/login',
+        { email: email(), password: PASSWORD, cartId: 'cart_1' },
+        400,
+        'invalid_body',
+        'cartId',
+      ],
       ['POST', '/v1/auth/refresh', { refreshToken: 'abc' }, 400, 'invalid_body', 'refreshToken'],
       ['POST', '/v1/auth/refresh', {}, 400, 'invalid_body', 'refreshToken'],
       ['POST', '/v1/auth/logout', { refreshToken: auth.refreshToken, all: true }, 400, 'invalid_body', undefined],
@@ -243,7 +363,8 @@ describe('when a request is malformed', () => {
     for (const [method, path, body, status, code, field] of cases) {
       const answer = await call(core, method, path, body, bearer(auth))
       expectError(answer, status, code, field)
-      if (code === 'invalid_body' && field === undefined) expect(answer.json.error.message).toMatch(/unrecognized|unknown/i)
+      if (code === 'invalid_body' && field === undefined)
+        expect(answer.json.error.message).toMatch(/unrecognized|unknown/i)
     }
     const asText = await call(core, 'POST', '/v1/auth/login', 'email=a', { 'content-type': 'text/plain' })
     expectError(asText, 415, 'unsupported_media_type', 'content-type')
@@ -257,15 +378,32 @@ describe('when operators manage accounts', () => {
     const customer = await signUp(core, email())
     const service = { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}` }
 
-    expect((await call(core, 'PUT', `/admin/accounts/${staff.account.id}/role`, { role: 'operator' }, service)).json.role).toBe('operator')
+    expect(
+      (await call(core, 'PUT', `/admin/accounts/${staff.account.id}/role`, { role: 'operator' }, service)).json.role,
+    ).toBe('operator')
     const asOperator = await call(core, 'POST', '/v1/auth/login', { email: staff.account.email, password: PASSWORD })
-    const verified = await call(core, 'POST', `/admin/accounts/${customer.account.id}/verify`, undefined, bearer(asOperator.json))
+    const verified = await call(
+      core,
+      'POST',
+      `/admin/accounts/${customer.account.id}/verify`,
+      undefined,
+      bearer(asOperator.json),
+    )
     expect(verified.status).toBe(200)
     expect(verified.json.verifiedAt).not.toBeNull()
 
     const before = await accountSnapshot(core.db)
-    expectError(await call(core, 'PUT', `/admin/accounts/${staff.account.id}/role`, { role: 'support' }, bearer(customer)), 403, 'forbidden')
-    expectError(await call(core, 'PUT', `/admin/accounts/${staff.account.id}/role`, { role: 'admin' }, service), 400, 'invalid_body', 'role')
+    expectError(
+      await call(core, 'PUT', `/admin/accounts/${staff.account.id}/role`, { role: 'support' }, bearer(customer)),
+      403,
+      'forbidden',
+    )
+    expectError(
+      await call(core, 'PUT', `/admin/accounts/${staff.account.id}/role`, { role: 'admin' }, service),
+      400,
+      'invalid_body',
+      'role',
+    )
     expect(await accountSnapshot(core.db)).toEqual(before)
   })
 })

@@ -34,9 +34,14 @@ const BAD_CREDENTIALS = () => new ApiError('invalid_credentials', 'email or pass
 
 function limited(verdict: Exclude<LimitVerdict, { ok: true }>): ApiError {
   const what = verdict.scope === 'address' ? 'from this address' : 'for this account'
-  return new ApiError('rate_limited', `too many login attempts ${what}; retry in ${verdict.retryAfterSeconds} s`, undefined, {
-    'retry-after': String(verdict.retryAfterSeconds),
-  })
+  return new ApiError(
+    'rate_limited',
+    `too many login attempts ${what}; retry in ${verdict.retryAfterSeconds} s`,
+    undefined,
+    {
+      'retry-after': String(verdict.retryAfterSeconds),
+    },
+  )
 }
 
 /**
@@ -87,7 +92,11 @@ export class Accounts {
   async register(request: RegisterRequest, address: string): Promise<AuthResponse> {
     const verdict = await this.options.limiter.attempt(address)
     if (!verdict.ok) throw limited(verdict)
-    const account = await this.store.create(request.email, await this.options.hasher.hash(request.password), request.name ?? null)
+    const account = await this.store.create(
+      request.email,
+      await this.options.hasher.hash(request.password),
+      request.name ?? null,
+    )
     if (!account) throw new ApiError('email_taken', 'an account with this email exists; log in instead', 'email')
     return this.open(account)
   }
@@ -113,11 +122,21 @@ export class Accounts {
 
   async refresh(refreshToken: string): Promise<AuthResponse> {
     const next = newRefreshToken()
-    const outcome = await this.store.rotate(hashOf(refreshToken), hashOf(next), this.refreshExpiry(), new Date(this.now()))
+    const outcome = await this.store.rotate(
+      hashOf(refreshToken),
+      hashOf(next),
+      this.refreshExpiry(),
+      new Date(this.now()),
+    )
     if (outcome.kind === 'reused') {
-      throw new ApiError('refresh_token_reused', 'refresh token already used: every session of this login is signed out', 'refreshToken')
+      throw new ApiError(
+        'refresh_token_reused',
+        'refresh token already used: every session of this login is signed out',
+        'refreshToken',
+      )
     }
-    if (outcome.kind === 'invalid') throw new ApiError('refresh_token_invalid', 'refresh token unknown, expired or revoked', 'refreshToken')
+    if (outcome.kind === 'invalid')
+      throw new ApiError('refresh_token_invalid', 'refresh token unknown, expired or revoked', 'refreshToken')
     return this.issue(outcome.account, outcome.familyId, next)
   }
 
@@ -137,7 +156,11 @@ export class Accounts {
     }
     const verified = await verifyAccessToken(token, this.publicKey, this.now())
     if (!verified.ok) {
-      const message = { access_token_malformed: 'is malformed', access_token_bad_signature: 'has a bad signature', access_token_expired: 'has expired' }
+      const message = {
+        access_token_malformed: 'is malformed',
+        access_token_bad_signature: 'has a bad signature',
+        access_token_expired: 'has expired',
+      }
       throw new ApiError(verified.code, `access token ${message[verified.code]}`, 'authorization', {
         'www-authenticate': `Bearer error="invalid_token"`,
       })

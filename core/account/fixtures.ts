@@ -7,11 +7,15 @@ import type { Core } from '../core.ts'
 export const ACCOUNT_TABLES = ['accounts', 'refresh_families', 'refresh_tokens', 'account_addresses'] as const
 
 /** Every row of the account tables, digested: equal before and after a refused request. */
-export async function accountSnapshot(db: pg.Pool, tables: readonly string[] = ACCOUNT_TABLES): Promise<Record<string, unknown>> {
+export async function accountSnapshot(
+  db: pg.Pool,
+  tables: readonly string[] = ACCOUNT_TABLES,
+): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {}
   for (const table of tables) {
     const { rows } = await db.query(
-      `SELECT count(*)::int AS n, coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') AS digest FROM ${table} t`,
+      `SELECT count(*)::int AS n, coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') AS digest
+         FROM ${table} t`,
     )
     out[table] = rows[0]
   }

@@ -128,7 +128,8 @@ export function accountRoutes({ accounts, adminToken, internalToken, mergeCart }
   const addressId = (c: Context) => param(c, 'addressId', ADDRESS_ID_PATTERN, 'adr_ followed by 24 hex chars')
   me.get('/addresses/:addressId', async (c) => {
     const address = await accounts.store.address(c.get('account').sub, addressId(c))
-    if (!address) throw new ApiError('address_not_found', `no address ${c.req.param('addressId')} on this account`, 'addressId')
+    if (!address)
+      throw new ApiError('address_not_found', `no address ${c.req.param('addressId')} on this account`, 'addressId')
     return c.json(address)
   })
   me.put('/addresses/:addressId', async (c) => {

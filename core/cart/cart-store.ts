@@ -39,7 +39,10 @@ export class CartStore {
   constructor(readonly db: pg.Pool) {}
 
   async createGuest(): Promise<CartRow> {
-    const { rows } = await this.db.query<CartRow>('INSERT INTO carts (id) VALUES ($1) RETURNING id, account_id, merged_into', [newCartId()])
+    const { rows } = await this.db.query<CartRow>(
+      'INSERT INTO carts (id) VALUES ($1) RETURNING id, account_id, merged_into',
+      [newCartId()],
+    )
     return rows[0]!
   }
 
@@ -59,7 +62,9 @@ export class CartStore {
   }
 
   async lines(cartId: string, db: Db = this.db): Promise<LineRow[]> {
-    const { rows } = await db.query<LineRow>('SELECT sku, quantity FROM cart_lines WHERE cart_id = $1 ORDER BY sku', [cartId])
+    const { rows } = await db.query<LineRow>('SELECT sku, quantity FROM cart_lines WHERE cart_id = $1 ORDER BY sku', [
+      cartId,
+    ])
     return rows
   }
 
@@ -71,7 +76,8 @@ export class CartStore {
         'SELECT count(*)::int AS n, bool_or(sku = $2) AS has FROM cart_lines WHERE cart_id = $1',
         [cartId, sku],
       )
-      if (!rows[0]!.has && rows[0]!.n >= maxLines) throw new ApiError('invalid_body', `a cart holds at most ${maxLines} lines`, 'sku')
+      if (!rows[0]!.has && rows[0]!.n >= maxLines)
+        throw new ApiError('invalid_body', `a cart holds at most ${maxLines} lines`, 'sku')
       await client.query(
         `INSERT INTO cart_lines (cart_id, sku, quantity) VALUES ($1, $2, $3)
          ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = EXCLUDED.quantity`,
@@ -94,7 +100,10 @@ export class CartStore {
   async merge(guestId: string, accountId: string, cap: number): Promise<{ capped: string[]; cartId: string }> {
     return withTransaction(this.db, async (client) => {
       const target = await this.ofAccount(accountId, client)
-      const { rows } = await client.query<CartRow>('SELECT id, account_id, merged_into FROM carts WHERE id = $1 FOR UPDATE', [guestId])
+      const { rows } = await client.query<CartRow>(
+        'SELECT id, account_id, merged_into FROM carts WHERE id = $1 FOR UPDATE',
+        [guestId],
+      )
       const guest = rows[0]
       if (!guest) throw new ApiError('cart_not_found', `no cart ${guestId}`, 'cartId')
       if (guest.id === target.id || guest.merged_into === target.id) return { capped: [], cartId: target.id }
@@ -142,7 +151,10 @@ export class CartStore {
       JSON.stringify(order.lines.map(({ sku, quantity }) => ({ sku, quantity }))),
       order.expiresAt,
     ])
-    await client.query('DELETE FROM cart_lines WHERE cart_id = $1 AND sku = ANY($2)', [order.cartId, order.lines.map((l) => l.sku)])
+    await client.query('DELETE FROM cart_lines WHERE cart_id = $1 AND sku = ANY($2)', [
+      order.cartId,
+      order.lines.map((l) => l.sku),
+    ])
   }
 
   /** An order of this shopper placed under `orderId` already (a retried checkout). */
@@ -160,11 +172,13 @@ export class CartStore {
    */
   async release(client: pg.PoolClient, orderId: string, failure: string): Promise<LineRow[]> {
     const { rows } = await client.query<{ lines: LineRow[] }>(
-      `UPDATE cart_reservations SET status = 'released', updated_at = now() WHERE order_id = $1 AND status = 'held' RETURNING lines`,
+      `UPDATE cart_reservations SET status = 'released', updated_at = now()
+        WHERE order_id = $1 AND status = 'held' RETURNING lines`,
       [orderId],
     )
     await client.query(
-      `UPDATE orders SET status = 'FAILED', failure_reason = $2, updated_at = now() WHERE id = $1 AND status = 'PENDING'`,
+      `UPDATE orders SET status = 'FAILED', failure_reason = $2, updated_at = now()
+        WHERE id = $1 AND status = 'PENDING'`,
       [orderId, failure],
     )
     return rows[0]?.lines ?? []
@@ -184,9 +198,12 @@ export class CartStore {
       if (!reservation) return false
       if (reservation.status === 'sold') return true
       if (reservation.status !== 'held' || !reservation.live) return false
-      await client.query(`UPDATE cart_reservations SET status = 'sold', updated_at = now() WHERE order_id = $1`, [orderId])
+      await client.query(`UPDATE cart_reservations SET status = 'sold', updated_at = now() WHERE order_id = $1`, [
+        orderId,
+      ])
       await client.query(
-        `UPDATE orders SET status = 'CONFIRMED', confirmed_at = now(), updated_at = now() WHERE id = $1 AND status = 'PENDING'`,
+        `UPDATE orders SET status = 'CONFIRMED', confirmed_at = now(), updated_at = now()
+          WHERE id = $1 AND status = 'PENDING'`,
         [orderId],
       )
       return true
@@ -206,7 +223,8 @@ export class CartStore {
   /** Held reservations past their expiry, oldest first. */
   async expired(limit: number): Promise<string[]> {
     const { rows } = await this.db.query<{ order_id: string }>(
-      `SELECT order_id FROM cart_reservations WHERE status = 'held' AND expires_at < now() ORDER BY expires_at LIMIT $1`,
+      `SELECT order_id FROM cart_reservations
+        WHERE status = 'held' AND expires_at < now() ORDER BY expires_at LIMIT $1`,
       [limit],
     )
     return rows.map((r) => r.order_id)

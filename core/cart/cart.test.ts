@@ -15,7 +15,11 @@ const PASSWORD = 'correct horse battery'
 let core: TestCore
 
 beforeAll(async () => {
-  core = await startTestCore({ SCRYPT_LOG_N: '12', SEARCH_SYNC_INTERVAL_MS: '3600000', CART_SWEEP_INTERVAL_MS: '3600000' })
+  core = await startTestCore({
+    SCRYPT_LOG_N: '12',
+    SEARCH_SYNC_INTERVAL_MS: '3600000',
+    CART_SWEEP_INTERVAL_MS: '3600000',
+  })
   await importLines(core, FIXTURE)
   await createTestSale(core, 'drop-console', 5, { sku: 'FG-CONSOLE-1' })
 })
@@ -47,7 +51,10 @@ async function guestCart(lines: Record<string, number>): Promise<string> {
 
 async function settled(orderId: string, auth: { accessToken: string }) {
   await core.carts.settled()
-  return call(core, 'GET', `/v1/orders/${orderId}`, undefined, { 'x-floodgate-session': 'any-session-of-mine-0001', ...bearer(auth) })
+  return call(core, 'GET', `/v1/orders/${orderId}`, undefined, {
+    'x-floodgate-session': 'any-session-of-mine-0001',
+    ...bearer(auth),
+  })
 }
 
 describe('when a guest fills a cart', () => {
@@ -58,8 +65,20 @@ describe('when a guest fills a cart', () => {
     expect(view.status).toBe(200)
     expect(view.json).toMatchObject({ cartId, accountId: null, subtotalCents: 2 * 19900 + 94900, currency: 'USD' })
     expect(view.json.lines).toEqual([
-      expect.objectContaining({ sku: 'ROSSI-COPPER', quantity: 1, unitPriceCents: 94900, state: 'low_stock', available: 1 }),
-      expect.objectContaining({ sku: 'SONIX-BLK', quantity: 2, unitPriceCents: 19900, lineTotalCents: 39800, state: 'in_stock' }),
+      expect.objectContaining({
+        sku: 'ROSSI-COPPER',
+        quantity: 1,
+        unitPriceCents: 94900,
+        state: 'low_stock',
+        available: 1,
+      }),
+      expect.objectContaining({
+        sku: 'SONIX-BLK',
+        quantity: 2,
+        unitPriceCents: 19900,
+        lineTotalCents: 39800,
+        state: 'in_stock',
+      }),
     ])
   })
 
@@ -81,7 +100,11 @@ describe('when a guest logs in with a cart', () => {
     expect((await call(core, 'PUT', '/v1/cart/lines/SONIX-BLK', { quantity: 5 }, bearer(auth))).status).toBe(200)
     const guest = await guestCart({ 'SONIX-BLK': 8, 'BRULEE-TORCH': 1, 'KOTO-SPORT': 2 })
 
-    const login = await call(core, 'POST', '/v1/auth/login', { email: auth.account.email, password: PASSWORD, cartId: guest })
+    const login = await call(core, 'POST', '/v1/auth/login', {
+      email: auth.account.email,
+      password: PASSWORD,
+      cartId: guest,
+    })
     expect(login.status).toBe(200)
     const lines = (cart: { lines: Array<{ sku: string; quantity: number; state: string }> }) =>
       cart.lines.map((l) => [l.sku, l.quantity, l.state])
@@ -91,7 +114,10 @@ describe('when a guest logs in with a cart', () => {
       ['SONIX-BLK', 10, 'in_stock'],
     ])
     expect(login.json.cart.notices).toEqual(
-      expect.arrayContaining([{ sku: 'SONIX-BLK', kind: 'capped' }, { sku: 'KOTO-SPORT', kind: 'out_of_stock' }]),
+      expect.arrayContaining([
+        { sku: 'SONIX-BLK', kind: 'capped' },
+        { sku: 'KOTO-SPORT', kind: 'out_of_stock' },
+      ]),
     )
     const before = await cartSnapshot(core)
     const again = await call(core, 'POST', '/v1/cart/merge', { cartId: guest }, bearer(login.json))
@@ -104,22 +130,45 @@ describe('when a guest logs in with a cart', () => {
 describe('when a signed-in shopper checks out a cart', () => {
   it('should charge the quoted prices, reserve every line, confirm a multi-line order and list its lines', async () => {
     const auth = await signUp(core, email())
-    for (const [sku, quantity] of [['BRULEE-TORCH', 2], ['SONIX-BLK', 1]] as const) {
+    for (const [sku, quantity] of [
+      ['BRULEE-TORCH', 2],
+      ['SONIX-BLK', 1],
+    ] as const) {
       expect((await call(core, 'PUT', `/v1/cart/lines/${sku}`, { quantity }, bearer(auth))).status).toBe(200)
     }
     const [torch, sonix] = [await stockOf('BRULEE-TORCH'), await stockOf('SONIX-BLK')]
     const quote = await call(core, 'POST', '/v1/cart/quote', undefined, bearer(auth))
     expect(quote.json).toMatchObject({ totalCents: 2 * 3900 + 19900, currency: 'USD' })
     // A price change after the quote: the quote's price holds for 15 minutes.
-    expect((await adminCall(core, 'PUT', '/admin/catalog/variants/BRULEE-TORCH/price', { listPriceCents: 4900 })).status).toBe(200)
+    expect(
+      (await adminCall(core, 'PUT', '/admin/catalog/variants/BRULEE-TORCH/price', { listPriceCents: 4900 })).status,
+    ).toBe(200)
 
-    const checkout = await call(core, 'POST', '/v1/cart/checkout', { quote: quote.json.quote }, { ...bearer(auth), 'idempotency-key': 'cart-order-0001' })
+    const checkout = await call(
+      core,
+      'POST',
+      '/v1/cart/checkout',
+      { quote: quote.json.quote },
+      { ...bearer(auth), 'idempotency-key': 'cart-order-0001' },
+    )
     expect(checkout.status, JSON.stringify(checkout.json)).toBe(202)
-    const retry = await call(core, 'POST', '/v1/cart/checkout', { quote: quote.json.quote }, { ...bearer(auth), 'idempotency-key': 'cart-order-0001' })
+    const retry = await call(
+      core,
+      'POST',
+      '/v1/cart/checkout',
+      { quote: quote.json.quote },
+      { ...bearer(auth), 'idempotency-key': 'cart-order-0001' },
+    )
     expect(retry.json.orderId).toBe(checkout.json.orderId)
 
     const order = await settled(checkout.json.orderId, auth)
-    expect(order.json).toMatchObject({ orderId: checkout.json.orderId, saleId: null, status: 'confirmed', amountCents: 27700, currency: 'USD' })
+    expect(order.json).toMatchObject({
+      orderId: checkout.json.orderId,
+      saleId: null,
+      status: 'confirmed',
+      amountCents: 27700,
+      currency: 'USD',
+    })
     expect(order.json.lines).toEqual([
       { sku: 'BRULEE-TORCH', name: expect.any(String), quantity: 2, unitPriceCents: 3900, currency: 'USD' },
       { sku: 'SONIX-BLK', name: expect.any(String), quantity: 1, unitPriceCents: 19900, currency: 'USD' },
@@ -128,20 +177,32 @@ describe('when a signed-in shopper checks out a cart', () => {
     expect((await call(core, 'GET', '/v1/cart', undefined, bearer(auth))).json.lines).toEqual([])
     const { rows } = await core.db.query('SELECT status FROM payments WHERE order_id = $1', [checkout.json.orderId])
     expect(rows[0].status).toBe('CAPTURED')
-    expect((await core.db.query('SELECT status FROM cart_reservations WHERE order_id = $1', [checkout.json.orderId])).rows[0].status).toBe('sold')
+    expect(
+      (await core.db.query('SELECT status FROM cart_reservations WHERE order_id = $1', [checkout.json.orderId])).rows[0]
+        .status,
+    ).toBe('sold')
   })
 
   it('should take no stock at all when one line is short (all or nothing), naming the SKU', async () => {
     const auth = await signUp(core, email())
     await setStock('ROSSI-STEEL', 2)
-    for (const [sku, quantity] of [['BASSLINE-PARTY', 3], ['ROSSI-STEEL', 2]] as const) {
+    for (const [sku, quantity] of [
+      ['BASSLINE-PARTY', 3],
+      ['ROSSI-STEEL', 2],
+    ] as const) {
       expect((await call(core, 'PUT', `/v1/cart/lines/${sku}`, { quantity }, bearer(auth))).status).toBe(200)
     }
     const quote = await call(core, 'POST', '/v1/cart/quote', undefined, bearer(auth))
     await setStock('ROSSI-STEEL', 1)
     const before = await cartSnapshot(core)
 
-    const answer = await call(core, 'POST', '/v1/cart/checkout', { quote: quote.json.quote }, { ...bearer(auth), 'idempotency-key': 'cart-short-0001' })
+    const answer = await call(
+      core,
+      'POST',
+      '/v1/cart/checkout',
+      { quote: quote.json.quote },
+      { ...bearer(auth), 'idempotency-key': 'cart-short-0001' },
+    )
     expectError(answer, 409, 'insufficient_stock', 'ROSSI-STEEL')
     expect(await cartSnapshot(core)).toEqual(before)
   })
@@ -163,10 +224,13 @@ describe('when a signed-in shopper checks out a cart', () => {
     const order = await settled(checkout.json.orderId, auth)
     expect(order.json).toMatchObject({ status: 'failed', failureReason: expect.stringMatching(/declined/) })
     expect(await stockOf('BASSLINE-PARTY')).toBe(stock)
-    expect((await core.db.query('SELECT status FROM cart_reservations WHERE order_id = $1', [checkout.json.orderId])).rows[0].status).toBe('released')
+    expect(
+      (await core.db.query('SELECT status FROM cart_reservations WHERE order_id = $1', [checkout.json.orderId])).rows[0]
+        .status,
+    ).toBe('released')
   })
 
-  it('should give a lapsed reservation back on the sweep, and fail its order at the pivot with the payment voided', async () => {
+  it('should give a lapsed reservation back on the sweep, and fail its order at the pivot, voided', async () => {
     const auth = await signUp(core, email())
     expect((await call(core, 'PUT', '/v1/cart/lines/BASSLINE-PARTY', { quantity: 1 }, bearer(auth))).status).toBe(200)
     const stock = await stockOf('BASSLINE-PARTY')
@@ -184,7 +248,13 @@ describe('when a signed-in shopper checks out a cart', () => {
       store: new CartStore(core.db),
       catalog: core.storefront.catalog,
       sagas: new SagaStore(core.db),
-      checkoutDeps: { db: core.db, scripts: core.scripts, gateway: gated, reportToken: async () => {}, logger: core.logger },
+      checkoutDeps: {
+        db: core.db,
+        scripts: core.scripts,
+        gateway: gated,
+        reportToken: async () => {},
+        logger: core.logger,
+      },
       logger: core.logger,
       quoteSecret: core.config.CART_QUOTE_SECRET,
       reservationSeconds: 5,
@@ -208,7 +278,7 @@ describe('when a signed-in shopper checks out a cart', () => {
   })
 })
 
-describe('when a cart request is malformed or not the caller\'s', () => {
+describe("when a cart request is malformed or not the caller's", () => {
   it('should refuse it with a 4xx naming the field and change nothing', async () => {
     const auth = await signUp(core, email())
     const other = await signUp(core, email())
@@ -237,18 +307,66 @@ describe('when a cart request is malformed or not the caller\'s', () => {
       ['GET', '/v1/cart', undefined, {}, 404, 'cart_not_found', 'x-floodgate-cart'],
       ['GET', '/v1/cart', undefined, cartHeader('cart_1'), 400, 'invalid_body', 'x-floodgate-cart'],
       ['GET', '/v1/cart', undefined, cartHeader(`cart_${'0'.repeat(32)}`), 404, 'cart_not_found', 'x-floodgate-cart'],
-      ['PUT', '/v1/cart/lines/SONIX-BLK', { quantity: 1 }, { authorization: `Bearer ${raised}` }, 401, 'access_token_bad_signature', 'authorization'],
+      [
+        'PUT',
+        '/v1/cart/lines/SONIX-BLK',
+        { quantity: 1 },
+        { authorization: `Bearer ${raised}` },
+        401,
+        'access_token_bad_signature',
+        'authorization',
+      ],
       ['POST', '/v1/cart/merge', { cartId: guest }, {}, 401, 'sign_in_required', 'authorization'],
       ['POST', '/v1/cart/merge', { cartId: guest, force: true }, bearer(auth), 400, 'invalid_body', undefined],
       ['POST', '/v1/cart/merge', { cartId: 7 }, bearer(auth), 400, 'invalid_body', 'cartId'],
-      ['POST', '/v1/cart/quote', undefined, { authorization: 'Bearer a.b.c' }, 401, 'access_token_malformed', 'authorization'],
-      ['POST', '/v1/cart/checkout', { quote: quote.quote }, bearer(auth), 400, 'missing_idempotency_key', 'idempotency-key'],
-      ['POST', '/v1/cart/checkout', { quote: quote.quote }, { ...bearer(auth), 'idempotency-key': 'x' }, 400, 'invalid_idempotency_key', 'idempotency-key'],
+      [
+        'POST',
+        '/v1/cart/quote',
+        undefined,
+        { authorization: 'Bearer a.b.c' },
+        401,
+        'access_token_malformed',
+        'authorization',
+      ],
+      [
+        'POST',
+        '/v1/cart/checkout',
+        { quote: quote.quote },
+        bearer(auth),
+        400,
+        'missing_idempotency_key',
+        'idempotency-key',
+      ],
+      [
+        'POST',
+        '/v1/cart/checkout',
+        { quote: quote.quote },
+        { ...bearer(auth), 'idempotency-key': 'x' },
+        400,
+        'invalid_idempotency_key',
+        'idempotency-key',
+      ],
       ['POST', '/v1/cart/checkout', { quote: 42 }, { ...bearer(auth), ...key }, 400, 'invalid_body', 'quote'],
-      ['POST', '/v1/cart/checkout', { quote: quote.quote, totalCents: 1 }, { ...bearer(auth), ...key }, 400, 'invalid_body', undefined],
+      [
+        'POST',
+        '/v1/cart/checkout',
+        { quote: quote.quote, totalCents: 1 },
+        { ...bearer(auth), ...key },
+        400,
+        'invalid_body',
+        undefined,
+      ],
       ['POST', '/v1/cart/checkout', { quote: expired }, { ...bearer(auth), ...key }, 409, 'quote_expired', 'quote'],
       ['POST', '/v1/cart/checkout', { quote: cheaper }, { ...bearer(auth), ...key }, 409, 'quote_invalid', 'quote'],
-      ['POST', '/v1/cart/checkout', { quote: othersQuote.quote }, { ...bearer(auth), ...key }, 409, 'quote_invalid', 'quote'],
+      [
+        'POST',
+        '/v1/cart/checkout',
+        { quote: othersQuote.quote },
+        { ...bearer(auth), ...key },
+        409,
+        'quote_invalid',
+        'quote',
+      ],
       ['POST', '/v1/cart/checkout', { quote: quote.quote }, { ...key }, 401, 'sign_in_required', 'authorization'],
     ]
     for (const [method, path, body, headers, status, code, field] of cases) {

@@ -48,7 +48,17 @@ function dropRefusal(item: CartItem): ApiError {
 
 function lineOf(row: LineRow, item: CartItem | undefined): CartLine {
   if (!item) {
-    return { sku: row.sku, name: null, quantity: row.quantity, unitPriceCents: null, currency: null, lineTotalCents: null, state: 'unknown_sku', available: null, waitingRoom: null }
+    return {
+      sku: row.sku,
+      name: null,
+      quantity: row.quantity,
+      unitPriceCents: null,
+      currency: null,
+      lineTotalCents: null,
+      state: 'unknown_sku',
+      available: null,
+      waitingRoom: null,
+    }
   }
   const stock = availabilityOf(item.sku, item.active ? item.stock : 0).state as CartLine['state']
   const state = item.dropSaleId ? 'drop' : stock
@@ -90,7 +100,8 @@ export class Carts {
   /** The cart a request names: the account's when signed in, else the guest cart of `cartId`. */
   async resolve(accountId: string | null, cartId: string | undefined): Promise<CartRow> {
     if (accountId) return this.store.ofAccount(accountId)
-    if (!cartId) throw new ApiError('cart_not_found', 'send the guest cart id in x-floodgate-cart, or sign in', 'x-floodgate-cart')
+    if (!cartId)
+      throw new ApiError('cart_not_found', 'send the guest cart id in x-floodgate-cart, or sign in', 'x-floodgate-cart')
     const cart = await this.store.cart(cartId)
     if (!cart || cart.account_id !== null || cart.merged_into !== null) {
       throw new ApiError('cart_not_found', `no guest cart ${cartId}`, 'x-floodgate-cart')
@@ -122,7 +133,8 @@ export class Carts {
   }
 
   async removeLine(cart: CartRow, sku: string): Promise<CartView> {
-    if (!(await this.store.removeLine(cart.id, sku))) throw new ApiError('cart_line_not_found', `no line ${sku} in this cart`, 'sku')
+    if (!(await this.store.removeLine(cart.id, sku)))
+      throw new ApiError('cart_line_not_found', `no line ${sku} in this cart`, 'sku')
     return this.view(cart)
   }
 
@@ -133,7 +145,8 @@ export class Carts {
     const view = await this.view(cart)
     const notices: NonNullable<CartView['notices']> = capped.map((sku) => ({ sku, kind: 'capped' as const }))
     for (const line of view.lines) {
-      if (line.state === 'out_of_stock' || line.state === 'unknown_sku') notices.push({ sku: line.sku, kind: 'out_of_stock' })
+      if (line.state === 'out_of_stock' || line.state === 'unknown_sku')
+        notices.push({ sku: line.sku, kind: 'out_of_stock' })
       if (line.state === 'drop') notices.push({ sku: line.sku, kind: 'drop' })
     }
     return { ...view, notices }
@@ -145,16 +158,33 @@ export class Carts {
     const view = await this.view(cart)
     if (!view.lines.length) throw new ApiError('cart_empty', 'the cart is empty')
     for (const line of view.lines) {
-      if (line.state === 'drop') throw new ApiError('drop_sku', `${line.sku} is sold as a drop: join its waiting room at ${line.waitingRoom}`, line.sku)
+      if (line.state === 'drop')
+        throw new ApiError(
+          'drop_sku',
+          `${line.sku} is sold as a drop: join its waiting room at ${line.waitingRoom}`,
+          line.sku,
+        )
       if (line.state === 'out_of_stock' || line.state === 'unknown_sku' || (line.available ?? 0) < line.quantity) {
-        throw new ApiError('insufficient_stock', `not enough stock of ${line.sku} (${line.available ?? 0} left)`, line.sku)
+        throw new ApiError(
+          'insufficient_stock',
+          `not enough stock of ${line.sku} (${line.available ?? 0} left)`,
+          line.sku,
+        )
       }
     }
     const currencies = new Set(view.lines.map((l) => l.currency))
     if (currencies.size !== 1) throw new ApiError('quote_invalid', 'a cart is checked out in one currency; split it')
     const lines = view.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, unitPriceCents: l.unitPriceCents! }))
     const exp = Math.floor(this.now() / 1000) + QUOTE_TTL_SECONDS
-    const payload = { typ: 'cq' as const, cart: cart.id, acc: accountId, lines, total: view.subtotalCents, currency: view.currency!, exp }
+    const payload = {
+      typ: 'cq' as const,
+      cart: cart.id,
+      acc: accountId,
+      lines,
+      total: view.subtotalCents,
+      currency: view.currency!,
+      exp,
+    }
     return {
       quote: signQuote(payload, this.options.quoteSecret),
       lines,
@@ -169,20 +199,35 @@ export class Carts {
    * takes every line's stock (SKU order, all or none), writes the PENDING order and its reservation and empties
    * those lines; then runs the saga. The same Idempotency-Key gives the same order, once.
    */
-  async checkout(accountId: string, signed: string, paymentMethod: string, idempotencyKey: string): Promise<CheckoutCartResponse> {
+  async checkout(
+    accountId: string,
+    signed: string,
+    paymentMethod: string,
+    idempotencyKey: string,
+  ): Promise<CheckoutCartResponse> {
     const verdict = verifyQuote(signed, this.options.quoteSecret, this.now())
     if (!verdict.ok) {
-      throw new ApiError(verdict.code, verdict.code === 'quote_expired' ? 'the price quote has expired: ask for a new one' : 'the price quote is not valid', 'quote')
+      throw new ApiError(
+        verdict.code,
+        verdict.code === 'quote_expired'
+          ? 'the price quote has expired: ask for a new one'
+          : 'the price quote is not valid',
+        'quote',
+      )
     }
     const quote = verdict.quote
-    const orderId = `ord_${createHash('sha256').update(`cart:${accountId}:${idempotencyKey}`).digest('hex').slice(0, 32)}`
+    const digest = createHash('sha256').update(`cart:${accountId}:${idempotencyKey}`).digest('hex')
+    const orderId = `ord_${digest.slice(0, 32)}`
     const shopper = await shopperOfAccount(accountId)
     const replay = await this.replay(orderId, shopper)
     if (replay) return replay
     const cart = await this.store.ofAccount(accountId)
-    if (quote.acc !== accountId || quote.cart !== cart.id) throw new ApiError('quote_invalid', 'this quote is for another cart', 'quote')
+    if (quote.acc !== accountId || quote.cart !== cart.id)
+      throw new ApiError('quote_invalid', 'this quote is for another cart', 'quote')
     const now = await this.store.lines(cart.id)
-    const same = now.length === quote.lines.length && quote.lines.every((q, i) => now[i]?.sku === q.sku && now[i]?.quantity === q.quantity)
+    const same =
+      now.length === quote.lines.length &&
+      quote.lines.every((q, i) => now[i]?.sku === q.sku && now[i]?.quantity === q.quantity)
     if (!same) throw new ApiError('quote_invalid', 'the cart changed since this quote: ask for a new one', 'quote')
     const items = new Map((await this.options.catalog.cartItems(quote.lines.map((l) => l.sku))).map((i) => [i.sku, i]))
     for (const line of quote.lines) {
@@ -225,7 +270,12 @@ export class Carts {
   private async replay(orderId: string, shopper: string): Promise<CheckoutCartResponse | null> {
     const existing = await this.store.existingOrder(orderId)
     if (!existing) return null
-    if (existing.shopper !== shopper) throw new ApiError('idempotency_key_conflict', 'this Idempotency-Key was used for another order', 'idempotency-key')
+    if (existing.shopper !== shopper)
+      throw new ApiError(
+        'idempotency_key_conflict',
+        'this Idempotency-Key was used for another order',
+        'idempotency-key',
+      )
     return { orderId, status: 'pending', totalCents: Number(existing.amount_cents) }
   }
 
@@ -234,7 +284,12 @@ export class Carts {
     const known = this.running.get(input.orderId)
     if (known) return known
     const run = runSaga(cartCheckoutWorkflow, this.options.sagas, input.orderId, input, this.deps)
-      .catch((err) => this.options.logger.warn({ orderId: input.orderId, err: (err as Error).message }, 'cart checkout stopped; the sweep resumes it'))
+      .catch((err) =>
+        this.options.logger.warn(
+          { orderId: input.orderId, err: (err as Error).message },
+          'cart checkout stopped; the sweep resumes it',
+        ),
+      )
       .finally(() => this.running.delete(input.orderId))
     this.running.set(input.orderId, run)
     return run
@@ -246,7 +301,10 @@ export class Carts {
   }
 
   private async release(orderId: string, failure: string): Promise<void> {
-    await this.options.catalog.withStockReturned(async (client) => ({ lines: await this.store.release(client, orderId, failure), result: null }))
+    await this.options.catalog.withStockReturned(async (client) => ({
+      lines: await this.store.release(client, orderId, failure),
+      result: null,
+    }))
   }
 
   /**

@@ -9,7 +9,15 @@ import { accountSnapshot } from '../account/fixtures.ts'
 import { PasswordHasher } from '../account/passwords.ts'
 import type { Core } from '../core.ts'
 
-export const CART_TABLES = ['carts', 'cart_lines', 'orders', 'order_lines', 'cart_reservations', 'payments', 'sagas'] as const
+export const CART_TABLES = [
+  'carts',
+  'cart_lines',
+  'orders',
+  'order_lines',
+  'cart_reservations',
+  'payments',
+  'sagas',
+] as const
 
 /** Cart, order and account tables, and the catalog's variants (stock). */
 export async function cartSnapshot(core: Core): Promise<Record<string, unknown>> {
@@ -67,7 +75,14 @@ export async function checkoutCrowd(core: Core, options: CrowdOptions): Promise<
         await core.carts.store.setLine(cart.id, sku, 1, 50)
         const quote = await core.carts.quote(account!.id)
         const now = Math.floor(Date.now() / 1000)
-        const claims = { iss: ACCESS_TOKEN_ISSUER, sub: account!.id, role: 'customer' as const, sid: 'fam_crowd', iat: now, exp: now + 600 }
+        const claims = {
+          iss: ACCESS_TOKEN_ISSUER,
+          sub: account!.id,
+          role: 'customer' as const,
+          sid: 'fam_crowd',
+          iat: now,
+          exp: now + 600,
+        }
         return { token: await signAccessToken(claims, core.config.ACCESS_TOKEN_KEY), quote: quote.quote }
       }),
     )
@@ -101,12 +116,20 @@ export async function checkoutCrowd(core: Core, options: CrowdOptions): Promise<
         calls++
         const res = await core.app.request('/v1/cart/checkout', {
           method: 'POST',
-          headers: { authorization: `Bearer ${person.token}`, 'content-type': 'application/json', 'idempotency-key': `crowd-${run}-${i}` },
-          body: JSON.stringify({ quote: person.quote, ...(options.paymentMethod ? { paymentMethod: options.paymentMethod } : {}) }),
+          headers: {
+            authorization: `Bearer ${person.token}`,
+            'content-type': 'application/json',
+            'idempotency-key': `crowd-${run}-${i}`,
+          },
+          body: JSON.stringify({
+            quote: person.quote,
+            ...(options.paymentMethod ? { paymentMethod: options.paymentMethod } : {}),
+          }),
         })
         if (res.status === 202) return
         const body = (await res.json()) as { error?: { code: string } }
-        if (res.status !== 409 || body.error?.code !== 'insufficient_stock') throw new Error(`checkout: ${res.status} ${JSON.stringify(body)}`)
+        if (res.status !== 409 || body.error?.code !== 'insufficient_stock')
+          throw new Error(`checkout: ${res.status} ${JSON.stringify(body)}`)
         // Wait for a unit to come back (a declined payment), or for the sale of every unit to be final.
         for (;;) {
           const seen = await nextState()
@@ -121,7 +144,13 @@ export async function checkoutCrowd(core: Core, options: CrowdOptions): Promise<
   polling = false
   await poller
 
-  const { rows } = await core.db.query<{ confirmed: number; failed: number; units: number; left: number; stock: number }>(
+  const { rows } = await core.db.query<{
+    confirmed: number
+    failed: number
+    units: number
+    left: number
+    stock: number
+  }>(
     `SELECT count(*) FILTER (WHERE o.status = 'CONFIRMED')::int AS confirmed,
             count(*) FILTER (WHERE o.status = 'FAILED')::int AS failed,
             coalesce(sum(l.quantity) FILTER (WHERE o.status = 'CONFIRMED'), 0)::int AS units,

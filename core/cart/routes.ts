@@ -42,15 +42,25 @@ function skuParam(c: Context): string {
 function cartHeader(c: Context): string | undefined {
   const value = c.req.header(HEADER_CART)
   if (value === undefined) return undefined
-  if (!CartId.safeParse(value).success) throw new ApiError('invalid_body', `${HEADER_CART} must look like cart_ followed by 32 hex chars`, HEADER_CART)
+  if (!CartId.safeParse(value).success)
+    throw new ApiError('invalid_body', `${HEADER_CART} must look like cart_ followed by 32 hex chars`, HEADER_CART)
   return value
 }
 
 function idempotencyKeyOf(c: Context): string {
   const key = c.req.header(HEADER_IDEMPOTENCY_KEY)
-  if (!key) throw new ApiError('missing_idempotency_key', 'send an Idempotency-Key header, the same on every retry', 'idempotency-key')
+  if (!key)
+    throw new ApiError(
+      'missing_idempotency_key',
+      'send an Idempotency-Key header, the same on every retry',
+      'idempotency-key',
+    )
   if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
-    throw new ApiError('invalid_idempotency_key', 'Idempotency-Key must be 8-255 chars of A-Z, a-z, 0-9 and _ . : -', 'idempotency-key')
+    throw new ApiError(
+      'invalid_idempotency_key',
+      'Idempotency-Key must be 8-255 chars of A-Z, a-z, 0-9 and _ . : -',
+      'idempotency-key',
+    )
   }
   return key
 }

@@ -688,7 +688,8 @@ export class CatalogStore {
   private async flipInStock(client: pg.PoolClient, productIds: number[], write: CatalogWrite): Promise<void> {
     if (!productIds.length) return
     const { rows } = await client.query<{ id: number; category_id: number }>(
-      `UPDATE catalog_products p SET in_stock = s.any_stock, content_hash = '', version = version + 1, updated_at = now()
+      `UPDATE catalog_products p
+          SET in_stock = s.any_stock, content_hash = '', version = version + 1, updated_at = now()
          FROM (SELECT product_id, bool_or(stock > 0) AS any_stock FROM catalog_variants
                 WHERE product_id = ANY($1) AND archived_at IS NULL GROUP BY product_id) s
         WHERE p.id = s.product_id AND p.in_stock IS DISTINCT FROM s.any_stock
@@ -699,7 +700,10 @@ export class CatalogStore {
     const tree = await CategoryTree.load(client)
     for (const row of rows) for (const c of tree.path(row.category_id)) write.tags.add(CATALOG_TAGS.category(c.slug))
     write.tags.add(CATALOG_TAGS.search)
-    write.queued += await this.enqueue(client, rows.map((r) => r.id))
+    write.queued += await this.enqueue(
+      client,
+      rows.map((r) => r.id),
+    )
   }
 
   /**
@@ -718,7 +722,8 @@ export class CatalogStore {
       active: boolean
       drop_sale_id: string | null
     }>(
-      `SELECT v.sku, p.name, p.slug, v.attributes, coalesce(v.sale_price_cents, v.list_price_cents) AS price, v.currency,
+      `SELECT v.sku, p.name, p.slug, v.attributes, coalesce(v.sale_price_cents, v.list_price_cents) AS price,
+              v.currency,
               v.stock, (v.archived_at IS NULL AND p.status = 'active') AS active,
               (SELECT s.id FROM sales s WHERE s.variant_id = v.id OR s.sku = v.sku ORDER BY s.starts_at DESC LIMIT 1)
                 AS drop_sale_id

@@ -73,11 +73,18 @@ export class Orders {
   }
 
   private async lines(orderId: string): Promise<NonNullable<Order['lines']>> {
-    const { rows } = await this.db.query<{ sku: string; name: string; quantity: number; unit_price_cents: string; currency: string }>(
+    type LineRow = { sku: string; name: string; quantity: number; unit_price_cents: string; currency: string }
+    const { rows } = await this.db.query<LineRow>(
       'SELECT sku, name, quantity, unit_price_cents, currency FROM order_lines WHERE order_id = $1 ORDER BY sku',
       [orderId],
     )
-    return rows.map((r) => ({ sku: r.sku, name: r.name, quantity: r.quantity, unitPriceCents: Number(r.unit_price_cents), currency: r.currency }))
+    return rows.map((r) => ({
+      sku: r.sku,
+      name: r.name,
+      quantity: r.quantity,
+      unitPriceCents: Number(r.unit_price_cents),
+      currency: r.currency,
+    }))
   }
 
   /** The order, if it belongs to `shopper`; otherwise null (never tell one shopper about another's order). */

@@ -143,7 +143,8 @@ export class SagaStore {
     )
     // Two runs starting at once (a stalled job re-run): the loser's statement waited for the winner's insert,
     // but its snapshot predates it and sees no row. A new statement sees the winner's.
-    const row = rows[0] ?? (await db.query('SELECT id, status, completed_steps, failure FROM sagas WHERE id = $1', [id])).rows[0]
+    const again = () => db.query('SELECT id, status, completed_steps, failure FROM sagas WHERE id = $1', [id])
+    const row = rows[0] ?? (await again()).rows[0]
     if (!row) throw new Error(`saga ${id} could not be started or read`)
     return recordOf(row)
   }

@@ -36,16 +36,28 @@ const admin = (path: string, method = 'GET', body?: unknown) => call(path, { met
 
 async function openSale(tokens: number, overrides: Parameters<typeof roomConfig>[2] = {}) {
   const saleId = uniqueSaleId('acct')
-  expect((await admin(`/admin/sales/${saleId}/room`, 'PUT', roomConfig(saleId, Date.now() - 10_000, overrides))).status).toBe(200)
-  if (tokens) expect((await admin(`/admin/sales/${saleId}/tokens`, 'POST', { tokens: await mintTokens(saleId, tokens) })).status).toBe(200)
+  expect(
+    (await admin(`/admin/sales/${saleId}/room`, 'PUT', roomConfig(saleId, Date.now() - 10_000, overrides))).status,
+  ).toBe(200)
+  if (tokens)
+    expect(
+      (await admin(`/admin/sales/${saleId}/tokens`, 'POST', { tokens: await mintTokens(saleId, tokens) })).status,
+    ).toBe(200)
   return saleId
 }
 
-const accountId = () => `acc_${[...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('')}`
+const accountId = () =>
+  `acc_${[...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('')}`
 
-async function accessToken(sub: string, { key = DEV_ACCESS_TOKEN_KEY, ageS = 0, vat }: { key?: string; ageS?: number; vat?: number } = {}) {
+async function accessToken(
+  sub: string,
+  { key = DEV_ACCESS_TOKEN_KEY, ageS = 0, vat }: { key?: string; ageS?: number; vat?: number } = {},
+) {
   const iat = Math.floor(Date.now() / 1000) - ageS
-  return signAccessToken({ iss: ACCESS_TOKEN_ISSUER, sub, role: 'customer', sid: 'fam_test', iat, exp: iat + 600, ...(vat ? { vat } : {}) }, key)
+  return signAccessToken(
+    { iss: ACCESS_TOKEN_ISSUER, sub, role: 'customer', sid: 'fam_test', iat, exp: iat + 600, ...(vat ? { vat } : {}) },
+    key,
+  )
 }
 
 const join = (saleId: string, session: string, token?: string) =>
@@ -91,7 +103,10 @@ describe('when one account joins a sale from two sessions', () => {
     const status = (await join(saleId, phone!.session, token)).json as RoomStatus
     const calls = mockCore((req) =>
       req.headers.get('x-floodgate-replay-only') === null
-        ? Response.json({ orderId: `ord_${'b'.repeat(32)}`, saleId, status: 'pending', replayed: false }, { status: 202 })
+        ? Response.json(
+            { orderId: `ord_${'b'.repeat(32)}`, saleId, status: 'pending', replayed: false },
+            { status: 202 },
+          )
         : Response.json({ error: { code: 'order_not_found', message: 'none' } }, { status: 404 }),
     )
     const redeem = (session: string, key: string) =>
@@ -114,7 +129,9 @@ describe('when one account joins a sale from two sessions', () => {
     // One shopper (the account), one allowance: the other device's Pay in the same second is refused.
     expect(fromLaptop.status).toBe(429)
     expect(calls[0]!.headers.get('authorization')).toBe(`Bearer ${token}`)
-    const receipt = JSON.parse(atob(calls[0]!.headers.get('x-floodgate-edge-receipt')!.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/')))
+    const receipt = JSON.parse(
+      atob(calls[0]!.headers.get('x-floodgate-edge-receipt')!.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/')),
+    )
     expect(receipt.sub).toBe(await shopperOfAccount(account))
   })
 })
@@ -137,7 +154,11 @@ describe('when a sale states who may join', () => {
     const [a, b, c] = await makeShoppers(3)
 
     const unverified = await join(saleId, a!.session, await accessToken(accountId()))
-    const late = await join(saleId, b!.session, await accessToken(accountId(), { vat: Math.floor(Date.now() / 1000) + 5 }))
+    const late = await join(
+      saleId,
+      b!.session,
+      await accessToken(accountId(), { vat: Math.floor(Date.now() / 1000) + 5 }),
+    )
     const early = await join(saleId, c!.session, await accessToken(accountId(), { vat: before }))
 
     expect(unverified.json.error?.code).toBe('verification_required')
@@ -148,7 +169,7 @@ describe('when a sale states who may join', () => {
 })
 
 describe('when an access token is bad', () => {
-  it('should refuse forged, expired and malformed tokens with a 401 naming where it came from, and change nothing', async () => {
+  it('should refuse forged, expired and malformed tokens with a 401 naming where, changing nothing', async () => {
     const saleId = await openSale(0)
     const [me] = await makeShoppers(1)
     const cases = [
@@ -158,7 +179,11 @@ describe('when an access token is bad', () => {
     ] as const
     for (const [token, code, field] of cases) {
       const r = await join(saleId, me!.session, token)
-      expect({ status: r.status, code: r.json.error.code, field: r.json.error.field }).toEqual({ status: 401, code, field })
+      expect({ status: r.status, code: r.json.error.code, field: r.json.error.field }).toEqual({
+        status: 401,
+        code,
+        field,
+      })
     }
     const cookie = await call(`/api/sales/${saleId}/join`, {
       method: 'POST',
@@ -170,12 +195,21 @@ describe('when an access token is bad', () => {
 })
 
 describe('when accounts and carts are called through the edge', () => {
-  it("should pass the call to core's /v1 as it is, with the client's address hashed and bound into the receipt", async () => {
-    const calls = mockCore(() => Response.json({ error: { code: 'rate_limited', message: 'slow down' } }, { status: 429, headers: { 'retry-after': '7' } }))
+  it("should pass the call to core's /v1 as it is, the client's address hashed into the receipt", async () => {
+    const calls = mockCore(() =>
+      Response.json(
+        { error: { code: 'rate_limited', message: 'slow down' } },
+        { status: 429, headers: { 'retry-after': '7' } },
+      ),
+    )
     const body = { email: 'ada@example.com', password: 'correct horse battery' }
     const res = await call('/api/auth/login?x=1', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'cf-connecting-ip': '203.0.113.9', 'x-floodgate-session': 'not-forwarded-000000' },
+      headers: {
+        'content-type': 'application/json',
+        'cf-connecting-ip': '203.0.113.9',
+        'x-floodgate-session': 'not-forwarded-000000',
+      },
       body,
     })
 
@@ -187,10 +221,16 @@ describe('when accounts and carts are called through the edge', () => {
     const client = calls[0]!.headers.get('x-floodgate-client')!
     expect(client).toMatch(/^[\w-]{22}$/)
     expect(calls[0]!.headers.get('x-floodgate-session')).toBeNull()
-    const receipt = JSON.parse(atob(calls[0]!.headers.get('x-floodgate-edge-receipt')!.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/')))
+    const receipt = JSON.parse(
+      atob(calls[0]!.headers.get('x-floodgate-edge-receipt')!.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/')),
+    )
     expect(receipt).toMatchObject({ req: 'POST /v1/auth/login', sub: client })
 
-    await call('/api/cart/lines/SKU-1', { method: 'PUT', headers: { 'cf-connecting-ip': '198.51.100.4', 'x-floodgate-cart': 'cart_x' }, body: { quantity: 1 } })
+    await call('/api/cart/lines/SKU-1', {
+      method: 'PUT',
+      headers: { 'cf-connecting-ip': '198.51.100.4', 'x-floodgate-cart': 'cart_x' },
+      body: { quantity: 1 },
+    })
     expect(new URL(calls[1]!.url).pathname).toBe('/v1/cart/lines/SKU-1')
     expect(calls[1]!.headers.get('x-floodgate-cart')).toBe('cart_x')
     expect(calls[1]!.headers.get('x-floodgate-client')).not.toBe(client)

@@ -53,18 +53,20 @@ function presented(c: Context): { token: string; field: string } | null {
  * ```
  */
 export const accountIdentity = () =>
-  createMiddleware<{ Bindings: Env; Variables: AccountIdentityVariables & { shopper: string } }>(async function accountIdentity(c, next) {
-    const given = presented(c)
-    if (!given) {
-      c.set('account', null)
-      return next()
-    }
-    const verified = await verifyAccessToken(given.token, c.env.ACCESS_TOKEN_PUBLIC_KEY, Date.now())
-    if (!verified.ok) throw apiError(verified.code, `the access token is not valid (${verified.code})`, given.field)
-    c.set('account', verified.claims)
-    c.set('shopper', await shopperOf(verified.claims.sub))
-    await next()
-  })
+  createMiddleware<{ Bindings: Env; Variables: AccountIdentityVariables & { shopper: string } }>(
+    async function accountIdentity(c, next) {
+      const given = presented(c)
+      if (!given) {
+        c.set('account', null)
+        return next()
+      }
+      const verified = await verifyAccessToken(given.token, c.env.ACCESS_TOKEN_PUBLIC_KEY, Date.now())
+      if (!verified.ok) throw apiError(verified.code, `the access token is not valid (${verified.code})`, given.field)
+      c.set('account', verified.claims)
+      c.set('shopper', await shopperOf(verified.claims.sub))
+      await next()
+    },
+  )
 
 /**
  * Whether this shopper may take a place under the sale's join policy: 401 `sign_in_required` for a signed-out
@@ -77,9 +79,14 @@ export function checkJoinPolicy(
   openedAt: number | null | undefined,
 ): void {
   if (!policy || policy === 'anonymous') return
-  if (!account) throw apiError('sign_in_required', 'this sale is for signed-in accounts: log in and join again', 'authorization')
+  if (!account)
+    throw apiError('sign_in_required', 'this sale is for signed-in accounts: log in and join again', 'authorization')
   if (policy === 'verified' && (account.vat === undefined || openedAt == null || account.vat * 1000 >= openedAt)) {
-    throw apiError('verification_required', 'this sale is for accounts verified before its pre-queue opened', 'authorization')
+    throw apiError(
+      'verification_required',
+      'this sale is for accounts verified before its pre-queue opened',
+      'authorization',
+    )
   }
 }
 

@@ -17,11 +17,15 @@ const SCRIPT = `
   const $ = (id) => document.getElementById(id);
   const store = sessionStorage;
   const say = (text, error) => { $('status').textContent = text; $('status').className = error ? 'error' : ''; };
+  const hex = (n) =>
+    Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join('');
   const session = store.getItem('fg-session') || (() => {
-    const id = Array.from(crypto.getRandomValues(new Uint8Array(18)), (b) => b.toString(16).padStart(2, '0')).join('');
-    store.setItem('fg-session', id); return id;
+    const id = hex(18);
+    store.setItem('fg-session', id);
+    return id;
   })();
-  const money = (cents, currency) => new Intl.NumberFormat('en-US', { style: 'currency', currency: currency || 'USD' }).format(cents / 100);
+  const money = (cents, currency) =>
+    new Intl.NumberFormat('en-US', { style: 'currency', currency: currency || 'USD' }).format(cents / 100);
   async function api(method, path, body, extra) {
     const headers = Object.assign({ 'x-floodgate-session': session }, extra || {});
     const token = store.getItem('fg-access');
@@ -38,7 +42,8 @@ const SCRIPT = `
     for (const line of cart.lines) {
       const row = document.createElement('tr');
       row.dataset.sku = line.sku;
-      for (const text of [line.name || line.sku, String(line.quantity), line.unitPriceCents === null ? '-' : money(line.unitPriceCents, line.currency), line.state]) {
+      const price = line.unitPriceCents === null ? '-' : money(line.unitPriceCents, line.currency);
+      for (const text of [line.name || line.sku, String(line.quantity), price, line.state]) {
         const cell = document.createElement('td'); cell.textContent = text; row.appendChild(cell);
       }
       $('lines').appendChild(row);
@@ -53,7 +58,9 @@ const SCRIPT = `
     $('logout').hidden = !account;
   }
   async function refreshCart() {
-    if (!store.getItem('fg-access') && !store.getItem('fg-cart')) return showCart({ lines: [], subtotalCents: 0, currency: 'USD' });
+    if (!store.getItem('fg-access') && !store.getItem('fg-cart')) {
+      return showCart({ lines: [], subtotalCents: 0, currency: 'USD' });
+    }
     showCart(await api('GET', '/api/cart'));
   }
   const guard = (work) => async (event) => {
@@ -61,26 +68,38 @@ const SCRIPT = `
     try { await work(); } catch (error) { say(error.message, true); }
   };
   $('signup').addEventListener('submit', guard(async () => {
-    const auth = await api('POST', '/api/auth/register', { email: $('signup-email').value, password: $('signup-password').value });
+    const body = { email: $('signup-email').value, password: $('signup-password').value };
+    const auth = await api('POST', '/api/auth/register', body);
     // A new account signs in with the form below, so that the guest cart merges into it.
     await api('POST', '/api/auth/logout', { refreshToken: auth.refreshToken });
     say('Account created for ' + auth.account.email + ': sign in to use it');
     document.body.dataset.registered = 'yes';
   }));
   $('add').addEventListener('submit', guard(async () => {
-    if (!store.getItem('fg-access') && !store.getItem('fg-cart')) store.setItem('fg-cart', (await api('POST', '/api/cart')).cartId);
+    if (!store.getItem('fg-access') && !store.getItem('fg-cart')) {
+      store.setItem('fg-cart', (await api('POST', '/api/cart')).cartId);
+    }
     const sku = $('add-sku').value;
-    showCart(await api('PUT', '/api/cart/lines/' + encodeURIComponent(sku), { quantity: Number($('add-quantity').value) }));
+    const quantity = Number($('add-quantity').value);
+    showCart(await api('PUT', '/api/cart/lines/' + encodeURIComponent(sku), { quantity }));
     say('Added ' + sku);
   }));
   $('login').addEventListener('submit', guard(async () => {
     const cartId = store.getItem('fg-cart');
-    const auth = await api('POST', '/api/auth/login', Object.assign({ email: $('login-email').value, password: $('login-password').value }, cartId ? { cartId } : {}));
+    const body = { email: $('login-email').value, password: $('login-password').value };
+    if (cartId) body.cartId = cartId;
+    const auth = await api('POST', '/api/auth/login', body);
     store.setItem('fg-access', auth.accessToken);
     store.setItem('fg-refresh', auth.refreshToken);
     store.removeItem('fg-cart');
     showWho(auth.account);
-    if (auth.cart) { showCart(auth.cart); say('Signed in: your guest cart was merged'); } else { await refreshCart(); say('Signed in'); }
+    if (auth.cart) {
+      showCart(auth.cart);
+      say('Signed in: your guest cart was merged');
+    } else {
+      await refreshCart();
+      say('Signed in');
+    }
   }));
   $('logout').addEventListener('click', guard(async () => {
     await api('POST', '/api/auth/logout', { refreshToken: store.getItem('fg-refresh') });
@@ -90,7 +109,7 @@ const SCRIPT = `
   $('checkout').addEventListener('click', guard(async () => {
     const quote = await api('POST', '/api/cart/quote');
     say('Paying ' + money(quote.totalCents, quote.currency) + '…');
-    const key = 'web-' + Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+    const key = 'web-' + hex(12);
     const placed = await api('POST', '/api/cart/checkout', { quote: quote.quote }, { 'idempotency-key': key });
     $('order').dataset.orderId = placed.orderId;
     let order;
@@ -107,7 +126,8 @@ const SCRIPT = `
       item.textContent = line.quantity + ' × ' + line.name + ' at ' + money(line.unitPriceCents, line.currency);
       $('order-lines').appendChild(item);
     }
-    say(order.status === 'confirmed' ? 'Thank you: order confirmed' : 'Order ' + order.status, order.status !== 'confirmed');
+    const confirmed = order.status === 'confirmed';
+    say(confirmed ? 'Thank you: order confirmed' : 'Order ' + order.status, !confirmed);
     await refreshCart();
   }));
   showWho(null);
@@ -155,7 +175,8 @@ const HTML = `<!doctype html>
 <form id="add"><label>SKU<input id="add-sku" required></label>
 <label>Quantity<input id="add-quantity" type="number" min="1" max="10" value="1" required></label>
 <button type="submit">Add to cart</button></form>
-<table><thead><tr><th>Item</th><th>Qty</th><th>Price</th><th>Availability</th></tr></thead><tbody id="lines"></tbody></table>
+<table><thead><tr><th>Item</th><th>Qty</th><th>Price</th><th>Availability</th></tr></thead>
+<tbody id="lines"></tbody></table>
 <p>Subtotal: <strong id="subtotal"></strong></p>
 <button id="checkout" type="button" disabled>Check out</button></section>
 <section id="order" hidden><h2 id="order-title"></h2><ul id="order-lines"></ul></section>

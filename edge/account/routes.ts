@@ -27,7 +27,8 @@ async function forward(c: Context<AppEnv>): Promise<Response> {
   }
   const method = c.req.method
   const body = method === 'GET' || method === 'HEAD' ? undefined : await c.req.text()
-  if (body !== undefined && body.length > MAX_FORWARD_BYTES) throw apiError('body_too_large', `body is larger than ${MAX_FORWARD_BYTES} bytes`)
+  if (body !== undefined && body.length > MAX_FORWARD_BYTES)
+    throw apiError('body_too_large', `body is larger than ${MAX_FORWARD_BYTES} bytes`)
   const url = new URL(c.req.url)
   const path = `/v1${url.pathname.slice('/api'.length)}`
   const client = await clientKey(c)

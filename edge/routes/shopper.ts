@@ -285,7 +285,9 @@ export const shopperRoutes = new Hono<AppEnv>()
     return c.json({ ...placed.status, session: c.var.session, ticket } satisfies RoomStatus)
   })
   /** Where the shopper stands. With a ticket: answered at the edge until the frontier reaches it. */
-  .get('/sales/:saleId/status', saleParams, session(), accountIdentity(), (c) => statusResponse(c, c.req.param('saleId')))
+  .get('/sales/:saleId/status', saleParams, session(), accountIdentity(), (c) =>
+    statusResponse(c, c.req.param('saleId')),
+  )
   .post(
     '/sales/:saleId/redeem',
     // The moment the edge received the shopper's Pay: core judges the grant's expiry at this time.

@@ -22,7 +22,9 @@ export async function books(db: pg.Pool, fake: FakeStripe, saleId: string): Prom
   const charged = new Map<string, number>()
   // Every order the gateway heard of, the sale's and any other (cart orders beside the drop).
   const intents = [...fake.intents.values()]
-  const paid = await db.query<{ id: string; status: string }>('SELECT id, status FROM orders WHERE id = ANY($1)', [intents.map((i) => i.orderId)])
+  const paid = await db.query<{ id: string; status: string }>('SELECT id, status FROM orders WHERE id = ANY($1)', [
+    intents.map((i) => i.orderId),
+  ])
   const statusOf = new Map(paid.rows.map((r) => [r.id, r.status]))
   for (const intent of intents) {
     if (intent.captures > 1) doubleCharges += intent.captures - 1

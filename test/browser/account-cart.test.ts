@@ -16,7 +16,8 @@ import { startLocalStack, type LocalStack } from '../../scripts/local-stack.ts'
 const CHROMIUM = '/usr/bin/chromium'
 const SHOTS = fileURLToPath(new URL('../../test-results/browser/', import.meta.url))
 const available = existsSync(CHROMIUM)
-if (!available && !process.env.CI) console.warn(`test/browser: ${CHROMIUM} is missing, skipping the account browser test`)
+if (!available && !process.env.CI)
+  console.warn(`test/browser: ${CHROMIUM} is missing, skipping the account browser test`)
 const suite = available || process.env.CI ? describe : describe.skip
 
 let stack: LocalStack
@@ -29,7 +30,14 @@ suite('accounts and the cart in headless Chromium', () => {
     await importLines(stack.core, FIXTURE)
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+      ],
     })
   }, 180_000)
   afterAll(async () => {
@@ -58,7 +66,10 @@ suite('accounts and the cart in headless Chromium', () => {
     expect(await page.locator('#status').innerText()).toContain(`Account created for ${email}`)
     await shot(page, '1-signed-up')
 
-    for (const [sku, quantity] of [['BRULEE-TORCH', '2'], ['SONIX-BLK', '1']] as const) {
+    for (const [sku, quantity] of [
+      ['BRULEE-TORCH', '2'],
+      ['SONIX-BLK', '1'],
+    ] as const) {
       await page.fill('#add-sku', sku)
       await page.fill('#add-quantity', quantity)
       await page.click('#add button[type="submit"]')

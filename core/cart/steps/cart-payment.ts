@@ -12,7 +12,8 @@ export const authorizeCartPaymentStep = defineStep(
   authorizePaymentStepId,
   async (input: CartCheckoutInput, ctx: { deps: CartCheckoutDeps; results: Record<string, unknown> }) =>
     authorizePaymentStep.invoke(asPayment(input), ctx),
-  async (undo: unknown, deps: CartCheckoutDeps, failure: string) => authorizePaymentStep.compensate?.(undo, deps, failure),
+  async (undo: unknown, deps: CartCheckoutDeps, failure: string) =>
+    authorizePaymentStep.compensate?.(undo, deps, failure),
 )
 
 /** Charges the authorized amount once; forward-only (after the pivot). */

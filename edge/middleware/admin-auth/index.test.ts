@@ -58,12 +58,15 @@ describe("when an account's access token is sent", () => {
   const withKey = { ...bindings, ACCESS_TOKEN_PUBLIC_KEY: publicKeyOf(key) } as Env
   const tokenOf = async (role: 'operator' | 'customer', signer = key) => {
     const iat = Math.floor(Date.now() / 1000)
-    return signAccessToken({ iss: ACCESS_TOKEN_ISSUER, sub: `acc_${'c'.repeat(32)}`, role, sid: 'fam_x', iat, exp: iat + 600 }, signer)
+    const sub = `acc_${'c'.repeat(32)}`
+    return signAccessToken({ iss: ACCESS_TOKEN_ISSUER, sub, role, sid: 'fam_x', iat, exp: iat + 600 }, signer)
   }
 
+  const asBearer = async (token: Promise<string>) => ({ headers: { authorization: `Bearer ${await token}` } })
+
   it("should let an operator's token through and refuse a customer's with 403", async () => {
-    const operator = await appWith().request('/x', { headers: { authorization: `Bearer ${await tokenOf('operator')}` } }, withKey)
-    const customer = await appWith().request('/x', { headers: { authorization: `Bearer ${await tokenOf('customer')}` } }, withKey)
+    const operator = await appWith().request('/x', await asBearer(tokenOf('operator')), withKey)
+    const customer = await appWith().request('/x', await asBearer(tokenOf('customer')), withKey)
 
     expect(operator.status).toBe(200)
     expect(customer.status).toBe(403)
@@ -78,8 +81,8 @@ describe("when an account's access token is sent", () => {
       y: 'sHBqtTUF_GSzsHNpEpmNyQMylH2rhbs7At6PtDHRkSI',
       d: 'xU40KuWc6wLaa2LDdxazxNRhJwMQtWPBQqcZedK7Oos',
     })
-    const forged = await appWith().request('/x', { headers: { authorization: `Bearer ${await tokenOf('operator', other)}` } }, withKey)
-    const closed = await appWith({ operators: false }).request('/x', { headers: { authorization: `Bearer ${await tokenOf('operator')}` } }, withKey)
+    const forged = await appWith().request('/x', await asBearer(tokenOf('operator', other)), withKey)
+    const closed = await appWith({ operators: false }).request('/x', await asBearer(tokenOf('operator')), withKey)
 
     expect(forged.status).toBe(401)
     expect(await forged.json()).toMatchObject({ error: { code: 'access_token_bad_signature' } })

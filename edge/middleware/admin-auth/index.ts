@@ -61,8 +61,12 @@ export const adminAuth = ({
     const given = header.slice(PREFIX.length).trim()
     if (operators && looksLikeJwt(given)) {
       const verified = await verifyAccessToken(given, c.env.ACCESS_TOKEN_PUBLIC_KEY, Date.now())
-      if (!verified.ok) throw apiError(verified.code, `access token refused (${verified.code})`, 'authorization', challenge)
-      if (verified.claims.role !== 'operator') throw apiError('forbidden', 'this needs an operator account', 'authorization')
+      if (!verified.ok) {
+        throw apiError(verified.code, `access token refused (${verified.code})`, 'authorization', challenge)
+      }
+      if (verified.claims.role !== 'operator') {
+        throw apiError('forbidden', 'this needs an operator account', 'authorization')
+      }
       return next()
     }
     if (!expected || !(await sameSecret(given, expected))) {

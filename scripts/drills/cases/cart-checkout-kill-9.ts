@@ -31,12 +31,23 @@ async function checkout(ctx: DrillContext, s: Shopper): Promise<void> {
 }
 
 async function cartBooks(ctx: DrillContext) {
-  const { rows } = await ctx.db.query<{ stock: number; sold: number; held: number; running: number; confirmed: number; uncaptured: number; open: number; lines: number; ordered: number }>(
+  const { rows } = await ctx.db.query<{
+    stock: number
+    sold: number
+    held: number
+    running: number
+    confirmed: number
+    uncaptured: number
+    open: number
+    lines: number
+    ordered: number
+  }>(
     `SELECT (SELECT stock FROM catalog_variants WHERE sku = $1) AS stock,
             (SELECT coalesce(sum(quantity), 0)::int FROM order_lines l JOIN cart_reservations r USING (order_id)
               WHERE r.status = 'sold' AND l.sku = $1) AS sold,
             (SELECT count(*)::int FROM cart_reservations WHERE status = 'held') AS held,
-            (SELECT count(*)::int FROM sagas WHERE kind = 'cart-checkout' AND status IN ('RUNNING', 'COMPENSATING')) AS running,
+            (SELECT count(*)::int FROM sagas
+              WHERE kind = 'cart-checkout' AND status IN ('RUNNING', 'COMPENSATING')) AS running,
             (SELECT count(*)::int FROM orders WHERE kind = 'cart' AND status = 'CONFIRMED') AS confirmed,
             (SELECT count(*)::int FROM orders o LEFT JOIN payments p ON p.order_id = o.id
               WHERE o.kind = 'cart' AND o.status = 'CONFIRMED' AND p.status IS DISTINCT FROM 'CAPTURED') AS uncaptured,
@@ -64,7 +75,12 @@ export const drill: Drill = {
     const imported = await http(`${ctx.apiUrl}/admin/catalog/import`, {
       method: 'POST',
       headers: adminHeaders,
-      body: JSON.stringify({ items: [{ line: 1, item: category }, { line: 2, item }] }),
+      body: JSON.stringify({
+        items: [
+          { line: 1, item: category },
+          { line: 2, item },
+        ],
+      }),
     })
     if (imported?.status !== 200) throw new Error(`catalog import: ${JSON.stringify(imported)}`)
     shoppers.length = 0
@@ -111,12 +127,18 @@ export const drill: Drill = {
       books = await cartBooks(ctx)
     }
     const problems: string[] = []
-    if (books.held > 0 || books.running > 0) problems.push(`${books.held} reservations held, ${books.running} cart sagas running`)
-    if (books.stock + books.sold !== STOCK) problems.push(`units lost: ${books.stock} in stock + ${books.sold} sold != ${STOCK}`)
+    if (books.held > 0 || books.running > 0)
+      problems.push(`${books.held} reservations held, ${books.running} cart sagas running`)
+    if (books.stock + books.sold !== STOCK)
+      problems.push(`units lost: ${books.stock} in stock + ${books.sold} sold != ${STOCK}`)
     if (books.uncaptured > 0) problems.push(`${books.uncaptured} confirmed cart orders not captured`)
     if (books.open > 0) problems.push(`${books.open} failed cart orders keep an authorization`)
-    if (books.lines + books.ordered !== SHOPPERS) problems.push(`carts lost lines: ${books.lines} left + ${books.ordered} ordered != ${SHOPPERS}`)
-    ctx.notes.push(`cart: ${books.confirmed} confirmed of ${STOCK} units, ${books.ordered} orders, ${books.lines} carts still holding their line`)
+    if (books.lines + books.ordered !== SHOPPERS)
+      problems.push(`carts lost lines: ${books.lines} left + ${books.ordered} ordered != ${SHOPPERS}`)
+    ctx.notes.push(
+      `cart: ${books.confirmed} confirmed of ${STOCK} units, ${books.ordered} orders, ` +
+        `${books.lines} carts still holding their line`,
+    )
     if (problems.length) throw new Error(`cart checkout did not recover: ${problems.join('; ')}`)
   },
 }
