@@ -183,10 +183,10 @@ export const RoomConfig = z
     /** Places in line one client IP may hold (absent: no cap). Places of one IP share a shard. */
     maxPlacesPerIp: z.number().int().min(1).max(100_000).optional(),
     /**
-     * Who may join: `anonymous` (any session, default), `accounts` (signed in), or `verified` (accounts whose email
-     * was verified before the pre-queue opened, i.e. before the room was first configured).
+     * Who may join: `anonymous` (any session; also when absent), `accounts` (signed in), or `verified` (accounts
+     * whose email was verified before the pre-queue opened, i.e. before the room was first configured).
      */
-    joinPolicy: JoinPolicy.default('anonymous'),
+    joinPolicy: JoinPolicy.optional(),
   })
   .strict()
 export type RoomConfig = z.input<typeof RoomConfig>
