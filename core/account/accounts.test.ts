@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ACCESS_TOKEN_ISSUER, signAccessToken, signEdgeReceipt, verifyAccessToken } from '../../contracts/index.ts'
 import { startTestCore, type TestCore } from '../../test/support/core.ts'
 import { testRedis, uniqueName } from '../../test/support/services.ts'
@@ -78,6 +78,22 @@ describe('when a shopper logs in', () => {
     expectError(wrong, 401, 'invalid_credentials')
     expect(unknown.status).toBe(wrong.status)
     expect(unknown.json).toEqual(wrong.json)
+  })
+
+  it('should run one scrypt of the same cost for an unknown email as for a wrong password', async () => {
+    const mailbox = email()
+    await signUp(core, mailbox)
+    const verify = vi.spyOn(PasswordHasher.prototype, 'verify')
+    try {
+      await call(core, 'POST', '/v1/auth/login', { email: mailbox, password: 'not the password' })
+      await call(core, 'POST', '/v1/auth/login', { email: email(), password: 'not the password' })
+
+      expect(verify).toHaveBeenCalledTimes(2)
+      const costs = verify.mock.calls.map(([, stored]) => stored.split('$').slice(0, 4).join('$'))
+      expect(costs).toEqual(['scrypt$12$8$1', 'scrypt$12$8$1'])
+    } finally {
+      verify.mockRestore()
+    }
   })
 
   it('should log in with the email typed differently and answer a working access token', async () => {
