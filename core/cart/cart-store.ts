@@ -210,10 +210,13 @@ export class CartStore {
     })
   }
 
-  /** Sagas of `kind` still running or compensating, not moved for `staleMs` (their process stopped). */
+  /**
+   * Sagas of `kind` not finished and not moved for `staleMs`: their process stopped, or they were suspended
+   * waiting for the payment gateway (running one again asks the gateway again, with the same keys).
+   */
   async staleSagas(kind: string, staleMs: number, limit: number): Promise<Array<{ id: string; input: unknown }>> {
     const { rows } = await this.db.query<{ id: string; input: unknown }>(
-      `SELECT id, input FROM sagas WHERE kind = $1 AND status IN ('RUNNING', 'COMPENSATING')
+      `SELECT id, input FROM sagas WHERE kind = $1 AND status IN ('RUNNING', 'COMPENSATING', 'SUSPENDED')
           AND updated_at < now() - $2 * interval '1 millisecond' ORDER BY updated_at LIMIT $3`,
       [kind, staleMs, limit],
     )
