@@ -153,7 +153,6 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     payments: { callTries: config.PAYMENT_CALL_TRIES, maxTries: config.PAYMENT_MAX_TRIES, backoffMs: 200 },
   }
 
-  const storefront = await createStorefront({ config, db, redis, metrics, logger, engine: options.searchEngine })
   const accounts = new Accounts({
     store: new AccountStore(db),
     hasher: new PasswordHasher(config.SCRYPT_LOG_N),
@@ -165,6 +164,16 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     accessTokenKey: config.ACCESS_TOKEN_KEY,
     accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+  })
+  const operatorAuth = requireOperator(accounts, config.CORE_ADMIN_TOKEN)
+  const storefront = await createStorefront({
+    config,
+    db,
+    redis,
+    metrics,
+    logger,
+    engine: options.searchEngine,
+    adminAuth: operatorAuth,
   })
   const carts = new Carts({
     store: new CartStore(db),
@@ -238,7 +247,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     reconciler,
     stripeWebhook,
     accounts,
-    operatorAuth: requireOperator(accounts, config.CORE_ADMIN_TOKEN),
+    operatorAuth,
     routes: [
       ...storefront.routes,
       accountRoutes({
