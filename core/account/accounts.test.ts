@@ -410,7 +410,7 @@ describe('when operators manage accounts', () => {
     // Every operator API: the sales', the catalog's and the search's.
     expect((await call(core, 'GET', '/admin/sales', undefined, bearer(asOperator.json))).status).toBe(200)
     expect((await call(core, 'GET', '/admin/search/status', undefined, bearer(asOperator.json))).status).toBe(200)
-    const missing = await call(core, 'GET', '/admin/catalog/products/no-such-product', undefined, bearer(asOperator.json))
+    const missing = await call(core, 'GET', '/admin/catalog/products/nope', undefined, bearer(asOperator.json))
     expect(missing.json.error.code).toBe('product_not_found')
     expectError(await call(core, 'GET', '/admin/catalog/products/x', undefined, bearer(customer)), 403, 'forbidden')
 

@@ -81,7 +81,14 @@ export async function createStorefront(deps: {
       adminToken: config.CORE_ADMIN_TOKEN,
       adminAuth: deps.adminAuth,
     }),
-    searchRoutes({ engine, sync, catalog, metrics: searchMetrics, adminToken: config.CORE_ADMIN_TOKEN, adminAuth: deps.adminAuth }),
+    searchRoutes({
+      engine,
+      sync,
+      catalog,
+      metrics: searchMetrics,
+      adminToken: config.CORE_ADMIN_TOKEN,
+      adminAuth: deps.adminAuth,
+    }),
   ]
   let closing: Promise<void> | undefined
   const started = sync
