@@ -105,7 +105,13 @@ export function accountRoutes({ accounts, adminToken, internalToken, mergeCart }
     const body = await readJson(c, LoginRequest, MAX_ACCOUNT_BODY_BYTES)
     const auth = await accounts.login(body.email, body.password, await clientAddress(c, internalToken))
     if (!body.cartId || !mergeCart) return c.json(auth)
-    return c.json({ ...auth, cart: await mergeCart(auth.account.id, body.cartId) })
+    try {
+      return c.json({ ...auth, cart: await mergeCart(auth.account.id, body.cartId) })
+    } catch (error) {
+      // The login stands (its tokens are issued); a cart that cannot be merged is said, not fatal.
+      if (!(error instanceof ApiError)) throw error
+      return c.json({ ...auth, cart: null, cartError: { code: error.code, message: error.message, field: 'cartId' } })
+    }
   })
   app.post('/v1/auth/refresh', async (c) => {
     const { refreshToken } = await readJson(c, RefreshRequest, MAX_ACCOUNT_BODY_BYTES)
