@@ -17,6 +17,8 @@ import { openEnvelope, signEnvelope } from './token.ts'
 
 export const RECEIPT_PREFIX = 'fge1'
 export const HEADER_EDGE_RECEIPT = 'x-floodgate-edge-receipt'
+/** A keyed hash of the client's network, sent by the edge and bound into its receipt's `sub` (login limits). */
+export const HEADER_CLIENT_KEY = 'x-floodgate-client-key'
 /**
  * Sent by the edge on a redeem it will not let through as a new one (the shopper is over the rate limit, the
  * operator holds checkout): core only answers an order the grant already has, or 404 `order_not_found`.

@@ -3,6 +3,7 @@
  * Edge, waiting room, core, token-issuer and the benches all import from here.
  */
 import { z } from 'zod'
+import { JoinPolicy } from './account.ts'
 import { PublicId } from './fairness.ts'
 import { OrderId, SaleId, ShopperId, TokenId } from './ids.ts'
 
@@ -147,13 +148,26 @@ export type SaleOrders = z.infer<typeof SaleOrders>
 
 export const Order = z.object({
   orderId: OrderId,
-  saleId: SaleId,
+  /** The drop's sale; null for an everyday (cart) order. */
+  saleId: SaleId.nullable(),
   status: OrderStatus,
   amountCents: z.number().int(),
   currency: z.string(),
   failureReason: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
+  /** A cart order's lines, at the prices of its quote. */
+  lines: z
+    .array(
+      z.object({
+        sku: z.string(),
+        name: z.string(),
+        quantity: z.number().int(),
+        unitPriceCents: z.number().int(),
+        currency: z.string(),
+      }),
+    )
+    .optional(),
 })
 export type Order = z.infer<typeof Order>
 
@@ -184,6 +198,11 @@ export const RoomConfig = z
      * 0, no cap. With a cap, places of one network share a shard (one object counts them).
      */
     maxPlacesPerIp: z.number().int().min(0).max(100_000).optional(),
+    /**
+     * Who may join: `anonymous` (any session; also when absent), `accounts` (signed in), or `verified` (accounts
+     * whose email was verified before the pre-queue opened, i.e. before the room was first configured).
+     */
+    joinPolicy: JoinPolicy.optional(),
   })
   .strict()
 export type RoomConfig = z.input<typeof RoomConfig>

@@ -9,7 +9,8 @@ describe(`token vectors (${runtime})`, () => {
   it('should cover every case in vectors.json', async () => {
     const verdicts = await vectorVerdicts()
     expect(verdicts).toHaveLength(
-      2 + vectors.signing.length + vectors.tokens.length + vectors.grants.length + vectors.orderIds.length + vectors.receipts.length,
+      2 + vectors.signing.length + vectors.tokens.length + vectors.grants.length + vectors.orderIds.length +
+        vectors.receipts.length + vectors.accounts.length + vectors.accessTokens.length,
     )
   })
 

@@ -4,6 +4,8 @@
  * workerd test projects, and core's node:crypto test, all assert on this one list.
  */
 import vectors from './vectors.json'
+import { shopperOfAccount } from './account.ts'
+import { verifyAccessToken } from './access-token.ts'
 import { verifyEdgeReceipt } from './edge-receipt.ts'
 import {
   orderIdOf,
@@ -51,6 +53,13 @@ export async function vectorVerdicts(): Promise<VectorVerdict[]> {
   for (const v of vectors.receipts) {
     const result = await verifyEdgeReceipt(v.receipt, secret(v.secret), { req: v.req, sub: v.sub, idk: v.idk, nowMs: v.nowMs })
     out.push({ name: `receipt "${v.name}"`, expected: v.expect, actual: result.ok ? 'ok' : result.code })
+  }
+  for (const v of vectors.accounts) {
+    out.push({ name: `shopper of account ${v.id}`, expected: v.shopper, actual: await shopperOfAccount(v.id) })
+  }
+  for (const v of vectors.accessTokens) {
+    const result = await verifyAccessToken(v.token, vectors.accessKeys[v.key as 'vector' | 'other'], v.nowMs)
+    out.push({ name: `access token "${v.name}"`, expected: v.expect, actual: result.ok ? 'ok' : result.code })
   }
   return out
 }

@@ -1,4 +1,4 @@
-import { Hono } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import {
   CheckoutHoldRequest,
@@ -22,10 +22,12 @@ import {
   describeZodError,
   errorBody,
   shopperOf,
+  shopperOfAccount,
   honouredTime,
   verifyEdgeReceipt,
   type ExpireGrantsResponse,
 } from '../contracts/index.ts'
+import type { Accounts } from './account/accounts.ts'
 import type { CoreConfig } from './config.ts'
 import { ApiError } from './errors/api-error.ts'
 import { requireBearer } from './http/bearer.ts'
@@ -56,6 +58,10 @@ export interface AppDeps {
   reconciler: Reconciler
   /** Present when STRIPE_WEBHOOK_SECRET is set. */
   stripeWebhook?: StripeWebhook
+  /** Verifies the access token of a signed-in shopper (forwarded by the edge): its account is its shopper. */
+  accounts?: Pick<Accounts, 'authenticate'>
+  /** Who may call /admin/*: default the static CORE_ADMIN_TOKEN; core passes "that token or an operator's". */
+  operatorAuth?: MiddlewareHandler
   /** Domain sub-apps mounted at the root (catalog, search). */
   routes?: Hono[]
   health: () => Promise<Record<string, boolean>>
@@ -85,6 +91,12 @@ function sessionHeader(value: string | undefined): string {
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono()
   const { sales, orders, redeemer, scripts, metrics, logger } = deps
+
+  /** A signed-in shopper is its account (every session of it one shopper), a signed-out one its session. */
+  const shopperOfCall = async (authorization: string | undefined, sessionId: string): Promise<string> => {
+    if (authorization === undefined || !deps.accounts) return shopperOf(sessionId)
+    return shopperOfAccount((await deps.accounts.authenticate(authorization)).sub)
+  }
 
   app.onError((error, c) => {
     if (error instanceof ApiError) {
@@ -131,15 +143,17 @@ export function createApp(deps: AppDeps): Hono {
       }
       const body = await readJson(c, RedeemRequest, MAX_BODY_BYTES)
       const nowMs = Date.now()
+      const shopper = await shopperOfCall(c.req.header('authorization'), sessionId)
       const receipt = await verifyEdgeReceipt(c.req.header(HEADER_EDGE_RECEIPT), deps.config.CORE_INTERNAL_TOKEN, {
         req: 'POST /v1/redeem',
-        sub: await shopperOf(sessionId),
+        sub: shopper,
         idk: idempotencyKey,
         nowMs,
       })
       const result = await redeemer.redeem({
         body,
         sessionId,
+        shopper,
         idempotencyKey,
         nowMs,
         receivedAtMs: honouredTime(receipt, nowMs),
@@ -159,7 +173,7 @@ export function createApp(deps: AppDeps): Hono {
       const { field, message } = describeZodError(query.error)
       throw new ApiError('invalid_query', message, field || undefined)
     }
-    const shopper = await shopperOf(sessionHeader(c.req.header(HEADER_SESSION)))
+    const shopper = await shopperOfCall(c.req.header('authorization'), sessionHeader(c.req.header(HEADER_SESSION)))
     const waitMs = query.data.waitMs ?? 0
     // Watch before the first read, so a settlement landing in between still wakes us.
     const watch = waitMs > 0 ? await deps.orderFeed.watch(orderId, waitMs) : undefined
@@ -178,7 +192,7 @@ export function createApp(deps: AppDeps): Hono {
 
   // ---- operators
   const admin = new Hono()
-  admin.use('*', requireBearer(deps.config.CORE_ADMIN_TOKEN))
+  admin.use('*', deps.operatorAuth ?? requireBearer(deps.config.CORE_ADMIN_TOKEN))
   admin.post('/sales', async (c) => {
     const request = await readJson(c, CreateSaleRequest, MAX_BODY_BYTES)
     const { sale, created } = await sales.create(request)

@@ -33,6 +33,14 @@ describe('when core would run with the dev-only secrets that ship in this reposi
     CORE_INTERNAL_TOKEN: 'i'.repeat(40),
     EDGE_ADMIN_TOKEN: 'e'.repeat(40),
     METRICS_TOKEN: 'm'.repeat(40),
+    CART_QUOTE_SECRET: 'q'.repeat(40),
+    ACCESS_TOKEN_KEY: JSON.stringify({
+      kty: 'EC',
+      crv: 'P-256',
+      x: 'cr7KpuC_GKiXafkvKkntUzUaydAtIIsxj7BGqloKwRI',
+      y: 'Yh3EmdebY0cELK2f2WtsibvSB3qvpr1H9Gce3oDJq5c',
+      d: 'QTCYFUAwBayb-60Gq3ib1I_lFAfvzH-Y7bToNrtgBp4',
+    }),
   }
 
   it('should allow them on loopback outside production', () => {
@@ -53,6 +61,12 @@ describe('when core would run with the dev-only secrets that ship in this reposi
   it('should refuse them in production even on loopback, and refuse the compose override there', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/GRANT_SECRET: must be set to a real secret in production/)
     expect(() => loadConfig({ NODE_ENV: 'production', ALLOW_DEV_SECRETS: 'true', ...real })).toThrow(/ALLOW_DEV_SECRETS/)
+  })
+
+  it('should refuse an access-token key that is not a private P-256 JWK', () => {
+    const publicOnly = '{"kty":"EC","crv":"P-256"}'
+    expect(() => loadConfig({ ACCESS_TOKEN_KEY: publicOnly })).toThrow(/ACCESS_TOKEN_KEY: must be a private P-256 JWK/)
+    expect(() => loadConfig({ ACCESS_TOKEN_KEY: 'not json' })).toThrow(/ACCESS_TOKEN_KEY/)
   })
 
   it('should allow them on 0.0.0.0 only with ALLOW_DEV_SECRETS (a container published on the host loopback)', () => {

@@ -1,7 +1,27 @@
 import { z } from 'zod'
+import { parseAccessKey } from '../contracts/index.ts'
 
 const DEV_SECRET = (name: string) => `dev-only-${name}-change-me-0123456789abcdef`
-const DEV_SECRET_KEYS = ['TOKEN_SECRET', 'GRANT_SECRET', 'CORE_ADMIN_TOKEN', 'CORE_INTERNAL_TOKEN', 'EDGE_ADMIN_TOKEN', 'METRICS_TOKEN'] as const
+const DEV_SECRET_KEYS = [
+  'TOKEN_SECRET',
+  'GRANT_SECRET',
+  'CORE_ADMIN_TOKEN',
+  'CORE_INTERNAL_TOKEN',
+  'EDGE_ADMIN_TOKEN',
+  'METRICS_TOKEN',
+  'CART_QUOTE_SECRET',
+] as const
+/**
+ * The dev-only ES256 key of account access tokens (its public half is in wrangler.toml's dev vars). Public, like
+ * the dev secrets above: refused in production and beyond loopback.
+ */
+export const DEV_ACCESS_TOKEN_KEY = JSON.stringify({
+  kty: 'EC',
+  crv: 'P-256',
+  x: 'nvEFxm1D3iXPiGhflpXzdX64-rKKM625yfupYanRTIw',
+  y: '2zjWs0esmGliqWTsARBkSocu-2ztyUiQ1Xh0Ut0WJSU',
+  d: 'JTL_DPXGYNDdZXqJhtIupAQlRjN1bFULYMJKQ2rjzW8',
+})
 
 /** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
 export function isLoopback(host: string): boolean {
@@ -78,6 +98,35 @@ export const CoreConfig = z
     MAX_CONCURRENT_CHECKOUTS: z.coerce.number().int().min(0).max(10_000_000).default(0),
     HOLD_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     RUN_MIGRATIONS: bool.default(true),
+    /** Private JWK (P-256, with `d`) that signs account access tokens (ES256); the edge holds its public half. */
+    ACCESS_TOKEN_KEY: z
+      .string()
+      .refine((v) => {
+        try {
+          parseAccessKey(v, 'sign')
+          return true
+        } catch {
+          return false
+        }
+      }, 'must be a private P-256 JWK as JSON: {"kty":"EC","crv":"P-256","x":…,"y":…,"d":…}')
+      .default(DEV_ACCESS_TOKEN_KEY),
+    ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
+    REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(300).max(90 * 86_400).default(30 * 86_400),
+    /**
+     * scrypt cost: N = 2^SCRYPT_LOG_N, r = 8, p = 1 (memory 128·N·r bytes: 32 MiB at 15). Stored with each hash,
+     * so raising it only affects new passwords. Tests lower it.
+     */
+    SCRYPT_LOG_N: z.coerce.number().int().min(10).max(20).default(15),
+    /** Failed logins per account, and login attempts per client address, allowed per LOGIN_WINDOW_SECONDS. */
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).max(1000).default(10),
+    LOGIN_MAX_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(100),
+    LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+    /** HMAC key of a cart's signed price quote. */
+    CART_QUOTE_SECRET: z.string().min(32).default(DEV_SECRET('cart-quote')),
+    /** How long a cart checkout's stock stays reserved while its payment runs; then the sweep gives it back. */
+    CART_RESERVATION_SECONDS: z.coerce.number().int().min(5).max(3600).default(600),
+    /** How often the cart sweep runs (expired reservations back to stock, stalled cart sagas resumed). */
+    CART_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
     /** Product search: postgres (default, nothing more to run) or elasticsearch (needs ES_URL). */
     SEARCH_ENGINE: z.enum(['postgres', 'elasticsearch']).default('postgres'),
     /** Elasticsearch 9.x node, e.g. http://127.0.0.1:9200 (docker compose runs one). */
@@ -102,6 +151,9 @@ export const CoreConfig = z
     const why = c.NODE_ENV === 'production' ? 'in production' : `when core listens beyond loopback (HOST=${c.HOST})`
     for (const key of DEV_SECRET_KEYS) {
       if (c[key].startsWith('dev-only-')) ctx.addIssue({ code: 'custom', path: [key], message: `must be set to a real secret ${why}` })
+    }
+    if (c.ACCESS_TOKEN_KEY === DEV_ACCESS_TOKEN_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['ACCESS_TOKEN_KEY'], message: `must be set to a real key ${why}` })
     }
   })
 export type CoreConfig = z.infer<typeof CoreConfig>

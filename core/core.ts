@@ -2,6 +2,14 @@ import { serve, type ServerType } from '@hono/node-server'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { useTokenCrypto } from '../contracts/index.ts'
+import { AccountStore } from './account/account-store.ts'
+import { Accounts } from './account/accounts.ts'
+import { LoginLimiter } from './account/login-limiter.ts'
+import { PasswordHasher } from './account/passwords.ts'
+import { accountRoutes, requireOperator } from './account/routes.ts'
+import { CartStore } from './cart/cart-store.ts'
+import { Carts } from './cart/carts.ts'
+import { cartRoutes } from './cart/routes.ts'
 import type { CheckoutDeps } from './checkout/deps.ts'
 import { nodeTokenCrypto } from './crypto/node-token-crypto.ts'
 import { createApp } from './app.ts'
@@ -49,6 +57,8 @@ export interface Core {
   logger: Logger
   /** Catalog, search engine and its sync job. */
   storefront: Storefront
+  accounts: Accounts
+  carts: Carts
   close(): Promise<void>
 }
 
@@ -143,7 +153,38 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     payments: { callTries: config.PAYMENT_CALL_TRIES, maxTries: config.PAYMENT_MAX_TRIES, backoffMs: 200 },
   }
 
-  const storefront = await createStorefront({ config, db, redis, metrics, logger, engine: options.searchEngine })
+  const accounts = new Accounts({
+    store: new AccountStore(db),
+    hasher: new PasswordHasher(config.SCRYPT_LOG_N),
+    limiter: new LoginLimiter(redis, config.REDIS_PREFIX, {
+      maxFailuresPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      maxPerAddress: config.LOGIN_MAX_PER_ADDRESS,
+      windowSeconds: config.LOGIN_WINDOW_SECONDS,
+    }),
+    accessTokenKey: config.ACCESS_TOKEN_KEY,
+    accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+  })
+  const operatorAuth = requireOperator(accounts, config.CORE_ADMIN_TOKEN)
+  const storefront = await createStorefront({
+    config,
+    db,
+    redis,
+    metrics,
+    logger,
+    engine: options.searchEngine,
+    adminAuth: operatorAuth,
+  })
+  const carts = new Carts({
+    store: new CartStore(db),
+    catalog: storefront.catalog,
+    sagas: new SagaStore(db),
+    checkoutDeps,
+    logger,
+    quoteSecret: config.CART_QUOTE_SECRET,
+    reservationSeconds: config.CART_RESERVATION_SECONDS,
+    staleSagaMs: config.RECONCILE_STALE_MS,
+  })
 
   let workers: ReturnType<typeof startWorkers> | undefined
   if (config.ROLE !== 'api') {
@@ -179,8 +220,14 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
       async () => ((await reconciler.run('redis-counters')).fixed ? schedule() : undefined),
       (err) => logger.warn({ err: err.message }, 'redis counter check failed'),
     )
+    const stopCartSweep = every(
+      config.CART_SWEEP_INTERVAL_MS,
+      () => carts.sweep(),
+      (err) => logger.warn({ err: err.message }, 'cart sweep failed'),
+    )
     const closeWorkers = workers.close
     workers.close = async () => {
+      stopCartSweep()
       stopWatchdog()
       await closeWorkers()
       workerConnection.disconnect()
@@ -199,7 +246,18 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     payments,
     reconciler,
     stripeWebhook,
-    routes: storefront.routes,
+    accounts,
+    operatorAuth,
+    routes: [
+      ...storefront.routes,
+      accountRoutes({
+        accounts,
+        adminToken: config.CORE_ADMIN_TOKEN,
+        internalToken: config.CORE_INTERNAL_TOKEN,
+        mergeCart: (accountId, cartId) => carts.merge(accountId, cartId),
+      }),
+      cartRoutes({ carts, accounts }),
+    ],
     health: async () => {
       const [redisOk, pgOk] = await Promise.all([
         redis.ping().then(() => true, () => false),
@@ -241,10 +299,13 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     metrics,
     logger,
     storefront,
+    accounts,
+    carts,
     close: () =>
       (closing ??= (async () => {
         await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
         stopOutboxRecovery()
+        await carts.settled()
         await storefront.close()
         await workers?.close()
         await reporter.close()

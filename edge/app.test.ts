@@ -146,6 +146,7 @@ describe('when configuring a room', () => {
       tokenTtlSeconds: 300,
       shards: 1,
       prequeueOrder: 'shuffle',
+      joinPolicy: 'anonymous',
       // the pre-queue shuffle's seed commitment, published as soon as the room exists
       commitment: expect.stringMatching(/^[0-9a-f]{64}$/),
     })

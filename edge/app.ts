@@ -1,5 +1,7 @@
 import { Hono, type ErrorHandler, type NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
+import { accountPage } from './account/page.ts'
+import { accountApiRoutes } from './account/routes.ts'
 import { catalogApiRoutes, storefrontRoutes } from './catalog/routes.ts'
 import type { AppEnv } from './env.ts'
 import { errorResponse } from './http-error.ts'
@@ -38,6 +40,8 @@ export const app = new Hono<AppEnv>()
   .route('/admin', adminRoutes)
   .route('/sales', pageRoutes)
   .route('/api', catalogApiRoutes)
+  .route('/api', accountApiRoutes)
+  .get('/account', () => accountPage())
   .route('/', storefrontRoutes)
 
 app.notFound(handleNotFound)

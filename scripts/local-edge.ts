@@ -5,12 +5,16 @@
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { Miniflare } from 'miniflare'
+import { publicKeyOf } from '../contracts/index.ts'
+import { DEV_ACCESS_TOKEN_KEY } from '../core/config.ts'
 
 export interface LocalEdgeOptions {
   coreUrl: string
   grantSecret: string
   edgeAdminToken: string
   coreInternalToken: string
+  /** Public JWK (JSON) verifying account access tokens: the public half of core's ACCESS_TOKEN_KEY (default: dev). */
+  accessTokenPublicKey?: string
   port?: number
   /** Edge checkout limit per client IP per second; default '0' (off) for simulated crowds. */
   redeemPerIpPerSecond?: string
@@ -63,6 +67,7 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
       GRANT_SECRET: options.grantSecret,
       EDGE_ADMIN_TOKEN: options.edgeAdminToken,
       CORE_INTERNAL_TOKEN: options.coreInternalToken,
+      ACCESS_TOKEN_PUBLIC_KEY: options.accessTokenPublicKey ?? publicKeyOf(DEV_ACCESS_TOKEN_KEY),
       // Local runs simulate thousands of shoppers from one address: the per-IP checkout limit would only
       // measure the simulator. The per-shopper limit stays on. (Deployed: wrangler.toml's 10/s.)
       REDEEM_PER_IP_PER_SECOND: options.redeemPerIpPerSecond ?? '0',

@@ -3,6 +3,7 @@
  * workers, in this process) and the edge with its waiting room (workerd via Miniflare). Every run
  * gets its own Postgres schema and Redis key prefix, so runs never see each other's data.
  */
+import { publicKeyOf } from '../contracts/index.ts'
 import { loadConfig, type CoreConfig } from '../core/config.ts'
 import { startCore, type Core } from '../core/core.ts'
 import { createLogger } from '../core/logger.ts'
@@ -57,6 +58,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     grantSecret: config.GRANT_SECRET,
     edgeAdminToken: config.EDGE_ADMIN_TOKEN,
     coreInternalToken: config.CORE_INTERNAL_TOKEN,
+    accessTokenPublicKey: publicKeyOf(config.ACCESS_TOKEN_KEY),
     port: edgePort,
     ...options.edge,
     ...(process.env.EDGE_INSPECTOR_PORT ? { inspectorPort: Number(process.env.EDGE_INSPECTOR_PORT) } : {}),

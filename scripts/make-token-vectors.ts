@@ -4,6 +4,8 @@
  * Run: npx tsx scripts/make-token-vectors.ts
  */
 import { writeFileSync } from 'node:fs'
+import { shopperOfAccount } from '../contracts/account.ts'
+import { publicKeyOf, signAccessToken } from '../contracts/access-token.ts'
 import { signEdgeReceipt } from '../contracts/edge-receipt.ts'
 import { orderIdOf, shopperOf, signGrant, signPurchaseToken } from '../contracts/token.ts'
 
@@ -27,6 +29,26 @@ const tamperedBody = Buffer.from(JSON.stringify({ typ: 'pt', sale: 'drop-1', tid
 const receiptPayload = { at: NOW - 3_000, req: 'POST /v1/redeem', sub: shopper, idk: 'vector-key-0001' }
 const receipt = await signEdgeReceipt(receiptPayload, GRANT_SECRET)
 const expectReceipt = { req: receiptPayload.req, sub: shopper, idk: receiptPayload.idk }
+
+// ECDSA signatures are randomized: a rerun gives other (equally valid) access tokens.
+const ACCESS_KEY = JSON.stringify({
+  kty: 'EC', crv: 'P-256', x: 'LaallaVARIWBTppKCfKz7x1ju9raJ3wXjGM6EjbOFcM',
+  y: 'sHBqtTUF_GSzsHNpEpmNyQMylH2rhbs7At6PtDHRkSI', d: 'xU40KuWc6wLaa2LDdxazxNRhJwMQtWPBQqcZedK7Oos',
+})
+const OTHER_ACCESS_KEY = JSON.stringify({
+  kty: 'EC', crv: 'P-256', x: 'cr7KpuC_GKiXafkvKkntUzUaydAtIIsxj7BGqloKwRI',
+  y: 'Yh3EmdebY0cELK2f2WtsibvSB3qvpr1H9Gce3oDJq5c', d: 'QTCYFUAwBayb-60Gq3ib1I_lFAfvzH-Y7bToNrtgBp4',
+})
+const accountId = 'acc_0123456789abcdef0123456789abcdef'
+const claims = {
+  iss: 'floodgate' as const, sub: accountId, role: 'customer' as const, sid: 'fam_vector',
+  iat: NOW / 1000 - 60, exp: NOW / 1000 + 540,
+}
+const access = await signAccessToken(claims, ACCESS_KEY)
+const [accessHead, accessBody, accessSig] = access.split('.') as [string, string, string]
+const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
+const accessCase = (name: string, token: string, key: string, nowMs: number, expect: string) =>
+  ({ name, token, key, nowMs, expect })
 
 const vectors = {
   secrets: { token: TOKEN_SECRET, grant: GRANT_SECRET, other: OTHER_SECRET },
@@ -67,6 +89,23 @@ const vectors = {
     { name: 'other key', receipt, secret: 'other', ...expectReceipt, nowMs: NOW, expect: 'receipt_bad_signature' },
     { name: 'other request', receipt, secret: 'grant', ...expectReceipt, idk: 'vector-key-0002', nowMs: NOW, expect: 'receipt_mismatch' },
     { name: 'grant presented as receipt', receipt: grant, secret: 'grant', ...expectReceipt, nowMs: NOW, expect: 'receipt_malformed' },
+  ],
+  accessKeys: { vector: publicKeyOf(ACCESS_KEY), other: publicKeyOf(OTHER_ACCESS_KEY) },
+  accounts: [{ id: accountId, shopper: await shopperOfAccount(accountId) }],
+  accessTokens: [
+    accessCase('valid', access, 'vector', NOW, 'ok'),
+    accessCase('expired', access, 'vector', (claims.exp + 1) * 1000, 'access_token_expired'),
+    accessCase('other key', access, 'other', NOW, 'access_token_bad_signature'),
+    accessCase('role raised', `${accessHead}.${b64({ ...claims, role: 'operator' })}.${accessSig}`, 'vector', NOW,
+      'access_token_bad_signature'),
+    accessCase('alg none', `${b64({ alg: 'none', typ: 'JWT' })}.${accessBody}.`, 'vector', NOW,
+      'access_token_malformed'),
+    accessCase('alg HS256', `${b64({ alg: 'HS256', typ: 'JWT' })}.${accessBody}.${accessSig}`, 'vector', NOW,
+      'access_token_malformed'),
+    accessCase('short signature', `${accessHead}.${accessBody}.${accessSig.slice(0, 40)}`, 'vector', NOW,
+      'access_token_malformed'),
+    accessCase('not a token', 'hello', 'vector', NOW, 'access_token_malformed'),
+    accessCase('grant presented', grant, 'vector', NOW, 'access_token_malformed'),
   ],
 }
 writeFileSync(new URL('../contracts/vectors.json', import.meta.url), JSON.stringify(vectors, null, 2) + '\n')

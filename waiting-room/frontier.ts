@@ -5,7 +5,7 @@
  *
  * Pure and synchronous (no Workers APIs), so the edge and the waiting-room benchmark run the same code.
  */
-import type { QueueTicketPayload, RoomMode, RoomStatus } from '../contracts/index.ts'
+import type { JoinPolicy, QueueTicketPayload, RoomMode, RoomStatus } from '../contracts/index.ts'
 import { position, settled } from './position.ts'
 
 /**
@@ -35,6 +35,10 @@ export type RoomFrontier = {
   sold: number
   /** The room's cap on places per client network, if any (places of one network then share a shard). */
   maxPlacesPerIp?: number | null
+  /** Who may join (contracts' `JoinPolicy`); absent: anonymous. */
+  joinPolicy?: JoinPolicy
+  /** When the pre-queue opened (the room's first configuration), epoch ms. */
+  prequeueOpenedAt?: number | null
 }
 
 /** How long an edge instance reuses the shards' frontier snapshots. Polls within it cost no object request. */

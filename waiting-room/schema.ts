@@ -134,6 +134,14 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX prequeue_joins_by_key ON prequeue_joins (key)`,
     ]),
   },
+  {
+    version: 4,
+    name: 'who may join (join policy) and when the pre-queue opened',
+    up: run([
+      `ALTER TABLE room ADD COLUMN join_policy TEXT NOT NULL DEFAULT 'anonymous'`,
+      `ALTER TABLE room ADD COLUMN configured_at INTEGER`,
+    ]),
+  },
 ]
 
 /** The newest schema version this code knows. */

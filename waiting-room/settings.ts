@@ -16,8 +16,8 @@ import type { RoomStore } from './store.ts'
 
 /** A parsed `RoomConfig` (defaults applied). */
 export type RoomSettings = z.output<typeof RoomConfig>
-export type ConfigureInput = Omit<RoomSettings, 'shards' | 'prequeueOrder'> &
-  Partial<Pick<RoomSettings, 'shards' | 'prequeueOrder'>>
+export type ConfigureInput = Omit<RoomSettings, 'shards' | 'prequeueOrder' | 'joinPolicy'> &
+  Partial<Pick<RoomSettings, 'shards' | 'prequeueOrder' | 'joinPolicy'>>
 /** Which shard this object is, and (for shards other than 0) the sale's shuffle seed, drawn by shard 0. */
 export type ShardAssignment = { shard?: number; seed?: string }
 
@@ -53,7 +53,7 @@ export async function configure(
     }
     store.exec(
       `UPDATE room SET sale_id = ?, shard = ?, shards = ?, max_active = ?, max_places_per_ip = ?, prequeue_order = ?,
-              seed = ?, commitment = ? WHERE id = 1`,
+              seed = ?, commitment = ?, join_policy = ?, configured_at = COALESCE(configured_at, ?) WHERE id = 1`,
       config.saleId,
       assignment.shard ?? existing.shard ?? 0,
       shards,
@@ -62,6 +62,8 @@ export async function configure(
       prequeueOrder,
       existing.seed ?? seed,
       existing.commitment ?? commitment,
+      config.joinPolicy ?? 'anonymous',
+      now,
     )
     // Settle the time so far at the old rate; only time from now on accrues at the new one.
     admit(store, now)
@@ -80,7 +82,8 @@ export async function configure(
       open ? now : null,
       open ? Math.min(carried, burstCapacity(config.admitPerMinute / shards)) : 0,
     )
-    return ok({ ...config, shards, prequeueOrder, commitment: existing.commitment ?? commitment })
+    const joinPolicy = config.joinPolicy ?? 'anonymous'
+    return ok({ ...config, shards, prequeueOrder, joinPolicy, commitment: existing.commitment ?? commitment })
   })
 }
 

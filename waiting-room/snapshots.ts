@@ -53,6 +53,8 @@ export function frontier(store: RoomStore, config: Config, now: number): RoomFro
     redeemed: counts.redeemed,
     sold: counts.sold,
     maxPlacesPerIp: room.max_places_per_ip,
+    joinPolicy: room.join_policy,
+    prequeueOpenedAt: room.configured_at,
   }
 }
 

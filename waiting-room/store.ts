@@ -6,7 +6,7 @@
  * Every mutation is a synchronous block of SQL inside `tx` (no `await` inside), so concurrent RPCs cannot
  * interleave in the middle of an admission.
  */
-import type { RoomMode } from '../contracts/index.ts'
+import type { JoinPolicy, RoomMode } from '../contracts/index.ts'
 
 export type TokenState = 'available' | 'granted' | 'redeemed' | 'sold'
 export type TokenCounts = Record<TokenState, number> & { loaded: number }
@@ -31,6 +31,9 @@ export type RoomRow = {
   commitment: string | null
   through_ord: number | null
   sale_sold_out: number
+  join_policy: JoinPolicy
+  /** When the room was first configured: its pre-queue opened then. */
+  configured_at: number | null
 }
 
 export type QueueRow = {

@@ -124,6 +124,28 @@ interface VariantRow {
   currency: string
 }
 
+/** Units of one SKU taken or given back by a cart checkout. */
+export interface StockLine {
+  sku: string
+  quantity: number
+}
+
+export interface CartItem {
+  sku: string
+  name: string
+  slug: string
+  attributes: Record<string, string>
+  priceCents: number
+  currency: string
+  /** Units on hand (0 when the variant or its product is archived). */
+  stock: number
+  active: boolean
+  /** The sale (drop) selling this SKU, if any. */
+  dropSaleId: string | null
+}
+
+const bySku = (lines: StockLine[]) => [...lines].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0))
+
 export class CatalogStore {
   constructor(readonly db: pg.Pool) {}
 
@@ -618,6 +640,107 @@ export class CatalogStore {
       }
       return write
     })
+  }
+
+  /**
+   * Takes units out of everyday stock for a cart checkout, in the caller's transaction: every line or none.
+   * Variants are locked in SKU order (every taker locks in the same order: no deadlock), each decremented only
+   * if it has the units. Returns the first SKU short of stock (the caller rolls back), or what went stale.
+   */
+  async takeStock(client: pg.PoolClient, lines: StockLine[]): Promise<{ short: string } | { write: CatalogWrite }> {
+    const write = emptyWrite()
+    const products = new Set<number>()
+    for (const line of bySku(lines)) {
+      const { rows } = await client.query<{ product_id: number; stock: number; stock_version: number }>(
+        `UPDATE catalog_variants v SET stock = v.stock - $2, stock_version = v.stock_version + 1, updated_at = now()
+           FROM catalog_products p
+          WHERE v.sku = $1 AND p.id = v.product_id AND v.archived_at IS NULL AND p.status = 'active' AND v.stock >= $2
+          RETURNING v.product_id, v.stock, v.stock_version`,
+        [line.sku, line.quantity],
+      )
+      if (!rows[0]) return { short: line.sku }
+      write.stock.push({ sku: line.sku, quantity: rows[0].stock, version: rows[0].stock_version })
+      if (rows[0].stock === 0) products.add(rows[0].product_id)
+    }
+    await this.flipInStock(client, [...products], write)
+    return { write }
+  }
+
+  /** Puts units taken by `takeStock` back (a failed or expired cart checkout), in the caller's transaction. */
+  async returnStock(client: pg.PoolClient, lines: StockLine[]): Promise<CatalogWrite> {
+    const write = emptyWrite()
+    const products = new Set<number>()
+    for (const line of bySku(lines)) {
+      const { rows } = await client.query<{ product_id: number; stock: number; stock_version: number }>(
+        `UPDATE catalog_variants SET stock = stock + $2, stock_version = stock_version + 1, updated_at = now()
+          WHERE sku = $1 RETURNING product_id, stock, stock_version`,
+        [line.sku, line.quantity],
+      )
+      if (!rows[0]) continue
+      write.stock.push({ sku: line.sku, quantity: rows[0].stock, version: rows[0].stock_version })
+      if (rows[0].stock === line.quantity) products.add(rows[0].product_id)
+    }
+    await this.flipInStock(client, [...products], write)
+    return write
+  }
+
+  /** Products whose "any variant in stock" changed: their flag, listings and search documents follow. */
+  private async flipInStock(client: pg.PoolClient, productIds: number[], write: CatalogWrite): Promise<void> {
+    if (!productIds.length) return
+    const { rows } = await client.query<{ id: number; category_id: number }>(
+      `UPDATE catalog_products p
+          SET in_stock = s.any_stock, content_hash = '', version = version + 1, updated_at = now()
+         FROM (SELECT product_id, bool_or(stock > 0) AS any_stock FROM catalog_variants
+                WHERE product_id = ANY($1) AND archived_at IS NULL GROUP BY product_id) s
+        WHERE p.id = s.product_id AND p.in_stock IS DISTINCT FROM s.any_stock
+        RETURNING p.id, p.category_id`,
+      [productIds.sort((a, b) => a - b)],
+    )
+    if (!rows.length) return
+    const tree = await CategoryTree.load(client)
+    for (const row of rows) for (const c of tree.path(row.category_id)) write.tags.add(CATALOG_TAGS.category(c.slug))
+    write.tags.add(CATALOG_TAGS.search)
+    write.queued += await this.enqueue(
+      client,
+      rows.map((r) => r.id),
+    )
+  }
+
+  /**
+   * What a cart shows of each SKU: product, current price, units on hand (Postgres, the truth), whether it is
+   * on sale, and the drop selling it if any (a drop's SKU is bought through its waiting room, never a cart).
+   */
+  async cartItems(skus: string[]): Promise<CartItem[]> {
+    const { rows } = await this.db.query<{
+      sku: string
+      name: string
+      slug: string
+      attributes: Record<string, string>
+      price: number
+      currency: string
+      stock: number
+      active: boolean
+      drop_sale_id: string | null
+    }>(
+      `SELECT v.sku, p.name, p.slug, v.attributes, coalesce(v.sale_price_cents, v.list_price_cents) AS price,
+              v.currency,
+              v.stock, (v.archived_at IS NULL AND p.status = 'active') AS active,
+              (SELECT s.id FROM sales s WHERE s.variant_id = v.id OR s.sku = v.sku ORDER BY s.starts_at DESC LIMIT 1)
+                AS drop_sale_id
+         FROM catalog_variants v JOIN catalog_products p ON p.id = v.product_id WHERE v.sku = ANY($1)`,
+      [skus],
+    )
+    return rows.map((r) => ({
+      sku: r.sku,
+      name: r.name,
+      slug: r.slug,
+      attributes: r.attributes,
+      priceCents: r.price,
+      currency: r.currency,
+      stock: r.active ? r.stock : 0,
+      active: r.active,
+      dropSaleId: r.drop_sale_id,
+    }))
   }
 
   // ---------------------------------------------------------------- reads

@@ -13,7 +13,9 @@ import {
 import type { Logger } from '../logger.ts'
 import { CatalogListing } from './catalog-listing.ts'
 import { CatalogScripts, type StockCopy } from './catalog-scripts.ts'
-import { CatalogStore, type CatalogWrite } from './catalog-store.ts'
+import { withTransaction } from '../db/transaction.ts'
+import { ApiError } from '../errors/api-error.ts'
+import { CatalogStore, type CatalogWrite, type StockLine } from './catalog-store.ts'
 
 export interface CatalogOptions {
   db: pg.Pool
@@ -153,6 +155,36 @@ export class Catalog {
       await this.scripts.setStock(refill)
     }
     return unique.map((sku) => availabilityOf(sku, quantity.get(sku) ?? null))
+  }
+
+  /**
+   * One transaction: `lines` taken out of stock (all or none; 409 `insufficient_stock` naming the first SKU
+   * short), then `work` (the caller's own writes) on the same connection. Redis copies follow the commit.
+   */
+  async withStockTaken<T>(lines: StockLine[], work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const { result, write } = await withTransaction(this.store.db, async (client) => {
+      const taken = await this.store.takeStock(client, lines)
+      if ('short' in taken) {
+        throw new ApiError('insufficient_stock', `not enough stock of ${taken.short} for this cart`, taken.short)
+      }
+      return { result: await work(client), write: taken.write }
+    })
+    await this.afterCommit(write)
+    return result
+  }
+
+  /** One transaction: `work` first (it says which lines come back, or none), then those units back in stock. */
+  async withStockReturned<T>(work: (client: pg.PoolClient) => Promise<{ lines: StockLine[]; result: T }>): Promise<T> {
+    const { result, write } = await withTransaction(this.store.db, async (client) => {
+      const done = await work(client)
+      return { result: done.result, write: await this.store.returnStock(client, done.lines) }
+    })
+    await this.afterCommit(write)
+    return result
+  }
+
+  cartItems(skus: string[]) {
+    return this.store.cartItems([...new Set(skus)])
   }
 
   changes(after: number): Promise<CatalogChanges> {

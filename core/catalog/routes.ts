@@ -7,7 +7,7 @@
  *     POST /admin/catalog/import
  * Bad input is a 4xx `{error:{code,message,field}}` and changes nothing.
  */
-import { Hono, type Context } from 'hono'
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { z } from 'zod'
 import {
   AvailabilityQuery,
@@ -59,9 +59,11 @@ export interface CatalogRoutesDeps {
   catalog: Catalog
   metrics: CatalogMetrics
   adminToken: string
+  /** Who may call the operator routes: default the static admin token; core passes "it or an operator's". */
+  adminAuth?: MiddlewareHandler
 }
 
-export function catalogRoutes({ catalog, metrics, adminToken }: CatalogRoutesDeps): Hono {
+export function catalogRoutes({ catalog, metrics, adminToken, adminAuth }: CatalogRoutesDeps): Hono {
   const app = new Hono()
   const read = (route: string) => metrics.reads.inc({ route })
 
@@ -103,7 +105,7 @@ export function catalogRoutes({ catalog, metrics, adminToken }: CatalogRoutesDep
   })
 
   const admin = new Hono()
-  admin.use('*', requireBearer(adminToken))
+  admin.use('*', adminAuth ?? requireBearer(adminToken))
   const wrote = (kind: string) => metrics.writes.inc({ kind })
   const adminProduct = async (slug: string) => (await catalog.store.product(slug, { includeArchived: true }))!
 

@@ -3,7 +3,8 @@ import type { Order, OrderStatus } from '../../contracts/index.ts'
 
 interface OrderRow {
   id: string
-  sale_id: string
+  sale_id: string | null
+  kind: 'drop' | 'cart'
   shopper: string
   status: 'PENDING' | 'CONFIRMED' | 'FAILED'
   amount_cents: string
@@ -71,12 +72,28 @@ export class Orders {
     return rows
   }
 
+  private async lines(orderId: string): Promise<NonNullable<Order['lines']>> {
+    type LineRow = { sku: string; name: string; quantity: number; unit_price_cents: string; currency: string }
+    const { rows } = await this.db.query<LineRow>(
+      'SELECT sku, name, quantity, unit_price_cents, currency FROM order_lines WHERE order_id = $1 ORDER BY sku',
+      [orderId],
+    )
+    return rows.map((r) => ({
+      sku: r.sku,
+      name: r.name,
+      quantity: r.quantity,
+      unitPriceCents: Number(r.unit_price_cents),
+      currency: r.currency,
+    }))
+  }
+
   /** The order, if it belongs to `shopper`; otherwise null (never tell one shopper about another's order). */
   async forShopper(orderId: string, shopper: string): Promise<Order | null> {
     const { rows } = await this.db.query<OrderRow>('SELECT * FROM orders WHERE id = $1', [orderId])
     const row = rows[0]
     if (row) {
       if (row.shopper !== shopper) return null
+      const lines = row.kind === 'cart' ? await this.lines(orderId) : undefined
       return {
         orderId: row.id,
         saleId: row.sale_id,
@@ -86,6 +103,7 @@ export class Orders {
         failureReason: row.failure_reason,
         createdAt: row.created_at.toISOString(),
         updatedAt: row.updated_at.toISOString(),
+        ...(lines ? { lines } : {}),
       }
     }
     const job = await this.pending(orderId)

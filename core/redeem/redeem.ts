@@ -33,6 +33,8 @@ const REFUSALS: Record<number, [ApiError['code'], string, field?: string]> = {
 export interface RedeemCall {
   body: RedeemRequest & { paymentMethod: string }
   sessionId: string
+  /** The caller's shopper id when it is signed in (derived from the account); else derived from the session. */
+  shopper?: string
   idempotencyKey: string
   nowMs: number
   /**
@@ -76,7 +78,7 @@ export class Redeemer {
     const { body, sessionId, idempotencyKey, nowMs } = call
     const token = await verifyPurchaseToken(body.token, this.secrets.token)
     if (!token.ok) throw new ApiError(token.code, `purchase token refused: ${token.code.replace(/_/g, ' ')}`, 'token')
-    const shopper = await shopperOf(sessionId)
+    const shopper = call.shopper ?? (await shopperOf(sessionId))
     // No expiry check yet: a retry of a redeem that already made an order gets that order, however old its grant.
     const grant = await verifyGrant(body.grant, this.secrets.grant, { token: token.payload, shopper })
     if (!grant.ok) throw new ApiError(grant.code, `grant refused: ${grant.code.replace(/_/g, ' ')}`, 'grant')
@@ -154,6 +156,6 @@ export class Redeemer {
   /** The order this shopper already has under `orderId` (Postgres, or its checkout job), as a replay. */
   private async existingOrder(orderId: string, shopper: string): Promise<RedeemResponse | null> {
     const order = await this.orders.forShopper(orderId, shopper)
-    return order ? { orderId, saleId: order.saleId, status: order.status, replayed: true } : null
+    return order?.saleId ? { orderId, saleId: order.saleId, status: order.status, replayed: true } : null
   }
 }

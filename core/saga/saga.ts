@@ -129,8 +129,9 @@ export class SagaStore {
     })
   }
 
-  async begin(id: string, kind: string, input: unknown): Promise<SagaRecord> {
-    const { rows } = await this.db.query(
+  /** `db`: a caller's transaction, to record the saga together with what it is about (the saga starts later). */
+  async begin(id: string, kind: string, input: unknown, db: Pick<pg.Pool, 'query'> = this.db): Promise<SagaRecord> {
+    const { rows } = await db.query(
       `WITH inserted AS (
          INSERT INTO sagas (id, kind, status, input) VALUES ($1, $2, 'RUNNING', $3)
          ON CONFLICT (id) DO NOTHING
@@ -142,7 +143,8 @@ export class SagaStore {
     )
     // Two runs starting at once (a stalled job re-run): the loser's statement waited for the winner's insert,
     // but its snapshot predates it and sees no row. A new statement sees the winner's.
-    const row = rows[0] ?? (await this.db.query('SELECT id, status, completed_steps, failure FROM sagas WHERE id = $1', [id])).rows[0]
+    const again = () => db.query('SELECT id, status, completed_steps, failure FROM sagas WHERE id = $1', [id])
+    const row = rows[0] ?? (await again()).rows[0]
     if (!row) throw new Error(`saga ${id} could not be started or read`)
     return recordOf(row)
   }

@@ -6,7 +6,7 @@
  *   POST /admin/search/drain     drain the outbox now, answer once it is empty (tests, benches)
  *   GET  /admin/search/status    engine, index, documents, outbox backlog
  */
-import { Hono } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 import { SearchQuery, SuggestQuery, type SearchStatus } from '../../contracts/index.ts'
 import { ApiError } from '../errors/api-error.ts'
 import { requireBearer } from '../http/bearer.ts'
@@ -22,6 +22,8 @@ export interface SearchRoutesDeps {
   catalog: Catalog
   metrics: SearchMetrics
   adminToken: string
+  /** Who may call the operator routes: default the static admin token; core passes "it or an operator's". */
+  adminAuth?: MiddlewareHandler
 }
 
 async function guarded<T>(work: () => Promise<T>): Promise<T> {
@@ -36,7 +38,7 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-export function searchRoutes({ engine, sync, catalog, metrics, adminToken }: SearchRoutesDeps): Hono {
+export function searchRoutes({ engine, sync, catalog, metrics, adminToken, adminAuth }: SearchRoutesDeps): Hono {
   const app = new Hono()
   app.get('/v1/search', async (c) => {
     const query = readQuery(c, SearchQuery)
@@ -58,7 +60,7 @@ export function searchRoutes({ engine, sync, catalog, metrics, adminToken }: Sea
   })
 
   const admin = new Hono()
-  admin.use('*', requireBearer(adminToken))
+  admin.use('*', adminAuth ?? requireBearer(adminToken))
   admin.post('/reindex', async (c) => c.json(await guarded(() => sync.reindex())))
   admin.post('/drain', async (c) => c.json(await guarded(() => sync.drainAll())))
   admin.get('/status', async (c) => {

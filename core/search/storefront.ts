@@ -2,7 +2,7 @@
  * Wiring of the store around the drop for core's composition root: the catalog (Postgres + its Redis copies),
  * the search engine chosen by SEARCH_ENGINE, the outbox drain job, and their routes.
  */
-import type { Hono } from 'hono'
+import type { Hono, MiddlewareHandler } from 'hono'
 import type { Redis } from 'ioredis'
 import type pg from 'pg'
 import { Catalog } from '../catalog/catalog.ts'
@@ -53,6 +53,8 @@ export async function createStorefront(deps: {
   metrics: Metrics
   logger: Logger
   engine?: SearchEngine
+  /** Who may call the operator routes (default: CORE_ADMIN_TOKEN only). */
+  adminAuth?: MiddlewareHandler
 }): Promise<Storefront> {
   const { config, db, redis, logger } = deps
   const engine = deps.engine ?? createSearchEngine(config, db, logger)
@@ -73,8 +75,20 @@ export async function createStorefront(deps: {
     intervalMs: config.SEARCH_SYNC_INTERVAL_MS,
   })
   const routes = [
-    catalogRoutes({ catalog, metrics: new CatalogMetrics(deps.metrics.registry), adminToken: config.CORE_ADMIN_TOKEN }),
-    searchRoutes({ engine, sync, catalog, metrics: searchMetrics, adminToken: config.CORE_ADMIN_TOKEN }),
+    catalogRoutes({
+      catalog,
+      metrics: new CatalogMetrics(deps.metrics.registry),
+      adminToken: config.CORE_ADMIN_TOKEN,
+      adminAuth: deps.adminAuth,
+    }),
+    searchRoutes({
+      engine,
+      sync,
+      catalog,
+      metrics: searchMetrics,
+      adminToken: config.CORE_ADMIN_TOKEN,
+      adminAuth: deps.adminAuth,
+    }),
   ]
   let closing: Promise<void> | undefined
   const started = sync

@@ -27,6 +27,7 @@ import {
 } from '../../contracts/index.ts'
 import { answerPoll, fifoOrd, HELD_REFRESH_MS } from '../../waiting-room/frontier.ts'
 import { placementShard } from '../../waiting-room/sharding.ts'
+import { accountHeaders, accountIdentity, checkJoinPolicy } from '../account/identity.ts'
 import { BoundedMap } from '../bounded-map.ts'
 import { callCore, passThrough } from '../core.ts'
 import type { AppEnv, Env } from '../env.ts'
@@ -159,7 +160,7 @@ async function withOrder(c: SessionContext, status: RoomStatus): Promise<RoomSta
   const orderId = await orderIdOf(grant.sale, grant.tid, grant.gen)
   try {
     const res = await callCore(c.env, `/v1/orders/${orderId}`, {
-      headers: { [HEADER_SESSION]: c.var.session },
+      headers: { [HEADER_SESSION]: c.var.session, ...accountHeaders(c) },
       receipt: { at: Date.now(), sub: c.var.shopper, idk: '' },
       timeoutMs: ORDER_LOOKUP_MS,
     })
@@ -185,6 +186,7 @@ function redeemAtCore(c: RedeemContext, replayOnly = false): Promise<Response> {
     headers: {
       [HEADER_SESSION]: c.var.session,
       [HEADER_IDEMPOTENCY_KEY]: c.var.idempotencyKey,
+      ...accountHeaders(c),
       'content-type': 'application/json',
       ...(replayOnly ? { [HEADER_REPLAY_ONLY]: '1' } : {}),
     },
@@ -258,11 +260,19 @@ export const shopperRoutes = new Hono<AppEnv>()
    * from the frontier without a room call. A new place costs one call to one shard, which returns the place
    * the edge signs into the ticket.
    */
-  .post('/sales/:saleId/join', saleParams, sameOrigin(), shopperNetworkLimit, session({ missing: 'create' }), async (c) => {
+  .post(
+    '/sales/:saleId/join',
+    saleParams,
+    sameOrigin(),
+    shopperNetworkLimit,
+    session({ missing: 'create' }),
+    accountIdentity(),
+    async (c) => {
     const saleId = c.req.param('saleId')
     const existing = await ticketOf(c, saleId)
     if (existing) return pollAnswer(c, saleId, existing)
     const shards = await frontiers(c.env, saleId)
+    checkJoinPolicy(shards[0]?.joinPolicy, c.var.account, shards[0]?.prequeueOpenedAt)
     const ip = clientNetwork(c)
     const network = ip === undefined ? undefined : await networkHash(c.env.GRANT_SECRET, ip)
     const shard = placementShard({
@@ -288,9 +298,12 @@ export const shopperRoutes = new Hono<AppEnv>()
     c.header(HEADER_ANSWERED_BY, 'room')
     // The session stays in its HttpOnly cookie (or the header the app sent): never in a body a script can read.
     return c.json({ ...placed.status, ticket } satisfies RoomStatus)
-  })
+    },
+  )
   /** Where the shopper stands. With a ticket: answered at the edge until the frontier reaches it. */
-  .get('/sales/:saleId/status', saleParams, shopperNetworkLimit, session(), (c) => statusResponse(c, c.req.param('saleId')))
+  .get('/sales/:saleId/status', saleParams, shopperNetworkLimit, session(), accountIdentity(), (c) =>
+    statusResponse(c, c.req.param('saleId')),
+  )
   .post(
     '/sales/:saleId/redeem',
     // The moment the edge received the shopper's Pay: core judges the grant's expiry at this time.
@@ -298,6 +311,7 @@ export const shopperRoutes = new Hono<AppEnv>()
     saleParams,
     sameOrigin(),
     session(),
+    accountIdentity(),
     idempotencyKey(),
     jsonBody({ schema: RedeemRequest }),
     // After validation: a malformed request is refused on its own merits and does not spend the allowance.
@@ -331,12 +345,12 @@ export const shopperRoutes = new Hono<AppEnv>()
       return passThrough(await redeemAtCore(c))
     },
   )
-  .get('/orders/:orderId', pathParams({ orderId: OrderId }), session(), async (c) => {
+  .get('/orders/:orderId', pathParams({ orderId: OrderId }), session(), accountIdentity(), async (c) => {
     const waitMs = c.req.query('waitMs')
     const query = waitMs === undefined ? '' : `?waitMs=${encodeURIComponent(waitMs)}`
     const holdMs = Math.min(ORDER_WAIT_MAX_MS, Math.max(0, Number(waitMs) || 0))
     const res = await callCore(c.env, `/v1/orders/${c.req.param('orderId')}${query}`, {
-      headers: { [HEADER_SESSION]: c.var.session },
+      headers: { [HEADER_SESSION]: c.var.session, ...accountHeaders(c) },
       retry: true,
       holdMs,
       receipt: { at: Date.now(), sub: c.var.shopper, idk: '' },

@@ -20,13 +20,19 @@ export async function books(db: pg.Pool, fake: FakeStripe, saleId: string): Prom
   let doubleCharges = 0
   let openAuthorizations = 0
   const charged = new Map<string, number>()
-  for (const intent of fake.intents.values()) {
+  // Every order the gateway heard of, the sale's and any other (cart orders beside the drop).
+  const intents = [...fake.intents.values()]
+  const paid = await db.query<{ id: string; status: string }>('SELECT id, status FROM orders WHERE id = ANY($1)', [
+    intents.map((i) => i.orderId),
+  ])
+  const statusOf = new Map(paid.rows.map((r) => [r.id, r.status]))
+  for (const intent of intents) {
     if (intent.captures > 1) doubleCharges += intent.captures - 1
     if (intent.status === 'succeeded' && intent.amountReceived - intent.amountRefunded > 0) {
       charged.set(intent.orderId, (charged.get(intent.orderId) ?? 0) + 1)
-      if (orders.get(intent.orderId) !== 'CONFIRMED') lostOrders++
+      if (statusOf.get(intent.orderId) !== 'CONFIRMED') lostOrders++
     }
-    if (intent.status === 'requires_capture' && orders.get(intent.orderId) === 'FAILED') openAuthorizations++
+    if (intent.status === 'requires_capture' && statusOf.get(intent.orderId) === 'FAILED') openAuthorizations++
   }
   for (const n of charged.values()) if (n > 1) doubleCharges += n - 1
   return {

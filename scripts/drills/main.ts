@@ -27,6 +27,7 @@ import { FakeStripe } from '../../test/support/stripe-fake.ts'
 import { RoomDouble } from '../../test/support/room-double.ts'
 import { freePort } from '../services.ts'
 import { books, drillBooks, type DrillBooks } from './books.ts'
+import { drill as cartKill9 } from './cases/cart-checkout-kill-9.ts'
 import { drill as coreFrozen } from './cases/core-frozen-12s.ts'
 import { drill as coreKill9 } from './cases/core-kill-9.ts'
 import { drill as gatewayFaults } from './cases/gateway-30pct-timeouts-500s.ts'
@@ -52,6 +53,7 @@ const DRILLS: Drill[] = [
   badTokens,
   coreFrozen,
   redisPaused,
+  cartKill9,
 ]
 
 interface DrillResult {
@@ -95,6 +97,7 @@ function coreEnv(port: number, redisUrl: string, databaseUrl: string, edgeUrl: s
     RECONCILE_INTERVAL_MS: '2000',
     RECONCILE_STALE_MS: '4000',
     REDIS_CHECK_INTERVAL_MS: '1000',
+    CART_SWEEP_INTERVAL_MS: '1000',
   }
 }
 

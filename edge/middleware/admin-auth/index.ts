@@ -1,4 +1,5 @@
 import { createMiddleware } from 'hono/factory'
+import { verifyAccessToken } from '../../../contracts/index.ts'
 import type { Env } from '../../env.ts'
 import { apiError } from '../../http-error.ts'
 
@@ -7,7 +8,15 @@ export type AdminAuthOptions = {
   token?: (env: Env) => string | undefined
   /** Realm in the `WWW-Authenticate` challenge. Default: `floodgate-admin`. */
   realm?: string
+  /**
+   * Also accept an operator's account access token (ES256, verified with `env.ACCESS_TOKEN_PUBLIC_KEY`, role
+   * `operator`). The static token stays a service credential (token-issuer, core). Default: true.
+   */
+  operators?: boolean
 }
+
+/** A compact JWS: three base64url parts, the header starting `{"` (`eyJ`). */
+const looksLikeJwt = (token: string) => /^eyJ[\w-]*\.[\w-]+\.[\w-]+$/.test(token)
 
 const PREFIX = 'Bearer '
 const encoder = new TextEncoder()
@@ -31,12 +40,17 @@ async function sameSecret(given: string, expected: string): Promise<boolean> {
  *
  * @param options.token - reads the expected token from the bindings. Default: `env.EDGE_ADMIN_TOKEN`.
  * @param options.realm - `WWW-Authenticate` realm. Default: `floodgate-admin`.
+ * @param options.operators - also accept an operator's access token. Default: true.
  * @example
  * ```ts
  * app.use('/admin/*', adminAuth())
  * ```
  */
-export const adminAuth = ({ token = (env) => env.EDGE_ADMIN_TOKEN, realm = 'floodgate-admin' }: AdminAuthOptions = {}) => {
+export const adminAuth = ({
+  token = (env) => env.EDGE_ADMIN_TOKEN,
+  realm = 'floodgate-admin',
+  operators = true,
+}: AdminAuthOptions = {}) => {
   const challenge = { 'www-authenticate': `Bearer realm="${realm}"` }
   return createMiddleware<{ Bindings: Env }>(async function adminAuth(c, next) {
     const expected = token(c.env)
@@ -44,7 +58,18 @@ export const adminAuth = ({ token = (env) => env.EDGE_ADMIN_TOKEN, realm = 'floo
     if (!header.startsWith(PREFIX)) {
       throw apiError('unauthorized', 'send Authorization: Bearer <admin token>', 'authorization', challenge)
     }
-    if (!expected || !(await sameSecret(header.slice(PREFIX.length).trim(), expected))) {
+    const given = header.slice(PREFIX.length).trim()
+    if (operators && looksLikeJwt(given)) {
+      const verified = await verifyAccessToken(given, c.env.ACCESS_TOKEN_PUBLIC_KEY, Date.now())
+      if (!verified.ok) {
+        throw apiError(verified.code, `access token refused (${verified.code})`, 'authorization', challenge)
+      }
+      if (verified.claims.role !== 'operator') {
+        throw apiError('forbidden', 'this needs an operator account', 'authorization')
+      }
+      return next()
+    }
+    if (!expected || !(await sameSecret(given, expected))) {
       throw apiError('unauthorized', 'admin token is not valid', 'authorization', challenge)
     }
     await next()

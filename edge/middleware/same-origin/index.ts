@@ -6,7 +6,7 @@ import { apiError } from '../../http-error.ts'
  * Refuses a state-changing request another site could have made a browser send (a cross-site form POST, which
  * withholds the SameSite=Lax session cookie: the join would mint a new session and the shopper's place would be
  * gone). Accepted: `Sec-Fetch-Site: same-origin` or `none` (the user typed it); else an `Origin` equal to the
- * request's; else a custom header (`x-floodgate-client` or `x-floodgate-session`), which no form can send and a
+ * request's; else a custom header (`x-floodgate-client`, `x-floodgate-session`, `Authorization`), which no form can send and a
  * cross-origin script could only send after a CORS preflight this edge never grants. Anything else: 403
  * `cross_site_request`, before any session is read or minted.
  *
@@ -20,7 +20,7 @@ export const sameOrigin = () =>
     const site = c.req.header('sec-fetch-site')
     const origin = c.req.header('origin')
     const ownOrigin = new URL(c.req.url).origin
-    const customHeader = Boolean(c.req.header(HEADER_CLIENT) || c.req.header(HEADER_SESSION))
+    const customHeader = Boolean(c.req.header(HEADER_CLIENT) || c.req.header(HEADER_SESSION) || c.req.header('authorization'))
     let allowed: boolean
     if (site !== undefined) allowed = site === 'same-origin' || site === 'none' || (site === 'same-site' && customHeader)
     else if (origin !== undefined) allowed = origin === ownOrigin || customHeader
