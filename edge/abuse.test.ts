@@ -232,6 +232,7 @@ describe('when the edge is deployed without real secrets', () => {
     GRANT_SECRET: 'g'.repeat(40),
     EDGE_ADMIN_TOKEN: 'a'.repeat(40),
     CORE_INTERNAL_TOKEN: 'c'.repeat(40),
+    ACCESS_TOKEN_PUBLIC_KEY: JSON.stringify({ kty: 'EC', crv: 'P-256', x: 'own-key-x', y: 'own-key-y' }),
   }
 
   it('should refuse to serve anything, health included, naming each secret', async () => {
@@ -258,11 +259,17 @@ describe('when the edge is deployed without real secrets', () => {
 
     expect((await app.fetch(new Request(`${BASE}/healthz`), real)).status).toBe(200)
     expect(secretProblems({ ...env })).toEqual([])
-    expect(secretProblems({ ...env, FLOODGATE_DEV: 'false' })).toHaveLength(3)
+    expect(secretProblems({ ...env, FLOODGATE_DEV: 'false' })).toEqual([
+      'GRANT_SECRET is the published dev value',
+      'EDGE_ADMIN_TOKEN is the published dev value',
+      'CORE_INTERNAL_TOKEN is the published dev value',
+      'ACCESS_TOKEN_PUBLIC_KEY is the published dev key',
+    ])
     expect(secretProblems({ FLOODGATE_DEV: 'true' })).toEqual([
       'GRANT_SECRET is not set',
       'EDGE_ADMIN_TOKEN is not set',
       'CORE_INTERNAL_TOKEN is not set',
+      'ACCESS_TOKEN_PUBLIC_KEY is not set',
     ])
   })
 })

@@ -1,13 +1,35 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { edgeReceiptHeader, randomId, shopperOf, signGrant, signPurchaseToken, type TokenOutcome } from '../../contracts/index.ts'
+import {
+  edgeReceiptHeader,
+  HEADER_EDGE_RECEIPT,
+  HEADER_IDEMPOTENCY_KEY,
+  HEADER_SESSION,
+  randomId,
+  shopperOf,
+  signGrant,
+  signPurchaseToken,
+  type TokenOutcome,
+} from '../../contracts/index.ts'
 import type { DrillSale, RoomView } from './drill.ts'
 import { DEV, settings } from './settings.ts'
 
 export const adminHeaders = { authorization: `Bearer ${DEV.CORE_ADMIN_TOKEN}`, 'content-type': 'application/json' }
 
+/**
+ * One HTTP call of the drills, which stand in for the edge: a call to core's `/v1/*` carries the edge's receipt
+ * (fresh for each attempt, bound to its session and Idempotency-Key, as the edge signs it). Null: no answer.
+ */
 export async function http(url: string, init: RequestInit & { timeoutMs?: number } = {}): Promise<{ status: number; body: any } | null> {
   try {
-    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(init.timeoutMs ?? 8000) })
+    const headers = new Headers(init.headers)
+    const { pathname } = new URL(url)
+    if (pathname.startsWith('/v1/') && !headers.has(HEADER_EDGE_RECEIPT)) {
+      const session = headers.get(HEADER_SESSION)
+      const bound = { sub: session ? await shopperOf(session) : '', idk: headers.get(HEADER_IDEMPOTENCY_KEY) ?? '' }
+      const receipt = await edgeReceiptHeader(DEV.CORE_INTERNAL_TOKEN, init.method ?? 'GET', pathname, bound)
+      for (const [name, value] of Object.entries(receipt)) headers.set(name, value)
+    }
+    const res = await fetch(url, { ...init, headers, signal: AbortSignal.timeout(init.timeoutMs ?? 8000) })
     const text = await res.text()
     return { status: res.status, body: text ? JSON.parse(text) : null }
   } catch {
@@ -172,13 +194,7 @@ export class SimSale implements DrillSale {
     let orderId: string | undefined
     while (!this.stopped && Date.now() < deadline) {
       if (!orderId) {
-        // Each attempt is a new request at the edge: a fresh receipt, as the edge would sign it.
-        const receipt = await edgeReceiptHeader(DEV.CORE_INTERNAL_TOKEN, 'POST', '/v1/redeem', { sub: await shopperOf(session), idk: key })
-        const res = await http(`${this.api()}/v1/redeem`, {
-          method: 'POST',
-          headers: { ...headers, ...receipt },
-          body: JSON.stringify({ token, grant, paymentMethod }),
-        })
+        const res = await http(`${this.api()}/v1/redeem`, { method: 'POST', headers, body: JSON.stringify({ token, grant, paymentMethod }) })
         if (res?.status === 202) {
           last.orderId = orderId = res.body.orderId
           last.lastTold = 'pending'
@@ -190,10 +206,7 @@ export class SimSale implements DrillSale {
         } else await sleep(250) // down, 5xx, 503 while restoring: retry with the same key, like a real client
         continue
       }
-      const receipt = await edgeReceiptHeader(DEV.CORE_INTERNAL_TOKEN, 'GET', `/v1/orders/${orderId}`)
-      const res = await http(`${this.api()}/v1/orders/${orderId}?waitMs=3000`, {
-        headers: { 'x-floodgate-session': session, ...receipt },
-      })
+      const res = await http(`${this.api()}/v1/orders/${orderId}?waitMs=3000`, { headers: { 'x-floodgate-session': session } })
       if (res?.status === 200 && res.body.status !== 'pending') {
         last.lastTold = res.body.status
         return `order ${res.body.status}`
