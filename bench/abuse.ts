@@ -108,7 +108,12 @@ function abuser(edgeUrl: string, saleId: string, perSecond: number): { stop(): P
   }
 }
 
-async function run(cfg: IssuerConfig, edgeUrl: string, name: string, abuseRate: number): Promise<{ run: Run; abuse?: Abuse }> {
+async function run(
+  cfg: IssuerConfig,
+  edgeUrl: string,
+  name: string,
+  abuseRate: number,
+): Promise<{ run: Run; abuse?: Abuse }> {
   const rate = num('rate')
   const seconds = num('seconds')
   const saleId = `abuse-${name}-${Date.now().toString(36)}`
@@ -155,7 +160,10 @@ async function run(cfg: IssuerConfig, edgeUrl: string, name: string, abuseRate: 
 }
 
 say('starting core and the edge (Miniflare) with the per-network limits on ...')
-const stack = await startLocalStack({ env: { SIM_PAYMENT_FAILURE_RATE: '0' }, edge: { shopperPerNetworkPerSecond: '20' } })
+const stack = await startLocalStack({
+  env: { SIM_PAYMENT_FAILURE_RATE: '0' },
+  edge: { shopperPerNetworkPerSecond: '20' },
+})
 const cfg = stack.issuerConfig()
 let exitCode = 0
 try {
@@ -165,12 +173,16 @@ try {
   say(`abused: the same, plus one client at ${num('abuse-rate')} requests/s from one /64 ...`)
   const abused = await run(cfg, stack.edgeUrl, 'abused', num('abuse-rate'))
   say(`  join p50/p95 ${abused.run.joinP50Ms}/${abused.run.joinP95Ms} ms, admitted ${abused.run.admittedPerSecond}/s`)
-  say(`  abuser: ${abused.abuse!.sent} requests (${abused.abuse!.achievedPerSecond}/s), answers ${JSON.stringify(abused.abuse!.byStatus)}`)
+  say(
+    `  abuser: ${abused.abuse!.sent} requests (${abused.abuse!.achievedPerSecond}/s), answers ${JSON.stringify(abused.abuse!.byStatus)}`,
+  )
   const change = (a: number, b: number) => (b > 0 ? round(a / b - 1, 3) : 0)
   const joinP95Change = change(abused.run.joinP95Ms, quiet.run.joinP95Ms)
   const admissionRateChange = change(abused.run.admittedPerSecond, quiet.run.admittedPerSecond)
   const withinTenPercent = Math.abs(joinP95Change) <= 0.1 && Math.abs(admissionRateChange) <= 0.1
-  say(`join p95 ${joinP95Change >= 0 ? '+' : ''}${round(joinP95Change * 100)}%, admission rate ${round(admissionRateChange * 100)}%`)
+  say(
+    `join p95 ${joinP95Change >= 0 ? '+' : ''}${round(joinP95Change * 100)}%, admission rate ${round(admissionRateChange * 100)}%`,
+  )
   if (!quiet.run.invariantOk || !abused.run.invariantOk) exitCode = 1
   if (args.json) {
     console.log(

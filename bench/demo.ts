@@ -61,7 +61,9 @@ const failureRate = num('failure-rate')
 const say = (line: string) => {
   if (!args.json) console.log(line)
 }
-type Histogram = Awaited<ReturnType<Awaited<ReturnType<typeof startLocalStack>>['core']['metrics']['redeemSeconds']['get']>>
+type Histogram = Awaited<
+  ReturnType<Awaited<ReturnType<typeof startLocalStack>>['core']['metrics']['redeemSeconds']['get']>
+>
 /** q-quantile of a prom-client histogram in ms, interpolated within its bucket. */
 function histogramQuantileMs(metric: Histogram, q: number): number {
   const buckets = metric.values
@@ -119,8 +121,12 @@ try {
     startsAt: new Date(Date.now() + num('prequeue-seconds') * 1000).toISOString(),
     admitPerMinute: num('admit-per-minute'),
   })
-  say(`operator created sale ${saleId}: ${created.sale.stock} units, ${created.room.tokensLoaded} purchase tokens loaded`)
-  say(`${shoppers} shoppers join from their own process; ${Math.round(failureRate * 100)}% of payments will be declined ...`)
+  say(
+    `operator created sale ${saleId}: ${created.sale.stock} units, ${created.room.tokensLoaded} purchase tokens loaded`,
+  )
+  say(
+    `${shoppers} shoppers join from their own process; ${Math.round(failureRate * 100)}% of payments will be declined ...`,
+  )
 
   const run = await spawnCrowd(
     { edgeUrl: stack.edgeUrl, saleId, shoppers, arrivalMs: Math.max(0, num('prequeue-seconds') - 1) * 1000 },
@@ -205,7 +211,10 @@ try {
   if (args.json) {
     console.log(JSON.stringify(summary))
   } else {
-    const errorKinds = Object.entries(summary.errors).map(([kind, n]) => `${kind} ×${n}`).join(', ') || 'none'
+    const errorKinds =
+      Object.entries(summary.errors)
+        .map(([kind, n]) => `${kind} ×${n}`)
+        .join(', ') || 'none'
     say('')
     say(`sale ${saleId} settled in ${summary.seconds}s`)
     say(`  stock              ${stock}`)
@@ -219,7 +228,9 @@ try {
     say(`  5xx answers        ${summary.errors5xx}; lost connections ${summary.networkErrors}`)
     say(`  other answers      ${errorKinds}`)
     say(`  uninformed         ${summary.shoppersUninformed} confirmed orders whose shopper was not told so`)
-    say(`  sold-out notice    last queued shopper told ${summary.soldOutNoticeMs} ms after the last order was confirmed`)
+    say(
+      `  sold-out notice    last queued shopper told ${summary.soldOutNoticeMs} ms after the last order was confirmed`,
+    )
     say(`  join latency       p50 ${summary.joinP50Ms} ms, p99 ${summary.joinP99Ms} ms through the local edge`)
     say(`  redeem latency     p50 ${summary.redeemP50Ms} ms, p99 ${summary.redeemP99Ms} ms through the local edge`)
     say(`                     p50 ${summary.coreRedeemP50Ms} ms, p99 ${summary.coreRedeemP99Ms} ms inside core`)

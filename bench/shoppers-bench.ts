@@ -159,10 +159,7 @@ async function runRate(cfg: IssuerConfig, edgeUrl: string, rate: number, index: 
 const target = args.target as 'wrangler' | 'miniflare'
 say(`starting the ${target === 'wrangler' ? '`npm run core` + `wrangler dev`' : 'Miniflare'} stack ...`)
 const coreEnv = { SIM_PAYMENT_FAILURE_RATE: '0', HOLD_SWEEP_INTERVAL_MS: '1000' }
-const stack =
-  target === 'wrangler'
-    ? await startDevStack({ coreEnv })
-    : await startLocalStack({ env: coreEnv })
+const stack = target === 'wrangler' ? await startDevStack({ coreEnv }) : await startLocalStack({ env: coreEnv })
 const cfg = stack.issuerConfig()
 const results: RateResult[] = []
 let exitCode = 0
@@ -178,13 +175,17 @@ try {
         `network ${r.networkErrors}, dropped ${r.droppedArrivals}, gave up ${r.gaveUp}, confirmed ${r.confirmed}, ` +
         `oversold ${r.oversold}, uninformed ${r.shoppersUninformed}, ${r.meetsThresholds ? 'meets' : 'MISSES'} the thresholds`,
     )
-    say(`    requests ${JSON.stringify(r.requests)} (${r.requestsPerSecond}/s); edge's own time ${JSON.stringify(r.edgeTimeMs)}`)
+    say(
+      `    requests ${JSON.stringify(r.requests)} (${r.requestsPerSecond}/s); edge's own time ${JSON.stringify(r.edgeTimeMs)}`,
+    )
     if (Object.keys(r.errors).length) say(`    answers that were not a success: ${JSON.stringify(r.errors)}`)
   }
 } finally {
   await stack.stop()
 }
-const best = results.filter((r) => r.meetsThresholds).reduce<number | null>((m, r) => (m === null || r.rate > m ? r.rate : m), null)
+const best = results
+  .filter((r) => r.meetsThresholds)
+  .reduce<number | null>((m, r) => (m === null || r.rate > m ? r.rate : m), null)
 say(best === null ? 'no rate met the thresholds' : `highest rate meeting the thresholds: ${best}/s`)
 if (args.json) {
   const last = results.at(-1)!

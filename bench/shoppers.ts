@@ -12,7 +12,14 @@ import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { peekGrant, randomId, type ErrorBody, type Order, type RedeemResponse, type RoomStatus } from '../contracts/index.ts'
+import {
+  peekGrant,
+  randomId,
+  type ErrorBody,
+  type Order,
+  type RedeemResponse,
+  type RoomStatus,
+} from '../contracts/index.ts'
 
 /** How long one order long-poll is held at the edge. */
 const ORDER_WAIT_MS = 5_000
@@ -212,7 +219,9 @@ export async function shop(options: ShopperOptions): Promise<ShopperResult> {
   }
   result.orderId = orderId
   for (;;) {
-    const answer = await settle('order', `${options.edgeUrl}/api/orders/${orderId}?waitMs=${ORDER_WAIT_MS}`, { headers })
+    const answer = await settle('order', `${options.edgeUrl}/api/orders/${orderId}?waitMs=${ORDER_WAIT_MS}`, {
+      headers,
+    })
     if (!answer) return finish('gave_up', 'order')
     result.polls += 1
     const order = answer.ok ? parse<Order>(answer) : null

@@ -99,7 +99,17 @@ type Shard = {
   requests: number
 }
 const shards: Shard[] = Array.from({ length: N }, () => ({
-  queue: [], head: 0, budget: 0, available: 0, loaded: 0, sold: 0, granted: 0, throughOrd: -1, seq: 0, prequeueJoined: 0, requests: 0,
+  queue: [],
+  head: 0,
+  budget: 0,
+  available: 0,
+  loaded: 0,
+  sold: 0,
+  granted: 0,
+  throughOrd: -1,
+  seq: 0,
+  prequeueJoined: 0,
+  requests: 0,
 }))
 for (let i = 0; i < STOCK; i++) {
   shards[i % N]!.loaded++
@@ -135,16 +145,33 @@ function schedulePoll(shopper: number, at: number): void {
 const START = PREQUEUE_MS
 const arrivals = Array.from({ length: SHOPPERS }, (_, i) =>
   rand() < PRE_SHARE ? rand() * PREQUEUE_MS : START + rand() * ARRIVAL_AFTER_START_MS,
-).map((at, i) => ({ at, i })).sort((a, b) => a.at - b.at)
+)
+  .map((at, i) => ({ at, i }))
+  .sort((a, b) => a.at - b.at)
 let nextArrival = 0
 
 const edgeCache: Array<{ at: number; frontiers: RoomFrontier[] } | null> = new Array(EDGES).fill(null)
 let frontierRefreshes = 0
 function snapshot(t: number): RoomFrontier[] {
   return shards.map((s, k) => ({
-    saleId: 'bench', shard: k, shards: N, at: t, startsAt: START, mode: 'open', admitPerMinute: RATE, prequeueOrder: 'shuffle',
-    seed: t >= START ? 'seed' : null, throughOrd: s.throughOrd, waiting: s.queue.length - s.head, prequeueWaiting: 0,
-    prequeueJoined: s.prequeueJoined, loaded: s.loaded, available: s.available, granted: s.granted, redeemed: 0, sold: s.sold,
+    saleId: 'bench',
+    shard: k,
+    shards: N,
+    at: t,
+    startsAt: START,
+    mode: 'open',
+    admitPerMinute: RATE,
+    prequeueOrder: 'shuffle',
+    seed: t >= START ? 'seed' : null,
+    throughOrd: s.throughOrd,
+    waiting: s.queue.length - s.head,
+    prequeueWaiting: 0,
+    prequeueJoined: s.prequeueJoined,
+    loaded: s.loaded,
+    available: s.available,
+    granted: s.granted,
+    redeemed: 0,
+    sold: s.sold,
   }))
 }
 function edgeFrontiers(edge: number, t: number): RoomFrontier[] {
@@ -191,7 +218,15 @@ let shuffled = false
 let soldOutAt: number | null = null
 let lastSoldOutNotice = 0
 let admitted = 0
-const ticket = { typ: 'qt', sale: 'bench', shard: 0, seq: 0, pre: false, sub: 'x'.repeat(22), iat: 0 } as QueueTicketPayload
+const ticket = {
+  typ: 'qt',
+  sale: 'bench',
+  shard: 0,
+  seq: 0,
+  pre: false,
+  sub: 'x'.repeat(22),
+  iat: 0,
+} as QueueTicketPayload
 
 const started = performance.now()
 let t = 0
@@ -249,7 +284,12 @@ for (; t < START + 30 * 60_000; t += STEP_MS) {
         admitted++
         // what the shopper then does with the grant
         const redeems = rand() < REDEEM_SHARE
-        if (redeems) events.push({ at: t + 5_000 + rand() * 10_000, shard: shardOf[i]!, kind: rand() < FAILURE ? 'returned' : 'sold' })
+        if (redeems)
+          events.push({
+            at: t + 5_000 + rand() * 10_000,
+            shard: shardOf[i]!,
+            kind: rand() < FAILURE ? 'returned' : 'sold',
+          })
         else events.push({ at: t + TTL_MS + GRACE_MS + 1_000, shard: shardOf[i]!, kind: 'returned' })
       }
     }
@@ -353,12 +393,22 @@ const result = {
 }
 if (!args.json) {
   const rows: Array<[string, string | number | null]> = [
-    ['shoppers', result.shoppers], ['stock', result.stock], ['shards x edge instances', `${N} x ${EDGES}`], ['poll hold (ms, 0 = plain polls)', HOLD_MS],
-    ['admitted', result.admitted], ['sold', result.sold], ['told sold out', result.toldSoldOut], ['still waiting', result.stillWaiting],
-    ['polls (answered at the edge)', result.polls], ['object requests', result.doRequests],
-    ['object requests per admitted shopper', result.doRequestsPerAdmitted], ['object requests per shopper', result.doRequestsPerShopper],
-    ['object requests per poll', result.doRequestsPerPoll], ['peak requests/s on one object', result.peakObjectRps],
-    ['sold out at (s after start)', result.soldOutAtSeconds], ['last sold-out notice (ms after)', result.soldOutNoticeMs],
+    ['shoppers', result.shoppers],
+    ['stock', result.stock],
+    ['shards x edge instances', `${N} x ${EDGES}`],
+    ['poll hold (ms, 0 = plain polls)', HOLD_MS],
+    ['admitted', result.admitted],
+    ['sold', result.sold],
+    ['told sold out', result.toldSoldOut],
+    ['still waiting', result.stillWaiting],
+    ['polls (answered at the edge)', result.polls],
+    ['object requests', result.doRequests],
+    ['object requests per admitted shopper', result.doRequestsPerAdmitted],
+    ['object requests per shopper', result.doRequestsPerShopper],
+    ['object requests per poll', result.doRequestsPerPoll],
+    ['peak requests/s on one object', result.peakObjectRps],
+    ['sold out at (s after start)', result.soldOutAtSeconds],
+    ['last sold-out notice (ms after)', result.soldOutNoticeMs],
     ['simulated / wall seconds', `${result.simulatedSeconds} / ${result.wallSeconds}`],
   ]
   for (const [name, value] of rows) console.log(`${name.padEnd(40)} ${value}`)

@@ -83,7 +83,8 @@ export async function verifyEdgeReceipt(
   const opened = await openReceipt(signed, secret)
   if (!opened.ok) return opened
   const r = opened.payload
-  if (r.req !== expect.req || r.sub !== expect.sub || r.idk !== expect.idk) return { ok: false, code: 'receipt_mismatch' }
+  if (r.req !== expect.req || r.sub !== expect.sub || r.idk !== expect.idk)
+    return { ok: false, code: 'receipt_mismatch' }
   return dated(r, expect.nowMs)
 }
 
@@ -103,11 +104,14 @@ export async function verifyEdgeCall(
   return dated(opened.payload, expect.nowMs)
 }
 
-type Opened = { ok: true; payload: EdgeReceiptPayload } | { ok: false; code: 'receipt_malformed' | 'receipt_bad_signature' }
+type Opened =
+  | { ok: true; payload: EdgeReceiptPayload }
+  | { ok: false; code: 'receipt_malformed' | 'receipt_bad_signature' }
 
 async function openReceipt(signed: unknown, secret: string): Promise<Opened> {
   const opened = await openEnvelope(RECEIPT_PREFIX, signed, secret)
-  if (!opened.ok) return { ok: false, code: opened.reason === 'malformed' ? 'receipt_malformed' : 'receipt_bad_signature' }
+  if (!opened.ok)
+    return { ok: false, code: opened.reason === 'malformed' ? 'receipt_malformed' : 'receipt_bad_signature' }
   const parsed = EdgeReceiptPayload.safeParse(opened.json)
   return parsed.success ? { ok: true, payload: parsed.data } : { ok: false, code: 'receipt_malformed' }
 }
@@ -139,5 +143,7 @@ export async function edgeReceiptHeader(
 ): Promise<Record<string, string>> {
   const req = `${method} ${new URL(path, 'http://core.invalid').pathname}`
   const at = bound.at ?? Date.now()
-  return { [HEADER_EDGE_RECEIPT]: await signEdgeReceipt({ at, req, sub: bound.sub ?? '', idk: bound.idk ?? '' }, secret) }
+  return {
+    [HEADER_EDGE_RECEIPT]: await signEdgeReceipt({ at, req, sub: bound.sub ?? '', idk: bound.idk ?? '' }, secret),
+  }
 }

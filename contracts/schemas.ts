@@ -31,7 +31,10 @@ export const CreateSaleRequest = z
     sku: z.string().min(1).max(64),
     name: z.string().min(1).max(200),
     priceCents: z.number().int().min(0).max(100_000_000),
-    currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD').default('USD'),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD')
+      .default('USD'),
     stock: z.number().int().min(1).max(1_000_000),
     perShopperLimit: z.number().int().min(1).max(100).default(1),
     /** How long an admitted shopper has to redeem (seed 003 §8.2: 5 minutes). */
@@ -309,9 +312,7 @@ export const ExpireGrantsRequest = z.object({ grants: z.array(TokenRef).min(1).m
 export type ExpireGrantsRequest = z.infer<typeof ExpireGrantsRequest>
 
 export const ExpireGrantsResponse = z.object({
-  results: z.array(
-    z.object({ tid: TokenId, gen: z.number().int(), state: z.enum(['voided', 'redeemed']) }),
-  ),
+  results: z.array(z.object({ tid: TokenId, gen: z.number().int(), state: z.enum(['voided', 'redeemed']) })),
 })
 export type ExpireGrantsResponse = z.infer<typeof ExpireGrantsResponse>
 

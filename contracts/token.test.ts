@@ -3,14 +3,23 @@ import { describe, expect, it } from 'vitest'
 import vectors from './vectors.json'
 import { vectorVerdicts } from './vectors.ts'
 
-const runtime = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers' ? 'workerd' : 'node'
+const runtime =
+  (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers'
+    ? 'workerd'
+    : 'node'
 
 describe(`token vectors (${runtime})`, () => {
   it('should cover every case in vectors.json', async () => {
     const verdicts = await vectorVerdicts()
     expect(verdicts).toHaveLength(
-      2 + vectors.signing.length + vectors.tokens.length + vectors.grants.length + vectors.orderIds.length +
-        vectors.receipts.length + vectors.accounts.length + vectors.accessTokens.length,
+      2 +
+        vectors.signing.length +
+        vectors.tokens.length +
+        vectors.grants.length +
+        vectors.orderIds.length +
+        vectors.receipts.length +
+        vectors.accounts.length +
+        vectors.accessTokens.length,
     )
   })
 

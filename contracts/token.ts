@@ -150,7 +150,8 @@ export async function openEnvelope(prefix: string, signed: unknown, key: string)
   const payloadBytes = decode(parts[1]!)
   const mac = decode(parts[2]!)
   if (!payloadBytes || !mac || mac.length !== 32) return { ok: false, reason: 'malformed' }
-  if (!(await active.verifyHmacSha256(key, `${parts[0]}.${parts[1]}`, mac))) return { ok: false, reason: 'bad_signature' }
+  if (!(await active.verifyHmacSha256(key, `${parts[0]}.${parts[1]}`, mac)))
+    return { ok: false, reason: 'bad_signature' }
   try {
     return { ok: true, json: JSON.parse(decoder.decode(payloadBytes)) }
   } catch {
@@ -225,7 +226,8 @@ export async function verifyGrant(
   const parsed = GrantPayload.safeParse(opened.json)
   if (!parsed.success) return { ok: false, code: 'grant_malformed' }
   const grant = parsed.data
-  if (grant.sale !== expect.token.sale || grant.tid !== expect.token.tid) return { ok: false, code: 'grant_token_mismatch' }
+  if (grant.sale !== expect.token.sale || grant.tid !== expect.token.tid)
+    return { ok: false, code: 'grant_token_mismatch' }
   if (grant.sub !== expect.shopper) return { ok: false, code: 'grant_session_mismatch' }
   if (expect.nowMs !== undefined && grant.exp <= expect.nowMs) return { ok: false, code: 'grant_expired' }
   return { ok: true, payload: grant }

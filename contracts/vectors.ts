@@ -27,8 +27,16 @@ const secret = (name: string) => vectors.secrets[name as keyof typeof vectors.se
 
 export async function vectorVerdicts(): Promise<VectorVerdict[]> {
   const out: VectorVerdict[] = []
-  out.push({ name: 'shopper of owner session', expected: vectors.sessions.ownerShopper, actual: await shopperOf(vectors.sessions.owner) })
-  out.push({ name: 'shopper of other session', expected: vectors.sessions.otherShopper, actual: await shopperOf(vectors.sessions.other) })
+  out.push({
+    name: 'shopper of owner session',
+    expected: vectors.sessions.ownerShopper,
+    actual: await shopperOf(vectors.sessions.owner),
+  })
+  out.push({
+    name: 'shopper of other session',
+    expected: vectors.sessions.otherShopper,
+    actual: await shopperOf(vectors.sessions.other),
+  })
   for (const v of vectors.signing) {
     const signed =
       v.kind === 'token'
@@ -48,10 +56,19 @@ export async function vectorVerdicts(): Promise<VectorVerdict[]> {
     out.push({ name: `grant "${v.name}"`, expected: v.expect, actual: result.ok ? 'ok' : result.code })
   }
   for (const v of vectors.orderIds) {
-    out.push({ name: `order id of ${v.tid}/${v.gen}`, expected: v.expected, actual: await orderIdOf(v.saleId, v.tid, v.gen) })
+    out.push({
+      name: `order id of ${v.tid}/${v.gen}`,
+      expected: v.expected,
+      actual: await orderIdOf(v.saleId, v.tid, v.gen),
+    })
   }
   for (const v of vectors.receipts) {
-    const result = await verifyEdgeReceipt(v.receipt, secret(v.secret), { req: v.req, sub: v.sub, idk: v.idk, nowMs: v.nowMs })
+    const result = await verifyEdgeReceipt(v.receipt, secret(v.secret), {
+      req: v.req,
+      sub: v.sub,
+      idk: v.idk,
+      nowMs: v.nowMs,
+    })
     out.push({ name: `receipt "${v.name}"`, expected: v.expect, actual: result.ok ? 'ok' : result.code })
   }
   for (const v of vectors.accounts) {

@@ -68,23 +68,40 @@ export interface AppDeps {
 }
 
 /** Connection-level failures of Postgres or Redis (down, restarting, cut): the client should retry, not give up. */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08003', '08006'])
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+])
 function isUnreachable(error: Error): boolean {
   const code = (error as { code?: string }).code
-  return (code !== undefined && UNREACHABLE_CODES.has(code)) || /Connection terminated|connection timeout|Connection is closed/i.test(error.message)
+  return (
+    (code !== undefined && UNREACHABLE_CODES.has(code)) ||
+    /Connection terminated|connection timeout|Connection is closed/i.test(error.message)
+  )
 }
 
 /** Stripe events are small; anything this large is not one. */
 const MAX_WEBHOOK_BYTES = 512 * 1024
 
 function saleIdParam(value: string): string {
-  if (!SALE_ID_PATTERN.test(value)) throw new ApiError('invalid_path', 'sale id must be 1-63 chars of a-z, 0-9 and "-"', 'saleId')
+  if (!SALE_ID_PATTERN.test(value))
+    throw new ApiError('invalid_path', 'sale id must be 1-63 chars of a-z, 0-9 and "-"', 'saleId')
   return value
 }
 
 function sessionHeader(value: string | undefined): string {
-  if (!value) throw new ApiError('missing_session', `send the shopper session in the ${HEADER_SESSION} header`, HEADER_SESSION)
-  if (!SESSION_PATTERN.test(value)) throw new ApiError('invalid_session', 'session must be 16-128 base64url chars', HEADER_SESSION)
+  if (!value)
+    throw new ApiError('missing_session', `send the shopper session in the ${HEADER_SESSION} header`, HEADER_SESSION)
+  if (!SESSION_PATTERN.test(value))
+    throw new ApiError('invalid_session', 'session must be 16-128 base64url chars', HEADER_SESSION)
   return value
 }
 
@@ -107,7 +124,9 @@ export function createApp(deps: AppDeps): Hono {
     }
     if (isUnreachable(error)) {
       logger.warn({ err: error.message, path: c.req.path }, 'backing service unreachable')
-      return c.json(errorBody('unavailable', 'a backing service is unreachable, retry shortly'), 503, { 'retry-after': '1' })
+      return c.json(errorBody('unavailable', 'a backing service is unreachable, retry shortly'), 503, {
+        'retry-after': '1',
+      })
     }
     logger.error({ err: error, path: c.req.path }, 'unhandled error')
     return c.json(errorBody('internal', 'internal error'), 500)
@@ -137,9 +156,18 @@ export function createApp(deps: AppDeps): Hono {
     try {
       const sessionId = sessionHeader(c.req.header(HEADER_SESSION))
       const idempotencyKey = c.req.header(HEADER_IDEMPOTENCY_KEY)
-      if (!idempotencyKey) throw new ApiError('missing_idempotency_key', 'send an Idempotency-Key header, the same on every retry', 'idempotency-key')
+      if (!idempotencyKey)
+        throw new ApiError(
+          'missing_idempotency_key',
+          'send an Idempotency-Key header, the same on every retry',
+          'idempotency-key',
+        )
       if (!IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
-        throw new ApiError('invalid_idempotency_key', 'Idempotency-Key must be 8-255 chars of A-Z, a-z, 0-9 and _ . : -', 'idempotency-key')
+        throw new ApiError(
+          'invalid_idempotency_key',
+          'Idempotency-Key must be 8-255 chars of A-Z, a-z, 0-9 and _ . : -',
+          'idempotency-key',
+        )
       }
       const body = await readJson(c, RedeemRequest, MAX_BODY_BYTES)
       const nowMs = Date.now()
@@ -167,7 +195,8 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get('/v1/orders/:orderId', async (c) => {
     const orderId = c.req.param('orderId')
-    if (!ORDER_ID_PATTERN.test(orderId)) throw new ApiError('invalid_path', 'order id must look like ord_ followed by 32 hex chars', 'orderId')
+    if (!ORDER_ID_PATTERN.test(orderId))
+      throw new ApiError('invalid_path', 'order id must look like ord_ followed by 32 hex chars', 'orderId')
     const query = OrderQuery.safeParse(c.req.query())
     if (!query.success) {
       const { field, message } = describeZodError(query.error)
@@ -219,7 +248,9 @@ export function createApp(deps: AppDeps): Hono {
       throw new ApiError('invalid_query', message, field || undefined)
     }
     const { status, cursor, limit } = query.data
-    return c.json(await orders.ofSale(saleId, { limit, ...(status ? { status } : {}), ...(cursor ? { after: cursor } : {}) }))
+    return c.json(
+      await orders.ofSale(saleId, { limit, ...(status ? { status } : {}), ...(cursor ? { after: cursor } : {}) }),
+    )
   })
   admin.get('/sales/:saleId/invariant', async (c) => {
     const report = await sales.invariant(saleIdParam(c.req.param('saleId')))
@@ -229,11 +260,21 @@ export function createApp(deps: AppDeps): Hono {
   // Full or partial refund of a captured payment. Same Idempotency-Key = same refund.
   admin.post('/orders/:orderId/refunds', async (c) => {
     const orderId = c.req.param('orderId')
-    if (!ORDER_ID_PATTERN.test(orderId)) throw new ApiError('invalid_path', 'order id must look like ord_ followed by 32 hex chars', 'orderId')
+    if (!ORDER_ID_PATTERN.test(orderId))
+      throw new ApiError('invalid_path', 'order id must look like ord_ followed by 32 hex chars', 'orderId')
     const idempotencyKey = c.req.header(HEADER_IDEMPOTENCY_KEY)
-    if (!idempotencyKey) throw new ApiError('missing_idempotency_key', 'send an Idempotency-Key header, the same on every retry', 'idempotency-key')
+    if (!idempotencyKey)
+      throw new ApiError(
+        'missing_idempotency_key',
+        'send an Idempotency-Key header, the same on every retry',
+        'idempotency-key',
+      )
     if (!IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
-      throw new ApiError('invalid_idempotency_key', 'Idempotency-Key must be 8-255 chars of A-Z, a-z, 0-9 and _ . : -', 'idempotency-key')
+      throw new ApiError(
+        'invalid_idempotency_key',
+        'Idempotency-Key must be 8-255 chars of A-Z, a-z, 0-9 and _ . : -',
+        'idempotency-key',
+      )
     }
     const body = await readJson(c, RefundRequest, MAX_BODY_BYTES)
     const { refund, created } = await deps.payments.refund(orderId, body, idempotencyKey)
@@ -242,14 +283,20 @@ export function createApp(deps: AppDeps): Hono {
   // Each reconciliation job on demand (token-issuer, operators); answers the run's report.
   admin.post('/reconcile/:job', async (c) => {
     const job = ReconcileJobName.safeParse(c.req.param('job'))
-    if (!job.success) throw new ApiError('not_found', `no reconciliation job ${c.req.param('job')}; one of ${ReconcileJobName.options.join(', ')}`, 'job')
+    if (!job.success)
+      throw new ApiError(
+        'not_found',
+        `no reconciliation job ${c.req.param('job')}; one of ${ReconcileJobName.options.join(', ')}`,
+        'job',
+      )
     return c.json(await deps.reconciler.run(job.data))
   })
   app.route('/admin', admin)
 
   // ---- payment gateway -> core. Authenticated by the signature over the raw body, not a bearer token.
   app.post('/webhooks/stripe', async (c) => {
-    if (!deps.stripeWebhook) throw new ApiError('not_found', 'Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)')
+    if (!deps.stripeWebhook)
+      throw new ApiError('not_found', 'Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)')
     // The signature is checked on the raw body, read as a stream and capped: this endpoint must be public.
     const raw = await readBodyText(c, MAX_WEBHOOK_BYTES)
     try {
@@ -257,9 +304,13 @@ export function createApp(deps: AppDeps): Hono {
       metrics.webhooks.inc({ outcome: result.outcome })
       return c.json({ received: true, ...result })
     } catch (error) {
-      if (error instanceof ApiError && error.code === 'webhook_signature_invalid') metrics.webhooks.inc({ outcome: 'bad_signature' })
+      if (error instanceof ApiError && error.code === 'webhook_signature_invalid')
+        metrics.webhooks.inc({ outcome: 'bad_signature' })
       // The gateway could not be asked about the event: 503, and Stripe delivers it again later.
-      if (error instanceof GatewayUnavailableError) throw new ApiError('unavailable', 'payment gateway unavailable, retry later', undefined, { 'retry-after': '30' })
+      if (error instanceof GatewayUnavailableError)
+        throw new ApiError('unavailable', 'payment gateway unavailable, retry later', undefined, {
+          'retry-after': '30',
+        })
       throw error
     }
   })

@@ -5,15 +5,23 @@ import { StripeGateway } from './payment/stripe-gateway.ts'
 
 describe('when PAYMENT_GATEWAY=stripe', () => {
   it('should refuse to start without a Stripe secret key', () => {
-    expect(() => loadConfig({ PAYMENT_GATEWAY: 'stripe' })).toThrow(/STRIPE_SECRET_KEY: required when PAYMENT_GATEWAY=stripe/)
+    expect(() => loadConfig({ PAYMENT_GATEWAY: 'stripe' })).toThrow(
+      /STRIPE_SECRET_KEY: required when PAYMENT_GATEWAY=stripe/,
+    )
   })
 
   it('should refuse something that is not a Stripe secret key', () => {
-    expect(() => loadConfig({ PAYMENT_GATEWAY: 'stripe', STRIPE_SECRET_KEY: 'pk_test_publishable' })).toThrow(/STRIPE_SECRET_KEY/)
+    expect(() => loadConfig({ PAYMENT_GATEWAY: 'stripe', STRIPE_SECRET_KEY: 'pk_test_publishable' })).toThrow(
+      /STRIPE_SECRET_KEY/,
+    )
   })
 
   it('should build the Stripe gateway from the key and API base', () => {
-    const config = loadConfig({ PAYMENT_GATEWAY: 'stripe', STRIPE_SECRET_KEY: 'sk_test_abc', STRIPE_API_BASE: 'http://127.0.0.1:12111' })
+    const config = loadConfig({
+      PAYMENT_GATEWAY: 'stripe',
+      STRIPE_SECRET_KEY: 'sk_test_abc',
+      STRIPE_API_BASE: 'http://127.0.0.1:12111',
+    })
     expect(createGateway(config)).toBeInstanceOf(StripeGateway)
     expect(config.PAYMENT_MAX_TRIES).toBe(12)
   })
@@ -49,7 +57,9 @@ describe('when core would run with the dev-only secrets that ship in this reposi
 
   it('should refuse each of them when listening beyond loopback, whatever NODE_ENV says', () => {
     for (const NODE_ENV of ['development', 'test', undefined]) {
-      expect(() => loadConfig({ HOST: '0.0.0.0', NODE_ENV })).toThrow(/TOKEN_SECRET: must be set to a real secret when core listens beyond loopback/)
+      expect(() => loadConfig({ HOST: '0.0.0.0', NODE_ENV })).toThrow(
+        /TOKEN_SECRET: must be set to a real secret when core listens beyond loopback/,
+      )
     }
     for (const key of Object.keys(real)) {
       const { [key as keyof typeof real]: _kept, ...others } = real
@@ -59,8 +69,12 @@ describe('when core would run with the dev-only secrets that ship in this reposi
   })
 
   it('should refuse them in production even on loopback, and refuse the compose override there', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/GRANT_SECRET: must be set to a real secret in production/)
-    expect(() => loadConfig({ NODE_ENV: 'production', ALLOW_DEV_SECRETS: 'true', ...real })).toThrow(/ALLOW_DEV_SECRETS/)
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
+      /GRANT_SECRET: must be set to a real secret in production/,
+    )
+    expect(() => loadConfig({ NODE_ENV: 'production', ALLOW_DEV_SECRETS: 'true', ...real })).toThrow(
+      /ALLOW_DEV_SECRETS/,
+    )
   })
 
   it('should refuse an access-token key that is not a private P-256 JWK', () => {

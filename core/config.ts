@@ -28,9 +28,7 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
 }
 
-const bool = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((v) => v === 'true' || v === '1')
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')
 
 /**
  * Every setting core reads, from the environment, checked once at start. The README's configuration
@@ -51,7 +49,10 @@ export const CoreConfig = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
     /** Prefix of every Redis key and BullMQ queue; lets several environments share one Redis. */
-    REDIS_PREFIX: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/).default('fg'),
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,30}$/)
+      .default('fg'),
     DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/postgres'),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
     TOKEN_SECRET: z.string().min(32).default(DEV_SECRET('token-secret')),
@@ -69,7 +70,10 @@ export const CoreConfig = z
     ALLOW_DEV_SECRETS: bool.default(false),
     PAYMENT_GATEWAY: z.enum(['simulated', 'stripe']).default('simulated'),
     /** Stripe secret key (sk_test_… / sk_live_…); required when PAYMENT_GATEWAY=stripe. */
-    STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_\w+$/, 'must be a Stripe secret key').optional(),
+    STRIPE_SECRET_KEY: z
+      .string()
+      .regex(/^(sk|rk)_(test|live)_\w+$/, 'must be a Stripe secret key')
+      .optional(),
     /** Signing secret of the /webhooks/stripe endpoint (whsec_…); without it the endpoint answers 404. */
     STRIPE_WEBHOOK_SECRET: z.string().min(8).optional(),
     /** Another Stripe API origin: the offline fixture server in tests and drills. */
@@ -81,11 +85,19 @@ export const CoreConfig = z
     PAYMENT_MAX_TRIES: z.coerce.number().int().min(1).max(1000).default(12),
     SIM_PAYMENT_UNAVAILABLE_RATE: z.coerce.number().min(0).max(1).default(0),
     /** How often each reconciliation job runs (BullMQ repeatable); all of them also run on demand. 0: on demand only. */
-    RECONCILE_INTERVAL_MS: z.coerce.number().int().refine((n) => n === 0 || (n >= 100 && n <= 86_400_000), 'must be 0 or 100..86400000 ms').default(60_000),
+    RECONCILE_INTERVAL_MS: z.coerce
+      .number()
+      .int()
+      .refine((n) => n === 0 || (n >= 100 && n <= 86_400_000), 'must be 0 or 100..86400000 ms')
+      .default(60_000),
     /** A saga not moved for this long, with no live job, is resumed; a PENDING payment this old is asked about. */
     RECONCILE_STALE_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
     /** How often core checks whether Redis lost a sale's counters (and rebuilds them from Postgres). 0: never. */
-    REDIS_CHECK_INTERVAL_MS: z.coerce.number().int().refine((n) => n === 0 || (n >= 100 && n <= 3_600_000), 'must be 0 or 100..3600000 ms').default(5_000),
+    REDIS_CHECK_INTERVAL_MS: z.coerce
+      .number()
+      .int()
+      .refine((n) => n === 0 || (n >= 100 && n <= 3_600_000), 'must be 0 or 100..3600000 ms')
+      .default(5_000),
     SIM_PAYMENT_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(50),
     SIM_PAYMENT_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
     CHECKOUT_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
@@ -111,7 +123,12 @@ export const CoreConfig = z
       }, 'must be a private P-256 JWK as JSON: {"kty":"EC","crv":"P-256","x":…,"y":…,"d":…}')
       .default(DEV_ACCESS_TOKEN_KEY),
     ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
-    REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(300).max(90 * 86_400).default(30 * 86_400),
+    REFRESH_TOKEN_TTL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(300)
+      .max(90 * 86_400)
+      .default(30 * 86_400),
     /**
      * scrypt cost: N = 2^SCRYPT_LOG_N, r = 8, p = 1 (memory 128·N·r bytes: 32 MiB at 15). Stored with each hash,
      * so raising it only affects new passwords. Tests lower it.
@@ -133,12 +150,16 @@ export const CoreConfig = z
     ES_URL: z.string().url().optional(),
     ES_API_KEY: z.string().min(1).optional(),
     /** The alias searches read; indices behind it are <alias>_v<N>, swapped by a reindex. */
-    ES_INDEX: z.string().regex(/^[a-z][a-z0-9_-]{0,100}$/, 'lowercase a-z, 0-9, _ and -').default('floodgate-products'),
+    ES_INDEX: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]{0,100}$/, 'lowercase a-z, 0-9, _ and -')
+      .default('floodgate-products'),
     /** How often the search-sync job drains the catalog outbox even without a kick. */
     SEARCH_SYNC_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(1_000),
   })
   .superRefine((c, ctx) => {
-    if (c.PAYMENT_GATEWAY === 'stripe' && !c.STRIPE_SECRET_KEY) ctx.addIssue({ code: 'custom', path: ['STRIPE_SECRET_KEY'], message: 'required when PAYMENT_GATEWAY=stripe' })
+    if (c.PAYMENT_GATEWAY === 'stripe' && !c.STRIPE_SECRET_KEY)
+      ctx.addIssue({ code: 'custom', path: ['STRIPE_SECRET_KEY'], message: 'required when PAYMENT_GATEWAY=stripe' })
     if (c.SEARCH_ENGINE === 'elasticsearch' && !c.ES_URL) {
       ctx.addIssue({ code: 'custom', path: ['ES_URL'], message: 'required when SEARCH_ENGINE=elasticsearch' })
     }
@@ -150,7 +171,8 @@ export const CoreConfig = z
     if (c.NODE_ENV !== 'production' && !reachable) return
     const why = c.NODE_ENV === 'production' ? 'in production' : `when core listens beyond loopback (HOST=${c.HOST})`
     for (const key of DEV_SECRET_KEYS) {
-      if (c[key].startsWith('dev-only-')) ctx.addIssue({ code: 'custom', path: [key], message: `must be set to a real secret ${why}` })
+      if (c[key].startsWith('dev-only-'))
+        ctx.addIssue({ code: 'custom', path: [key], message: `must be set to a real secret ${why}` })
     }
     if (c.ACCESS_TOKEN_KEY === DEV_ACCESS_TOKEN_KEY) {
       ctx.addIssue({ code: 'custom', path: ['ACCESS_TOKEN_KEY'], message: `must be set to a real key ${why}` })

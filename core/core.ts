@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from 'node:http'
 import { serve, type ServerType } from '@hono/node-server'
 import { Redis } from 'ioredis'
 import pg from 'pg'
@@ -62,6 +63,9 @@ export interface Core {
   close(): Promise<void>
 }
 
+/** How long closing core waits for requests in flight before it cuts their connections. */
+const CLOSE_DRAIN_MS = 3_000
+
 /** How often each core process looks for checkout jobs stuck in a sale's outbox (older than 10 s). */
 const OUTBOX_RECOVERY_INTERVAL_MS = 5_000
 
@@ -77,7 +81,11 @@ export interface StartOptions {
 
 export function createGateway(config: CoreConfig): PaymentGateway {
   if (config.PAYMENT_GATEWAY === 'stripe') {
-    return new StripeGateway({ secretKey: config.STRIPE_SECRET_KEY!, apiBase: config.STRIPE_API_BASE, timeoutMs: config.STRIPE_TIMEOUT_MS })
+    return new StripeGateway({
+      secretKey: config.STRIPE_SECRET_KEY!,
+      apiBase: config.STRIPE_API_BASE,
+      timeoutMs: config.STRIPE_TIMEOUT_MS,
+    })
   }
   return new SimulatedGateway({
     latencyMs: config.SIM_PAYMENT_LATENCY_MS,
@@ -95,7 +103,9 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
   db.on('error', (err) => logger.error({ err }, 'postgres pool error'))
   // The pool only listens on idle clients: a checked-out client (a transaction in progress) whose server goes
   // away emits 'error' with nobody listening, which kills the process. The query in flight fails anyway.
-  db.on('connect', (client) => client.on('error', (err) => logger.warn({ err: err.message }, 'postgres connection lost')))
+  db.on('connect', (client) =>
+    client.on('error', (err) => logger.warn({ err: err.message }, 'postgres connection lost')),
+  )
   redis.on('error', (err) => logger.error({ err: err.message }, 'redis error'))
   if (config.RUN_MIGRATIONS) await migrate(db)
 
@@ -106,7 +116,13 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     for (const outcome of outcomes) await jobs.enqueueRoomOutcome(saleId, outcome)
   })
   const gateway = options.gateway ?? createGateway(config)
-  const payments = new Payments(db, gateway, logger, (event, recipient) => jobs.enqueueNotification(event, recipient), config.PAYMENT_CALL_TRIES)
+  const payments = new Payments(
+    db,
+    gateway,
+    logger,
+    (event, recipient) => jobs.enqueueNotification(event, recipient),
+    config.PAYMENT_CALL_TRIES,
+  )
   const reconciler = new Reconciler({
     db,
     sales,
@@ -120,13 +136,29 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     sweepHolds: () => sweepHolds({ sales, scripts, jobs, metrics, logger, orders }),
   })
   const stripeWebhook = config.STRIPE_WEBHOOK_SECRET
-    ? new StripeWebhook({ secret: config.STRIPE_WEBHOOK_SECRET, db, gateway, payments, logger, review: (orderId) => reconciler.reviewOrder(orderId) })
+    ? new StripeWebhook({
+        secret: config.STRIPE_WEBHOOK_SECRET,
+        db,
+        gateway,
+        payments,
+        logger,
+        review: (orderId) => reconciler.reviewOrder(orderId),
+      })
     : undefined
   const reporter = new RoomReporter(config.EDGE_URL, config.EDGE_ADMIN_TOKEN)
   const orders = new Orders(db, (orderId) => jobs.pendingCheckout(orderId))
   // A subscribed connection can do nothing else: the feed gets its own.
-  const orderFeed = new OrderSettledFeed(redis, new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }), `${config.REDIS_PREFIX}:orders:settled`)
-  const checkoutOutbox = new CheckoutOutbox(scripts, jobs.checkout, checkoutJobOptsJson(config.CHECKOUT_ATTEMPTS), logger)
+  const orderFeed = new OrderSettledFeed(
+    redis,
+    new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }),
+    `${config.REDIS_PREFIX}:orders:settled`,
+  )
+  const checkoutOutbox = new CheckoutOutbox(
+    scripts,
+    jobs.checkout,
+    checkoutJobOptsJson(config.CHECKOUT_ATTEMPTS),
+    logger,
+  )
   const redeemer = new Redeemer(
     { token: config.TOKEN_SECRET, grant: config.GRANT_SECRET },
     sales,
@@ -214,7 +246,10 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     // Redis may come back empty (restart without persistence): its repeatable jobs are gone with it, so the
     // schedule is put back on every reconnect, and a plain timer (not BullMQ, which lives in that Redis)
     // checks for lost sales and rebuilds their counters from Postgres.
-    redis.on('ready', () => void schedule().catch((err) => logger.warn({ err: err.message }, 'could not reschedule maintenance')))
+    redis.on(
+      'ready',
+      () => void schedule().catch((err) => logger.warn({ err: err.message }, 'could not reschedule maintenance')),
+    )
     const stopWatchdog = every(
       config.REDIS_CHECK_INTERVAL_MS,
       async () => ((await reconciler.run('redis-counters')).fixed ? schedule() : undefined),
@@ -260,8 +295,14 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     ],
     health: async () => {
       const [redisOk, pgOk] = await Promise.all([
-        redis.ping().then(() => true, () => false),
-        db.query('SELECT 1').then(() => true, () => false),
+        redis.ping().then(
+          () => true,
+          () => false,
+        ),
+        db.query('SELECT 1').then(
+          () => true,
+          () => false,
+        ),
       ])
       return { redis: redisOk, postgres: pgOk }
     },
@@ -303,7 +344,16 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
     carts,
     close: () =>
       (closing ??= (async () => {
-        await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+        await new Promise<void>((resolve) => {
+          const listening = server
+          if (!listening) return resolve()
+          // Requests in flight get a few seconds to finish; a long poll or a stuck client does not hold the exit.
+          const drain = setTimeout(() => (listening as HttpServer).closeAllConnections(), CLOSE_DRAIN_MS)
+          listening.close(() => {
+            clearTimeout(drain)
+            resolve()
+          })
+        })
         stopOutboxRecovery()
         await carts.settled()
         await storefront.close()

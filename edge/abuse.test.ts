@@ -96,17 +96,26 @@ describe('when another site posts a form to join', () => {
 
     // The browser withholds the SameSite=Lax cookies on a cross-site form POST.
     const forms: Record<string, string>[] = [
-      { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+      {
+        'sec-fetch-site': 'cross-site',
+        origin: 'https://evil.example',
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       { 'sec-fetch-site': 'same-site', origin: 'https://shop.edge.test' },
       { origin: 'https://evil.example' },
       {},
     ]
-    const answers = await Promise.all(forms.map((headers) => call(`/api/sales/${saleId}/join`, { method: 'POST', headers })))
+    const answers = await Promise.all(
+      forms.map((headers) => call(`/api/sales/${saleId}/join`, { method: 'POST', headers })),
+    )
 
     expect(answers.map((a) => a.status)).toEqual([403, 403, 403, 403])
     expect(answers.map((a) => a.json.error.code)).toEqual(forms.map(() => 'cross_site_request'))
     expect(answers.every((a) => a.res.headers.get('set-cookie') === null)).toBe(true)
-    const again = await call(`/api/sales/${saleId}/join`, { method: 'POST', headers: { ...page, cookie: cookies.join('; ') } })
+    const again = await call(`/api/sales/${saleId}/join`, {
+      method: 'POST',
+      headers: { ...page, cookie: cookies.join('; ') },
+    })
     expect(again.status).toBe(200)
     expect(again.res.headers.get('set-cookie')).toBeNull()
     expect((again.json as RoomStatus).position).toBe(placeBefore)
@@ -145,7 +154,12 @@ describe('when one network joins with fresh sessions', () => {
     })
 
     expect(answers.filter((a) => a.status === 200)).toHaveLength(8)
-    expect(answers.slice(8).map((a) => a.json.error.code)).toEqual(['place_limit', 'place_limit', 'place_limit', 'place_limit'])
+    expect(answers.slice(8).map((a) => a.json.error.code)).toEqual([
+      'place_limit',
+      'place_limit',
+      'place_limit',
+      'place_limit',
+    ])
     expect(elsewhere.status).toBe(200)
   })
 
@@ -159,7 +173,10 @@ describe('when one network joins with fresh sessions', () => {
     try {
       const headers = (ip: string) => ({ 'x-floodgate-session': me!.session, 'cf-connecting-ip': ip })
       const flood = await call(`/api/sales/${saleId}/status`, { headers: headers('2001:db8:dead:beef::77') })
-      const join = await call(`/api/sales/${saleId}/join`, { method: 'POST', headers: headers('2001:db8:dead:beef:1::2') })
+      const join = await call(`/api/sales/${saleId}/join`, {
+        method: 'POST',
+        headers: headers('2001:db8:dead:beef:1::2'),
+      })
       const honest = await call(`/api/sales/${saleId}/join`, { method: 'POST', headers: headers('198.51.100.8') })
 
       expect(flood.status).toBe(429)
@@ -178,7 +195,15 @@ describe('when the edge counts a network without the binding', () => {
   function limited(perSecond: number, binding?: RateLimit) {
     let now = 1_000_000
     const app = new Hono()
-      .use(networkLimit({ name: 'network', key: (c) => networkOf(c.req.header('cf-connecting-ip')!), binding: () => binding, perSecond, now: () => now }))
+      .use(
+        networkLimit({
+          name: 'network',
+          key: (c) => networkOf(c.req.header('cf-connecting-ip')!),
+          binding: () => binding,
+          perSecond,
+          now: () => now,
+        }),
+      )
       .get('/', (c) => c.text('ok'))
     app.onError(handleError)
     const hit = async (ip: string) => (await app.request('/', { headers: { 'cf-connecting-ip': ip } })).status

@@ -71,7 +71,10 @@ async function join(saleId: string, session?: string): Promise<RoomStatus> {
 const SAME_ORIGIN = { 'sec-fetch-site': 'same-origin', origin: BASE }
 
 /** Headers of an app's poll: its session and the queue ticket its join answered. */
-const polling = (session: string, joined: RoomStatus) => ({ 'x-floodgate-session': session, 'x-floodgate-ticket': joined.ticket! })
+const polling = (session: string, joined: RoomStatus) => ({
+  'x-floodgate-session': session,
+  'x-floodgate-ticket': joined.ticket!,
+})
 
 /** The session cookie a response set. */
 function sessionCookie(res: Response): string | undefined {
@@ -161,14 +164,32 @@ describe('when configuring a room', () => {
 
     const cases = [
       [await adminCall(path, { method: 'PUT', raw: '{"saleId": "x",' }), 400, 'invalid_json', undefined],
-      [await adminCall(path, { method: 'PUT', body: { ...good, admitPerMinute: 'fast' } }), 400, 'invalid_body', 'admitPerMinute'],
-      [await adminCall(path, { method: 'PUT', body: { ...good, startsAt: 'tomorrow' } }), 400, 'invalid_body', 'startsAt'],
+      [
+        await adminCall(path, { method: 'PUT', body: { ...good, admitPerMinute: 'fast' } }),
+        400,
+        'invalid_body',
+        'admitPerMinute',
+      ],
+      [
+        await adminCall(path, { method: 'PUT', body: { ...good, startsAt: 'tomorrow' } }),
+        400,
+        'invalid_body',
+        'startsAt',
+      ],
       [await adminCall(path, { method: 'PUT', body: { saleId, admitPerMinute: 10 } }), 400, 'invalid_body', 'startsAt'],
       [await adminCall(path, { method: 'PUT', body: { ...good, extra: true } }), 400, 'invalid_body', undefined],
-      [await adminCall(path, { method: 'PUT', body: { ...good, saleId: 'another-sale' } }), 400, 'invalid_body', 'saleId'],
+      [
+        await adminCall(path, { method: 'PUT', body: { ...good, saleId: 'another-sale' } }),
+        400,
+        'invalid_body',
+        'saleId',
+      ],
       [await adminCall('/admin/sales/Not_A_Sale/room', { method: 'PUT', body: good }), 400, 'invalid_path', 'saleId'],
       [
-        await adminCall(path, { method: 'PUT', raw: JSON.stringify({ ...good, pad: 'x'.repeat(MAX_ADMIN_BODY_BYTES) }) }),
+        await adminCall(path, {
+          method: 'PUT',
+          raw: JSON.stringify({ ...good, pad: 'x'.repeat(MAX_ADMIN_BODY_BYTES) }),
+        }),
         413,
         'body_too_large',
         undefined,
@@ -359,7 +380,9 @@ describe('when a shopper redeems', () => {
         shopper: await shopperOf(req.headers.get('x-floodgate-session')!),
         nowMs: Date.now(),
       })
-      return ok.ok ? Response.json(order, { status: 202 }) : Response.json({ error: { code: ok.code } }, { status: 403 })
+      return ok.ok
+        ? Response.json(order, { status: 202 })
+        : Response.json({ error: { code: ok.code } }, { status: 403 })
     })
 
     const { status, json } = await redeem(saleId, {
@@ -399,16 +422,54 @@ describe('when a shopper redeems', () => {
     const [foreign] = await mintTokens('another-sale', 1)
 
     const cases = [
-      [await redeem(saleId, { headers: { ...SAME_ORIGIN, 'idempotency-key': 'attempt-0003' }, body: { token, grant } }), 400, 'missing_session', undefined],
-      [await redeem(saleId, { headers: { 'idempotency-key': 'attempt-0003' }, body: { token, grant } }), 403, 'cross_site_request', 'origin'],
-      [await redeem(saleId, { headers: { ...headers, 'x-floodgate-session': 'bad!' }, body: { token, grant } }), 400, 'invalid_session', 'x-floodgate-session'],
-      [await redeem(saleId, { headers: { 'x-floodgate-session': session }, body: { token, grant } }), 400, 'missing_idempotency_key', 'idempotency-key'],
-      [await redeem(saleId, { headers: { ...headers, 'idempotency-key': 'short' }, body: { token, grant } }), 400, 'invalid_idempotency_key', 'idempotency-key'],
+      [
+        await redeem(saleId, {
+          headers: { ...SAME_ORIGIN, 'idempotency-key': 'attempt-0003' },
+          body: { token, grant },
+        }),
+        400,
+        'missing_session',
+        undefined,
+      ],
+      [
+        await redeem(saleId, { headers: { 'idempotency-key': 'attempt-0003' }, body: { token, grant } }),
+        403,
+        'cross_site_request',
+        'origin',
+      ],
+      [
+        await redeem(saleId, { headers: { ...headers, 'x-floodgate-session': 'bad!' }, body: { token, grant } }),
+        400,
+        'invalid_session',
+        'x-floodgate-session',
+      ],
+      [
+        await redeem(saleId, { headers: { 'x-floodgate-session': session }, body: { token, grant } }),
+        400,
+        'missing_idempotency_key',
+        'idempotency-key',
+      ],
+      [
+        await redeem(saleId, { headers: { ...headers, 'idempotency-key': 'short' }, body: { token, grant } }),
+        400,
+        'invalid_idempotency_key',
+        'idempotency-key',
+      ],
       [await redeem(saleId, { headers, raw: '{"token":' }), 400, 'invalid_json', undefined],
       [await redeem(saleId, { headers, body: { token } }), 400, 'invalid_body', 'grant'],
       [await redeem(saleId, { headers, body: { token, grant: 42 } }), 400, 'invalid_body', 'grant'],
-      [await redeem(saleId, { headers, body: { token, grant, paymentMethod: '4242 4242 4242 4242' } }), 400, 'invalid_body', 'paymentMethod'],
-      [await redeem(saleId, { headers, raw: JSON.stringify({ token, grant, pad: 'x'.repeat(MAX_BODY_BYTES) }) }), 413, 'body_too_large', undefined],
+      [
+        await redeem(saleId, { headers, body: { token, grant, paymentMethod: '4242 4242 4242 4242' } }),
+        400,
+        'invalid_body',
+        'paymentMethod',
+      ],
+      [
+        await redeem(saleId, { headers, raw: JSON.stringify({ token, grant, pad: 'x'.repeat(MAX_BODY_BYTES) }) }),
+        413,
+        'body_too_large',
+        undefined,
+      ],
       [await redeem('Bad_Sale', { headers, body: { token, grant } }), 400, 'invalid_path', 'saleId'],
       [await redeem(saleId, { headers, body: { token: foreign, grant } }), 403, 'token_wrong_sale', 'token'],
     ] as const
@@ -453,7 +514,9 @@ describe('when the answer to a redeem can be lost (issue 14)', () => {
 
   it('should sign when it received the redeem into the call, bound to the shopper and the key', async () => {
     const { saleId, session, shopper, status } = await admitted()
-    const calls = mockCore(() => Response.json({ orderId: `ord_${'0'.repeat(32)}`, saleId, status: 'pending', replayed: false }, { status: 202 }))
+    const calls = mockCore(() =>
+      Response.json({ orderId: `ord_${'0'.repeat(32)}`, saleId, status: 'pending', replayed: false }, { status: 202 }),
+    )
     const before = Date.now()
     expect((await pay(saleId, session, status, 'receipt-0001')).status).toBe(202)
     const receipt = calls[0]!.headers.get(HEADER_EDGE_RECEIPT)
@@ -514,9 +577,13 @@ describe('when the answer to a redeem can be lost (issue 14)', () => {
 
   it('should answer the existing order while the operator holds checkout, and refuse a new one', async () => {
     const { saleId, session, status } = await admitted()
-    expect((await adminCall(`/admin/sales/${saleId}/room`, { method: 'PATCH', body: { mode: 'queue_all' } })).status).toBe(200)
+    expect(
+      (await adminCall(`/admin/sales/${saleId}/room`, { method: 'PATCH', body: { mode: 'queue_all' } })).status,
+    ).toBe(200)
     // A ticketed poll gives this instance the room's snapshot, where the edge reads the operator's hold.
-    await call(`/api/sales/${saleId}/status`, { headers: { 'x-floodgate-session': session, 'x-floodgate-ticket': status.ticket! } })
+    await call(`/api/sales/${saleId}/status`, {
+      headers: { 'x-floodgate-session': session, 'x-floodgate-ticket': status.ticket! },
+    })
     const order = { orderId: `ord_${'2'.repeat(32)}`, saleId, status: 'pending', replayed: true }
     const calls = mockCore((req) =>
       req.headers.get('idempotency-key') === 'held-0001'

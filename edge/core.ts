@@ -65,7 +65,9 @@ export async function callCore(env: Env, path: string, options: CoreCallOptions 
       const backoff = 50 * 2 ** attempt
       if (!options.retry || timedOut || attempt >= MAX_TRIES || Date.now() + backoff >= deadline) {
         console.warn(`core unreachable: ${method} ${path} (try ${attempt}): ${String(err)}`)
-        throw apiError('unavailable', 'the sale service is unavailable, try again shortly', undefined, { 'retry-after': '1' })
+        throw apiError('unavailable', 'the sale service is unavailable, try again shortly', undefined, {
+          'retry-after': '1',
+        })
       }
       await pause(backoff)
     }

@@ -70,7 +70,7 @@ async function allEntries(path: string, limit: number) {
   }
 }
 
-describe('when anyone reads a sale\'s fairness proof during the pre-queue', () => {
+describe("when anyone reads a sale's fairness proof during the pre-queue", () => {
   it('should publish the commitment and the join list by public id, without credentials, cacheably', async () => {
     const { saleId, joined } = await prequeueSale(2, 4, 7)
 

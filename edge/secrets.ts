@@ -25,7 +25,8 @@ export function secretProblems(env: Partial<Record<string, unknown>>): string[] 
   // Not a secret, but the dev key pair is published: its public half would accept anyone's operator token.
   const publicKey = env.ACCESS_TOKEN_PUBLIC_KEY
   if (typeof publicKey !== 'string' || publicKey === '') problems.push('ACCESS_TOKEN_PUBLIC_KEY is not set')
-  else if (publicKey.includes(DEV_ACCESS_KEY_X) && !local) problems.push('ACCESS_TOKEN_PUBLIC_KEY is the published dev key')
+  else if (publicKey.includes(DEV_ACCESS_KEY_X) && !local)
+    problems.push('ACCESS_TOKEN_PUBLIC_KEY is the published dev key')
   return problems
 }
 

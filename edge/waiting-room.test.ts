@@ -23,13 +23,21 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function openSale(tokens: number, overrides: Parameters<typeof roomConfig>[2] = {}) {
   const saleId = uniqueSaleId('edge')
-  expect((await admin(`/admin/sales/${saleId}/room`, 'PUT', roomConfig(saleId, Date.now() - 10_000, overrides))).status).toBe(200)
-  if (tokens) expect((await admin(`/admin/sales/${saleId}/tokens`, 'POST', { tokens: await mintTokens(saleId, tokens) })).status).toBe(200)
+  expect(
+    (await admin(`/admin/sales/${saleId}/room`, 'PUT', roomConfig(saleId, Date.now() - 10_000, overrides))).status,
+  ).toBe(200)
+  if (tokens)
+    expect(
+      (await admin(`/admin/sales/${saleId}/tokens`, 'POST', { tokens: await mintTokens(saleId, tokens) })).status,
+    ).toBe(200)
   return saleId
 }
 
 async function join(saleId: string, session: string): Promise<RoomStatus> {
-  const { status, json } = await call(`/api/sales/${saleId}/join`, { method: 'POST', headers: { 'x-floodgate-session': session } })
+  const { status, json } = await call(`/api/sales/${saleId}/join`, {
+    method: 'POST',
+    headers: { 'x-floodgate-session': session },
+  })
   expect(status).toBe(200)
   return json
 }
@@ -83,8 +91,12 @@ describe('when a shopper polls with a queue ticket', () => {
     const before = (await admin(`/admin/sales/${saleId}/room`)).json
 
     const [head, body] = mine.ticket!.split('.')
-    const forgedBody = btoa(JSON.stringify({ ...JSON.parse(atob(body!.replace(/-/g, '+').replace(/_/g, '/'))), seq: 99 }))
-      .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+    const forgedBody = btoa(
+      JSON.stringify({ ...JSON.parse(atob(body!.replace(/-/g, '+').replace(/_/g, '/'))), seq: 99 }),
+    )
+      .replace(/\+/g, '-')
+      .replace(/\//g, '_')
+      .replace(/=+$/, '')
     const forged = `${head}.${forgedBody}.${mine.ticket!.split('.')[2]}`
     const selfSigned = await signTicket(
       { sale: saleId, shard: 0, seq: 1, pre: false, sub: await shopperOf(me!.session), iat: Date.now() },
@@ -97,7 +109,8 @@ describe('when a shopper polls with a queue ticket', () => {
       [await poll(other, me!.session, mine.ticket), 403, 'ticket_wrong_sale'],
       [await poll(saleId, me!.session, 'fgq1.nope'), 400, 'ticket_malformed'],
     ] as const
-    for (const [r, status, code] of cases) expect({ status: r.status, code: r.json.error.code }).toEqual({ status, code })
+    for (const [r, status, code] of cases)
+      expect({ status: r.status, code: r.json.error.code }).toEqual({ status, code })
     expect((await admin(`/admin/sales/${saleId}/room`)).json).toEqual(before)
   })
 
@@ -108,7 +121,10 @@ describe('when a shopper polls with a queue ticket', () => {
     for (const p of people) joined.push(await join(saleId, p.session))
     const holder = joined[0]!
     const tid = JSON.parse(atob(holder.token!.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).tid
-    expect((await admin(`/admin/sales/${saleId}/tokens/outcomes`, 'POST', { outcomes: [{ tid, gen: 1, outcome: 'sold' }] })).status).toBe(200)
+    expect(
+      (await admin(`/admin/sales/${saleId}/tokens/outcomes`, 'POST', { outcomes: [{ tid, gen: 1, outcome: 'sold' }] }))
+        .status,
+    ).toBe(200)
 
     await pause(FRONTIER_TTL_MS + 50)
     for (const [i, p] of people.slice(1).entries()) {
@@ -125,7 +141,9 @@ describe('when a sale is sharded', () => {
     const people = await makeShoppers(24)
     const joined = []
     for (const p of people) joined.push(await join(saleId, p.session))
-    const shards = new Set(joined.map((j) => JSON.parse(atob(j.ticket!.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).shard))
+    const shards = new Set(
+      joined.map((j) => JSON.parse(atob(j.ticket!.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).shard),
+    )
     expect(shards.size).toBeGreaterThan(1)
     const stats = (await admin(`/admin/sales/${saleId}/room`)).json
     expect(stats).toMatchObject({ shards: 4, tokensLoaded: 40, queued: 24 - stats.admitted })
@@ -146,7 +164,8 @@ describe('when a shopper redeems too often', () => {
     const calls = mockCore((req) => {
       const key = req.headers.get('idempotency-key')!
       if (req.headers.get('x-floodgate-replay-only') === null) made.add(key)
-      else if (!made.has(key)) return Response.json({ error: { code: 'order_not_found', message: 'none' } }, { status: 404 })
+      else if (!made.has(key))
+        return Response.json({ error: { code: 'order_not_found', message: 'none' } }, { status: 404 })
       return Response.json({ ...order, replayed: req.headers.get('x-floodgate-replay-only') !== null }, { status: 202 })
     })
     const redeem = (key: string) =>
@@ -202,7 +221,9 @@ describe('when a shopper redeems too often', () => {
 
 describe('when a shopper holds a poll (?waitMs=)', () => {
   const held = (saleId: string, session: string, ticket: string, waitMs: number) =>
-    call(`/api/sales/${saleId}/status?waitMs=${waitMs}`, { headers: { 'x-floodgate-session': session, 'x-floodgate-ticket': ticket } })
+    call(`/api/sales/${saleId}/status?waitMs=${waitMs}`, {
+      headers: { 'x-floodgate-session': session, 'x-floodgate-ticket': ticket },
+    })
   const tidOf = (token: string) => JSON.parse(atob(token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).tid
 
   it('should refuse a hold that is not a whole number of milliseconds up to 25 s', async () => {
@@ -210,8 +231,14 @@ describe('when a shopper holds a poll (?waitMs=)', () => {
     const [me] = await makeShoppers(1)
     const mine = await join(saleId, me!.session)
     for (const waitMs of ['soon', '-1', '60000']) {
-      const r = await call(`/api/sales/${saleId}/status?waitMs=${waitMs}`, { headers: { 'x-floodgate-session': me!.session, 'x-floodgate-ticket': mine.ticket! } })
-      expect({ status: r.status, code: r.json.error.code, field: r.json.error.field }).toEqual({ status: 400, code: 'invalid_query', field: 'waitMs' })
+      const r = await call(`/api/sales/${saleId}/status?waitMs=${waitMs}`, {
+        headers: { 'x-floodgate-session': me!.session, 'x-floodgate-ticket': mine.ticket! },
+      })
+      expect({ status: r.status, code: r.json.error.code, field: r.json.error.field }).toEqual({
+        status: 400,
+        code: 'invalid_query',
+        field: 'waitMs',
+      })
     }
   })
 
@@ -240,7 +267,9 @@ describe('when a shopper holds a poll (?waitMs=)', () => {
 
     const pending = held(saleId, people[1]!.session, waiting.ticket!, 20_000)
     await pause(100)
-    const sold = await admin(`/admin/sales/${saleId}/tokens/outcomes`, 'POST', { outcomes: [{ tid: tidOf(holder.token!), gen: 1, outcome: 'sold' }] })
+    const sold = await admin(`/admin/sales/${saleId}/tokens/outcomes`, 'POST', {
+      outcomes: [{ tid: tidOf(holder.token!), gen: 1, outcome: 'sold' }],
+    })
     expect(sold.status).toBe(200)
     const r = await pending
 
@@ -258,7 +287,9 @@ describe('when a shopper holds a poll (?waitMs=)', () => {
 
     const pending = held(saleId, people[1]!.session, waiting.ticket!, 20_000)
     await pause(100)
-    expect((await admin(`/admin/sales/${saleId}/room`, 'PATCH', { mode: 'open', admitPerMinute: 6_000 })).status).toBe(200)
+    expect((await admin(`/admin/sales/${saleId}/room`, 'PATCH', { mode: 'open', admitPerMinute: 6_000 })).status).toBe(
+      200,
+    )
     const r = await pending
 
     expect(r.json).toMatchObject({ state: 'admitted', token: expect.any(String), grant: expect.any(String) })

@@ -184,7 +184,7 @@ describe('when the public proof was tampered with', () => {
     expect((await failed(extra)).find((c) => c.name === 'tokens')!.detail).toContain('only 6 were loaded')
   })
 
-  it('should reject a first-come shopper admitted before the shard\'s whole pre-queue', async () => {
+  it("should reject a first-come shopper admitted before the shard's whole pre-queue", async () => {
     const sale = await honestSale()
     const firstCome = sale.admissions.findIndex((a) => !a.pre)
     const jumped = sale.admissions[firstCome]!

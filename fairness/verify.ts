@@ -271,7 +271,7 @@ function countsCheck(data: PublicFairness): Check {
   const startsAt = Date.parse(s.startsAt)
   for (const a of data.admissions) {
     if (a.admittedAt < startsAt) return { name: 'counts', ok: false, detail: `${a.publicId} admitted before the start` }
-    if (a.pre !== (a.joinedAt < startsAt)) {
+    if (a.pre !== a.joinedAt < startsAt) {
       const marked = a.pre ? 'pre-queue' : 'first-come'
       return { name: 'counts', ok: false, detail: `${a.publicId}'s place is marked ${marked} against its join time` }
     }

@@ -29,7 +29,13 @@ async function waitHealthy(url: string, what: string, child: ChildProcess, timeo
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode} before it was healthy`)
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return
+    if (
+      await fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return
     await sleep(200)
   }
   throw new Error(`${what} did not become healthy at ${url} within ${timeoutMs / 1000} s`)
@@ -78,14 +84,29 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     ...options.coreEnv,
   }
   const coreLog = createWriteStream(join(logDir, 'core.log'))
-  const core = spawn(process.execPath, ['--import', 'tsx', 'core/main.ts'], { cwd: ROOT, env: coreEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  const core = spawn(process.execPath, ['--import', 'tsx', 'core/main.ts'], {
+    cwd: ROOT,
+    env: coreEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   core.stdout!.pipe(coreLog, { end: false })
   core.stderr!.pipe(coreLog, { end: false })
 
   const edgeLog = createWriteStream(join(logDir, 'wrangler.log'))
   const wranglerArgs = [
-    'wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(edgePort), '--persist-to', persist,
-    '--var', `CORE_URL:${coreUrl}`, '--show-interactive-dev-session=false', '--log-level', 'warn',
+    'wrangler',
+    'dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(edgePort),
+    '--persist-to',
+    persist,
+    '--var',
+    `CORE_URL:${coreUrl}`,
+    '--show-interactive-dev-session=false',
+    '--log-level',
+    'warn',
     ...(options.inspectorPort ? ['--inspector-port', String(options.inspectorPort)] : []),
   ]
   const edge = spawn('npx', wranglerArgs, {

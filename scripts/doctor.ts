@@ -39,12 +39,21 @@ function nodeCheck(): Check {
 }
 
 async function redisCheck(url: string, purpose: string): Promise<Check> {
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1500,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  })
   client.on('error', () => {})
   try {
     await client.connect()
     const info = await client.info('server')
-    return { name: `redis (${purpose})`, level: 'ok', detail: `${url}: redis ${/redis_version:(\S+)/.exec(info)?.[1] ?? '?'}` }
+    return {
+      name: `redis (${purpose})`,
+      level: 'ok',
+      detail: `${url}: redis ${/redis_version:(\S+)/.exec(info)?.[1] ?? '?'}`,
+    }
   } catch (error) {
     return {
       name: `redis (${purpose})`,
@@ -102,8 +111,13 @@ function chromiumCheck(): Check {
 }
 
 function drillToolsCheck(): Check {
-  const pgBin = existsSync('/usr/lib/postgresql') && readdirSync('/usr/lib/postgresql').some((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`))
-  const missing = [onPath('redis-server') ? null : 'redis-server', pgBin || onPath('initdb') ? null : 'initdb/pg_ctl'].filter(Boolean)
+  const pgBin =
+    existsSync('/usr/lib/postgresql') &&
+    readdirSync('/usr/lib/postgresql').some((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`))
+  const missing = [
+    onPath('redis-server') ? null : 'redis-server',
+    pgBin || onPath('initdb') ? null : 'initdb/pg_ctl',
+  ].filter(Boolean)
   return missing.length === 0
     ? { name: 'drill tools', level: 'ok', detail: 'redis-server and the Postgres server binaries (npm run drills)' }
     : {
@@ -177,7 +191,9 @@ async function main(): Promise<void> {
       console.log(`${mark} ${c.name.padEnd(18)} ${c.detail}`)
       if (c.fix && c.level !== 'ok') console.log(`  ${' '.repeat(18)} fix: ${c.fix}`)
     }
-    console.log(failed ? '\nnot ready: fix the ✗ lines above' : '\nready: `npm run demo` and `npm test` have what they need')
+    console.log(
+      failed ? '\nnot ready: fix the ✗ lines above' : '\nready: `npm run demo` and `npm test` have what they need',
+    )
   }
   process.exitCode = failed ? 1 : 0
 }

@@ -32,7 +32,12 @@ export async function freePort(): Promise<number> {
 }
 
 async function redisAnswers(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  })
   client.on('error', () => {})
   try {
     await client.connect()
@@ -64,10 +69,21 @@ export async function ensureServices({
   redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   allowEmbedded = true,
-}: { redisUrl?: string; databaseUrl?: string; allowEmbedded?: boolean } = {}): Promise<LocalServices> {
+}: {
+  redisUrl?: string
+  databaseUrl?: string
+  allowEmbedded?: boolean
+} = {}): Promise<LocalServices> {
   const notes: string[] = []
   const stops: Array<() => Promise<void>> = []
-  const result: LocalServices = { redisUrl, databaseUrl, notes, stop: async () => { for (const stop of stops.reverse()) await stop() } }
+  const result: LocalServices = {
+    redisUrl,
+    databaseUrl,
+    notes,
+    stop: async () => {
+      for (const stop of stops.reverse()) await stop()
+    },
+  }
 
   if (!(await redisAnswers(redisUrl))) {
     if (!allowEmbedded || !onPath('redis-server')) {
@@ -77,8 +93,14 @@ export async function ensureServices({
       )
     }
     const port = await freePort()
-    const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-    stops.push(async () => { child.kill('SIGTERM') })
+    const child: ChildProcess = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    )
+    stops.push(async () => {
+      child.kill('SIGTERM')
+    })
     result.redisUrl = `redis://127.0.0.1:${port}`
     for (let i = 0; i < 50 && !(await redisAnswers(result.redisUrl)); i++) await sleep(100)
     if (!(await redisAnswers(result.redisUrl))) throw new Error('started redis-server but it does not answer')
@@ -86,7 +108,10 @@ export async function ensureServices({
   }
 
   if (!(await postgresAnswers(databaseUrl))) {
-    if (!allowEmbedded) throw new Error(`Postgres is not reachable at ${databaseUrl}. Start one (\`docker compose up -d postgres\`) or set DATABASE_URL.`)
+    if (!allowEmbedded)
+      throw new Error(
+        `Postgres is not reachable at ${databaseUrl}. Start one (\`docker compose up -d postgres\`) or set DATABASE_URL.`,
+      )
     const [{ PGlite }, { PGLiteSocketServer }, { pg_trgm }, { unaccent }] = await Promise.all([
       import('@electric-sql/pglite'),
       import('@electric-sql/pglite-socket'),

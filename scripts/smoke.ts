@@ -68,10 +68,16 @@ async function pay(s: Shopper, admitted: RoomStatus, paymentMethod: string): Pro
   })
   if (res.status !== 202) throw new Error(`${s.name}'s redeem: ${res.status} ${await res.text()}`)
   const { orderId } = (await res.json()) as RedeemResponse
-  const order = await until(`${s.name}'s order`, async () => {
-    const answer = await fetch(`${edge}/api/orders/${orderId}?waitMs=3000`, { headers: { 'x-floodgate-session': s.session } })
-    return answer.ok ? ((await answer.json()) as Order) : null
-  }, (o) => o !== null && o.status !== 'pending')
+  const order = await until(
+    `${s.name}'s order`,
+    async () => {
+      const answer = await fetch(`${edge}/api/orders/${orderId}?waitMs=3000`, {
+        headers: { 'x-floodgate-session': s.session },
+      })
+      return answer.ok ? ((await answer.json()) as Order) : null
+    },
+    (o) => o !== null && o.status !== 'pending',
+  )
   return order!.status
 }
 
@@ -95,18 +101,36 @@ try {
   const third = await join('third')
   steps.push('three shoppers joined the line')
 
-  const a = await until('the first shopper to be admitted', () => status(first), (s) => s.state === 'admitted')
+  const a = await until(
+    'the first shopper to be admitted',
+    () => status(first),
+    (s) => s.state === 'admitted',
+  )
   const declined = await pay(first, a, 'pm_card_chargeDeclined')
   if (declined !== 'failed') throw new Error(`the declined card's order is ${declined}, not failed`)
   steps.push('first shopper admitted, card declined, order failed')
-  const b = await until('the second shopper to be admitted', () => status(second), (s) => s.state === 'admitted')
-  if ((await pay(second, b, 'pm_card_visa')) !== 'confirmed') throw new Error("the second shopper's order did not confirm")
+  const b = await until(
+    'the second shopper to be admitted',
+    () => status(second),
+    (s) => s.state === 'admitted',
+  )
+  if ((await pay(second, b, 'pm_card_visa')) !== 'confirmed')
+    throw new Error("the second shopper's order did not confirm")
   steps.push('second shopper admitted and confirmed')
-  const c = await until('the declined unit to reach the third shopper', () => status(third), (s) => s.state === 'admitted')
-  if ((await pay(third, c, 'pm_card_visa')) !== 'confirmed') throw new Error("the third shopper's order did not confirm")
+  const c = await until(
+    'the declined unit to reach the third shopper',
+    () => status(third),
+    (s) => s.state === 'admitted',
+  )
+  if ((await pay(third, c, 'pm_card_visa')) !== 'confirmed')
+    throw new Error("the third shopper's order did not confirm")
   steps.push('the declined unit went to the third shopper, who confirmed')
 
-  const books = await until('the books to settle', () => saleInvariant(cfg, saleId), (r) => r.redis.held === 0 && r.postgres.pending === 0)
+  const books = await until(
+    'the books to settle',
+    () => saleInvariant(cfg, saleId),
+    (r) => r.redis.held === 0 && r.postgres.pending === 0,
+  )
   const room = await roomStats(cfg, saleId)
   ok =
     books.ok &&

@@ -14,7 +14,11 @@ export interface StackData {
 }
 
 /** Creates a fresh schema `<schemaStem>_<id>` and picks the key prefix `<prefixStem><id>`. */
-export async function createStackData(services: LocalServices, schemaStem: string, prefixStem: string): Promise<StackData> {
+export async function createStackData(
+  services: LocalServices,
+  schemaStem: string,
+  prefixStem: string,
+): Promise<StackData> {
   const id = randomBytes(4).toString('hex')
   const schema = `${schemaStem}_${id}`
   const prefix = `${prefixStem}${id}`

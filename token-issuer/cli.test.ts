@@ -1,7 +1,15 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { InvariantReport, ReconcileReport, RoomStats, Sale, seedCommitment, shuffleKey, type RoomReport } from '../contracts/index.ts'
+import {
+  InvariantReport,
+  ReconcileReport,
+  RoomStats,
+  Sale,
+  seedCommitment,
+  shuffleKey,
+  type RoomReport,
+} from '../contracts/index.ts'
 import { saleKeys } from '../core/redis/keys.ts'
 import { startTestCore, type TestCore } from '../test/support/core.ts'
 import { uniqueName } from '../test/support/services.ts'
@@ -41,10 +49,15 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
     ...env,
   }
   return new Promise((resolve) => {
-    execFile('npx', ['tsx', 'token-issuer/cli.ts', ...args], { cwd: ROOT, env: environment, timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0
-      resolve({ code, stdout, stderr })
-    })
+    execFile(
+      'npx',
+      ['tsx', 'token-issuer/cli.ts', ...args],
+      { cwd: ROOT, env: environment, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0
+        resolve({ code, stdout, stderr })
+      },
+    )
   })
 }
 
@@ -56,7 +69,21 @@ function jsonLines(stdout: string): unknown[] {
 }
 
 function createArgs(saleId: string, { stock = 30, startsAt = '+10m' } = {}): string[] {
-  return ['create', '--sale', saleId, '--sku', 'SKU-7', '--name', 'Drop seven', '--price-cents', '4999', '--stock', String(stock), '--starts-at', startsAt]
+  return [
+    'create',
+    '--sale',
+    saleId,
+    '--sku',
+    'SKU-7',
+    '--name',
+    'Drop seven',
+    '--price-cents',
+    '4999',
+    '--stock',
+    String(stock),
+    '--starts-at',
+    startsAt,
+  ]
 }
 
 async function createdSale(stock = 30): Promise<string> {
@@ -72,7 +99,8 @@ describe('token-issuer CLI', () => {
       const run = await cli(['--help'])
 
       expect(run.code).toBe(0)
-      for (const command of ['create', 'status', 'watch', 'invariant', 'room', 'report', 'reconcile']) expect(run.stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
+      for (const command of ['create', 'status', 'watch', 'invariant', 'room', 'report', 'reconcile'])
+        expect(run.stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
       expect(run.stdout).toContain('--json')
     })
 
@@ -80,7 +108,20 @@ describe('token-issuer CLI', () => {
       const run = await cli(['create', '--help'])
 
       expect(run.code).toBe(0)
-      for (const flag of ['--sale', '--sku', '--name', '--price-cents', '--currency', '--stock', '--limit', '--token-ttl', '--hold-ttl', '--starts-at', '--admit-per-minute', '--json']) {
+      for (const flag of [
+        '--sale',
+        '--sku',
+        '--name',
+        '--price-cents',
+        '--currency',
+        '--stock',
+        '--limit',
+        '--token-ttl',
+        '--hold-ttl',
+        '--starts-at',
+        '--admit-per-minute',
+        '--json',
+      ]) {
         expect(run.stdout).toContain(flag)
       }
     })
@@ -90,16 +131,38 @@ describe('token-issuer CLI', () => {
     it('should print exactly one JSON object describing the sale and its loaded tokens', async () => {
       const saleId = uniqueName('cli-')
 
-      const run = await cli([...createArgs(saleId, { stock: 42 }), '--limit', '2', '--admit-per-minute', '600', '--json'])
+      const run = await cli([
+        ...createArgs(saleId, { stock: 42 }),
+        '--limit',
+        '2',
+        '--admit-per-minute',
+        '600',
+        '--json',
+      ])
 
       expect(run.code, run.stderr).toBe(0)
       const lines = jsonLines(run.stdout)
       expect(lines).toHaveLength(1)
       const result = lines[0] as Record<string, unknown>
-      expect(Object.keys(result).sort()).toEqual(['created', 'duplicates', 'room', 'roomConfig', 'sale', 'seconds', 'tokensGenerated', 'tokensLoaded'])
+      expect(Object.keys(result).sort()).toEqual([
+        'created',
+        'duplicates',
+        'room',
+        'roomConfig',
+        'sale',
+        'seconds',
+        'tokensGenerated',
+        'tokensLoaded',
+      ])
       expect(Sale.parse(result.sale)).toMatchObject({ saleId, stock: 42, perShopperLimit: 2, priceCents: 4999 })
       expect(RoomStats.parse(result.room)).toMatchObject({ saleId, tokensLoaded: 42, configured: true })
-      expect(result).toMatchObject({ created: true, tokensGenerated: 42, tokensLoaded: 42, duplicates: 0, roomConfig: { admitPerMinute: 600 } })
+      expect(result).toMatchObject({
+        created: true,
+        tokensGenerated: 42,
+        tokensLoaded: 42,
+        duplicates: 0,
+        roomConfig: { admitPerMinute: 600 },
+      })
       expect(typeof result.seconds).toBe('number')
       expect(edge.tokens(saleId)).toHaveLength(42)
       expect(run.stderr).not.toContain('tokens [')
@@ -115,7 +178,9 @@ describe('token-issuer CLI', () => {
       const again = await cli([...createArgs(saleId, { startsAt: '+20m' }), '--json'])
 
       expect(again.code, again.stderr).toBe(0)
-      const [firstResult, againResult] = [jsonLines(first.stdout)[0], jsonLines(again.stdout)[0]] as Array<{ sale: Sale }>
+      const [firstResult, againResult] = [jsonLines(first.stdout)[0], jsonLines(again.stdout)[0]] as Array<{
+        sale: Sale
+      }>
       expect(againResult).toMatchObject({ created: false, tokensLoaded: 0, duplicates: 30, room: { tokensLoaded: 30 } })
       expect(againResult!.sale.startsAt).toBe(firstResult!.sale.startsAt)
       expect(again.stderr).toContain('keeping its start time')
@@ -188,7 +253,11 @@ describe('token-issuer CLI', () => {
       expect(modes).toEqual(['paused', 'queue_all', 'open'])
       // queue_all holds checkout in core as well, whoever calls it; resume releases it.
       expect(heldInCore).toEqual([false, true, false])
-      expect(edge.steers.filter((s) => s.saleId === saleId).map((s) => s.steer)).toEqual([{ mode: 'paused' }, { mode: 'queue_all' }, { mode: 'open' }])
+      expect(edge.steers.filter((s) => s.saleId === saleId).map((s) => s.steer)).toEqual([
+        { mode: 'paused' },
+        { mode: 'queue_all' },
+        { mode: 'open' },
+      ])
     })
 
     it('should change the rate and lift the cap on active shoppers', async () => {
@@ -199,7 +268,10 @@ describe('token-issuer CLI', () => {
 
       expect(run.code, run.stderr).toBe(0)
       expect(run.stdout).toMatch(new RegExp(`^room +${saleId} +open +1200 / min +max active none`, 'm'))
-      expect(edge.steers.filter((s) => s.saleId === saleId).map((s) => s.steer)).toEqual([{ maxActive: 50 }, { admitPerMinute: 1200, maxActive: null }])
+      expect(edge.steers.filter((s) => s.saleId === saleId).map((s) => s.steer)).toEqual([
+        { maxActive: 50 },
+        { admitPerMinute: 1200, maxActive: null },
+      ])
     })
 
     it.each([
@@ -220,7 +292,9 @@ describe('token-issuer CLI', () => {
       const run = await cli(['room', uniqueName('cli-'), '--pause', '--json'])
 
       expect(run.code).toBe(1)
-      expect(jsonLines(run.stdout)).toEqual([{ error: expect.objectContaining({ service: 'edge', status: 404, code: 'room_not_configured' }) }])
+      expect(jsonLines(run.stdout)).toEqual([
+        { error: expect.objectContaining({ service: 'edge', status: 404, code: 'room_not_configured' }) },
+      ])
     })
   })
 
@@ -282,8 +356,22 @@ describe('token-issuer CLI', () => {
       expect(lines).toHaveLength(1)
       const result = lines[0]!
       expect(Object.keys(result).sort()).toEqual([
-        'admitted', 'commitment', 'commitmentOk', 'fifoAdmitted', 'issuance', 'joined', 'kendallTau', 'ok',
-        'prequeueJoined', 'saleId', 'seed', 'shards', 'shuffleDetail', 'shuffleOk', 'startsAt', 'tokensDetail',
+        'admitted',
+        'commitment',
+        'commitmentOk',
+        'fifoAdmitted',
+        'issuance',
+        'joined',
+        'kendallTau',
+        'ok',
+        'prequeueJoined',
+        'saleId',
+        'seed',
+        'shards',
+        'shuffleDetail',
+        'shuffleOk',
+        'startsAt',
+        'tokensDetail',
         'tokensOk',
       ])
       expect(result).toMatchObject({
@@ -486,7 +574,16 @@ describe('token-issuer CLI', () => {
       const run = await cli(['status', 'any-sale', '--json'], { CORE_ADMIN_TOKEN: 'wrong-core-admin-token' })
 
       expect(run.code).toBe(1)
-      expect(jsonLines(run.stdout)).toEqual([{ error: { service: 'core', status: 401, code: 'unauthorized', message: expect.stringContaining('CORE_ADMIN_TOKEN') } }])
+      expect(jsonLines(run.stdout)).toEqual([
+        {
+          error: {
+            service: 'core',
+            status: 401,
+            code: 'unauthorized',
+            message: expect.stringContaining('CORE_ADMIN_TOKEN'),
+          },
+        },
+      ])
     })
 
     it('should exit 1 and name the service, code and message on stderr', async () => {

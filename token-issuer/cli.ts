@@ -8,7 +8,18 @@
  */
 import { IssuerConfigError, IssuerError, issuerConfig } from './issuer.ts'
 import { parseArgs } from 'node:util'
-import { type Values, type Command, EXIT, PROGRAM, UsageError, ENV_HELP, COMMON_OPTIONS, write, printJson, reportServiceError } from './command.ts'
+import {
+  type Values,
+  type Command,
+  EXIT,
+  PROGRAM,
+  UsageError,
+  ENV_HELP,
+  COMMON_OPTIONS,
+  write,
+  printJson,
+  reportServiceError,
+} from './command.ts'
 import { create } from './commands/create.ts'
 import { status } from './commands/status.ts'
 import { watch } from './commands/watch.ts'
@@ -36,7 +47,6 @@ Exit codes: 0 ok, 1 service error, 2 invariant check failed, 64 bad arguments, 7
 
 // ---------------------------------------------------------------- main
 
-
 function parseCommandArgs(command: Command, args: string[]): { values: Values; positionals: string[] } {
   try {
     return parseArgs({ args, options: { ...command.options, ...COMMON_OPTIONS }, allowPositionals: true, strict: true })
@@ -45,7 +55,8 @@ function parseCommandArgs(command: Command, args: string[]): { values: Values; p
     const message = error instanceof Error ? error.message : String(error)
     const flag = /'(-[^'\s]+)/.exec(message)?.[1]
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${flag ?? message}`, flag)
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`option ${flag ?? ''} needs a value`.replace('  ', ' '), flag)
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
+      throw new UsageError(`option ${flag ?? ''} needs a value`.replace('  ', ' '), flag)
     throw new UsageError(message, flag)
   }
 }
@@ -62,7 +73,10 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.ok
     }
     command = COMMANDS.find((c) => c.name === name)
-    if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)} (commands: ${COMMANDS.map((c) => c.name).join(', ')})`)
+    if (!command)
+      throw new UsageError(
+        `unknown command ${JSON.stringify(name)} (commands: ${COMMANDS.map((c) => c.name).join(', ')})`,
+      )
     if (args.includes('--help') || args.includes('-h')) {
       write(process.stdout, command.usage)
       return EXIT.ok
@@ -74,7 +88,8 @@ async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError) {
       const where = command ? `${PROGRAM} ${command.name}` : PROGRAM
       write(process.stderr, `${where}: ${error.message}\nRun '${where} --help' for usage.`)
-      if (json) printJson({ error: { code: 'usage', message: error.message, ...(error.flag ? { field: error.flag } : {}) } })
+      if (json)
+        printJson({ error: { code: 'usage', message: error.message, ...(error.flag ? { field: error.flag } : {}) } })
       return EXIT.usage
     }
     if (error instanceof IssuerConfigError) {

@@ -54,7 +54,6 @@ export const ENV_HELP = `Environment:
   TOKEN_SECRET      signs purchase tokens; must be core's TOKEN_SECRET
   The three secrets default to core's development values (refused when NODE_ENV=production).`
 
-
 export function write(stream: NodeJS.WritableStream, text: string): void {
   stream.write(text.endsWith('\n') ? text : `${text}\n`)
 }
@@ -79,7 +78,9 @@ export function grid(rows: Array<[string, Array<[string, number | string]>]>): s
   const cells = rows.map(([, items]) => items.map(([name, value]) => `${name} ${value}`))
   const widths: number[] = []
   for (const row of cells) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)))
-  return rows.map(([label], r) => `${label.padEnd(11)}${cells[r]!.map((cell, i) => cell.padEnd(widths[i]! + 3)).join('')}`.trimEnd())
+  return rows.map(([label], r) =>
+    `${label.padEnd(11)}${cells[r]!.map((cell, i) => cell.padEnd(widths[i]! + 3)).join('')}`.trimEnd(),
+  )
 }
 
 export function checkLines(report: InvariantReport): string[] {
@@ -89,9 +90,6 @@ export function checkLines(report: InvariantReport): string[] {
     ...report.checks.map((c) => `  ${c.ok ? '✓' : '✗'} ${c.name.padEnd(width)}  ${c.detail}`),
   ]
 }
-
-
-
 
 export function str(values: Values, name: string): string | undefined {
   const value = values[name]
@@ -107,7 +105,8 @@ export function required(values: Values, name: string): string {
 export function wholeNumber(values: Values, name: string): number | undefined {
   const value = str(values, name)
   if (value === undefined) return undefined
-  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(value)}`, `--${name}`)
+  if (!/^\d+$/.test(value))
+    throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(value)}`, `--${name}`)
   return Number(value)
 }
 
@@ -127,5 +126,9 @@ export function saleIdArgument(ctx: Context, command: string): string {
 
 export function reportServiceError(error: IssuerError, json: boolean): void {
   if (json) printJson({ error: error.toJSON() })
-  else write(process.stderr, `${PROGRAM}: ${error.service} error ${error.code}${error.status ? ` (${error.status})` : ''}: ${error.message}`)
+  else
+    write(
+      process.stderr,
+      `${PROGRAM}: ${error.service} error ${error.code}${error.status ? ` (${error.status})` : ''}: ${error.message}`,
+    )
 }

@@ -1,7 +1,14 @@
 import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { MAX_TOKENS_PER_BATCH, Sale, base64urlEncode, peekPurchaseToken, signPurchaseToken, verifyPurchaseToken } from '../contracts/index.ts'
+import {
+  MAX_TOKENS_PER_BATCH,
+  Sale,
+  base64urlEncode,
+  peekPurchaseToken,
+  signPurchaseToken,
+  verifyPurchaseToken,
+} from '../contracts/index.ts'
 import { loadConfig } from '../core/config.ts'
 import { startTestCore, type TestCore } from '../test/support/core.ts'
 import { uniqueName } from '../test/support/services.ts'
@@ -58,7 +65,9 @@ function saleInput(overrides: Partial<CreateSaleInput> = {}): CreateSaleInput {
 }
 
 async function coreSale(saleId: string): Promise<Sale> {
-  const res = await fetch(`${core.url}/admin/sales/${saleId}`, { headers: { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}` } })
+  const res = await fetch(`${core.url}/admin/sales/${saleId}`, {
+    headers: { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}` },
+  })
   expect(res.status).toBe(200)
   return Sale.parse(await res.json())
 }
@@ -86,7 +95,15 @@ describe('createSale', () => {
       const result = await createSale(cfg, input)
 
       const stored = await coreSale(input.saleId)
-      expect(stored).toMatchObject({ saleId: input.saleId, sku: 'SKU-42', stock: 40, perShopperLimit: 2, tokenTtlSeconds: 120, holdTtlSeconds: 90, currency: 'USD' })
+      expect(stored).toMatchObject({
+        saleId: input.saleId,
+        sku: 'SKU-42',
+        stock: 40,
+        perShopperLimit: 2,
+        tokenTtlSeconds: 120,
+        holdTtlSeconds: 90,
+        currency: 'USD',
+      })
       expect(Date.parse(stored.startsAt)).toBe(Date.parse(input.startsAt))
       expect(result.sale).toEqual(stored)
       expect(result.created).toBe(true)
@@ -119,7 +136,14 @@ describe('createSale', () => {
 
       const result = await createSale(cfg, input)
 
-      expect(edge.room(input.saleId).config).toEqual({ shards: 1, prequeueOrder: 'shuffle', saleId: input.saleId, startsAt: result.sale.startsAt, admitPerMinute: 250, tokenTtlSeconds: 45 })
+      expect(edge.room(input.saleId).config).toEqual({
+        shards: 1,
+        prequeueOrder: 'shuffle',
+        saleId: input.saleId,
+        startsAt: result.sale.startsAt,
+        admitPerMinute: 250,
+        tokenTtlSeconds: 45,
+      })
       expect(result.roomConfig.admitPerMinute).toBe(250)
       expect(result.room.configured).toBe(true)
     })
@@ -141,8 +165,21 @@ describe('createSale', () => {
       const uploads = seen.filter((p) => p.phase === 'tokens').map((p) => p.uploaded)
       expect(uploads).toEqual([...uploads].sort((a, b) => a - b))
       expect(new Set(uploads)).toEqual(new Set([0, 50, 100, 120]))
-      expect(seen.at(-1)).toEqual({ phase: 'done', total: 120, generated: 120, uploaded: 120, loaded: 120, duplicates: 0 })
-      expect(seen.map((p) => p.phase).filter((p, i, all) => p !== all[i - 1])).toEqual(['sale', 'room', 'tokens', 'verify', 'done'])
+      expect(seen.at(-1)).toEqual({
+        phase: 'done',
+        total: 120,
+        generated: 120,
+        uploaded: 120,
+        loaded: 120,
+        duplicates: 0,
+      })
+      expect(seen.map((p) => p.phase).filter((p, i, all) => p !== all[i - 1])).toEqual([
+        'sale',
+        'room',
+        'tokens',
+        'verify',
+        'done',
+      ])
     })
 
     it('should never send more than MAX_TOKENS_PER_BATCH tokens in one upload', async () => {
@@ -214,7 +251,10 @@ describe('createSale', () => {
   describe('when the room already holds a token this sale did not mint', () => {
     it('should fail with token_count_mismatch', async () => {
       const input = saleInput({ stock: 5 })
-      const stray = await signPurchaseToken({ sale: input.saleId, tid: 'stray-token-id-0000000', iat: 1 }, core.config.TOKEN_SECRET)
+      const stray = await signPurchaseToken(
+        { sale: input.saleId, tid: 'stray-token-id-0000000', iat: 1 },
+        core.config.TOKEN_SECRET,
+      )
       edge.room(input.saleId).tokens.set('stray-token-id-0000000', stray)
 
       const error = await rejection(createSale(cfg, input))
@@ -266,14 +306,23 @@ describe('saleStatus', () => {
       const status = await saleStatus(cfg, input.saleId)
 
       expect(status.sale.saleId).toBe(input.saleId)
-      expect(status.invariant).toMatchObject({ saleId: input.saleId, stock: 7, ok: true, redis: { available: 7, held: 0, sold: 0 } })
+      expect(status.invariant).toMatchObject({
+        saleId: input.saleId,
+        stock: 7,
+        ok: true,
+        redis: { available: 7, held: 0, sold: 0 },
+      })
       expect(status.room).toMatchObject({ saleId: input.saleId, configured: true, tokensLoaded: 7 })
     })
   })
 
   describe('when core has no such sale', () => {
     it('should fail with sale_not_found', async () => {
-      await expect(saleStatus(cfg, uniqueName('nosale-'))).rejects.toMatchObject({ service: 'core', status: 404, code: 'sale_not_found' })
+      await expect(saleStatus(cfg, uniqueName('nosale-'))).rejects.toMatchObject({
+        service: 'core',
+        status: 404,
+        code: 'sale_not_found',
+      })
     })
   })
 })
@@ -282,7 +331,13 @@ describe('tokenId', () => {
   describe('when derived', () => {
     it('should be the first 22 chars of base64url(HMAC-SHA256(secret, "saleId:index"))', async () => {
       const secret = 'a-secret-for-the-token-id-test-0123456789'
-      const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
+      const key = await crypto.subtle.importKey(
+        'raw',
+        new TextEncoder().encode(secret),
+        { name: 'HMAC', hash: 'SHA-256' },
+        false,
+        ['sign'],
+      )
       const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode('drop-1:41')))
 
       expect(tokenId(secret, 'drop-1', 41)).toBe(base64urlEncode(mac).slice(0, 22))
@@ -299,7 +354,12 @@ describe('tokenId', () => {
 
       expect(a).toHaveLength(5)
       expect(a).toEqual(b)
-      expect(peekPurchaseToken(a[0]!)).toEqual({ typ: 'pt', sale: 'drop-1', tid: tokenId(core.config.TOKEN_SECRET, 'drop-1', 5), iat: 1767225600 })
+      expect(peekPurchaseToken(a[0]!)).toEqual({
+        typ: 'pt',
+        sale: 'drop-1',
+        tid: tokenId(core.config.TOKEN_SECRET, 'drop-1', 5),
+        iat: 1767225600,
+      })
     })
   })
 })
@@ -335,7 +395,10 @@ describe('issuerConfig', () => {
         error = e
       }
       expect(error).toBeInstanceOf(IssuerConfigError)
-      expect((error as IssuerConfigError).issues.map((i) => i.variable)).toEqual(['CORE_ADMIN_TOKEN', 'EDGE_ADMIN_TOKEN'])
+      expect((error as IssuerConfigError).issues.map((i) => i.variable)).toEqual([
+        'CORE_ADMIN_TOKEN',
+        'EDGE_ADMIN_TOKEN',
+      ])
     })
   })
 

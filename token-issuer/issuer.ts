@@ -53,7 +53,8 @@ export const IssuerConfig = z
   .superRefine((c, ctx) => {
     if (c.NODE_ENV !== 'production') return
     for (const key of SECRET_NAMES) {
-      if (c[key].startsWith('dev-only-')) ctx.addIssue({ code: 'custom', path: [key], message: 'must be set in production' })
+      if (c[key].startsWith('dev-only-'))
+        ctx.addIssue({ code: 'custom', path: [key], message: 'must be set in production' })
     }
   })
 export type IssuerConfig = z.infer<typeof IssuerConfig>
@@ -69,7 +70,9 @@ export class IssuerConfigError extends Error {
 export function issuerConfig(env: Record<string, string | undefined> = process.env): IssuerConfig {
   const parsed = IssuerConfig.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')))
   if (!parsed.success) {
-    throw new IssuerConfigError(parsed.error.issues.map((i) => ({ variable: i.path.map(String).join('.'), message: i.message })))
+    throw new IssuerConfigError(
+      parsed.error.issues.map((i) => ({ variable: i.path.map(String).join('.'), message: i.message })),
+    )
   }
   return parsed.data
 }
@@ -139,7 +142,12 @@ function salePath(saleId: string, rest = ''): string {
 /** Network-level failure: names the URL and the variable that points at it. */
 function transportError(ep: Endpoint, url: URL, error: unknown): IssuerError {
   if (error instanceof Error && error.name === 'TimeoutError') {
-    return new IssuerError(ep.service, null, 'timeout', `${ep.service} at ${url.origin} did not answer within ${REQUEST_TIMEOUT_MS / 1000}s`)
+    return new IssuerError(
+      ep.service,
+      null,
+      'timeout',
+      `${ep.service} at ${url.origin} did not answer within ${REQUEST_TIMEOUT_MS / 1000}s`,
+    )
   }
   const cause = error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined
   const reason = cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error))
@@ -151,7 +159,13 @@ function transportError(ep: Endpoint, url: URL, error: unknown): IssuerError {
   )
 }
 
-export async function call<S extends z.ZodType>(ep: Endpoint, method: 'GET' | 'POST' | 'PUT' | 'PATCH', path: string, schema: S, body?: unknown): Promise<{ status: number; data: z.output<S> }> {
+export async function call<S extends z.ZodType>(
+  ep: Endpoint,
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH',
+  path: string,
+  schema: S,
+  body?: unknown,
+): Promise<{ status: number; data: z.output<S> }> {
   const url = endpointUrl(ep.baseUrl, path)
   let response: Response
   let text: string
@@ -179,7 +193,12 @@ export async function call<S extends z.ZodType>(ep: Endpoint, method: 'GET' | 'P
   if (!response.ok) {
     const parsed = ErrorBody.safeParse(json)
     if (!parsed.success) {
-      throw new IssuerError(ep.service, response.status, `http_${response.status}`, `${method} ${url.pathname} answered ${response.status}: ${text.slice(0, 200)}`)
+      throw new IssuerError(
+        ep.service,
+        response.status,
+        `http_${response.status}`,
+        `${method} ${url.pathname} answered ${response.status}: ${text.slice(0, 200)}`,
+      )
     }
     const { code, message, field } = parsed.data.error
     const hint = code === 'unauthorized' ? ` (check ${ep.tokenVariable})` : ''
@@ -187,7 +206,12 @@ export async function call<S extends z.ZodType>(ep: Endpoint, method: 'GET' | 'P
   }
   const parsed = schema.safeParse(json)
   if (!parsed.success) {
-    throw new IssuerError(ep.service, response.status, 'bad_response', `${method} ${url.pathname} returned an unexpected body: ${parsed.error.issues[0]?.message ?? 'not JSON'}`)
+    throw new IssuerError(
+      ep.service,
+      response.status,
+      'bad_response',
+      `${method} ${url.pathname} returned an unexpected body: ${parsed.error.issues[0]?.message ?? 'not JSON'}`,
+    )
   }
   return { status: response.status, data: parsed.data }
 }
@@ -203,7 +227,12 @@ export function tokenId(secret: string, saleId: string, index: number): string {
 }
 
 /** Signed purchase tokens number `from` (inclusive) to `to` (exclusive); `iat` is the sale's createdAt, in seconds. */
-export function purchaseTokens(secret: string, sale: Pick<Sale, 'saleId' | 'createdAt'>, from: number, to: number): Promise<string[]> {
+export function purchaseTokens(
+  secret: string,
+  sale: Pick<Sale, 'saleId' | 'createdAt'>,
+  from: number,
+  to: number,
+): Promise<string[]> {
   const iat = Math.floor(Date.parse(sale.createdAt) / 1000)
   if (!Number.isFinite(iat)) throw new Error(`sale ${sale.saleId} has no valid createdAt (${sale.createdAt})`)
   const signing: Promise<string>[] = []
@@ -236,7 +265,8 @@ export async function saleOrders(cfg: IssuerConfig, saleId: string, status?: 'pe
   let cursor: string | null = null
   do {
     const query = new URLSearchParams({ ...(status ? { status } : {}), ...(cursor ? { cursor } : {}) })
-    const page: SaleOrders = (await call(coreEndpoint(cfg), 'GET', salePath(saleId, `/orders?${query}`), SaleOrders)).data
+    const page: SaleOrders = (await call(coreEndpoint(cfg), 'GET', salePath(saleId, `/orders?${query}`), SaleOrders))
+      .data
     out.push(...page.orders)
     cursor = page.next
   } while (cursor)
@@ -344,7 +374,6 @@ export interface CreateSaleResult {
   seconds: number
 }
 
-
 /**
  * Creates a sale end to end, idempotently:
  * 1. POST core /admin/sales (201 new, 200 same sale again, 409 `sale_exists` for a different sale: nothing else happens);
@@ -354,7 +383,11 @@ export interface CreateSaleResult {
  *
  * Throws `IssuerError` for anything a service refused or could not answer, a ZodError for invalid input.
  */
-export async function createSale(cfg: IssuerConfig, input: CreateSaleInput, { onProgress, batchSize = MAX_TOKENS_PER_BATCH }: CreateSaleOptions = {}): Promise<CreateSaleResult> {
+export async function createSale(
+  cfg: IssuerConfig,
+  input: CreateSaleInput,
+  { onProgress, batchSize = MAX_TOKENS_PER_BATCH }: CreateSaleOptions = {},
+): Promise<CreateSaleResult> {
   const started = performance.now()
   const { admitPerMinute, shards, maxPlacesPerIp, ...request } = CreateSaleInput.parse(input)
   const size = Math.max(1, Math.min(MAX_TOKENS_PER_BATCH, Math.floor(batchSize)))
@@ -411,7 +444,9 @@ export async function createSale(cfg: IssuerConfig, input: CreateSaleInput, { on
       null,
       'token_count_mismatch',
       `the room for sale ${sale.saleId} holds ${room.tokensLoaded} tokens but the sale has ${sale.stock} units` +
-        (room.tokensLoaded > sale.stock ? ' (it may hold tokens from an earlier sale with this id, or signed with another TOKEN_SECRET)' : ''),
+        (room.tokensLoaded > sale.stock
+          ? ' (it may hold tokens from an earlier sale with this id, or signed with another TOKEN_SECRET)'
+          : ''),
     )
   }
   report('done')

@@ -51,7 +51,12 @@ export function admit(store: RoomStore, asOf: number): number {
   let budget = budgetAt(config, store.room(), now)
   // Never read more of the line than there are tokens to give: while every unit is held, a full budget would
   // otherwise make each join and poll read thousands of queue rows to admit nobody.
-  const take = Math.min(Math.floor(budget), MAX_ADMIT_PER_PASS, store.tokenCounts().available, activeHeadroom(config, store))
+  const take = Math.min(
+    Math.floor(budget),
+    MAX_ADMIT_PER_PASS,
+    store.tokenCounts().available,
+    activeHeadroom(config, store),
+  )
   let admitted = 0
   let throughOrd: number | null = null
   if (take > 0) {

@@ -10,7 +10,9 @@ export const TEST_TOKEN_SECRET = 'test-token-secret'
 
 /** A sale id no other test uses (storage may outlive a test). */
 export function uniqueSaleId(prefix = 'sale'): string {
-  return `${prefix}-${randomId(9).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`
+  return `${prefix}-${randomId(9)
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, 'x')}`
 }
 
 export function roomStub(saleId: string) {

@@ -2,7 +2,12 @@
  * Grants that lapse: the room asks core to fence them (`POST /internal/sales/:saleId/grants/expire`) before
  * their tokens go back to the pool, so a token is never in two shoppers' hands at once.
  */
-import { ExpireGrantsResponse, GRANT_FENCE_DELAY_MS, type ExpireGrantsRequest, type TokenRef } from '../contracts/index.ts'
+import {
+  ExpireGrantsResponse,
+  GRANT_FENCE_DELAY_MS,
+  type ExpireGrantsRequest,
+  type TokenRef,
+} from '../contracts/index.ts'
 import { release } from './pool.ts'
 import type { RoomEnv } from './room-env.ts'
 import type { RoomStore } from './store.ts'

@@ -171,7 +171,11 @@ export async function borrow(store: RoomStore, env: RoomEnv, now: number): Promi
     if (unserved.length === 0) break
     let lent: LentToken[] = []
     try {
-      const result = await sibling(env, config.saleId, donor.shard).lend(config.saleId, me, unserved.slice(0, donor.spare))
+      const result = await sibling(env, config.saleId, donor.shard).lend(
+        config.saleId,
+        me,
+        unserved.slice(0, donor.spare),
+      )
       lent = result.ok ? result.value : []
     } catch (err) {
       console.warn(`waiting-room ${config.saleId}#${me}: borrowing from shard ${donor.shard} failed (${String(err)})`)
@@ -262,7 +266,8 @@ function admitBorrowed(
   for (const { shard, lent } of answers) for (const t of lent) lentTo.set(t.shopper, { shard, token: t })
   return store.tx(() => {
     const back = new Map<number, LentRef[]>()
-    const giveBack = (shard: number, t: LentToken) => back.set(shard, [...(back.get(shard) ?? []), { shopper: t.shopper, tid: t.tid, gen: t.gen }])
+    const giveBack = (shard: number, t: LentToken) =>
+      back.set(shard, [...(back.get(shard) ?? []), { shopper: t.shopper, tid: t.tid, gen: t.gen }])
     let admitted = 0
     let throughOrd: number | null = null
     let gap = false

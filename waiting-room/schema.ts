@@ -170,7 +170,10 @@ export function migrate(storage: DurableObjectStorage, migrations: Migration[] =
      )`,
   )
   const applied = new Set(
-    sql.exec<{ version: number }>(`SELECT version FROM schema_migrations`).toArray().map((r) => r.version),
+    sql
+      .exec<{ version: number }>(`SELECT version FROM schema_migrations`)
+      .toArray()
+      .map((r) => r.version),
   )
   for (const migration of migrations) {
     if (applied.has(migration.version)) continue

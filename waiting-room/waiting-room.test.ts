@@ -9,15 +9,7 @@ import {
   type RoomStatus,
   type TokenOutcome,
 } from '../contracts/index.ts'
-import {
-  makeShoppers,
-  mintTokens,
-  mockCore,
-  roomConfig,
-  roomStub,
-  uniqueSaleId,
-  useTestClock,
-} from './fixtures.ts'
+import { makeShoppers, mintTokens, mockCore, roomConfig, roomStub, uniqueSaleId, useTestClock } from './fixtures.ts'
 import { GRANT_GRACE_MS } from './grant-expiry.ts'
 import { NO_UNIT_FREE_REFRESH_MS } from './position.ts'
 import type { RoomResult } from './results.ts'
@@ -54,8 +46,15 @@ function tokenRows(room: Room) {
 /** Sets up a sale starting at `startsAt` with `tokens` tokens and `shoppers` shoppers who joined in order. */
 async function openSale(
   clock: Clock,
-  { tokens, shoppers, startsIn = 1_000, ...overrides }: { tokens: number; shoppers: number; startsIn?: number } &
-    Partial<{ admitPerMinute: number; tokenTtlSeconds: number }>,
+  {
+    tokens,
+    shoppers,
+    startsIn = 1_000,
+    ...overrides
+  }: { tokens: number; shoppers: number; startsIn?: number } & Partial<{
+    admitPerMinute: number
+    tokenTtlSeconds: number
+  }>,
 ) {
   const saleId = uniqueSaleId()
   const room = roomStub(saleId)
@@ -305,10 +304,12 @@ describe('when core reports token outcomes', () => {
     expect((await statusOf(room, saleId, a)).state).toBe('expired')
     expect((await statusOf(room, saleId, c)).state).toBe('waiting')
     expect(await tokenRows(room)).toEqual([{ tid, gen: 2, state: 'granted', holder: b }])
-    const holders = await runInDurableObject(room, (_i, state) =>
-      state.storage.sql
-        .exec<{ c: number }>(`SELECT COUNT(*) AS c FROM queue WHERE state = 'admitted' AND tid = ?`, tid)
-        .one().c,
+    const holders = await runInDurableObject(
+      room,
+      (_i, state) =>
+        state.storage.sql
+          .exec<{ c: number }>(`SELECT COUNT(*) AS c FROM queue WHERE state = 'admitted' AND tid = ?`, tid)
+          .one().c,
     )
     expect(holders).toBe(1)
     expect(await stats(room, saleId)).toMatchObject({ recycled: 1, admitted: 2, granted: 1 })

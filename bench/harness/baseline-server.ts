@@ -24,7 +24,10 @@ import { HEADER_SESSION, shopperOf, verifyGrant, verifyPurchaseToken } from '../
 
 const env = process.env
 const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: Number(env.DATABASE_POOL_SIZE ?? 20) })
-const redis = new Redis(env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null, enableAutoPipelining: true })
+const redis = new Redis(env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+  maxRetriesPerRequest: null,
+  enableAutoPipelining: true,
+})
 const lockPrefix = env.LOCK_PREFIX ?? 'fgbase'
 const secrets = { token: env.TOKEN_SECRET ?? '', grant: env.GRANT_SECRET ?? '' }
 const HOLD_SECONDS = 300
@@ -50,11 +53,17 @@ async function verify(c: Context): Promise<Verified> {
 }
 
 /** Check stock, take one, record the reservation: in one transaction, `lockRow` adding FOR UPDATE. */
-async function reserve(v: { sku: string; tid: string; shopper: string }, lockRow: boolean): Promise<'held' | 'sold_out' | 'token_used'> {
+async function reserve(
+  v: { sku: string; tid: string; shopper: string },
+  lockRow: boolean,
+): Promise<'held' | 'sold_out' | 'token_used'> {
   const client = await db.connect()
   try {
     await client.query('BEGIN')
-    const { rows } = await client.query<{ stock: number }>(`SELECT stock FROM inventory WHERE sku = $1${lockRow ? ' FOR UPDATE' : ''}`, [v.sku])
+    const { rows } = await client.query<{ stock: number }>(
+      `SELECT stock FROM inventory WHERE sku = $1${lockRow ? ' FOR UPDATE' : ''}`,
+      [v.sku],
+    )
     if (!rows[0] || rows[0].stock <= 0) {
       await client.query('ROLLBACK')
       return 'sold_out'

@@ -19,8 +19,14 @@ export interface EvalshaResult {
 
 /** Parses `redis-benchmark --csv` output: the last data row's rps, and p50/p99 when the version prints them. */
 export function parseRedisBenchmarkCsv(csv: string): { perSec: number; p50Ms: number | null; p99Ms: number | null } {
-  const lines = csv.trim().split('\n').filter((l) => l.startsWith('"'))
-  const header = lines.find((l) => l.startsWith('"test"'))?.split(',').map((h) => h.replace(/"/g, ''))
+  const lines = csv
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('"'))
+  const header = lines
+    .find((l) => l.startsWith('"test"'))
+    ?.split(',')
+    .map((h) => h.replace(/"/g, ''))
   const row = lines.filter((l) => !l.startsWith('"test"')).at(-1)
   if (!row) throw new Error(`no result in redis-benchmark output: ${csv.slice(0, 300)}`)
   const cells = row.split(',').map((c) => c.replace(/"/g, ''))
@@ -31,7 +37,16 @@ export function parseRedisBenchmarkCsv(csv: string): { perSec: number; p50Ms: nu
   return { perSec: col('rps') ?? Number(cells[1]), p50Ms: col('p50_latency_ms'), p99Ms: col('p99_latency_ms') }
 }
 
-export async function evalshaCeiling(redis: Redis, { host, port, prefix, clients = 50, requests = 200_000 }: { host: string; port: number; prefix: string; clients?: number; requests?: number }): Promise<EvalshaResult> {
+export async function evalshaCeiling(
+  redis: Redis,
+  {
+    host,
+    port,
+    prefix,
+    clients = 50,
+    requests = 200_000,
+  }: { host: string; port: number; prefix: string; clients?: number; requests?: number },
+): Promise<EvalshaResult> {
   const saleId = 'evalsha-ceiling'
   const k = saleKeys(prefix, saleId)
   await redis.hset(k.meta, 'limit', 1, 'holdTtlMs', 300_000)
@@ -40,20 +55,58 @@ export async function evalshaCeiling(redis: Redis, { host, port, prefix, clients
   // redis-benchmark replaces each __rand_int__ with a random 12-digit number (-r): a fresh token,
   // shopper, key and order on (almost) every call, so every call takes the full "new hold" path.
   const args = [
-    'EVALSHA', sha, '8', k.meta, k.stock, k.tokens, k.holds, k.holdInfo, k.shoppers, k.idempotency, k.checkouts,
-    'tok___rand_int__', '1', 'shp___rand_int__', 'key___rand_int__', 'ord___rand_int__', '1', '99999999999999',
+    'EVALSHA',
+    sha,
+    '8',
+    k.meta,
+    k.stock,
+    k.tokens,
+    k.holds,
+    k.holdInfo,
+    k.shoppers,
+    k.idempotency,
+    k.checkouts,
+    'tok___rand_int__',
+    '1',
+    'shp___rand_int__',
+    'key___rand_int__',
+    'ord___rand_int__',
+    '1',
+    '99999999999999',
   ]
-  const cli = ['-h', host, '-p', String(port), '-c', String(clients), '-n', String(requests), '-r', '100000000', '--csv', ...args]
+  const cli = [
+    '-h',
+    host,
+    '-p',
+    String(port),
+    '-c',
+    String(clients),
+    '-n',
+    String(requests),
+    '-r',
+    '100000000',
+    '--csv',
+    ...args,
+  ]
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn('redis-benchmark', cli, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     child.stdout.on('data', (c) => (out += c))
     child.stderr.on('data', (c) => (out += c))
-    child.once('error', (err) => reject(new Error(`cannot run redis-benchmark (installed with redis-server): ${err.message}`)))
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`redis-benchmark exited ${code}: ${out.slice(-500)}`))))
+    child.once('error', (err) =>
+      reject(new Error(`cannot run redis-benchmark (installed with redis-server): ${err.message}`)),
+    )
+    child.once('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`redis-benchmark exited ${code}: ${out.slice(-500)}`)),
+    )
   })
   // Every call must have taken a unit: otherwise the number would be the cheap "refused" path.
   const taken = 1_000_000_000 - Number(await redis.get(k.stock))
   if (taken < requests * 0.99) throw new Error(`EVALSHA ceiling: only ${taken} of ${requests} calls held a unit`)
-  return { ...parseRedisBenchmarkCsv(output), clients, requests, command: `redis-benchmark ${cli.slice(0, 10).join(' ')} --csv EVALSHA <sha> 7 <keys> <args>` }
+  return {
+    ...parseRedisBenchmarkCsv(output),
+    clients,
+    requests,
+    command: `redis-benchmark ${cli.slice(0, 10).join(' ')} --csv EVALSHA <sha> 7 <keys> <args>`,
+  }
 }

@@ -33,7 +33,14 @@ describe('synchronous signers', () => {
     expect(signPurchaseTokenSync(payload, secret)).toBe(await signPurchaseToken(payload, secret))
     const shopper = await shopperOf('session-abcdefghijklmnop')
     expect(shopperOfSync('session-abcdefghijklmnop')).toBe(shopper)
-    const grant = { sale: 'drop-1', tid: 'tok_abcdefghijklmnop', gen: 2, sub: shopper, iat: 1_800_000_000, exp: 1_800_000_060_000 }
+    const grant = {
+      sale: 'drop-1',
+      tid: 'tok_abcdefghijklmnop',
+      gen: 2,
+      sub: shopper,
+      iat: 1_800_000_000,
+      exp: 1_800_000_060_000,
+    }
     expect(signGrantSync(grant, secret)).toBe(await signGrant(grant, secret))
     const receipt = { at: 1_800_000_000_000, req: 'POST /v1/redeem', sub: shopper, idk: 'bench-key-0001' }
     expect(signEdgeReceiptSync(receipt, secret)).toBe(await signEdgeReceipt(receipt, secret))
@@ -42,7 +49,8 @@ describe('synchronous signers', () => {
 
 describe('redis-benchmark output', () => {
   it('should read rps and percentiles from --csv', () => {
-    const csv = '"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"\n' +
+    const csv =
+      '"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"\n' +
       '"EVALSHA abc 7 k1","87412.59","0.5","0.1","0.479","0.9","1.2","3.0"\n'
     expect(parseRedisBenchmarkCsv(csv)).toEqual({ perSec: 87412.59, p50Ms: 0.479, p99Ms: 1.2 })
   })
@@ -65,7 +73,8 @@ describe('load generator', () => {
     const pool = createPool(origin, 4)
     let n = 0
     const result = await closedLoop(pool, {
-      next: () => (n < 50 ? { method: 'POST', path: n++ % 5 === 0 ? '/fail' : '/ok', headers: {}, body: '{}' } : undefined),
+      next: () =>
+        n < 50 ? { method: 'POST', path: n++ % 5 === 0 ? '/fail' : '/ok', headers: {}, body: '{}' } : undefined,
       okStatus: (s) => s === 202,
       durationMs: 10_000,
       concurrency: 4,
@@ -79,7 +88,11 @@ describe('load generator', () => {
 
   it('should hold a fixed arrival rate and measure from each request’s due time', async () => {
     const pool = createPool(origin, 4)
-    const result = await openLoop(pool, { next: () => ({ method: 'GET', path: '/ok', headers: {} }), durationMs: 500, rate: 200 })
+    const result = await openLoop(pool, {
+      next: () => ({ method: 'GET', path: '/ok', headers: {} }),
+      durationMs: 500,
+      rate: 200,
+    })
     await pool.close()
     expect(result.sent).toBe(100)
     expect(result.behind).toBe(0)
@@ -89,11 +102,32 @@ describe('load generator', () => {
 
 describe('report', () => {
   const numbers: BenchNumbers = {
-    redeemPerSec: 12_000, redeemP50Ms: 4, redeemP99Ms: 20, redeemRateTarget: 5000, redeemAchievedRate: 5000, redeemP50MsAt5k: 2, redeemP99MsAt5k: 9,
-    rowLockPerSec: 400, rowLockP99Ms: 300, redisLockPerSec: 300, redisLockP99Ms: 900, evalshaPerSec: 40_000, settledPerSec: 2500,
-    coreRssMb: 200, coreApiRssMb: 200, coreWorkerRssMb: 150, coreApiCpu: 1, coreWorkerCpu: 1, loadGeneratorCpu: 0.3,
-    redeemCoreCpuUs: 80, redeemRedisCpuUs: 30, settleWorkerCpuMs: 0.4, settlePostgresCpuMs: 0.4,
-    invariantOk: true, oversold: 0, duplicateOrders: 0,
+    redeemPerSec: 12_000,
+    redeemP50Ms: 4,
+    redeemP99Ms: 20,
+    redeemRateTarget: 5000,
+    redeemAchievedRate: 5000,
+    redeemP50MsAt5k: 2,
+    redeemP99MsAt5k: 9,
+    rowLockPerSec: 400,
+    rowLockP99Ms: 300,
+    redisLockPerSec: 300,
+    redisLockP99Ms: 900,
+    evalshaPerSec: 40_000,
+    settledPerSec: 2500,
+    coreRssMb: 200,
+    coreApiRssMb: 200,
+    coreWorkerRssMb: 150,
+    coreApiCpu: 1,
+    coreWorkerCpu: 1,
+    loadGeneratorCpu: 0.3,
+    redeemCoreCpuUs: 80,
+    redeemRedisCpuUs: 30,
+    settleWorkerCpuMs: 0.4,
+    settlePostgresCpuMs: 0.4,
+    invariantOk: true,
+    oversold: 0,
+    duplicateOrders: 0,
   }
 
   it('should check every target of issue 5', () => {
@@ -116,14 +150,18 @@ describe('report', () => {
 
 describe('npm run bench -- --quick --json', () => {
   it('should run every phase at tiny scale and end with the JSON object', async () => {
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'bench/harness/main.ts', '--quick', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.on('data', (c) => (stdout += c))
-      child.stderr.on('data', (c) => (stderr += c))
-      child.once('exit', (code) => resolve({ code, stdout, stderr }))
-    })
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+      (resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'bench/harness/main.ts', '--quick', '--json'], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+        let stdout = ''
+        let stderr = ''
+        child.stdout.on('data', (c) => (stdout += c))
+        child.stderr.on('data', (c) => (stderr += c))
+        child.once('exit', (code) => resolve({ code, stdout, stderr }))
+      },
+    )
     expect(code, stderr.slice(-2000)).toBe(0)
     const last = JSON.parse(stdout.trim().split('\n').at(-1)!)
     for (const key of REQUIRED_JSON_KEYS) expect(typeof last[key], key).toBe('number')
@@ -131,11 +169,14 @@ describe('npm run bench -- --quick --json', () => {
     expect(last.rowLockPerSec).toBeGreaterThan(0)
     expect(last.redisLockPerSec).toBeGreaterThan(0)
     // The ceiling needs the redis-benchmark binary (it ships with redis-server); without it the phase is skipped.
-    if (spawnSync('sh', ['-c', 'command -v redis-benchmark']).status === 0) expect(last.evalshaPerSec).toBeGreaterThan(0)
+    if (spawnSync('sh', ['-c', 'command -v redis-benchmark']).status === 0)
+      expect(last.evalshaPerSec).toBeGreaterThan(0)
     expect(last.settledPerSec).toBeGreaterThan(0)
     expect(last.coreRssMb).toBeGreaterThan(0)
     expect(last).toMatchObject({ invariantOk: true, oversold: 0, duplicateOrders: 0 })
     expect(last.targets).toHaveLength(8)
-    expect(Object.keys(last.cpu)).toEqual(expect.arrayContaining(['redeemFullSpeed', 'redeemFixedRate', 'rowLock', 'redisLock', 'settlement']))
+    expect(Object.keys(last.cpu)).toEqual(
+      expect.arrayContaining(['redeemFullSpeed', 'redeemFixedRate', 'rowLock', 'redisLock', 'settlement']),
+    )
   }, 180_000)
 })

@@ -19,8 +19,20 @@ import { mintRedemptions } from './pairs.ts'
 const K6_DIR = resolve(__dirname, '../k6')
 const SCRIPTS = readdirSync(K6_DIR).filter((f) => f.endsWith('.js') && f !== 'lib.js')
 const K6_MODULES = new Set(['k6', 'k6/http', 'k6/metrics', 'k6/execution', 'k6/data'])
-const BUILTIN_METRICS = new Set(['http_req_duration', 'http_req_failed', 'http_reqs', 'checks', 'dropped_iterations', 'iterations', 'iteration_duration', 'vus'])
-const SECRETS = { tokenSecret: 'k6-test-token-secret-0123456789abcdef', grantSecret: 'k6-test-grant-secret-0123456789abcdef' }
+const BUILTIN_METRICS = new Set([
+  'http_req_duration',
+  'http_req_failed',
+  'http_reqs',
+  'checks',
+  'dropped_iterations',
+  'iterations',
+  'iteration_duration',
+  'vus',
+])
+const SECRETS = {
+  tokenSecret: 'k6-test-token-secret-0123456789abcdef',
+  grantSecret: 'k6-test-grant-secret-0123456789abcdef',
+}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any
@@ -82,7 +94,14 @@ const INVARIANT = {
   saleId: 'drop-1',
   stock: 10,
   redis: { available: 7, held: 0, sold: 3 },
-  postgres: { confirmed: 3, pending: 0, failed: 1, soldCounter: 3, tokensWithTwoConfirmedOrders: 0, shoppersOverLimit: 0 },
+  postgres: {
+    confirmed: 3,
+    pending: 0,
+    failed: 1,
+    soldCounter: 3,
+    tokensWithTwoConfirmedOrders: 0,
+    shoppersOverLimit: 0,
+  },
   checks: [],
   ok: true,
 }
@@ -95,12 +114,24 @@ function fakeServer(method: string, url: string, body: string | null): FakeRespo
   if (method === 'GET' && /^\/api\/sales\/[^/]+$/.test(path)) {
     return respond(200, { saleId: 'drop-1' }, { 'X-Floodgate-Cache': 'hit', 'Cache-Control': 'public, max-age=2' })
   }
-  if (path.endsWith('/join')) return respond(200, { state: 'waiting', position: 3, ahead: 2, unitsLeft: 10, refreshMs: 50, token: null, grant: null })
-  if (path.endsWith('/status')) return respond(200, { state: 'admitted', refreshMs: 50, token: 'fgt1.a.b', grant: 'fgg1.a.b' })
+  if (path.endsWith('/join'))
+    return respond(200, {
+      state: 'waiting',
+      position: 3,
+      ahead: 2,
+      unitsLeft: 10,
+      refreshMs: 50,
+      token: null,
+      grant: null,
+    })
+  if (path.endsWith('/status'))
+    return respond(200, { state: 'admitted', refreshMs: 50, token: 'fgt1.a.b', grant: 'fgg1.a.b' })
   if (path.endsWith('/redeem')) {
     const { token, grant } = JSON.parse(body ?? '{}') as { token: string; grant: string }
     const forged = !/^fgt1\.[^.]+\.[^.]+$/.test(token) || token.includes('.A') || grant.includes('.A')
-    return forged ? respond(403, { error: { code: 'token_bad_signature', message: 'no' } }) : respond(202, { orderId: `ord_${'a'.repeat(32)}`, status: 'pending', replayed: false })
+    return forged
+      ? respond(403, { error: { code: 'token_bad_signature', message: 'no' } })
+      : respond(202, { orderId: `ord_${'a'.repeat(32)}`, status: 'pending', replayed: false })
   }
   if (path.startsWith('/api/orders/')) return respond(200, { orderId: path.split('/').pop(), status: 'confirmed' })
   // The storefront (browse.js): cached pages, and live availability apart from them.
@@ -123,7 +154,9 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'k6-'))
   pairsFile = join(dir, 'pairs.json')
   // Real pairs, but with MACs that never start with "A", so the fake server can tell forgeries apart.
-  const pairs = mintRedemptions({ ...SECRETS, saleId: 'drop-1', count: 200 }).filter((p) => !p.token.includes('.A') && !p.grant.includes('.A'))
+  const pairs = mintRedemptions({ ...SECRETS, saleId: 'drop-1', count: 200 }).filter(
+    (p) => !p.token.includes('.A') && !p.grant.includes('.A'),
+  )
   writeFileSync(pairsFile, JSON.stringify(pairs))
 })
 
@@ -134,13 +167,27 @@ afterAll(() => {
 })
 
 async function loadScript(file: string, env: Record<string, string> = {}): Promise<Any> {
-  stub = { metrics: new Map(), checks: [], requests: [], route: fakeServer, exec: { vu: { idInTest: 1 }, scenario: { iterationInTest: 0 } } }
+  stub = {
+    metrics: new Map(),
+    checks: [],
+    requests: [],
+    route: fakeServer,
+    exec: { vu: { idInTest: 1 }, scenario: { iterationInTest: 0 } },
+  }
   Object.assign(globalThis as Any, {
     __k6stub: stub,
     __ENV: { SALE_ID: 'drop-1', PAIRS_FILE: pairsFile, ...env },
     open: (path: string) => (require('node:fs') as typeof import('node:fs')).readFileSync(path, 'utf8'),
   })
-  const out = await build({ entryPoints: [join(K6_DIR, file)], bundle: true, format: 'esm', platform: 'neutral', write: false, plugins: [k6Stubs], logLevel: 'silent' })
+  const out = await build({
+    entryPoints: [join(K6_DIR, file)],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    write: false,
+    plugins: [k6Stubs],
+    logLevel: 'silent',
+  })
   const code = out.outputFiles[0]!.text
   return import(`data:text/javascript;base64,${Buffer.from(`${code}\n// ${Math.random()}`).toString('base64')}`)
 }
@@ -184,7 +231,9 @@ describe('k6 scripts', () => {
       expect(options.thresholds.dropped_iterations).toEqual(['count<=0'])
       for (const key of Object.keys(options.thresholds)) {
         const metric = key.split('{')[0]!
-        expect(BUILTIN_METRICS.has(metric) || stub.metrics.has(metric), `threshold on unknown metric ${metric}`).toBe(true)
+        expect(BUILTIN_METRICS.has(metric) || stub.metrics.has(metric), `threshold on unknown metric ${metric}`).toBe(
+          true,
+        )
       }
       expect(typeof mod.teardown).toBe('function')
     })
@@ -205,7 +254,9 @@ describe('k6 scripts', () => {
       expect(stub.metrics.get('invariant_ok')!.samples).toEqual([{ value: 1, tags: undefined }])
       if (file === 'redeem-storm.js') {
         expect(stub.metrics.get('forged_accepted')!.samples).toEqual([])
-        const kinds = new Set(stub.requests.filter((r) => r.params.tags.name === 'redeem').map((r) => r.params.tags.kind))
+        const kinds = new Set(
+          stub.requests.filter((r) => r.params.tags.name === 'redeem').map((r) => r.params.tags.kind),
+        )
         expect([...kinds].sort()).toEqual(['forged', 'fresh', 'replay'])
       }
       if (file === 'browse.js') {
@@ -227,7 +278,12 @@ describe('k6 scripts', () => {
         expect(stub.metrics.get('cache_hit')!.samples.every((x) => x.value === 1)).toBe(true)
       }
       if (file === 'shoppers.js') {
-        expect(stub.requests.map((r) => new URL(r.url).pathname.split('/').pop()).slice(0, 4)).toEqual(['join', 'status', 'redeem', `ord_${'a'.repeat(32)}`])
+        expect(stub.requests.map((r) => new URL(r.url).pathname.split('/').pop()).slice(0, 4)).toEqual([
+          'join',
+          'status',
+          'redeem',
+          `ord_${'a'.repeat(32)}`,
+        ])
         expect(stub.metrics.get('shopper_outcomes')!.samples[0]!.tags).toEqual({ outcome: 'confirmed' })
       }
     })
@@ -260,7 +316,10 @@ describe('k6 lib helpers', () => {
     const forgedToken = lib.forgeSignature(pair!.token)
     expect(forgedToken).not.toBe(pair!.token)
     expect(forgedToken.length).toBe(pair!.token.length)
-    expect(await verifyPurchaseToken(forgedToken, SECRETS.tokenSecret)).toEqual({ ok: false, code: 'token_bad_signature' })
+    expect(await verifyPurchaseToken(forgedToken, SECRETS.tokenSecret)).toEqual({
+      ok: false,
+      code: 'token_bad_signature',
+    })
     const token = await verifyPurchaseToken(pair!.token, SECRETS.tokenSecret)
     expect(token.ok).toBe(true)
   })
@@ -286,8 +345,18 @@ describe('k6 lib helpers', () => {
   })
 
   it('should count oversold units and duplicate orders from the invariant report', () => {
-    expect(lib.invariantFindings(INVARIANT)).toEqual({ readable: true, ok: true, oversold: 0, duplicates: 0, pending: 0 })
-    const bad = { ...INVARIANT, ok: false, postgres: { ...INVARIANT.postgres, confirmed: 12, soldCounter: 12, tokensWithTwoConfirmedOrders: 1, pending: 2 } }
+    expect(lib.invariantFindings(INVARIANT)).toEqual({
+      readable: true,
+      ok: true,
+      oversold: 0,
+      duplicates: 0,
+      pending: 0,
+    })
+    const bad = {
+      ...INVARIANT,
+      ok: false,
+      postgres: { ...INVARIANT.postgres, confirmed: 12, soldCounter: 12, tokensWithTwoConfirmedOrders: 1, pending: 2 },
+    }
     expect(lib.invariantFindings(bad)).toEqual({ readable: true, ok: false, oversold: 2, duplicates: 1, pending: 2 })
     expect(lib.invariantFindings(null).readable).toBe(false)
   })
@@ -297,7 +366,11 @@ describe('k6 lib helpers', () => {
     const token = await verifyPurchaseToken(pair!.token, SECRETS.tokenSecret)
     if (!token.ok) throw new Error('token')
     const { shopperOf } = await import('../../contracts/index.ts')
-    const grant = await verifyGrant(pair!.grant, SECRETS.grantSecret, { token: token.payload, shopper: await shopperOf(pair!.session), nowMs: Date.now() })
+    const grant = await verifyGrant(pair!.grant, SECRETS.grantSecret, {
+      token: token.payload,
+      shopper: await shopperOf(pair!.session),
+      nowMs: Date.now(),
+    })
     expect(grant.ok).toBe(true)
   })
 })

@@ -45,7 +45,8 @@ export interface LoadOptions {
 /** Keep-alive connections to one server, or spread over several (N API processes behind a load balancer). */
 export function createPool(origin: string | string[], connections: number): Pool | BalancedPool {
   const options = { pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 30_000, bodyTimeout: 30_000 }
-  if (typeof origin === 'string' || origin.length === 1) return new Pool(typeof origin === 'string' ? origin : origin[0]!, { connections, ...options })
+  if (typeof origin === 'string' || origin.length === 1)
+    return new Pool(typeof origin === 'string' ? origin : origin[0]!, { connections, ...options })
   return new BalancedPool(origin, { connections: Math.ceil(connections / origin.length), ...options })
 }
 
@@ -58,7 +59,10 @@ async function send(pool: Pool | BalancedPool, req: BenchRequest): Promise<numbe
 }
 
 /** `concurrency` callers, each sending its next request as soon as the previous one is answered. */
-export async function closedLoop(pool: Pool | BalancedPool, { next, okStatus = is2xx, durationMs, concurrency }: LoadOptions & { concurrency: number }): Promise<LoadResult> {
+export async function closedLoop(
+  pool: Pool | BalancedPool,
+  { next, okStatus = is2xx, durationMs, concurrency }: LoadOptions & { concurrency: number },
+): Promise<LoadResult> {
   const latencies = new Latencies()
   const statuses: Record<string, number> = {}
   let ok = 0
@@ -83,11 +87,22 @@ export async function closedLoop(pool: Pool | BalancedPool, { next, okStatus = i
   }
   await Promise.all(Array.from({ length: concurrency }, caller))
   const seconds = (performance.now() - started) / 1000
-  return { perSec: latencies.length / seconds, okPerSec: ok / seconds, sent: latencies.length, ok, statuses, seconds, latency: latencies.summary() }
+  return {
+    perSec: latencies.length / seconds,
+    okPerSec: ok / seconds,
+    sent: latencies.length,
+    ok,
+    statuses,
+    seconds,
+    latency: latencies.summary(),
+  }
 }
 
 /** Starts `rate` requests per second, whatever the answers do, for `durationMs`; then waits for the stragglers. */
-export async function openLoop(pool: Pool | BalancedPool, { next, okStatus = is2xx, durationMs, rate }: LoadOptions & { rate: number }): Promise<LoadResult> {
+export async function openLoop(
+  pool: Pool | BalancedPool,
+  { next, okStatus = is2xx, durationMs, rate }: LoadOptions & { rate: number },
+): Promise<LoadResult> {
   const service = new Latencies()
   const fromIntended = new Latencies()
   const statuses: Record<string, number> = {}
@@ -101,17 +116,19 @@ export async function openLoop(pool: Pool | BalancedPool, { next, okStatus = is2
 
   const fire = (intended: number, req: BenchRequest) => {
     const t0 = performance.now()
-    const p = send(pool, req).then(
-      (status) => status,
-      () => 'error' as const,
-    ).then((status) => {
-      const t1 = performance.now()
-      service.add(t1 - t0)
-      fromIntended.add(t1 - intended)
-      statuses[status] = (statuses[status] ?? 0) + 1
-      if (status !== 'error' && okStatus(status)) ok++
-      inflight.delete(p)
-    })
+    const p = send(pool, req)
+      .then(
+        (status) => status,
+        () => 'error' as const,
+      )
+      .then((status) => {
+        const t1 = performance.now()
+        service.add(t1 - t0)
+        fromIntended.add(t1 - intended)
+        statuses[status] = (statuses[status] ?? 0) + 1
+        if (status !== 'error' && okStatus(status)) ok++
+        inflight.delete(p)
+      })
     inflight.add(p)
   }
 

@@ -35,7 +35,15 @@ import { dropRedisPrefix, ensureServices, freePort } from '../../scripts/service
 import { evalshaCeiling } from './evalsha.ts'
 import { closedLoop, createPool, openLoop, type LoadResult } from './load.ts'
 import { mintRedemptions, requestSource } from './pairs.ts'
-import { CpuAccount, formatCpu, ResourceSampler, startNode, waitHealthy, type CpuSnapshot, type NodeProcess } from './processes.ts'
+import {
+  CpuAccount,
+  formatCpu,
+  ResourceSampler,
+  startNode,
+  waitHealthy,
+  type CpuSnapshot,
+  type NodeProcess,
+} from './processes.ts'
 import { formatWaits, PgWaitSampler } from './pg-waits.ts'
 import { callersOf, summarizeProfile } from './profile.ts'
 import { checkTargets, formatReport, ratios, type BenchNumbers } from './report.ts'
@@ -58,7 +66,8 @@ const { values: args } = parseArgs({
 })
 
 const quick = args.quick
-const opt = (name: string | undefined, full: number, tiny: number) => (name !== undefined ? Number(name) : quick ? tiny : full)
+const opt = (name: string | undefined, full: number, tiny: number) =>
+  name !== undefined ? Number(name) : quick ? tiny : full
 const cfg = {
   durationMs: opt(args.duration, 10, 1) * 1000,
   warmupMs: quick ? 300 : 3000,
@@ -113,14 +122,20 @@ async function outcomeSink(): Promise<{ url: string; count: () => number; close:
   })
   const port = await freePort()
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
-  return { url: `http://127.0.0.1:${port}`, count: () => count, close: () => new Promise((r) => server.close(() => r())) }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    count: () => count,
+    close: () => new Promise((r) => server.close(() => r())),
+  }
 }
 
 /** Cores used / operations per second = CPU seconds per operation. */
 const perOp = (cores: number | undefined, perSec: number) => (cores !== undefined && perSec > 0 ? cores / perSec : 0)
 
 function describe(name: string, r: LoadResult): string {
-  const statuses = Object.entries(r.statuses).map(([s, n]) => `${s}:${n}`).join(' ')
+  const statuses = Object.entries(r.statuses)
+    .map(([s, n]) => `${s}:${n}`)
+    .join(' ')
   const lat = r.latencyFromIntended ?? r.latency
   return `  ${name}: ${Math.round(r.okPerSec)}/s ok of ${Math.round(r.perSec)}/s sent over ${r.seconds.toFixed(1)} s, p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms [${statuses}]`
 }
@@ -209,14 +224,23 @@ async function main(): Promise<void> {
   }
 
   try {
-    say(`floodgate bench ${RUN}: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, schema ${SCHEMA}, prefix ${PREFIX}`)
+    say(
+      `floodgate bench ${RUN}: ${cpus().length} cores, load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}, schema ${SCHEMA}, prefix ${PREFIX}`,
+    )
 
     // ---- 1. Floodgate redeem
     const apis: NodeProcess[] = []
     const apiUrls: string[] = []
     for (let i = 0; i < cfg.apiProcesses; i++) {
       const port = await freePort()
-      const api = startNode(cfg.apiProcesses === 1 ? 'core-api' : `core-api-${i + 1}`, CORE_MAIN, coreEnv('api', port), [...nodeArgs, ...API_NODE_ARGS])
+      const api = startNode(
+        cfg.apiProcesses === 1 ? 'core-api' : `core-api-${i + 1}`,
+        CORE_MAIN,
+        coreEnv('api', port),
+        [...nodeArgs, ...API_NODE_ARGS],
+      )
       procs.push(api)
       profiled.push(api)
       apis.push(api)
@@ -225,34 +249,66 @@ async function main(): Promise<void> {
     for (const [i, api] of apis.entries()) await waitHealthy(api, `${apiUrls[i]}/healthz`)
     const coreUrl = apiUrls[0]!
     /** Summed over the API processes. */
-    const apiCpu = (cpu: Record<string, number> | undefined) => (cpu ? apis.reduce((n, p) => n + (cpu[p.name] ?? 0), 0) : undefined)
+    const apiCpu = (cpu: Record<string, number> | undefined) =>
+      cpu ? apis.reduce((n, p) => n + (cpu[p.name] ?? 0), 0) : undefined
     const created = await fetch(`${coreUrl}/admin/sales`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ saleId: SALE_ID, sku: 'HOT-1', name: 'Benchmark drop', priceCents: 4999, stock: 1_000_000, holdTtlSeconds: 3600, tokenTtlSeconds: 3600, startsAt: new Date().toISOString() }),
+      body: JSON.stringify({
+        saleId: SALE_ID,
+        sku: 'HOT-1',
+        name: 'Benchmark drop',
+        priceCents: 4999,
+        stock: 1_000_000,
+        holdTtlSeconds: 3600,
+        tokenTtlSeconds: 3600,
+        startsAt: new Date().toISOString(),
+      }),
     })
     if (created.status !== 201) throw new Error(`could not create the sale: ${created.status} ${await created.text()}`)
 
     const fullCount = Math.round(((cfg.warmupMs + cfg.durationMs) / 1000) * cfg.fullSpeedCap)
     const fixedCount = Math.ceil((cfg.durationMs / 1000) * cfg.rate) + 100
     const t = performance.now()
-    const redemptions = mintRedemptions({ tokenSecret: secrets.TOKEN_SECRET, grantSecret: secrets.GRANT_SECRET, saleId: SALE_ID, count: fullCount + fixedCount })
-    say(`  minted ${redemptions.length.toLocaleString('en-US')} token + grant pairs in ${Math.round(performance.now() - t)} ms`)
+    const redemptions = mintRedemptions({
+      tokenSecret: secrets.TOKEN_SECRET,
+      grantSecret: secrets.GRANT_SECRET,
+      saleId: SALE_ID,
+      count: fullCount + fixedCount,
+    })
+    say(
+      `  minted ${redemptions.length.toLocaleString('en-US')} token + grant pairs in ${Math.round(performance.now() - t)} ms`,
+    )
     const fullSource = requestSource(redemptions.slice(0, fullCount), secrets.CORE_INTERNAL_TOKEN)
     const fixedSource = requestSource(redemptions.slice(fullCount), secrets.CORE_INTERNAL_TOKEN)
     const corePool = createPool(apiUrls, cfg.connections)
     const okRedeem = (s: number) => s === 202
 
-    await closedLoop(corePool, { next: fullSource.next, okStatus: okRedeem, durationMs: cfg.warmupMs, concurrency: cfg.connections })
+    await closedLoop(corePool, {
+      next: fullSource.next,
+      okStatus: okRedeem,
+      durationMs: cfg.warmupMs,
+      concurrency: cfg.connections,
+    })
     const full = await phase('redeemFullSpeed', async () => {
-      const result = await closedLoop(corePool, { next: fullSource.next, okStatus: okRedeem, durationMs: cfg.durationMs, concurrency: cfg.connections })
+      const result = await closedLoop(corePool, {
+        next: fullSource.next,
+        okStatus: okRedeem,
+        durationMs: cfg.durationMs,
+        concurrency: cfg.connections,
+      })
       say(describe('redeem, full speed', result))
       return result
     })
     if (fullSource.used() >= fullCount) say('  (ran out of pre-minted redemptions: raise fullSpeedCap)')
     await sleep(quick ? 100 : 1000)
     const fixed = await phase('redeemFixedRate', async () => {
-      const result = await openLoop(corePool, { next: fixedSource.next, okStatus: okRedeem, durationMs: cfg.durationMs, rate: cfg.rate })
+      const result = await openLoop(corePool, {
+        next: fixedSource.next,
+        okStatus: okRedeem,
+        durationMs: cfg.durationMs,
+        rate: cfg.rate,
+      })
       say(describe(`redeem at ${cfg.rate}/s`, result))
       return result
     })
@@ -279,16 +335,32 @@ async function main(): Promise<void> {
     const basePool = createPool(baseUrl, cfg.connections)
     const baseline = async (name: string, sku: string, path: string) => {
       const count = Math.round(((cfg.warmupMs + cfg.durationMs) / 1000) * cfg.baselineCap)
-      const source = requestSource(mintRedemptions({ tokenSecret: secrets.TOKEN_SECRET, grantSecret: secrets.GRANT_SECRET, saleId: sku, count }), secrets.CORE_INTERNAL_TOKEN, path)
-      await closedLoop(basePool, { next: source.next, okStatus: okRedeem, durationMs: cfg.warmupMs, concurrency: cfg.connections })
+      const source = requestSource(
+        mintRedemptions({ tokenSecret: secrets.TOKEN_SECRET, grantSecret: secrets.GRANT_SECRET, saleId: sku, count }),
+        secrets.CORE_INTERNAL_TOKEN,
+        path,
+      )
+      await closedLoop(basePool, {
+        next: source.next,
+        okStatus: okRedeem,
+        durationMs: cfg.warmupMs,
+        concurrency: cfg.connections,
+      })
       return phase(name, async () => {
-        const result = await closedLoop(basePool, { next: source.next, okStatus: okRedeem, durationMs: cfg.durationMs, concurrency: cfg.connections })
+        const result = await closedLoop(basePool, {
+          next: source.next,
+          okStatus: okRedeem,
+          durationMs: cfg.durationMs,
+          concurrency: cfg.connections,
+        })
         say(describe(name, result))
         return result
       })
     }
     const rowLock = skip.has('baselines') ? undefined : await baseline('rowLock', 'hot-row-lock', '/row-lock/redeem')
-    const redisLock = skip.has('baselines') ? undefined : await baseline('redisLock', 'hot-redis-lock', '/redis-lock/redeem')
+    const redisLock = skip.has('baselines')
+      ? undefined
+      : await baseline('redisLock', 'hot-redis-lock', '/redis-lock/redeem')
     await basePool.close()
     await base.stop()
     procs.splice(procs.indexOf(base), 1)
@@ -296,17 +368,29 @@ async function main(): Promise<void> {
       `SELECT i.sku, i.stock, (SELECT count(*) FROM reservations r WHERE r.sku = i.sku)::int AS n FROM inventory i`,
     )
     for (const row of held.rows) {
-      if (row.stock + row.n !== 1_000_000) throw new Error(`baseline ${row.sku} lost units: stock ${row.stock} + reservations ${row.n} != 1000000`)
+      if (row.stock + row.n !== 1_000_000)
+        throw new Error(`baseline ${row.sku} lost units: stock ${row.stock} + reservations ${row.n} != 1000000`)
     }
 
     // ---- 4. EVALSHA ceiling
     const hasRedisBenchmark = spawnSync('sh', ['-c', 'command -v redis-benchmark']).status === 0
-    if (!hasRedisBenchmark && !skip.has('evalsha')) say('  redis-benchmark is not installed (it comes with redis-server / redis-tools): no EVALSHA ceiling')
-    const evalsha = skip.has('evalsha') || !hasRedisBenchmark ? { perSec: 0, command: 'skipped' } : await phase('evalsha', async () => {
-      const result = await evalshaCeiling(redis, { host: redisUrl.hostname, port: Number(redisUrl.port || 6379), prefix: PREFIX, requests: cfg.evalshaRequests })
-      say(`  redis-benchmark EVALSHA redeemToken-8: ${Math.round(result.perSec)}/s (${result.clients} clients, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms)`)
-      return result
-    })
+    if (!hasRedisBenchmark && !skip.has('evalsha'))
+      say('  redis-benchmark is not installed (it comes with redis-server / redis-tools): no EVALSHA ceiling')
+    const evalsha =
+      skip.has('evalsha') || !hasRedisBenchmark
+        ? { perSec: 0, command: 'skipped' }
+        : await phase('evalsha', async () => {
+            const result = await evalshaCeiling(redis, {
+              host: redisUrl.hostname,
+              port: Number(redisUrl.port || 6379),
+              prefix: PREFIX,
+              requests: cfg.evalshaRequests,
+            })
+            say(
+              `  redis-benchmark EVALSHA redeemToken-8: ${Math.round(result.perSec)}/s (${result.clients} clients, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms)`,
+            )
+            return result
+          })
 
     // ---- 5. Settlement: workers drain the checkouts the redeem phases queued.
     const backlog = full.ok + fixed.ok
@@ -314,7 +398,10 @@ async function main(): Promise<void> {
     procs.push(worker)
     profiled.push(worker)
     const settled = async () =>
-      Number((await db.query(`SELECT count(*)::int AS n FROM orders WHERE sale_id = $1 AND status <> 'PENDING'`, [SALE_ID])).rows[0].n)
+      Number(
+        (await db.query(`SELECT count(*)::int AS n FROM orders WHERE sale_id = $1 AND status <> 'PENDING'`, [SALE_ID]))
+          .rows[0].n,
+      )
     const startedAt = Date.now()
     while ((await settled()) === 0) {
       if (worker.child.exitCode !== null) throw new Error(`core-worker exited:\n${worker.tail()}`)
@@ -338,11 +425,15 @@ async function main(): Promise<void> {
       const settleSecs = (performance.now() - t0) / 1000
       return { s1, settleSecs, settledPerSec: (s1 - s0) / settleSecs, inFlight: active / Math.max(1, samples) }
     })
-    say(`  settlement: ${Math.round(settledPerSec)} orders/s over ${settleSecs.toFixed(1)} s, ${Math.round(inFlight)} sagas in flight on average ` +
-      `(${settledPerSec > 0 ? Math.round((inFlight / settledPerSec) * 1000) : '-'} ms each) (${s1.toLocaleString('en-US')} of ${backlog.toLocaleString('en-US')} queued settled so far, ${sink.count()} room notifications)`)
+    say(
+      `  settlement: ${Math.round(settledPerSec)} orders/s over ${settleSecs.toFixed(1)} s, ${Math.round(inFlight)} sagas in flight on average ` +
+        `(${settledPerSec > 0 ? Math.round((inFlight / settledPerSec) * 1000) : '-'} ms each) (${s1.toLocaleString('en-US')} of ${backlog.toLocaleString('en-US')} queued settled so far, ${sink.count()} room notifications)`,
+    )
     await worker.stop()
 
-    const invRes = await fetch(`${coreUrl}/admin/sales/${SALE_ID}/invariant`, { headers: { authorization: `Bearer ${adminToken}` } })
+    const invRes = await fetch(`${coreUrl}/admin/sales/${SALE_ID}/invariant`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    })
     const invariant = InvariantReport.parse(await invRes.json())
     const oversold = Math.max(0, invariant.postgres.confirmed - invariant.stock)
     const duplicateOrders = invariant.postgres.tokensWithTwoConfirmedOrders
@@ -353,7 +444,7 @@ async function main(): Promise<void> {
       redeemP50Ms: full.latency.p50,
       redeemP99Ms: full.latency.p99,
       redeemRateTarget: cfg.rate,
-      redeemAchievedRate: fixed.ok / cfg.durationMs * 1000,
+      redeemAchievedRate: (fixed.ok / cfg.durationMs) * 1000,
       redeemP50MsAt5k: fixed.latencyFromIntended!.p50,
       redeemP99MsAt5k: fixed.latencyFromIntended!.p99,
       rowLockPerSec: rowLock?.okPerSec ?? 0,
@@ -396,7 +487,9 @@ async function main(): Promise<void> {
         for (const native of ['writev', 'writeBuffer', 'writeUtf8String']) {
           const c = callersOf(join(PROFILE_DIR, file), native, 3)
           if (c.totalMs < summary.totalMs * 0.03) continue
-          say(`  ${native} (${Math.round((c.totalMs / summary.totalMs) * 100)}%) called from: ${c.callers.map((x) => `${x.name} ${(x.share * 100).toFixed(0)}%`).join('; ')}`)
+          say(
+            `  ${native} (${Math.round((c.totalMs / summary.totalMs) * 100)}%) called from: ${c.callers.map((x) => `${x.name} ${(x.share * 100).toFixed(0)}%`).join('; ')}`,
+          )
         }
       }
     }
@@ -408,12 +501,35 @@ async function main(): Promise<void> {
       process.stdout.write(
         `${JSON.stringify({
           ...out,
-          ratios: { vsRowLock: round(r.vsRowLock), vsRedisLock: round(r.vsRedisLock), ofEvalsha: round(r.ofEvalsha * 1000) / 1000 },
+          ratios: {
+            vsRowLock: round(r.vsRowLock),
+            vsRedisLock: round(r.vsRedisLock),
+            ofEvalsha: round(r.ofEvalsha * 1000) / 1000,
+          },
           targets: checkTargets(numbers),
           postgresWaits: phaseWaits,
-          cpu: Object.fromEntries(Object.entries(phaseCpu).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([n, c]) => [n, Math.round(c * 100) / 100]))])),
-          run: { id: RUN, quick, ...cfg, cores: cpus().length, node: process.version, loadavg: loadavg().map(round), redisBenchmark: evalsha.command },
-          ...(args['cpu-prof'] ? { profiles: Object.fromEntries(Object.entries(profiles).map(([f, p]) => [f, { totalMs: p.totalMs, areas: p.areas.slice(0, 10) }])) } : {}),
+          cpu: Object.fromEntries(
+            Object.entries(phaseCpu).map(([k, v]) => [
+              k,
+              Object.fromEntries(Object.entries(v).map(([n, c]) => [n, Math.round(c * 100) / 100])),
+            ]),
+          ),
+          run: {
+            id: RUN,
+            quick,
+            ...cfg,
+            cores: cpus().length,
+            node: process.version,
+            loadavg: loadavg().map(round),
+            redisBenchmark: evalsha.command,
+          },
+          ...(args['cpu-prof']
+            ? {
+                profiles: Object.fromEntries(
+                  Object.entries(profiles).map(([f, p]) => [f, { totalMs: p.totalMs, areas: p.areas.slice(0, 10) }]),
+                ),
+              }
+            : {}),
         })}\n`,
       )
     }

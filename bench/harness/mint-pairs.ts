@@ -22,15 +22,20 @@ const { values } = parseArgs({
   },
 })
 if (!values.sale) {
-  process.stderr.write('usage: npm run bench:pairs -- --sale <saleId> [--count 10000] [--out pairs.json] [--ttl-minutes 30]\n')
+  process.stderr.write(
+    'usage: npm run bench:pairs -- --sale <saleId> [--count 10000] [--out pairs.json] [--ttl-minutes 30]\n',
+  )
   process.exit(2)
 }
 const { NODE_ENV, TOKEN_SECRET, GRANT_SECRET } = CoreConfig.shape
-const env = z.object({ NODE_ENV, TOKEN_SECRET, GRANT_SECRET }).parse(
-  Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== '')),
-)
-if (env.NODE_ENV === 'production' && (env.TOKEN_SECRET.startsWith('dev-only-') || env.GRANT_SECRET.startsWith('dev-only-'))) {
-  process.stderr.write('set TOKEN_SECRET and GRANT_SECRET to the sale\'s secrets\n')
+const env = z
+  .object({ NODE_ENV, TOKEN_SECRET, GRANT_SECRET })
+  .parse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== '')))
+if (
+  env.NODE_ENV === 'production' &&
+  (env.TOKEN_SECRET.startsWith('dev-only-') || env.GRANT_SECRET.startsWith('dev-only-'))
+) {
+  process.stderr.write("set TOKEN_SECRET and GRANT_SECRET to the sale's secrets\n")
   process.exit(2)
 }
 const pairs = mintRedemptions({

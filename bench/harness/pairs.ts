@@ -26,8 +26,15 @@ function signSync(prefix: string, payload: object, secret: string): string {
 }
 export const signPurchaseTokenSync = (p: { sale: string; tid: string; iat: number }, secret: string) =>
   signSync(TOKEN_PREFIX, { typ: 'pt', sale: p.sale, tid: p.tid, iat: p.iat }, secret)
-export const signGrantSync = (p: { sale: string; tid: string; gen: number; sub: string; iat: number; exp: number }, secret: string) =>
-  signSync(GRANT_PREFIX, { typ: 'gr', sale: p.sale, tid: p.tid, gen: p.gen, sub: p.sub, iat: p.iat, exp: p.exp }, secret)
+export const signGrantSync = (
+  p: { sale: string; tid: string; gen: number; sub: string; iat: number; exp: number },
+  secret: string,
+) =>
+  signSync(
+    GRANT_PREFIX,
+    { typ: 'gr', sale: p.sale, tid: p.tid, gen: p.gen, sub: p.sub, iat: p.iat, exp: p.exp },
+    secret,
+  )
 export const shopperOfSync = (session: string) =>
   createHash('sha256').update(`floodgate-session:${session}`).digest('base64url').slice(0, 22)
 /** The edge's receipt (contracts/edge-receipt.ts), signed as the request leaves: core answers /v1 only with one. */
@@ -52,7 +59,13 @@ export interface MintOptions {
 }
 
 /** Mints `count` redeemable token + grant pairs, each for its own shopper session. */
-export function mintRedemptions({ tokenSecret, grantSecret, saleId, count, ttlMs = 30 * 60_000 }: MintOptions): Redemption[] {
+export function mintRedemptions({
+  tokenSecret,
+  grantSecret,
+  saleId,
+  count,
+  ttlMs = 30 * 60_000,
+}: MintOptions): Redemption[] {
   const out: Redemption[] = new Array(count)
   const iat = Math.floor(Date.now() / 1000)
   const exp = Date.now() + ttlMs
@@ -72,7 +85,10 @@ export function mintRedemptions({ tokenSecret, grantSecret, saleId, count, ttlMs
  */
 export function redeemRequest(r: Redemption, edgeSecret: string, path = '/v1/redeem'): BenchRequest {
   const sub = shopperOfSync(r.session)
-  const receipt = signEdgeReceiptSync({ at: Date.now(), req: 'POST /v1/redeem', sub, idk: r.idempotencyKey }, edgeSecret)
+  const receipt = signEdgeReceiptSync(
+    { at: Date.now(), req: 'POST /v1/redeem', sub, idk: r.idempotencyKey },
+    edgeSecret,
+  )
   return {
     method: 'POST',
     path,

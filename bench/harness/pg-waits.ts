@@ -51,5 +51,10 @@ export class PgWaitSampler {
 }
 
 export function formatWaits(waits: Array<{ wait: string; backends: number }>): string {
-  return waits.slice(0, 6).map((w) => `${w.wait} ${w.backends}`).join(', ') || 'none'
+  return (
+    waits
+      .slice(0, 6)
+      .map((w) => `${w.wait} ${w.backends}`)
+      .join(', ') || 'none'
+  )
 }

@@ -42,7 +42,12 @@ export function procCpuSeconds(pid: number): number {
   }
 }
 
-export function startNode(name: string, script: string, env: Record<string, string>, nodeArgs: string[] = []): NodeProcess {
+export function startNode(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): NodeProcess {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,7 +79,8 @@ export function startNode(name: string, script: string, env: Record<string, stri
 export async function waitHealthy(proc: NodeProcess, url: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited with ${proc.child.exitCode}:\n${proc.tail()}`)
+    if (proc.child.exitCode !== null)
+      throw new Error(`${proc.name} exited with ${proc.child.exitCode}:\n${proc.tail()}`)
     try {
       const res = await fetch(url)
       if (res.status === 200) return
@@ -108,7 +114,10 @@ export class ResourceSampler {
 }
 
 /** CPU used by a process during `fn`, as a share of one core. */
-export async function measureCpu<T>(procs: NodeProcess[], fn: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
+export async function measureCpu<T>(
+  procs: NodeProcess[],
+  fn: () => Promise<T>,
+): Promise<{ result: T; cpu: Record<string, number> }> {
   const before = procs.map((p) => p.cpuSeconds())
   const t0 = performance.now()
   const result = await fn()
@@ -183,9 +192,11 @@ export class CpuAccount {
 }
 
 export function formatCpu(cpu: Record<string, number>): string {
-  return Object.entries(cpu)
-    .filter(([k, v]) => k !== 'machine' && v >= 0.005)
-    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
-    .join(', ') + ` (machine ${cpu.machine?.toFixed(2)} of ${CORES} cores)`
+  return (
+    Object.entries(cpu)
+      .filter(([k, v]) => k !== 'machine' && v >= 0.005)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(', ') + ` (machine ${cpu.machine?.toFixed(2)} of ${CORES} cores)`
+  )
 }
 const CORES = cpus().length

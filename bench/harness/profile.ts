@@ -34,7 +34,10 @@ export function areaOf(url: string, functionName: string): string {
 }
 
 /** Self time per function and per area, without idle time, largest first. */
-export function summarizeProfile(path: string, top = 15): { totalMs: number; functions: CpuShare[]; areas: CpuShare[] } {
+export function summarizeProfile(
+  path: string,
+  top = 15,
+): { totalMs: number; functions: CpuShare[]; areas: CpuShare[] } {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const selfUs = new Map<number, number>()
@@ -46,7 +49,9 @@ export function summarizeProfile(path: string, top = 15): { totalMs: number; fun
     const { functionName, url, lineNumber } = byId.get(id)!.callFrame
     if (functionName === '(idle)') continue
     total += us
-    const short = url.replace(/^.*\/node_modules\//, '').replace(/^file:\/\/.*?\/(core|contracts|bench|scripts)\//, '$1/')
+    const short = url
+      .replace(/^.*\/node_modules\//, '')
+      .replace(/^file:\/\/.*?\/(core|contracts|bench|scripts)\//, '$1/')
     const key = `${functionName || '(anonymous)'} ${short ? `${short}:${lineNumber + 1}` : ''}`.trim()
     fn.set(key, (fn.get(key) ?? 0) + us)
     const a = areaOf(url, functionName)
@@ -79,7 +84,10 @@ export function callersOf(path: string, functionName: string, top = 5): { totalM
     const chain: string[] = []
     for (let cur = parent.get(id); cur !== undefined && chain.length < 2; cur = parent.get(cur)) {
       const f = byId.get(cur)!.callFrame
-      if (f.url && !f.url.startsWith('node:')) chain.push(`${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/node_modules\//, '').replace(/^file:\/\/.*?\/(core|contracts|bench)\//, '$1/')}:${f.lineNumber + 1}`)
+      if (f.url && !f.url.startsWith('node:'))
+        chain.push(
+          `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/node_modules\//, '').replace(/^file:\/\/.*?\/(core|contracts|bench)\//, '$1/')}:${f.lineNumber + 1}`,
+        )
     }
     const key = chain.join(' <- ') || '(no JS caller)'
     by.set(key, (by.get(key) ?? 0) + us)

@@ -93,7 +93,8 @@ export function idempotencyKey(vu, iteration, random = Math.random) {
  * (REDEEM_PER_IP_PER_SECOND) is throttling the load generator: raise it for the test (bench/README.md).
  */
 export function judgeRedeem(kind, status, body) {
-  if (kind === 'forged') return { ok: status === 403 || status === 400 || status === 429, accepted: status >= 200 && status < 300 }
+  if (kind === 'forged')
+    return { ok: status === 403 || status === 400 || status === 429, accepted: status >= 200 && status < 300 }
   if (status === 202) return { ok: body !== null && typeof body.orderId === 'string', accepted: true }
   if (kind === 'replay' && status === 429) return { ok: true, accepted: false }
   return { ok: status === 409 || status === 410, accepted: false }

@@ -86,7 +86,8 @@ export function shop() {
   const joined = http.post(`${sale}/join`, null, { jar, headers, tags: { name: 'join' } })
   joinDuration.add(joined.timings.duration)
   let status = jsonOf(joined)
-  if (!check(joined, { 'join answered 200': (r) => r.status === 200 }, { step: 'join' }) || !status) return finish('error')
+  if (!check(joined, { 'join answered 200': (r) => r.status === 200 }, { step: 'join' }) || !status)
+    return finish('error')
 
   while (status.state === 'waiting' || status.state === 'not_started') {
     if (Date.now() > deadline) return finish('gave_up')
@@ -102,11 +103,15 @@ export function shop() {
   timeToAdmission.add(Date.now() - arrived)
 
   const key = idempotencyKey(exec.vu.idInTest, exec.scenario.iterationInTest)
-  const redeemed = http.post(`${sale}/redeem`, JSON.stringify({ token: status.token, grant: status.grant, paymentMethod }), {
-    jar,
-    headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': key },
-    tags: { name: 'redeem' },
-  })
+  const redeemed = http.post(
+    `${sale}/redeem`,
+    JSON.stringify({ token: status.token, grant: status.grant, paymentMethod }),
+    {
+      jar,
+      headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': key },
+      tags: { name: 'redeem' },
+    },
+  )
   redeemDuration.add(redeemed.timings.duration)
   const order = jsonOf(redeemed)
   const accepted = check(

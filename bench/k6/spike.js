@@ -13,7 +13,16 @@
 import http from 'k6/http'
 import { check, sleep } from 'k6'
 import { Counter, Rate, Trend } from 'k6/metrics'
-import { checkInvariantsAtTeardown, commonConfig, envNumber, invariantThresholds, jsonOf, shopperHeaders, spikeStages, vusFor } from './lib.js'
+import {
+  checkInvariantsAtTeardown,
+  commonConfig,
+  envNumber,
+  invariantThresholds,
+  jsonOf,
+  shopperHeaders,
+  spikeStages,
+  vusFor,
+} from './lib.js'
 
 const cfg = commonConfig(__ENV)
 const trickleRate = envNumber(__ENV, 'TRICKLE_RATE', 10)
@@ -79,7 +88,8 @@ export function join() {
   check(res, {
     'join answered 200': (r) => r.status === 200,
     'join has a room state': () => ['not_started', 'waiting', 'admitted', 'sold_out'].includes(state),
-    'join sets the session cookie': () => Object.keys(jar.cookiesForURL(cfg.baseUrl)).includes('fg_session') || Boolean(body && body.session),
+    'join sets the session cookie': () =>
+      Object.keys(jar.cookiesForURL(cfg.baseUrl)).includes('fg_session') || Boolean(body && body.session),
   })
 }
 

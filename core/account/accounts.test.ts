@@ -167,10 +167,12 @@ describe('when the edge vouches for the client address', () => {
 
     expect((await login(core.config.CORE_INTERNAL_TOKEN)).status).toBe(401)
     expect(await core.redis.get(limiterKey(`edge:${client}`))).toBe('1')
-    // A receipt nobody but the edge could sign: the claim is ignored, the socket's peer counts instead.
-    expect((await login('not-the-internal-token-0123456789')).status).toBe(401)
+    // A receipt nobody but the edge could sign: not the edge, so core's shopper API does not answer at all.
+    const forged = await login('not-the-internal-token-0123456789')
+    expect(forged.status).toBe(401)
+    expect(forged.json.error).toMatchObject({ code: 'unauthorized', field: 'x-floodgate-edge-receipt' })
     expect(await core.redis.get(limiterKey(`edge:${client}`))).toBe('1')
-    expect(Number(await core.redis.get(limiterKey('unknown')))).toBe(unknownBefore + 1)
+    expect(Number(await core.redis.get(limiterKey('unknown')))).toBe(unknownBefore)
   })
 })
 

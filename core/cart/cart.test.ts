@@ -126,7 +126,11 @@ describe('when a guest logs in with a cart', () => {
     expectError(await call(core, 'GET', '/v1/cart', undefined, cartHeader(guest)), 404, 'cart_not_found')
     // Another account presenting the merged cart still signs in; the cart is not theirs to merge.
     const other = await signUp(core, email())
-    const theirs = await call(core, 'POST', '/v1/auth/login', { email: other.account.email, password: PASSWORD, cartId: guest })
+    const theirs = await call(core, 'POST', '/v1/auth/login', {
+      email: other.account.email,
+      password: PASSWORD,
+      cartId: guest,
+    })
     expect(theirs.status).toBe(200)
     expect(theirs.json).toMatchObject({ cart: null, cartError: { code: 'cart_not_found', field: 'cartId' } })
   })

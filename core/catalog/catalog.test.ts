@@ -412,11 +412,7 @@ describe('when a request is bad', () => {
       [await call(core, 'GET', '/v1/categories/electronics/products?colour=red'), 400, 'invalid_query', 'colour'],
       [await call(core, 'GET', '/v1/categories/electronics/products?cursor=garbage'), 400, 'invalid_query', 'cursor'],
       [
-        await call(
-          core,
-          'GET',
-          `/v1/categories/electronics/products?sort=name&cursor=${otherSortCursor}`,
-        ),
+        await call(core, 'GET', `/v1/categories/electronics/products?sort=name&cursor=${otherSortCursor}`),
         400,
         'invalid_query',
         'cursor',

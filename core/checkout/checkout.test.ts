@@ -19,7 +19,8 @@ afterAll(async () => {
   await room?.close()
 })
 
-const createSale = (saleId: string, stock: number, extra: Record<string, unknown> = {}) => createTestSale(core, saleId, stock, extra)
+const createSale = (saleId: string, stock: number, extra: Record<string, unknown> = {}) =>
+  createTestSale(core, saleId, stock, extra)
 
 async function redeem(s: Awaited<ReturnType<typeof admittedShopper>>, key: string, paymentMethod = 'pm_card_visa') {
   return core.app.request('/v1/redeem', {
@@ -30,11 +31,15 @@ async function redeem(s: Awaited<ReturnType<typeof admittedShopper>>, key: strin
 }
 
 async function settled(orderId: string, session: string): Promise<Order> {
-  return eventually(async () => {
-    const res = await core.app.request(`/v1/orders/${orderId}`, { headers: { 'x-floodgate-session': session } })
-    const order = (await res.json()) as Order
-    return order.status === 'pending' ? undefined : order
-  }, 20_000, `order ${orderId} to settle`)
+  return eventually(
+    async () => {
+      const res = await core.app.request(`/v1/orders/${orderId}`, { headers: { 'x-floodgate-session': session } })
+      const order = (await res.json()) as Order
+      return order.status === 'pending' ? undefined : order
+    },
+    20_000,
+    `order ${orderId} to settle`,
+  )
 }
 
 describe('when a shopper redeems a valid token and grant', () => {
@@ -49,10 +54,20 @@ describe('when a shopper redeems a valid token and grant', () => {
     expect(order).toMatchObject({ status: 'confirmed', amountCents: 4999, currency: 'USD', failureReason: null })
     // The order reads confirmed from the pivot on; capture is the step after it.
     const captured = () => [...gateway.ledger.values()].filter((e) => e.orderId === body.orderId)
-    await eventually(async () => (captured().some((e) => e.state === 'captured') ? true : undefined), 10_000, 'the capture')
+    await eventually(
+      async () => (captured().some((e) => e.state === 'captured') ? true : undefined),
+      10_000,
+      'the capture',
+    )
     expect(captured()).toEqual([{ orderId: body.orderId, amountCents: 4999, state: 'captured', captures: 1 }])
-    await eventually(async () => (room.outcomes.some((o) => o.tid === shopper.tid && o.outcome === 'sold') ? true : undefined))
-    const report = (await (await core.app.request('/admin/sales/happy-1/invariant', { headers: admin() })).json()) as { ok: boolean; redis: unknown; postgres: { confirmed: number } }
+    await eventually(async () =>
+      room.outcomes.some((o) => o.tid === shopper.tid && o.outcome === 'sold') ? true : undefined,
+    )
+    const report = (await (await core.app.request('/admin/sales/happy-1/invariant', { headers: admin() })).json()) as {
+      ok: boolean
+      redis: unknown
+      postgres: { confirmed: number }
+    }
     expect(report.ok).toBe(true)
     expect(report.redis).toEqual({ available: 2, held: 0, sold: 1 })
     expect(report.postgres.confirmed).toBe(1)
@@ -63,7 +78,9 @@ describe('when a shopper redeems a valid token and grant', () => {
     const shopper = await admittedShopper(core.config, 'long-poll-1')
     const { orderId } = (await (await redeem(shopper, 'long-poll-key-1')).json()) as RedeemResponse
     const started = Date.now()
-    const res = await core.app.request(`/v1/orders/${orderId}?waitMs=5000`, { headers: { 'x-floodgate-session': shopper.session } })
+    const res = await core.app.request(`/v1/orders/${orderId}?waitMs=5000`, {
+      headers: { 'x-floodgate-session': shopper.session },
+    })
     expect(res.status).toBe(200)
     expect(((await res.json()) as Order).status).toBe('confirmed')
     expect(Date.now() - started).toBeLessThan(4_000)
@@ -88,16 +105,22 @@ describe('when the payment is declined', () => {
   it('should fail the order, give the unit back and return the token to the room', async () => {
     await createSale('declined-1', 1)
     const shopper = await admittedShopper(core.config, 'declined-1')
-    const { orderId } = (await (await redeem(shopper, 'declined-key-01', 'pm_card_chargeDeclined')).json()) as RedeemResponse
+    const { orderId } = (await (
+      await redeem(shopper, 'declined-key-01', 'pm_card_chargeDeclined')
+    ).json()) as RedeemResponse
     const order = await settled(orderId, shopper.session)
     expect(order).toMatchObject({ status: 'failed', failureReason: 'payment_declined:card_declined' })
     expect(await core.scripts.counters('declined-1')).toEqual({ stock: 1, available: 1, held: 0, sold: 0 })
-    await eventually(async () => (room.outcomes.some((o) => o.tid === shopper.tid && o.gen === 1 && o.outcome === 'returned') ? true : undefined))
+    await eventually(async () =>
+      room.outcomes.some((o) => o.tid === shopper.tid && o.gen === 1 && o.outcome === 'returned') ? true : undefined,
+    )
     // the next shopper in line gets the same token at generation 2, and buys it
     const next = await admittedShopper(core.config, 'declined-1', { tid: shopper.tid, gen: 2 })
     const second = (await (await redeem(next, 'declined-key-02')).json()) as RedeemResponse
     expect((await settled(second.orderId, next.session)).status).toBe('confirmed')
-    const steps = await core.db.query(`SELECT step, outcome FROM saga_history WHERE saga_id = $1 ORDER BY at`, [orderId])
+    const steps = await core.db.query(`SELECT step, outcome FROM saga_history WHERE saga_id = $1 ORDER BY at`, [
+      orderId,
+    ])
     expect(steps.rows).toEqual([
       { step: 'create-order-step', outcome: 'completed' },
       { step: 'reserve-unit-step', outcome: 'completed' },
@@ -134,7 +157,9 @@ describe('when 300 shoppers redeem 100 units and 30% of payments fail', () => {
       await Promise.all(tokens.map(serve))
       expect(confirmed).toBe(100)
       expect(attempts).toBeGreaterThan(120)
-      const report = (await (await core.app.request('/admin/sales/storm-1/invariant', { headers: admin() })).json()) as { ok: boolean; postgres: { confirmed: number; failed: number } }
+      const report = (await (
+        await core.app.request('/admin/sales/storm-1/invariant', { headers: admin() })
+      ).json()) as { ok: boolean; postgres: { confirmed: number; failed: number } }
       expect(report.ok).toBe(true)
       expect(report.postgres.confirmed).toBe(100)
       expect(report.postgres.failed).toBe(attempts - 100)
@@ -164,7 +189,10 @@ describe('when the payment outlasts the hold', () => {
       const { orderId } = (await (await redeem(shopper, 'slow-pay-key-1')).json()) as RedeemResponse
       await eventually(async () => (authorizing ? true : undefined), 10_000, 'the saga to reach authorize')
       expect(await core.scripts.holdState('slow-pay-1', orderId)).toBe('held')
-      const released = await sweepHolds({ sales: core.sales, scripts: core.scripts, jobs: core.jobs, metrics: core.metrics, logger: core.logger }, Date.now() + 6_000)
+      const released = await sweepHolds(
+        { sales: core.sales, scripts: core.scripts, jobs: core.jobs, metrics: core.metrics, logger: core.logger },
+        Date.now() + 6_000,
+      )
       expect(released).toBe(1)
       expect(await core.scripts.counters('slow-pay-1')).toEqual({ stock: 1, available: 1, held: 0, sold: 0 })
       letGo()
@@ -173,7 +201,9 @@ describe('when the payment outlasts the hold', () => {
       const entry = [...slow.ledger.values()].find((e) => e.orderId === orderId)
       expect(entry).toMatchObject({ state: 'voided', captures: 0 })
       const returned = room.outcomes.filter((o) => o.saleId === 'slow-pay-1' && o.outcome === 'returned')
-      await eventually(async () => (room.outcomes.some((o) => o.saleId === 'slow-pay-1' && o.outcome === 'returned') ? true : undefined))
+      await eventually(async () =>
+        room.outcomes.some((o) => o.saleId === 'slow-pay-1' && o.outcome === 'returned') ? true : undefined,
+      )
       expect(returned.length).toBeLessThanOrEqual(1)
       expect(await core.scripts.counters('slow-pay-1')).toEqual({ stock: 1, available: 1, held: 0, sold: 0 })
       const payment = await core.db.query('SELECT status FROM payments WHERE order_id = $1', [orderId])

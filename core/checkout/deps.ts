@@ -33,7 +33,10 @@ export type CheckoutInput = CheckoutJob
 export type CheckoutContext = StepContext<CheckoutDeps>
 
 /** Positions of a batch's items by sale (each sale's SQL guards and room message are its own); `keep` filters them. */
-export function positionsBySale(inputs: CheckoutInput[], keep: (i: number) => boolean = () => true): Map<string, number[]> {
+export function positionsBySale(
+  inputs: CheckoutInput[],
+  keep: (i: number) => boolean = () => true,
+): Map<string, number[]> {
   const bySale = new Map<string, number[]>()
   inputs.forEach((input, i) => {
     if (!keep(i)) return

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import vectors from '../../contracts/vectors.json'
-import { seedCommitment, shuffleKey, signTicket, tokenCrypto, useTokenCrypto, verifyTicket, webTokenCrypto } from '../../contracts/index.ts'
+import {
+  seedCommitment,
+  shuffleKey,
+  signTicket,
+  tokenCrypto,
+  useTokenCrypto,
+  verifyTicket,
+  webTokenCrypto,
+} from '../../contracts/index.ts'
 import { vectorVerdicts } from '../../contracts/vectors.ts'
 import { nodeTokenCrypto } from './node-token-crypto.ts'
 
@@ -25,15 +33,36 @@ describe('when core swaps Web Crypto for node:crypto', () => {
     useTokenCrypto(nodeTokenCrypto)
     expect(viaNode).toBe(viaWeb)
     expect(nodeFacts).toEqual(webFacts)
-    expect((await verifyTicket(viaNode, secret('grant'), { saleId: 'drop-1', shopper: vectors.sessions.ownerShopper })).ok).toBe(true)
-    expect((await verifyTicket(viaNode, secret('token'), { saleId: 'drop-1', shopper: vectors.sessions.ownerShopper })).ok).toBe(false)
+    expect(
+      (await verifyTicket(viaNode, secret('grant'), { saleId: 'drop-1', shopper: vectors.sessions.ownerShopper })).ok,
+    ).toBe(true)
+    expect(
+      (await verifyTicket(viaNode, secret('token'), { saleId: 'drop-1', shopper: vectors.sessions.ownerShopper })).ok,
+    ).toBe(false)
   })
 })
 
 describe('node:crypto base64url', () => {
   it('should encode and decode exactly as contracts does, refusing the same inputs', async () => {
     const { base64urlDecode, base64urlEncode } = await import('../../contracts/token.ts')
-    const inputs = ['', 'A', 'AA', 'AAA', 'AAAA', 'AB', 'AB==', 'a+b', 'a/b', 'ab.c', 'ab c', '_-_-', 'eyJ0eXAiOiJwdCJ9', 'eyJ0eXAiOiJwdCJ9x', 'eyJ0eXAiOiJwdCJ9xy', 'é']
+    const inputs = [
+      '',
+      'A',
+      'AA',
+      'AAA',
+      'AAAA',
+      'AB',
+      'AB==',
+      'a+b',
+      'a/b',
+      'ab.c',
+      'ab c',
+      '_-_-',
+      'eyJ0eXAiOiJwdCJ9',
+      'eyJ0eXAiOiJwdCJ9x',
+      'eyJ0eXAiOiJwdCJ9xy',
+      'é',
+    ]
     for (let n = 0; n < 64; n++) inputs.push(base64urlEncode(crypto.getRandomValues(new Uint8Array(n))))
     for (const text of inputs) {
       const mine = nodeTokenCrypto.base64urlDecode!(text)

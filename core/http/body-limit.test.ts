@@ -12,7 +12,10 @@ const CHUNK = Buffer.alloc(1024 * 1024, 0x7b)
 let core: TestCore
 
 beforeAll(async () => {
-  core = await startTestCore({ HOST: '127.0.0.1', STRIPE_WEBHOOK_SECRET: 'whsec_body_limit_test_0123' }, { listen: true })
+  core = await startTestCore(
+    { HOST: '127.0.0.1', STRIPE_WEBHOOK_SECRET: 'whsec_body_limit_test_0123' },
+    { listen: true },
+  )
 })
 afterAll(async () => {
   await core?.destroy()
@@ -24,7 +27,13 @@ function chunkedProbe(path: string, headers: Record<string, string> = {}): Promi
   return new Promise((resolve, reject) => {
     let sent = 0
     let answered = false
-    const req = request({ host: hostname, port, path, method: 'POST', headers: { 'content-type': 'application/json', ...headers } })
+    const req = request({
+      host: hostname,
+      port,
+      path,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+    })
     req.on('response', (res) => {
       answered = true
       res.resume()
@@ -53,7 +62,9 @@ async function asEdge(session: string, idk: string): Promise<Record<string, stri
 }
 
 describe('when a client streams a 200 MB chunked body', () => {
-  it("should answer a redeem without the edge's receipt 401 before reading any of it", { timeout: 60_000 }, async () => {
+  it("should answer a redeem without the edge's receipt 401 before reading any of it", {
+    timeout: 60_000,
+  }, async () => {
     const { status, sent } = await chunkedProbe('/v1/redeem', { 'x-floodgate-session': 'a'.repeat(22) })
     expect(status).toBe(401)
     expect(sent).toBeLessThan(PROBE_BYTES)
@@ -64,7 +75,9 @@ describe('when a client streams a 200 MB chunked body', () => {
     ['the Stripe webhook', '/webhooks/stripe', { 'stripe-signature': 't=1,v1=00' }],
     ['an admin route', '/admin/sales', { authorization: 'Bearer dev-only-core-admin-change-me-0123456789abcdef' }],
   ] as const) {
-    it(`should answer ${name} 413 body_too_large long before the end, with core's memory within 20 MB`, { timeout: 60_000 }, async () => {
+    it(`should answer ${name} 413 body_too_large long before the end, with core's memory within 20 MB`, {
+      timeout: 60_000,
+    }, async () => {
       global.gc?.()
       const before = process.memoryUsage().rss
       const probeHeaders = headers === 'edge' ? await asEdge('a'.repeat(22), 'probe-key-0001') : headers

@@ -19,7 +19,11 @@ export const requireEdge = (secret: string, now: () => number = Date.now) =>
     })
     if (!verdict.ok) {
       const why = c.req.header(HEADER_EDGE_RECEIPT) === undefined ? 'missing' : verdict.code.replace('receipt_', '')
-      throw new ApiError('unauthorized', `core's shopper API answers the edge only (edge receipt ${why})`, HEADER_EDGE_RECEIPT)
+      throw new ApiError(
+        'unauthorized',
+        `core's shopper API answers the edge only (edge receipt ${why})`,
+        HEADER_EDGE_RECEIPT,
+      )
     }
     await next()
   })

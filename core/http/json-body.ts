@@ -11,7 +11,8 @@ const decoder = new TextDecoder()
  * `body_too_large`, and the connection is closed rather than drained.
  */
 export async function readBodyText(c: Context, maxBytes: number): Promise<string> {
-  const tooLarge = () => new ApiError('body_too_large', `body is larger than ${maxBytes} bytes`, undefined, { connection: 'close' })
+  const tooLarge = () =>
+    new ApiError('body_too_large', `body is larger than ${maxBytes} bytes`, undefined, { connection: 'close' })
   const declared = Number(c.req.header('content-length') ?? '0')
   if (declared > maxBytes) throw tooLarge()
   const body = c.req.raw.body
@@ -44,7 +45,8 @@ export async function readBodyText(c: Context, maxBytes: number): Promise<string
  */
 export async function readJson<S extends z.ZodType>(c: Context, schema: S, maxBytes: number): Promise<z.output<S>> {
   const type = c.req.header('content-type') ?? ''
-  if (!/^application\/json\b/i.test(type)) throw new ApiError('unsupported_media_type', 'send the body as application/json', 'content-type')
+  if (!/^application\/json\b/i.test(type))
+    throw new ApiError('unsupported_media_type', 'send the body as application/json', 'content-type')
   const text = await readBodyText(c, maxBytes)
   let json: unknown
   try {

@@ -16,7 +16,8 @@ afterAll(async () => {
   await room?.close()
 })
 
-const outcomes = (n: number): TokenOutcome[] => Array.from({ length: n }, (_, i) => ({ tid: `t${i}`, gen: 1, outcome: 'sold' as const }))
+const outcomes = (n: number): TokenOutcome[] =>
+  Array.from({ length: n }, (_, i) => ({ tid: `t${i}`, gen: 1, outcome: 'sold' as const }))
 
 describe('when a settlement batch reports its tokens to the room', () => {
   it('should make one job per 1,000 outcomes, and the same set in any order should be the same job', async () => {
@@ -32,14 +33,30 @@ describe('when a settlement batch reports its tokens to the room', () => {
 describe('when a settlement batch notifies its shoppers', () => {
   it('should enqueue one job for the batch, and one job alone for a batch of one', async () => {
     const note = (orderId: string): NotificationJob => ({
-      event: { type: 'order.confirmed', orderId, saleId: 'jobs-sale', at: new Date().toISOString(), reason: null, ref: '' },
+      event: {
+        type: 'order.confirmed',
+        orderId,
+        saleId: 'jobs-sale',
+        at: new Date().toISOString(),
+        reason: null,
+        ref: '',
+      },
       recipient: `shopper-${orderId}`,
     })
     await core.jobs.enqueueNotifications([note('o1'), note('o2'), note('o3')])
     await core.jobs.enqueueNotifications([note('o3'), note('o1'), note('o2')])
     await core.jobs.enqueueNotifications([note('o4')])
     const jobs = await core.jobs.notifications.getJobs(['waiting'])
-    const shapes = jobs.map((job) => ('notifications' in job.data ? job.data.notifications.map((n) => n.event.orderId).sort().join(',') : job.data.event.orderId)).sort()
+    const shapes = jobs
+      .map((job) =>
+        'notifications' in job.data
+          ? job.data.notifications
+              .map((n) => n.event.orderId)
+              .sort()
+              .join(',')
+          : job.data.event.orderId,
+      )
+      .sort()
     expect(shapes).toEqual(['o1,o2,o3', 'o4'])
   })
 })

@@ -1,8 +1,20 @@
 import { createHash } from 'node:crypto'
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq'
-import { RECONCILE_JOBS, type CheckoutJob, type NotificationBatchJob, type NotificationJob, type OrderEvent, type TokenOutcome } from '../../contracts/index.ts'
+import {
+  RECONCILE_JOBS,
+  type CheckoutJob,
+  type NotificationBatchJob,
+  type NotificationJob,
+  type OrderEvent,
+  type TokenOutcome,
+} from '../../contracts/index.ts'
 
-export const QUEUE_NAMES = { checkout: 'checkout', roomOutcomes: 'room-outcomes', maintenance: 'maintenance', notifications: 'notifications' } as const
+export const QUEUE_NAMES = {
+  checkout: 'checkout',
+  roomOutcomes: 'room-outcomes',
+  maintenance: 'maintenance',
+  notifications: 'notifications',
+} as const
 export const SWEEP_HOLDS_JOB = 'sweep-holds'
 /** Job states in which a checkout job will still run by itself. */
 const LIVE_STATES = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children'])
@@ -25,11 +37,16 @@ const BATCH_JOB_ITEMS = 1000
  * keys: the same set, in any order, gives the same jobs, so enqueueing it again is a no-op.
  */
 function batchJobs<T>(kind: string, items: T[], keyOf: (item: T) => string): { jobId: string; items: T[] }[] {
-  const keyed = items.map((item) => ({ key: keyOf(item), item })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  const keyed = items
+    .map((item) => ({ key: keyOf(item), item }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   const jobs: { jobId: string; items: T[] }[] = []
   for (let i = 0; i < keyed.length; i += BATCH_JOB_ITEMS) {
     const chunk = keyed.slice(i, i + BATCH_JOB_ITEMS)
-    const digest = createHash('sha256').update(chunk.map((k) => k.key).join(',')).digest('hex').slice(0, 32)
+    const digest = createHash('sha256')
+      .update(chunk.map((k) => k.key).join(','))
+      .digest('hex')
+      .slice(0, 32)
     jobs.push({ jobId: `batch.${kind}.${digest}`, items: chunk.map((k) => k.item) })
   }
   return jobs
@@ -87,13 +104,22 @@ export class Jobs {
 
   /** One job per (order, type, ref): re-announcing is a no-op while the job is kept. */
   async enqueueNotification(event: OrderEvent, recipient: string): Promise<void> {
-    await this.notifications.add('notify', { event, recipient }, { jobId: `${event.orderId}.${event.type}.${event.ref || '-'}`, ...this.notificationOpts })
+    await this.notifications.add(
+      'notify',
+      { event, recipient },
+      { jobId: `${event.orderId}.${event.type}.${event.ref || '-'}`, ...this.notificationOpts },
+    )
   }
 
   /** The notifications of one settlement batch, one job per 1,000; providers dedupe per (order, type, ref). */
   async enqueueNotifications(notifications: NotificationJob[]): Promise<void> {
-    if (notifications.length === 1) return this.enqueueNotification(notifications[0]!.event, notifications[0]!.recipient)
-    for (const { jobId, items } of batchJobs('notify', notifications, ({ event }) => `${event.orderId}.${event.type}.${event.ref || '-'}`))
+    if (notifications.length === 1)
+      return this.enqueueNotification(notifications[0]!.event, notifications[0]!.recipient)
+    for (const { jobId, items } of batchJobs(
+      'notify',
+      notifications,
+      ({ event }) => `${event.orderId}.${event.type}.${event.ref || '-'}`,
+    ))
       await this.notifications.add('notify-batch', { notifications: items }, { jobId, ...this.notificationOpts })
   }
 
@@ -105,7 +131,12 @@ export class Jobs {
       const id = `reconcile-${name}`
       // 0: reconciliation runs only when asked (POST /admin/reconcile/<job>, or an operator's own scheduler).
       if (reconcileEveryMs === 0) await this.maintenance.removeJobScheduler(id)
-      else await this.maintenance.upsertJobScheduler(id, { every: reconcileEveryMs }, { name: id, opts: { removeOnComplete: 50, removeOnFail: 50 } })
+      else
+        await this.maintenance.upsertJobScheduler(
+          id,
+          { every: reconcileEveryMs },
+          { name: id, opts: { removeOnComplete: 50, removeOnFail: 50 } },
+        )
     }
   }
 
@@ -127,18 +158,30 @@ export class Jobs {
   }
 
   async enqueueRoomOutcome(saleId: string, outcome: TokenOutcome): Promise<void> {
-    await this.roomOutcomes.add('outcome', { saleId, outcome }, { jobId: `${saleId}.${outcome.tid}.${outcome.gen}.${outcome.outcome}`, ...this.roomOutcomeOpts })
+    await this.roomOutcomes.add(
+      'outcome',
+      { saleId, outcome },
+      { jobId: `${saleId}.${outcome.tid}.${outcome.gen}.${outcome.outcome}`, ...this.roomOutcomeOpts },
+    )
   }
 
   /** Outcomes of one sale from one settlement batch: one job, so one request to the room, per 1,000. */
   async enqueueRoomOutcomes(saleId: string, outcomes: TokenOutcome[]): Promise<void> {
     if (outcomes.length === 1) return this.enqueueRoomOutcome(saleId, outcomes[0]!)
     for (const { jobId, items } of batchJobs('outcomes', outcomes, (o) => `${o.tid}.${o.gen}.${o.outcome}`))
-      await this.roomOutcomes.add('outcomes', { saleId, outcomes: items }, { jobId: `${saleId}.${jobId}`, ...this.roomOutcomeOpts })
+      await this.roomOutcomes.add(
+        'outcomes',
+        { saleId, outcomes: items },
+        { jobId: `${saleId}.${jobId}`, ...this.roomOutcomeOpts },
+      )
   }
 
   async scheduleSweep(everyMs: number): Promise<void> {
-    await this.maintenance.upsertJobScheduler(SWEEP_HOLDS_JOB, { every: everyMs }, { name: SWEEP_HOLDS_JOB, opts: { removeOnComplete: 100, removeOnFail: 100 } })
+    await this.maintenance.upsertJobScheduler(
+      SWEEP_HOLDS_JOB,
+      { every: everyMs },
+      { name: SWEEP_HOLDS_JOB, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+    )
   }
 
   async pendingCheckout(orderId: string): Promise<CheckoutJob | null> {
@@ -147,7 +190,12 @@ export class Jobs {
   }
 
   close(): Promise<void> {
-    this.closing ??= Promise.all([this.checkout.close(), this.roomOutcomes.close(), this.maintenance.close(), this.notifications.close()]).then(() => {})
+    this.closing ??= Promise.all([
+      this.checkout.close(),
+      this.roomOutcomes.close(),
+      this.maintenance.close(),
+      this.notifications.close(),
+    ]).then(() => {})
     return this.closing
   }
 }

@@ -1,6 +1,12 @@
 import { Worker, type ConnectionOptions } from 'bullmq'
 import type pg from 'pg'
-import { CheckoutJob, NotificationBatchJob, NotificationJob, ReconcileJobName, type OrderEvent } from '../../contracts/index.ts'
+import {
+  CheckoutJob,
+  NotificationBatchJob,
+  NotificationJob,
+  ReconcileJobName,
+  type OrderEvent,
+} from '../../contracts/index.ts'
 import type { CheckoutDeps } from '../checkout/deps.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
 import type { Logger } from '../logger.ts'
@@ -41,14 +47,23 @@ export interface WorkerDeps {
 /** The BullMQ workers of core: checkout sagas, room notifications, and the hold sweep. */
 export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () => Promise<void> } {
   const { connection, jobs, metrics, logger } = deps
-  const common = { connection, prefix: jobs.prefix, ...(deps.jobLockMs ? { lockDuration: deps.jobLockMs, stalledInterval: deps.jobLockMs } : {}) }
+  const common = {
+    connection,
+    prefix: jobs.prefix,
+    ...(deps.jobLockMs ? { lockDuration: deps.jobLockMs, stalledInterval: deps.jobLockMs } : {}),
+  }
 
-  const observe = (step: string, outcome: 'completed' | 'failed' | 'compensated') => metrics.sagaSteps.inc({ step, outcome })
+  const observe = (step: string, outcome: 'completed' | 'failed' | 'compensated') =>
+    metrics.sagaSteps.inc({ step, outcome })
   /** After a batch: one notification job and one "settled" message for all of its sagas that ended. */
   const announce = async (items: SagaItem<CheckoutJob>[], outcomes: Map<string, PromiseSettledResult<SagaRecord>>) => {
     const ended = [...new Map(items.map((item) => [item.sagaId, item.input])).values()].flatMap((input) => {
       const outcome = outcomes.get(input.orderId)
-      if (outcome?.status !== 'fulfilled' || (outcome.value.status !== 'COMPLETED' && outcome.value.status !== 'COMPENSATED')) return []
+      if (
+        outcome?.status !== 'fulfilled' ||
+        (outcome.value.status !== 'COMPLETED' && outcome.value.status !== 'COMPENSATED')
+      )
+        return []
       const event: OrderEvent = {
         type: outcome.value.status === 'COMPLETED' ? 'order.confirmed' : 'order.failed',
         orderId: input.orderId,
@@ -61,18 +76,19 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
       return [{ event, recipient: input.shopper }]
     })
     if (ended.length === 0) return
-    await jobs.enqueueNotifications(ended).catch((err) => logger.warn({ err, orders: ended.length }, 'could not enqueue notifications'))
-    await deps.onSettled?.(ended.map((n) => n.event.orderId)).catch((err) => logger.warn({ err, orders: ended.length }, 'could not announce settled orders'))
+    await jobs
+      .enqueueNotifications(ended)
+      .catch((err) => logger.warn({ err, orders: ended.length }, 'could not enqueue notifications'))
+    await deps
+      .onSettled?.(ended.map((n) => n.event.orderId))
+      .catch((err) => logger.warn({ err, orders: ended.length }, 'could not announce settled orders'))
   }
-  const batcher = new SagaBatcher<CheckoutJob>(
-    async (items) => {
-      const outcomes = await runSagaBatch(checkoutWorkflow, deps.sagaStore, items, deps.checkoutDeps, observe)
-      metrics.settleBatchSize.observe(items.length)
-      await announce(items, outcomes)
-      return outcomes
-    },
-    deps.settleBatch ?? { maxBatch: 1, lingerMs: 0 },
-  )
+  const batcher = new SagaBatcher<CheckoutJob>(async (items) => {
+    const outcomes = await runSagaBatch(checkoutWorkflow, deps.sagaStore, items, deps.checkoutDeps, observe)
+    metrics.settleBatchSize.observe(items.length)
+    await announce(items, outcomes)
+    return outcomes
+  }, deps.settleBatch ?? { maxBatch: 1, lingerMs: 0 })
   const checkout = new Worker<CheckoutJob>(
     QUEUE_NAMES.checkout,
     async (job) => {
@@ -85,7 +101,8 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
         metrics.orders.inc({ sale: input.saleId, status })
         metrics.settleSeconds.observe((Date.now() - input.redeemedAt) / 1000)
       }
-      if (record.status === 'COMPENSATED') metrics.holdsReleased.inc({ sale: input.saleId, reason: record.failure ?? 'failed' })
+      if (record.status === 'COMPENSATED')
+        metrics.holdsReleased.inc({ sale: input.saleId, reason: record.failure ?? 'failed' })
       return { status, failure: record.failure }
     },
     { ...common, concurrency: deps.checkoutConcurrency },
@@ -93,7 +110,8 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
 
   const outcomes = new Worker<RoomOutcomeJob>(
     QUEUE_NAMES.roomOutcomes,
-    async (job) => deps.reporter.report(job.data.saleId, job.data.outcomes ?? (job.data.outcome ? [job.data.outcome] : [])),
+    async (job) =>
+      deps.reporter.report(job.data.saleId, job.data.outcomes ?? (job.data.outcome ? [job.data.outcome] : [])),
     { ...common, concurrency: 16, settings: { backoffStrategy: roomOutcomeBackoff } },
   )
 
@@ -112,14 +130,19 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
     QUEUE_NAMES.notifications,
     async (job) => {
       const batch = NotificationBatchJob.safeParse(job.data)
-      await deliverNotifications(batch.success ? batch.data.notifications : [NotificationJob.parse(job.data)], deps.notificationProviders ?? [])
+      await deliverNotifications(
+        batch.success ? batch.data.notifications : [NotificationJob.parse(job.data)],
+        deps.notificationProviders ?? [],
+      )
     },
     { ...common, concurrency: 8 },
   )
 
   const workers = [checkout, outcomes, maintenance, notifications]
   for (const worker of workers) {
-    worker.on('failed', (job, err) => logger.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'))
+    worker.on('failed', (job, err) =>
+      logger.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'),
+    )
     worker.on('error', (err) => logger.error({ queue: worker.name, err }, 'worker error'))
   }
   let closing: Promise<void> | undefined

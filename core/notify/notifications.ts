@@ -45,7 +45,10 @@ export class OutboxProvider implements NotificationProvider {
 }
 
 /** Runs the notifications of one job (one, or a settlement batch's) through every provider. */
-export async function deliverNotifications(notifications: NotificationJob[], providers: NotificationProvider[]): Promise<void> {
+export async function deliverNotifications(
+  notifications: NotificationJob[],
+  providers: NotificationProvider[],
+): Promise<void> {
   for (const provider of providers) {
     if (provider.sendMany) await provider.sendMany(notifications)
     else for (const notification of notifications) await provider.send(notification)

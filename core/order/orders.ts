@@ -41,7 +41,13 @@ export class Orders {
 
   /** A page of a sale's orders for operators, by order id, after `after` (the last order id of the page before). */
   async ofSale(saleId: string, { status, after, limit }: { status?: OrderStatus; after?: string; limit: number }) {
-    const { rows } = await this.db.query<{ id: string; token_id: string; token_gen: number; status: string; created_at: Date }>(
+    const { rows } = await this.db.query<{
+      id: string
+      token_id: string
+      token_gen: number
+      status: string
+      created_at: Date
+    }>(
       `SELECT id, token_id, token_gen, status, created_at FROM orders
        WHERE sale_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR id > $3)
        ORDER BY id LIMIT $4`,
@@ -109,6 +115,15 @@ export class Orders {
     const job = await this.pending(orderId)
     if (!job || job.shopper !== shopper) return null
     const at = new Date(job.redeemedAt).toISOString()
-    return { orderId, saleId: job.saleId, status: 'pending', amountCents: job.amountCents, currency: job.currency, failureReason: null, createdAt: at, updatedAt: at }
+    return {
+      orderId,
+      saleId: job.saleId,
+      status: 'pending',
+      amountCents: job.amountCents,
+      currency: job.currency,
+      failureReason: null,
+      createdAt: at,
+      updatedAt: at,
+    }
   }
 }

@@ -11,7 +11,11 @@ const WEBHOOK_SECRET = 'whsec_offline_test_secret'
 let core: TestCore
 let room: RoomDouble
 let fake: FakeStripe
-const admin = (extra: Record<string, string> = {}) => ({ authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}`, 'content-type': 'application/json', ...extra })
+const admin = (extra: Record<string, string> = {}) => ({
+  authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}`,
+  'content-type': 'application/json',
+  ...extra,
+})
 
 beforeAll(async () => {
   room = await new RoomDouble().start()
@@ -32,27 +36,43 @@ afterAll(async () => {
   await fake?.close()
 })
 
-const createSale = (saleId: string, stock: number, extra: Record<string, unknown> = {}) => createTestSale(core, saleId, stock, extra)
+const createSale = (saleId: string, stock: number, extra: Record<string, unknown> = {}) =>
+  createTestSale(core, saleId, stock, extra)
 
 /** Redeems one token and waits until its saga has finished (completed or compensated). */
 async function buy(saleId: string, paymentMethod = 'pm_card_visa'): Promise<{ orderId: string; order: Order }> {
   const shopper = await admittedShopper(core.config, saleId)
   const res = await core.app.request('/v1/redeem', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-floodgate-session': shopper.session, 'idempotency-key': `key-${shopper.tid}` },
+    headers: {
+      'content-type': 'application/json',
+      'x-floodgate-session': shopper.session,
+      'idempotency-key': `key-${shopper.tid}`,
+    },
     body: JSON.stringify({ token: shopper.token, grant: shopper.grant, paymentMethod }),
   })
   expect(res.status).toBe(202)
   const { orderId } = (await res.json()) as RedeemResponse
-  await eventually(async () => {
-    const { rows } = await core.db.query(`SELECT status FROM sagas WHERE id = $1`, [orderId])
-    return rows[0]?.status === 'COMPLETED' || rows[0]?.status === 'COMPENSATED' ? true : undefined
-  }, 20_000, `saga ${orderId}`)
-  const order = (await (await core.app.request(`/v1/orders/${orderId}`, { headers: { 'x-floodgate-session': shopper.session } })).json()) as Order
+  await eventually(
+    async () => {
+      const { rows } = await core.db.query(`SELECT status FROM sagas WHERE id = $1`, [orderId])
+      return rows[0]?.status === 'COMPLETED' || rows[0]?.status === 'COMPENSATED' ? true : undefined
+    },
+    20_000,
+    `saga ${orderId}`,
+  )
+  const order = (await (
+    await core.app.request(`/v1/orders/${orderId}`, { headers: { 'x-floodgate-session': shopper.session } })
+  ).json()) as Order
   return { orderId, order }
 }
 
-const payment = async (orderId: string) => (await core.db.query('SELECT status, captured_cents::int, refunded_cents::int FROM payments WHERE order_id = $1', [orderId])).rows[0]
+const payment = async (orderId: string) =>
+  (
+    await core.db.query('SELECT status, captured_cents::int, refunded_cents::int FROM payments WHERE order_id = $1', [
+      orderId,
+    ])
+  ).rows[0]
 const webhookUrl = () => `${core.url}/webhooks/stripe`
 const eventsFor = (orderId: string) =>
   fake.events.filter((e) => {
@@ -66,8 +86,13 @@ describe('when checkout runs on the Stripe gateway', () => {
     const { orderId, order } = await buy('stripe-happy')
     expect(order.status).toBe('confirmed')
     expect(fake.intentsFor(orderId)).toMatchObject([{ status: 'succeeded', captures: 1, amountReceived: 4999 }])
-    const keys = fake.requests.filter((r) => r.method === 'POST' && r.idempotencyKey?.includes(orderId)).map((r) => `${r.path.replace(/pi_\w+/, 'pi')} ${r.idempotencyKey}`)
-    expect(keys).toEqual([`/v1/payment_intents floodgate:${orderId}:authorize`, `/v1/payment_intents/pi/capture floodgate:${orderId}:capture`])
+    const keys = fake.requests
+      .filter((r) => r.method === 'POST' && r.idempotencyKey?.includes(orderId))
+      .map((r) => `${r.path.replace(/pi_\w+/, 'pi')} ${r.idempotencyKey}`)
+    expect(keys).toEqual([
+      `/v1/payment_intents floodgate:${orderId}:authorize`,
+      `/v1/payment_intents/pi/capture floodgate:${orderId}:capture`,
+    ])
     expect(await payment(orderId)).toEqual({ status: 'CAPTURED', captured_cents: 4999, refunded_cents: 0 })
   })
 
@@ -90,7 +115,9 @@ describe('when Stripe sends webhooks', () => {
     const before = await snapshotState(core.redis, core.db, core.prefix)
     expect(await FakeStripe.deliver(webhookUrl(), WEBHOOK_SECRET, [...events, ...events])).toEqual([200, 200, 200, 200])
     expect(await snapshotState(core.redis, core.db, core.prefix)).toEqual(before)
-    const processed = await core.db.query('SELECT id, outcome FROM processed_events WHERE order_id = $1 ORDER BY id', [orderId])
+    const processed = await core.db.query('SELECT id, outcome FROM processed_events WHERE order_id = $1 ORDER BY id', [
+      orderId,
+    ])
     expect(processed.rows.map((r) => r.id).sort()).toEqual(events.map((e) => e.id).sort())
   })
 
@@ -108,7 +135,12 @@ describe('when Stripe sends webhooks', () => {
     const { orderId } = await buy('hook-lie', 'pm_card_chargeDeclined')
     const [failed] = eventsFor(orderId)
     // A correctly signed event whose body claims success (a replay of some other intent's event, edited by us).
-    const lie = { ...failed!, id: 'evt_forged_success_1', type: 'payment_intent.succeeded', data: { object: { ...(failed!.data.object as object), status: 'succeeded', amount_received: 4999 } } } as Stripe.Event
+    const lie = {
+      ...failed!,
+      id: 'evt_forged_success_1',
+      type: 'payment_intent.succeeded',
+      data: { object: { ...(failed!.data.object as object), status: 'succeeded', amount_received: 4999 } },
+    } as Stripe.Event
     expect(await FakeStripe.deliver(webhookUrl(), WEBHOOK_SECRET, [lie])).toEqual([200])
     expect(await payment(orderId)).toMatchObject({ status: 'DECLINED', captured_cents: 0 })
   })
@@ -117,11 +149,26 @@ describe('when Stripe sends webhooks', () => {
     await createSale('hook-orphan', 1)
     const { orderId } = await buy('hook-orphan', 'pm_card_chargeDeclined')
     // A stray authorization for the failed order (a retry of some client, another key): Stripe tells us.
-    await core.gateway.authorize({ orderId, amountCents: 4999, currency: 'USD', paymentMethod: 'pm_card_visa', idempotencyKey: `stray-${orderId}` })
+    await core.gateway.authorize({
+      orderId,
+      amountCents: 4999,
+      currency: 'USD',
+      paymentMethod: 'pm_card_visa',
+      idempotencyKey: `stray-${orderId}`,
+    })
     await core.db.query(`UPDATE payments SET status = 'PENDING' WHERE order_id = $1`, [orderId])
-    const stray = fake.events.filter((e) => e.type === 'payment_intent.amount_capturable_updated' && (e.data.object as { metadata: Record<string, string> }).metadata.floodgate_order === orderId)
+    const stray = fake.events.filter(
+      (e) =>
+        e.type === 'payment_intent.amount_capturable_updated' &&
+        (e.data.object as { metadata: Record<string, string> }).metadata.floodgate_order === orderId,
+    )
     expect(await FakeStripe.deliver(webhookUrl(), WEBHOOK_SECRET, stray)).toEqual([200])
-    expect(fake.intentsFor(orderId).map((i) => i.status).sort()).toEqual(['canceled', 'requires_payment_method'])
+    expect(
+      fake
+        .intentsFor(orderId)
+        .map((i) => i.status)
+        .sort(),
+    ).toEqual(['canceled', 'requires_payment_method'])
     expect(fake.intentsFor(orderId).every((i) => i.captures === 0)).toBe(true)
   })
 
@@ -132,15 +179,29 @@ describe('when Stripe sends webhooks', () => {
       const events = eventsFor(orderId)
       const before = await snapshotState(core.redis, core.db, core.prefix)
       expect(await FakeStripe.deliver(webhookUrl(), 'whsec_someone_else', events)).toEqual([400, 400])
-      expect(await FakeStripe.deliver(webhookUrl(), WEBHOOK_SECRET, events, { timestamp: Math.floor(Date.now() / 1000) - 3600 })).toEqual([400, 400])
+      expect(
+        await FakeStripe.deliver(webhookUrl(), WEBHOOK_SECRET, events, {
+          timestamp: Math.floor(Date.now() / 1000) - 3600,
+        }),
+      ).toEqual([400, 400])
       const tampered = await fetch(webhookUrl(), {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: JSON.stringify(events[0]), secret: WEBHOOK_SECRET }) },
+        headers: {
+          'content-type': 'application/json',
+          'stripe-signature': Stripe.webhooks.generateTestHeaderString({
+            payload: JSON.stringify(events[0]),
+            secret: WEBHOOK_SECRET,
+          }),
+        },
         body: JSON.stringify({ ...events[0], id: 'evt_tampered' }),
       })
       expect(tampered.status).toBe(400)
       expect(((await tampered.json()) as ErrorBody).error.code).toBe('webhook_signature_invalid')
-      const unsigned = await fetch(webhookUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events[0]) })
+      const unsigned = await fetch(webhookUrl(), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(events[0]),
+      })
       expect(unsigned.status).toBe(400)
       expect(await snapshotState(core.redis, core.db, core.prefix)).toEqual(before)
     })
@@ -149,32 +210,60 @@ describe('when Stripe sends webhooks', () => {
 
 describe('when an operator refunds an order', () => {
   const refund = (orderId: string, key: string | null, body: Record<string, unknown>) =>
-    core.app.request(`/admin/orders/${orderId}/refunds`, { method: 'POST', headers: admin(key ? { 'idempotency-key': key } : {}), body: JSON.stringify(body) })
+    core.app.request(`/admin/orders/${orderId}/refunds`, {
+      method: 'POST',
+      headers: admin(key ? { 'idempotency-key': key } : {}),
+      body: JSON.stringify(body),
+    })
 
   it('should refund in parts, once per key, up to the captured amount', async () => {
     await createSale('refund-1', 1)
     const { orderId } = await buy('refund-1')
     const first = await refund(orderId, 'refund-key-0001', { amountCents: 1000, reason: 'return' })
     expect(first.status).toBe(201)
-    expect(await first.json()).toMatchObject({ orderId, amountCents: 1000, status: 'succeeded', paymentStatus: 'PARTIALLY_REFUNDED', refundedCents: 1000 })
+    expect(await first.json()).toMatchObject({
+      orderId,
+      amountCents: 1000,
+      status: 'succeeded',
+      paymentStatus: 'PARTIALLY_REFUNDED',
+      refundedCents: 1000,
+    })
     const again = await refund(orderId, 'refund-key-0001', { amountCents: 1000, reason: 'return' })
     expect(again.status).toBe(200)
     expect((await refund(orderId, 'refund-key-0001', { amountCents: 999, reason: 'return' })).status).toBe(422)
     const rest = (await (await refund(orderId, 'refund-key-0002', { reason: 'cancellation' })).json()) as Refund
-    expect(rest).toMatchObject({ amountCents: 3999, status: 'succeeded', paymentStatus: 'REFUNDED', refundedCents: 4999 })
+    expect(rest).toMatchObject({
+      amountCents: 3999,
+      status: 'succeeded',
+      paymentStatus: 'REFUNDED',
+      refundedCents: 4999,
+    })
     const tooMuch = await refund(orderId, 'refund-key-0003', { amountCents: 1 })
     expect(tooMuch.status).toBe(409)
     expect(((await tooMuch.json()) as ErrorBody).error.code).toBe('payment_not_refundable')
     const [intent] = fake.intentsFor(orderId)
-    expect([...fake.refunds.values()].filter((r) => r.paymentIntent === intent!.id).map((r) => r.amount)).toEqual([1000, 3999])
-    expect(fake.requests.filter((r) => r.path === '/v1/refunds' && r.params.payment_intent === intent!.id).map((r) => r.idempotencyKey)).toEqual([
+    expect([...fake.refunds.values()].filter((r) => r.paymentIntent === intent!.id).map((r) => r.amount)).toEqual([
+      1000, 3999,
+    ])
+    expect(
+      fake.requests
+        .filter((r) => r.path === '/v1/refunds' && r.params.payment_intent === intent!.id)
+        .map((r) => r.idempotencyKey),
+    ).toEqual([
       expect.stringMatching(new RegExp(`^floodgate:${orderId}:refund:rf_`)),
       expect.stringMatching(new RegExp(`^floodgate:${orderId}:refund:rf_`)),
     ])
-    await eventually(async () => {
-      const { rows } = await core.db.query(`SELECT type, ref FROM outbox WHERE order_id = $1 AND type = 'order.refunded'`, [orderId])
-      return rows.length === 2 ? rows : undefined
-    }, 10_000, 'two refund notifications')
+    await eventually(
+      async () => {
+        const { rows } = await core.db.query(
+          `SELECT type, ref FROM outbox WHERE order_id = $1 AND type = 'order.refunded'`,
+          [orderId],
+        )
+        return rows.length === 2 ? rows : undefined
+      },
+      10_000,
+      'two refund notifications',
+    )
   })
 
   it('should refuse a refund larger than what is left, of an uncaptured payment, or without a key', async () => {
@@ -202,7 +291,9 @@ describe('when an operator refunds an order', () => {
     } finally {
       fake.faults = {}
     }
-    const report = await (await core.app.request('/admin/reconcile/pending-refunds', { method: 'POST', headers: admin() })).json()
+    const report = await (
+      await core.app.request('/admin/reconcile/pending-refunds', { method: 'POST', headers: admin() })
+    ).json()
     expect(report).toMatchObject({ job: 'pending-refunds', actions: [{ id: orderId, action: 'refund_succeeded' }] })
     expect(await payment(orderId)).toEqual({ status: 'PARTIALLY_REFUNDED', captured_cents: 4999, refunded_cents: 2000 })
     expect(fake.intentsFor(orderId)[0]!.amountRefunded).toBe(2000)

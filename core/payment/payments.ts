@@ -9,7 +9,14 @@ import { GatewayRejectedError, GatewayUnavailableError, type PaymentGateway, typ
 import { withGatewayRetries } from './retry.ts'
 import { withTransaction } from '../db/transaction.ts'
 
-export type PaymentStatus = 'PENDING' | 'AUTHORIZED' | 'DECLINED' | 'CAPTURED' | 'VOIDED' | 'PARTIALLY_REFUNDED' | 'REFUNDED'
+export type PaymentStatus =
+  | 'PENDING'
+  | 'AUTHORIZED'
+  | 'DECLINED'
+  | 'CAPTURED'
+  | 'VOIDED'
+  | 'PARTIALLY_REFUNDED'
+  | 'REFUNDED'
 
 export interface PaymentRow {
   order_id: string
@@ -24,7 +31,15 @@ export interface PaymentRow {
 }
 
 /** Where a payment is on its way; a status only ever moves to a higher rank (a stale read cannot undo a newer one). */
-const RANK: Record<PaymentStatus, number> = { PENDING: 0, AUTHORIZED: 1, DECLINED: 2, VOIDED: 2, CAPTURED: 2, PARTIALLY_REFUNDED: 3, REFUNDED: 4 }
+const RANK: Record<PaymentStatus, number> = {
+  PENDING: 0,
+  AUTHORIZED: 1,
+  DECLINED: 2,
+  VOIDED: 2,
+  CAPTURED: 2,
+  PARTIALLY_REFUNDED: 3,
+  REFUNDED: 4,
+}
 
 /** The status a gateway snapshot implies, or null when it says nothing new (none, processing). */
 export function statusFromSnapshot(s: PaymentSnapshot): PaymentStatus | null {
@@ -71,7 +86,11 @@ export class Payments {
    * Runs inside the caller's transaction when given one. Returns the row before and after, or null when
    * there is no payment row for the order.
    */
-  async sync(orderId: string, snapshot: PaymentSnapshot, client?: pg.PoolClient): Promise<{ before: PaymentStatus; after: PaymentStatus } | null> {
+  async sync(
+    orderId: string,
+    snapshot: PaymentSnapshot,
+    client?: pg.PoolClient,
+  ): Promise<{ before: PaymentStatus; after: PaymentStatus } | null> {
     const run = async (c: pg.PoolClient) => {
       const { rows } = await c.query<PaymentRow>('SELECT * FROM payments WHERE order_id = $1 FOR UPDATE', [orderId])
       const row = rows[0]
@@ -81,7 +100,13 @@ export class Payments {
       let after = before
       if (target && RANK[target] > RANK[before] && !(before === 'DECLINED' || before === 'VOIDED')) after = target
       // A refund seen at the gateway moves a captured payment's refunded amount up, whoever made it.
-      if (snapshot.state === 'captured' && (before === 'CAPTURED' || before === 'PARTIALLY_REFUNDED') && target && RANK[target] >= RANK[before]) after = target
+      if (
+        snapshot.state === 'captured' &&
+        (before === 'CAPTURED' || before === 'PARTIALLY_REFUNDED') &&
+        target &&
+        RANK[target] >= RANK[before]
+      )
+        after = target
       await c.query(
         `UPDATE payments SET status = $2, gateway_ref = COALESCE(gateway_ref, $3),
            captured_cents = GREATEST(captured_cents, $4), refunded_cents = LEAST(GREATEST(refunded_cents, $5), GREATEST(captured_cents, $4)),
@@ -99,29 +124,56 @@ export class Payments {
    * the caller's key, so the same request twice is the same refund; the gateway key comes from the refund
    * id. If the gateway is unreachable the refund stays PENDING and reconciliation retries it.
    */
-  async refund(orderId: string, request: RefundRequest, idempotencyKey: string): Promise<{ refund: Refund; created: boolean }> {
+  async refund(
+    orderId: string,
+    request: RefundRequest,
+    idempotencyKey: string,
+  ): Promise<{ refund: Refund; created: boolean }> {
     const body = RefundRequestSchema.parse(request)
     const refundId = `rf_${createHash('sha256').update(`${orderId}:${idempotencyKey}`).digest('hex').slice(0, 24)}`
     let created = false
     await withTransaction(this.db, async (client) => {
-      const { rows } = await client.query<PaymentRow>('SELECT * FROM payments WHERE order_id = $1 FOR UPDATE', [orderId])
+      const { rows } = await client.query<PaymentRow>('SELECT * FROM payments WHERE order_id = $1 FOR UPDATE', [
+        orderId,
+      ])
       const payment = rows[0]
       if (!payment) throw new ApiError('order_not_found', `no payment for order ${orderId}`)
       const existing = await client.query<RefundRow>('SELECT * FROM refunds WHERE id = $1', [refundId])
       if (existing.rows[0]) {
         const seen = existing.rows[0]
-        if ((body.amountCents !== undefined && Number(seen.amount_cents) !== body.amountCents) || seen.reason !== body.reason) {
-          throw new ApiError('idempotency_key_conflict', 'this Idempotency-Key was already used for a different refund', 'idempotency-key')
+        if (
+          (body.amountCents !== undefined && Number(seen.amount_cents) !== body.amountCents) ||
+          seen.reason !== body.reason
+        ) {
+          throw new ApiError(
+            'idempotency_key_conflict',
+            'this Idempotency-Key was already used for a different refund',
+            'idempotency-key',
+          )
         }
       } else {
         if (payment.status !== 'CAPTURED' && payment.status !== 'PARTIALLY_REFUNDED') {
-          throw new ApiError('payment_not_refundable', `payment of order ${orderId} is ${payment.status.toLowerCase()}: only captured payments can be refunded`)
+          throw new ApiError(
+            'payment_not_refundable',
+            `payment of order ${orderId} is ${payment.status.toLowerCase()}: only captured payments can be refunded`,
+          )
         }
-        const pending = await client.query<{ sum: string }>(`SELECT coalesce(sum(amount_cents), 0) AS sum FROM refunds WHERE order_id = $1 AND status = 'PENDING'`, [orderId])
+        const pending = await client.query<{ sum: string }>(
+          `SELECT coalesce(sum(amount_cents), 0) AS sum FROM refunds WHERE order_id = $1 AND status = 'PENDING'`,
+          [orderId],
+        )
         const left = Number(payment.captured_cents) - Number(payment.refunded_cents) - Number(pending.rows[0]!.sum)
         const amount = body.amountCents ?? left
-        if (amount < 1 || amount > left) throw new ApiError('refund_too_large', `at most ${Math.max(0, left)} cents of this payment can still be refunded`, 'amountCents')
-        await client.query(`INSERT INTO refunds (id, order_id, amount_cents, reason, status) VALUES ($1, $2, $3, $4, 'PENDING')`, [refundId, orderId, amount, body.reason])
+        if (amount < 1 || amount > left)
+          throw new ApiError(
+            'refund_too_large',
+            `at most ${Math.max(0, left)} cents of this payment can still be refunded`,
+            'amountCents',
+          )
+        await client.query(
+          `INSERT INTO refunds (id, order_id, amount_cents, reason, status) VALUES ($1, $2, $3, $4, 'PENDING')`,
+          [refundId, orderId, amount, body.reason],
+        )
         created = true
       }
     })
@@ -141,16 +193,27 @@ export class Payments {
     let refundRef: string
     try {
       ;({ refundRef } = await withGatewayRetries(
-        () => this.gateway.refund({ ref: refund.gateway_ref_payment!, amountCents: Number(refund.amount_cents), idempotencyKey: refundKey(refund.order_id, refund.id) }),
+        () =>
+          this.gateway.refund({
+            ref: refund.gateway_ref_payment!,
+            amountCents: Number(refund.amount_cents),
+            idempotencyKey: refundKey(refund.order_id, refund.id),
+          }),
         { tries: this.callTries },
       ))
     } catch (error) {
       if (error instanceof GatewayUnavailableError) {
-        this.logger.warn({ refundId, orderId: refund.order_id, err: error.message }, 'refund left pending: gateway unavailable')
+        this.logger.warn(
+          { refundId, orderId: refund.order_id, err: error.message },
+          'refund left pending: gateway unavailable',
+        )
         return 'pending'
       }
       if (error instanceof GatewayRejectedError) {
-        await this.db.query(`UPDATE refunds SET status = 'FAILED', failure = $2, updated_at = now() WHERE id = $1 AND status = 'PENDING'`, [refundId, error.code])
+        await this.db.query(
+          `UPDATE refunds SET status = 'FAILED', failure = $2, updated_at = now() WHERE id = $1 AND status = 'PENDING'`,
+          [refundId, error.code],
+        )
         this.logger.error({ refundId, orderId: refund.order_id, err: error.message }, 'refund refused by the gateway')
         return 'failed'
       }
@@ -158,7 +221,10 @@ export class Payments {
     }
     let settledNow = false
     await withTransaction(this.db, async (client) => {
-      const done = await client.query(`UPDATE refunds SET status = 'SUCCEEDED', gateway_ref = $2, updated_at = now() WHERE id = $1 AND status = 'PENDING'`, [refundId, refundRef])
+      const done = await client.query(
+        `UPDATE refunds SET status = 'SUCCEEDED', gateway_ref = $2, updated_at = now() WHERE id = $1 AND status = 'PENDING'`,
+        [refundId, refundRef],
+      )
       if (done.rowCount === 1) {
         settledNow = true
         // The larger of what we recorded and what webhooks saw: a refund is never counted twice.
@@ -177,11 +243,22 @@ export class Payments {
       }
     })
     if (settledNow) {
-      const order = await this.db.query<{ sale_id: string; shopper: string }>('SELECT sale_id, shopper FROM orders WHERE id = $1', [refund.order_id])
+      const order = await this.db.query<{ sale_id: string; shopper: string }>(
+        'SELECT sale_id, shopper FROM orders WHERE id = $1',
+        [refund.order_id],
+      )
       const o = order.rows[0]
       if (o) {
         await this.announce(
-          { type: 'order.refunded', orderId: refund.order_id, saleId: o.sale_id, at: new Date().toISOString(), reason: refund.reason, ref: refundId, amountCents: Number(refund.amount_cents) },
+          {
+            type: 'order.refunded',
+            orderId: refund.order_id,
+            saleId: o.sale_id,
+            at: new Date().toISOString(),
+            reason: refund.reason,
+            ref: refundId,
+            amountCents: Number(refund.amount_cents),
+          },
           o.shopper,
         ).catch((err) => this.logger.warn({ err, refundId }, 'could not announce refund'))
       }

@@ -15,7 +15,10 @@ export interface GatewayRetryOptions {
  * 5xx): the first request may have done the work, and the key makes the repeat return that work
  * instead of doing it twice. Any other error, or the last unavailable one, is thrown.
  */
-export async function withGatewayRetries<T>(call: () => Promise<T>, { tries, baseMs = 200, beforeCall }: GatewayRetryOptions): Promise<T> {
+export async function withGatewayRetries<T>(
+  call: () => Promise<T>,
+  { tries, baseMs = 200, beforeCall }: GatewayRetryOptions,
+): Promise<T> {
   for (let i = 0; ; i++) {
     if ((await beforeCall?.(i)) === false) throw new GatewayUnavailableError('retry budget spent')
     try {

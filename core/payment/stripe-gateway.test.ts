@@ -23,7 +23,12 @@ describe('StripeGateway against the offline fixture server', () => {
   afterAll(async () => fake?.close())
   beforeEach(() => {
     fake.faults = {}
-    gateway = new StripeGateway({ secretKey: 'sk_test_offline', apiBase: fake.url, timeoutMs: 400, maxNetworkRetries: 0 })
+    gateway = new StripeGateway({
+      secretKey: 'sk_test_offline',
+      apiBase: fake.url,
+      timeoutMs: 400,
+      maxNetworkRetries: 0,
+    })
   })
 
   describe('when authorizing a good card', () => {
@@ -36,7 +41,13 @@ describe('StripeGateway against the offline fixture server', () => {
         method: 'POST',
         path: '/v1/payment_intents',
         idempotencyKey: `floodgate:${id}:authorize`,
-        params: { amount: '4999', currency: 'usd', capture_method: 'manual', confirm: 'true', payment_method: 'pm_card_visa' },
+        params: {
+          amount: '4999',
+          currency: 'usd',
+          capture_method: 'manual',
+          confirm: 'true',
+          payment_method: 'pm_card_visa',
+        },
       })
       expect(fake.intentsFor(id)).toMatchObject([{ status: 'requires_capture', amount: 4999 }])
     })
@@ -53,7 +64,10 @@ describe('StripeGateway against the offline fixture server', () => {
   describe('when the card is declined', () => {
     it('should say declined with the decline code, not throw', async () => {
       const id = orderId()
-      expect(await gateway.authorize(authorizeRequest(id, 'pm_card_chargeDeclined'))).toEqual({ status: 'declined', reason: 'generic_decline' })
+      expect(await gateway.authorize(authorizeRequest(id, 'pm_card_chargeDeclined'))).toEqual({
+        status: 'declined',
+        reason: 'generic_decline',
+      })
     })
   })
 
@@ -66,7 +80,9 @@ describe('StripeGateway against the offline fixture server', () => {
       fake.faults = {}
       expect((await gateway.authorize(authorizeRequest(id))).status).toBe('authorized')
       expect(fake.intentsFor(id)).toHaveLength(1)
-      const keys = fake.requests.filter((r) => r.path === '/v1/payment_intents' && r.params['metadata[floodgate_order]'] === id).map((r) => r.idempotencyKey)
+      const keys = fake.requests
+        .filter((r) => r.path === '/v1/payment_intents' && r.params['metadata[floodgate_order]'] === id)
+        .map((r) => r.idempotencyKey)
       expect(keys).toEqual([`floodgate:${id}:authorize`, `floodgate:${id}:authorize`])
     })
   })
@@ -90,13 +106,23 @@ describe('StripeGateway against the offline fixture server', () => {
       const auth = await gateway.authorize(authorizeRequest(id))
       if (auth.status !== 'authorized') throw new Error('expected an authorization')
       fake.faults = { lostRate: 1, hangMs: 2_000 }
-      await expect(gateway.capture({ ref: auth.ref, amountCents: 4999, idempotencyKey: paymentKey(id, 'capture') })).rejects.toBeInstanceOf(GatewayUnavailableError)
+      await expect(
+        gateway.capture({ ref: auth.ref, amountCents: 4999, idempotencyKey: paymentKey(id, 'capture') }),
+      ).rejects.toBeInstanceOf(GatewayUnavailableError)
       fake.faults = {}
       await gateway.capture({ ref: auth.ref, amountCents: 4999, idempotencyKey: paymentKey(id, 'capture') })
       await gateway.capture({ ref: auth.ref, amountCents: 4999, idempotencyKey: 'another-key-for-the-same-capture' })
       expect(fake.intentsFor(id)).toMatchObject([{ status: 'succeeded', amountReceived: 4999, captures: 1 }])
-      expect(fake.requests.find((r) => r.path.endsWith('/capture') && r.path.includes(auth.ref))?.idempotencyKey).toBe(`floodgate:${id}:capture`)
-      expect(await gateway.retrieve({ orderId: id, ref: auth.ref })).toEqual({ state: 'captured', ref: auth.ref, amountCents: 4999, capturedCents: 4999, refundedCents: 0 })
+      expect(fake.requests.find((r) => r.path.endsWith('/capture') && r.path.includes(auth.ref))?.idempotencyKey).toBe(
+        `floodgate:${id}:capture`,
+      )
+      expect(await gateway.retrieve({ orderId: id, ref: auth.ref })).toEqual({
+        state: 'captured',
+        ref: auth.ref,
+        amountCents: 4999,
+        capturedCents: 4999,
+        refundedCents: 0,
+      })
     })
 
     it('should refuse to capture a cancelled authorization', async () => {
@@ -105,7 +131,9 @@ describe('StripeGateway against the offline fixture server', () => {
       if (auth.status !== 'authorized') throw new Error('expected an authorization')
       await gateway.void({ ref: auth.ref, idempotencyKey: paymentKey(id, 'void') })
       await gateway.void({ ref: auth.ref, idempotencyKey: 'void-again-other-key' })
-      await expect(gateway.capture({ ref: auth.ref, amountCents: 4999, idempotencyKey: paymentKey(id, 'capture') })).rejects.toBeInstanceOf(GatewayRejectedError)
+      await expect(
+        gateway.capture({ ref: auth.ref, amountCents: 4999, idempotencyKey: paymentKey(id, 'capture') }),
+      ).rejects.toBeInstanceOf(GatewayRejectedError)
       expect(fake.intentsFor(id)).toMatchObject([{ status: 'canceled', captures: 0 }])
     })
   })
@@ -116,17 +144,35 @@ describe('StripeGateway against the offline fixture server', () => {
       const auth = await gateway.authorize(authorizeRequest(id))
       if (auth.status !== 'authorized') throw new Error('expected an authorization')
       await gateway.capture({ ref: auth.ref, amountCents: 4999, idempotencyKey: paymentKey(id, 'capture') })
-      const first = await gateway.refund({ ref: auth.ref, amountCents: 1000, idempotencyKey: `floodgate:${id}:refund:a` })
-      expect(await gateway.refund({ ref: auth.ref, amountCents: 1000, idempotencyKey: `floodgate:${id}:refund:a` })).toEqual(first)
+      const first = await gateway.refund({
+        ref: auth.ref,
+        amountCents: 1000,
+        idempotencyKey: `floodgate:${id}:refund:a`,
+      })
+      expect(
+        await gateway.refund({ ref: auth.ref, amountCents: 1000, idempotencyKey: `floodgate:${id}:refund:a` }),
+      ).toEqual(first)
       await gateway.refund({ ref: auth.ref, amountCents: 3999, idempotencyKey: `floodgate:${id}:refund:b` })
-      await expect(gateway.refund({ ref: auth.ref, amountCents: 1, idempotencyKey: `floodgate:${id}:refund:c` })).rejects.toBeInstanceOf(GatewayRejectedError)
-      expect(await gateway.retrieve({ orderId: id })).toMatchObject({ state: 'captured', capturedCents: 4999, refundedCents: 4999 })
+      await expect(
+        gateway.refund({ ref: auth.ref, amountCents: 1, idempotencyKey: `floodgate:${id}:refund:c` }),
+      ).rejects.toBeInstanceOf(GatewayRejectedError)
+      expect(await gateway.retrieve({ orderId: id })).toMatchObject({
+        state: 'captured',
+        capturedCents: 4999,
+        refundedCents: 4999,
+      })
     })
   })
 
   describe('when looking up an order Stripe never saw', () => {
     it('should say none', async () => {
-      expect(await gateway.retrieve({ orderId: orderId() })).toEqual({ state: 'none', ref: null, amountCents: 0, capturedCents: 0, refundedCents: 0 })
+      expect(await gateway.retrieve({ orderId: orderId() })).toEqual({
+        state: 'none',
+        ref: null,
+        amountCents: 0,
+        capturedCents: 0,
+        refundedCents: 0,
+      })
     })
   })
 })
@@ -144,7 +190,11 @@ describe.runIf(process.env.STRIPE_SECRET_KEY)('StripeGateway against Stripe test
     expect(await g.authorize(authorizeRequest(id))).toEqual(auth)
     await g.capture({ ref: auth.ref, amountCents: 4999, idempotencyKey: paymentKey(id, 'capture') })
     await g.refund({ ref: auth.ref, amountCents: 1000, idempotencyKey: `floodgate:${id}:refund:contract` })
-    expect(await g.retrieve({ orderId: id, ref: auth.ref })).toMatchObject({ state: 'captured', capturedCents: 4999, refundedCents: 1000 })
+    expect(await g.retrieve({ orderId: id, ref: auth.ref })).toMatchObject({
+      state: 'captured',
+      capturedCents: 4999,
+      refundedCents: 1000,
+    })
   })
 
   it('should decline pm_card_chargeDeclined and cancel an authorization', async () => {

@@ -33,7 +33,14 @@ const STATES: Record<string, PaymentState> = {
 }
 const stateOf = (status: string): PaymentState => STATES[status] ?? 'processing'
 /** When several intents exist for one order (should not happen), the one that matters most wins. */
-const WEIGHT: Record<PaymentState, number> = { captured: 5, authorized: 4, processing: 3, voided: 2, declined: 1, none: 0 }
+const WEIGHT: Record<PaymentState, number> = {
+  captured: 5,
+  authorized: 4,
+  processing: 3,
+  voided: 2,
+  declined: 1,
+  none: 0,
+}
 
 /**
  * Stripe PaymentIntents with manual capture: authorize (create + confirm) at checkout, capture only after
@@ -50,7 +57,13 @@ export class StripeGateway implements PaymentGateway {
       timeout: timeoutMs,
       maxNetworkRetries,
       telemetry: false,
-      ...(base ? { host: base.hostname, port: Number(base.port || (base.protocol === 'https:' ? 443 : 80)), protocol: base.protocol.replace(':', '') as 'http' | 'https' } : {}),
+      ...(base
+        ? {
+            host: base.hostname,
+            port: Number(base.port || (base.protocol === 'https:' ? 443 : 80)),
+            protocol: base.protocol.replace(':', '') as 'http' | 'https',
+          }
+        : {}),
     })
   }
 
@@ -72,15 +85,25 @@ export class StripeGateway implements PaymentGateway {
       if (intent.status === 'requires_capture') return { status: 'authorized', ref: intent.id }
       // A flash-sale checkout cannot wait for 3-D Secure inside a saga: the shopper pays again with a
       // method that authorizes at once. "processing" is not an answer yet: ask again (same key).
-      if (intent.status === 'processing' || intent.status === 'requires_confirmation') throw new GatewayUnavailableError(`payment intent ${intent.id} is ${intent.status}`)
+      if (intent.status === 'processing' || intent.status === 'requires_confirmation')
+        throw new GatewayUnavailableError(`payment intent ${intent.id} is ${intent.status}`)
       return { status: 'declined', reason: intent.status }
     } catch (error) {
-      if (error instanceof Stripe.errors.StripeCardError) return { status: 'declined', reason: error.decline_code ?? error.code ?? 'card_declined' }
+      if (error instanceof Stripe.errors.StripeCardError)
+        return { status: 'declined', reason: error.decline_code ?? error.code ?? 'card_declined' }
       throw this.translate(error, 'authorize')
     }
   }
 
-  async capture({ ref, amountCents, idempotencyKey }: { ref: string; amountCents: number; idempotencyKey: string }): Promise<void> {
+  async capture({
+    ref,
+    amountCents,
+    idempotencyKey,
+  }: {
+    ref: string
+    amountCents: number
+    idempotencyKey: string
+  }): Promise<void> {
     try {
       await this.stripe.paymentIntents.capture(ref, { amount_to_capture: amountCents }, { idempotencyKey })
     } catch (error) {
@@ -99,9 +122,20 @@ export class StripeGateway implements PaymentGateway {
     }
   }
 
-  async refund({ ref, amountCents, idempotencyKey }: { ref: string; amountCents: number; idempotencyKey: string }): Promise<{ refundRef: string }> {
+  async refund({
+    ref,
+    amountCents,
+    idempotencyKey,
+  }: {
+    ref: string
+    amountCents: number
+    idempotencyKey: string
+  }): Promise<{ refundRef: string }> {
     try {
-      const refund = await this.stripe.refunds.create({ payment_intent: ref, amount: amountCents, reason: 'requested_by_customer' }, { idempotencyKey })
+      const refund = await this.stripe.refunds.create(
+        { payment_intent: ref, amount: amountCents, reason: 'requested_by_customer' },
+        { idempotencyKey },
+      )
       return { refundRef: refund.id }
     } catch (error) {
       throw this.translate(error, 'refund')
@@ -116,7 +150,9 @@ export class StripeGateway implements PaymentGateway {
       } else {
         // Search is eventually consistent (about a minute): "none" from here means "not yet seen",
         // which is why callers resume the saga (same key) instead of concluding anything from it.
-        const found = await this.stripe.paymentIntents.search({ query: `metadata['${ORDER_METADATA_KEY}']:'${orderId}'` })
+        const found = await this.stripe.paymentIntents.search({
+          query: `metadata['${ORDER_METADATA_KEY}']:'${orderId}'`,
+        })
         const best = found.data.sort((a, b) => WEIGHT[stateOf(b.status)] - WEIGHT[stateOf(a.status)])[0]
         if (best) intent = await this.stripe.paymentIntents.retrieve(best.id, { expand: ['latest_charge'] })
       }
@@ -135,7 +171,8 @@ export class StripeGateway implements PaymentGateway {
   }
 
   private async alreadyIn(error: unknown, ref: string, state: PaymentState): Promise<boolean> {
-    if (!(error instanceof Stripe.errors.StripeInvalidRequestError) || error.code !== 'payment_intent_unexpected_state') return false
+    if (!(error instanceof Stripe.errors.StripeInvalidRequestError) || error.code !== 'payment_intent_unexpected_state')
+      return false
     const intent = await this.stripe.paymentIntents.retrieve(ref).catch(() => null)
     return intent !== null && stateOf(intent.status) === state
   }
@@ -145,7 +182,14 @@ export class StripeGateway implements PaymentGateway {
     if (error instanceof GatewayUnavailableError) return error
     if (error instanceof Stripe.errors.StripeError) {
       const status = error.statusCode ?? 0
-      if (error instanceof Stripe.errors.StripeConnectionError || error instanceof Stripe.errors.StripeAPIError || status === 409 || status === 429 || status >= 500 || status === 0) {
+      if (
+        error instanceof Stripe.errors.StripeConnectionError ||
+        error instanceof Stripe.errors.StripeAPIError ||
+        status === 409 ||
+        status === 429 ||
+        status >= 500 ||
+        status === 0
+      ) {
         return new GatewayUnavailableError(`stripe ${action}: ${error.type} ${error.message}`)
       }
       return new GatewayRejectedError(`stripe ${action}: ${error.message}`, error.code ?? error.type)

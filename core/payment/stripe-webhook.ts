@@ -44,9 +44,18 @@ export class StripeWebhook {
     const { db, gateway, payments, logger } = this.options
     let event: Stripe.Event
     try {
-      event = Stripe.webhooks.constructEvent(rawBody, signature ?? '', this.options.secret, this.options.toleranceSeconds ?? 300)
+      event = Stripe.webhooks.constructEvent(
+        rawBody,
+        signature ?? '',
+        this.options.secret,
+        this.options.toleranceSeconds ?? 300,
+      )
     } catch (error) {
-      throw new ApiError('webhook_signature_invalid', `Stripe-Signature refused: ${(error as Error).message}`, 'stripe-signature')
+      throw new ApiError(
+        'webhook_signature_invalid',
+        `Stripe-Signature refused: ${(error as Error).message}`,
+        'stripe-signature',
+      )
     }
     const seen = await db.query('SELECT 1 FROM processed_events WHERE id = $1', [event.id])
     if (seen.rowCount) return { outcome: 'duplicate', eventId: event.id }
@@ -54,7 +63,12 @@ export class StripeWebhook {
     let orderId: string | null = null
     let ref: string | null = null
     if (PAYMENT_EVENTS.has(event.type)) {
-      const object = event.data.object as unknown as { object: string; id: string; metadata?: Record<string, string>; payment_intent?: string | { id: string } | null }
+      const object = event.data.object as unknown as {
+        object: string
+        id: string
+        metadata?: Record<string, string>
+        payment_intent?: string | { id: string } | null
+      }
       if (object.object === 'payment_intent') {
         ref = object.id
         orderId = object.metadata?.[ORDER_METADATA_KEY] ?? null
@@ -82,7 +96,11 @@ export class StripeWebhook {
     })
     if (duplicate) return { outcome: 'duplicate', eventId: event.id }
     if (orderId) {
-      await this.options.review(orderId).catch((err) => logger.warn({ err, orderId, eventId: event.id }, 'review after webhook failed; reconciliation will retry'))
+      await this.options
+        .review(orderId)
+        .catch((err) =>
+          logger.warn({ err, orderId, eventId: event.id }, 'review after webhook failed; reconciliation will retry'),
+        )
     }
     logger.info({ eventId: event.id, type: event.type, orderId, outcome }, 'stripe webhook')
     return { outcome, eventId: event.id }

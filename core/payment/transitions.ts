@@ -49,7 +49,10 @@ export async function openPayments(db: Db, gateway: string, payments: NewPayment
      ORDER BY p."orderId"
      ON CONFLICT (order_id) DO UPDATE SET updated_at = payments.updated_at
      RETURNING order_id, status, gateway_ref, attempts, failure, (xmax = 0) AS inserted`,
-    [JSON.stringify(payments.map(({ orderId, amountCents, currency }) => ({ orderId, amountCents, currency }))), gateway],
+    [
+      JSON.stringify(payments.map(({ orderId, amountCents, currency }) => ({ orderId, amountCents, currency }))),
+      gateway,
+    ],
   )
   return rows
 }
@@ -74,13 +77,18 @@ export async function countAttempts(db: Db, orderIds: string[], maxTries: number
 }
 
 export async function attemptsSpent(db: Db, orderId: string, maxTries: number): Promise<boolean> {
-  const { rowCount } = await db.query(`SELECT 1 FROM payments WHERE order_id = $1 AND attempts >= $2`, [orderId, maxTries])
+  const { rowCount } = await db.query(`SELECT 1 FROM payments WHERE order_id = $1 AND attempts >= $2`, [
+    orderId,
+    maxTries,
+  ])
   return (rowCount ?? 0) > 0
 }
 
 /** The gateway answers again (reconciliation): a suspended payment gets a fresh budget of calls. */
 export async function resetAttempts(db: Db, orderId: string): Promise<void> {
-  await db.query(`UPDATE payments SET attempts = 0, updated_at = now() WHERE order_id = $1 AND status = 'PENDING'`, [orderId])
+  await db.query(`UPDATE payments SET attempts = 0, updated_at = now() WHERE order_id = $1 AND status = 'PENDING'`, [
+    orderId,
+  ])
 }
 
 export async function markAuthorized(db: Db, orderId: string, ref: string): Promise<void> {
@@ -98,7 +106,10 @@ export async function markDeclined(db: Db, orderId: string, reason: string): Pro
 }
 
 /** The gateway's answers for a batch of PENDING payments, authorized (`ref`) or declined (`reason`), in one write. */
-export async function markAnswered(db: Db, answers: Array<{ orderId: string; ref?: string; reason?: string }>): Promise<void> {
+export async function markAnswered(
+  db: Db,
+  answers: Array<{ orderId: string; ref?: string; reason?: string }>,
+): Promise<void> {
   if (answers.length === 0) return
   await db.query(
     `WITH answers AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS a("orderId" text, ref text, reason text))

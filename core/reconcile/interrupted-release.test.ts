@@ -22,7 +22,13 @@ const gateway = new SimulatedGateway({ latencyMs: 1 })
 beforeAll(async () => {
   room = await new RoomDouble().start()
   core = await startTestCore(
-    { EDGE_URL: room.url, RECONCILE_STALE_MS: '0', PAYMENT_CALL_TRIES: '1', RECONCILE_INTERVAL_MS: '0', REDIS_CHECK_INTERVAL_MS: '0' },
+    {
+      EDGE_URL: room.url,
+      RECONCILE_STALE_MS: '0',
+      PAYMENT_CALL_TRIES: '1',
+      RECONCILE_INTERVAL_MS: '0',
+      REDIS_CHECK_INTERVAL_MS: '0',
+    },
     { gateway },
   )
 })
@@ -31,14 +37,24 @@ afterAll(async () => {
   await room?.close()
 })
 
-const sagaStatus = async (orderId: string) => (await core.db.query('SELECT status FROM sagas WHERE id = $1', [orderId])).rows[0]?.status as string | undefined
+const sagaStatus = async (orderId: string) =>
+  (await core.db.query('SELECT status FROM sagas WHERE id = $1', [orderId])).rows[0]?.status as string | undefined
 const reconcile = async (job: string) => {
-  const res = await core.app.request(`/admin/reconcile/${job}`, { method: 'POST', headers: { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}` } })
+  const res = await core.app.request(`/admin/reconcile/${job}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}` },
+  })
   expect(res.status).toBe(200)
   return (await res.json()) as ReconcileReport
 }
 const invariantOk = async (saleId: string) =>
-  ((await (await core.app.request(`/admin/sales/${saleId}/invariant`, { headers: { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}` } })).json()) as { ok: boolean }).ok
+  (
+    (await (
+      await core.app.request(`/admin/sales/${saleId}/invariant`, {
+        headers: { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}` },
+      })
+    ).json()) as { ok: boolean }
+  ).ok
 
 /** Redis loses every key of the sale (a restart without persistence). */
 const loseSale = async (saleId: string) => void (await core.redis.del(...Object.values(saleKeys(core.prefix, saleId))))
@@ -56,9 +72,28 @@ async function held(saleId: string, paymentMethod: string): Promise<CheckoutJob>
   const shopper = await admittedShopper(core.config, saleId)
   const orderId = await orderIdOf(saleId, shopper.tid, shopper.gen)
   const key = `key-${shopper.tid}`
-  const result = await core.scripts.redeemToken(saleId, { tid: shopper.tid, gen: 1, shopper: shopper.shopper, idempotencyKey: key, orderId, nowMs: Date.now(), grantExpiresAtMs: shopper.grantExpiresAt })
+  const result = await core.scripts.redeemToken(saleId, {
+    tid: shopper.tid,
+    gen: 1,
+    shopper: shopper.shopper,
+    idempotencyKey: key,
+    orderId,
+    nowMs: Date.now(),
+    grantExpiresAtMs: shopper.grantExpiresAt,
+  })
   expect(result.kind).toBe('held')
-  return { orderId, saleId, tid: shopper.tid, gen: 1, shopper: shopper.shopper, paymentMethod, amountCents: 4999, currency: 'USD', idempotencyKey: key, redeemedAt: Date.now() }
+  return {
+    orderId,
+    saleId,
+    tid: shopper.tid,
+    gen: 1,
+    shopper: shopper.shopper,
+    paymentMethod,
+    amountCents: 4999,
+    currency: 'USD',
+    idempotencyKey: key,
+    redeemedAt: Date.now(),
+  }
 }
 
 describe('when core dies between giving a declined order unit back and telling the room', () => {
@@ -76,7 +111,9 @@ describe('when core dies between giving a declined order unit back and telling t
       },
       logger: core.logger,
     }
-    await expect(runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, dying)).rejects.toThrow('process killed')
+    await expect(runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, dying)).rejects.toThrow(
+      'process killed',
+    )
     expect(await sagaStatus(input.orderId)).toBe('COMPENSATING')
     expect(await core.scripts.holdState('killed-release-1', input.orderId)).toBe('none')
     expect(await core.scripts.counters('killed-release-1')).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
@@ -85,10 +122,22 @@ describe('when core dies between giving a declined order unit back and telling t
     // The restarted worker: the stuck-saga reconciler resumes it, and its compensation runs again.
     const report = await reconcile('stuck-sagas')
     expect(report.actions).toContainEqual({ id: input.orderId, action: 'resumed_saga', detail: 'compensating' })
-    await eventually(async () => ((await sagaStatus(input.orderId)) === 'COMPENSATED' ? true : undefined), 20_000, 'saga compensated')
-    await eventually(async () => (room.outcomes.some((o) => o.tid === input.tid) ? true : undefined), 20_000, 'the room told')
-    expect(room.outcomes.filter((o) => o.tid === input.tid)).toEqual([{ saleId: 'killed-release-1', tid: input.tid, gen: 1, outcome: 'returned' }])
-    expect((await core.db.query('SELECT status FROM orders WHERE id = $1', [input.orderId])).rows[0].status).toBe('FAILED')
+    await eventually(
+      async () => ((await sagaStatus(input.orderId)) === 'COMPENSATED' ? true : undefined),
+      20_000,
+      'saga compensated',
+    )
+    await eventually(
+      async () => (room.outcomes.some((o) => o.tid === input.tid) ? true : undefined),
+      20_000,
+      'the room told',
+    )
+    expect(room.outcomes.filter((o) => o.tid === input.tid)).toEqual([
+      { saleId: 'killed-release-1', tid: input.tid, gen: 1, outcome: 'returned' },
+    ])
+    expect((await core.db.query('SELECT status FROM orders WHERE id = $1', [input.orderId])).rows[0].status).toBe(
+      'FAILED',
+    )
     // The unit went back once, not twice.
     expect(await core.scripts.counters('killed-release-1')).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
     expect(await invariantOk('killed-release-1')).toBe(true)
@@ -106,7 +155,9 @@ describe('when the expiry sweep gave a hold back but died before telling the roo
       // The payment is slow: meanwhile the hold expires and the sweep releases it, then dies (its outcomes are lost).
       gateway: Object.assign(Object.create(gateway) as SimulatedGateway, {
         authorize: async (request: Parameters<SimulatedGateway['authorize']>[0]) => {
-          expect(await core.scripts.releaseExpiredHolds('killed-sweep-1', Date.now() + 3_600_000)).toEqual([{ orderId: input.orderId, tid: input.tid, gen: 1 }])
+          expect(await core.scripts.releaseExpiredHolds('killed-sweep-1', Date.now() + 3_600_000)).toEqual([
+            { orderId: input.orderId, tid: input.tid, gen: 1 },
+          ])
           return gateway.authorize(request)
         },
       }),
@@ -116,7 +167,9 @@ describe('when the expiry sweep gave a hold back but died before telling the roo
     const record = await runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, deps)
     expect(record).toMatchObject({ status: 'COMPENSATED', failure: 'hold_expired' })
     expect(reported).toEqual([{ tid: input.tid, gen: 1, outcome: 'returned' }])
-    expect([...gateway.ledger.values()].filter((e) => e.orderId === input.orderId).map((e) => e.state)).toEqual(['voided'])
+    expect([...gateway.ledger.values()].filter((e) => e.orderId === input.orderId).map((e) => e.state)).toEqual([
+      'voided',
+    ])
     expect(await core.scripts.counters('killed-sweep-1')).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
     expect(await invariantOk('killed-sweep-1')).toBe(true)
   })
@@ -136,7 +189,9 @@ describe('when Redis loses a hold whose order Postgres has not seen yet', () => 
     const deps = toRecordedRoom()
     const record = await runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, deps)
     expect(record).toMatchObject({ status: 'COMPENSATED', failure: 'hold_expired' })
-    expect(room.outcomes.filter((o) => o.tid === input.tid)).toEqual([{ saleId: 'lost-hold-1', tid: input.tid, gen: 1, outcome: 'returned' }])
+    expect(room.outcomes.filter((o) => o.tid === input.tid)).toEqual([
+      { saleId: 'lost-hold-1', tid: input.tid, gen: 1, outcome: 'returned' },
+    ])
     expect([...gateway.ledger.values()].filter((e) => e.orderId === input.orderId)).toEqual([])
     expect(await core.scripts.counters('lost-hold-1')).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
     expect(await invariantOk('lost-hold-1')).toBe(true)
@@ -151,7 +206,9 @@ describe('when a checkout runs after Redis lost the sale but before the rebuild'
     const deps = toRecordedRoom()
 
     // Whether the hold exists cannot be known yet: the step fails to be retried, and nobody is told anything.
-    await expect(runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, deps)).rejects.toThrow('not in Redis yet')
+    await expect(runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, deps)).rejects.toThrow(
+      'not in Redis yet',
+    )
     expect(room.outcomes.filter((o) => o.tid === input.tid)).toEqual([])
 
     // The rebuild knows the order (created by the saga's first step) and restores its live hold.
@@ -159,7 +216,9 @@ describe('when a checkout runs after Redis lost the sale but before the rebuild'
     expect(await core.scripts.holdState('lost-sale-1', input.orderId)).toBe('held')
     const record = await runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, deps)
     expect(record.status).toBe('COMPLETED')
-    expect(room.outcomes.filter((o) => o.tid === input.tid)).toEqual([{ saleId: 'lost-sale-1', tid: input.tid, gen: 1, outcome: 'sold' }])
+    expect(room.outcomes.filter((o) => o.tid === input.tid)).toEqual([
+      { saleId: 'lost-sale-1', tid: input.tid, gen: 1, outcome: 'sold' },
+    ])
     expect(await core.scripts.counters('lost-sale-1')).toEqual({ stock: 2, available: 1, held: 0, sold: 1 })
     expect(await invariantOk('lost-sale-1')).toBe(true)
   })

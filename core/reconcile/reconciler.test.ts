@@ -16,7 +16,14 @@ const admin = () => ({ authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}`, 
 beforeAll(async () => {
   room = await new RoomDouble().start()
   core = await startTestCore(
-    { EDGE_URL: room.url, RECONCILE_STALE_MS: '0', PAYMENT_CALL_TRIES: '1', PAYMENT_MAX_TRIES: '2', RECONCILE_INTERVAL_MS: '0', REDIS_CHECK_INTERVAL_MS: '0' },
+    {
+      EDGE_URL: room.url,
+      RECONCILE_STALE_MS: '0',
+      PAYMENT_CALL_TRIES: '1',
+      PAYMENT_MAX_TRIES: '2',
+      RECONCILE_INTERVAL_MS: '0',
+      REDIS_CHECK_INTERVAL_MS: '0',
+    },
     { gateway },
   )
 })
@@ -25,27 +32,43 @@ afterAll(async () => {
   await room?.close()
 })
 
-const createSale = (saleId: string, stock: number, extra: Record<string, unknown> = {}) => createTestSale(core, saleId, stock, extra)
+const createSale = (saleId: string, stock: number, extra: Record<string, unknown> = {}) =>
+  createTestSale(core, saleId, stock, extra)
 
 async function redeem(saleId: string, paymentMethod = 'pm_card_visa') {
   const shopper = await admittedShopper(core.config, saleId)
   const res = await core.app.request('/v1/redeem', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-floodgate-session': shopper.session, 'idempotency-key': `key-${shopper.tid}` },
+    headers: {
+      'content-type': 'application/json',
+      'x-floodgate-session': shopper.session,
+      'idempotency-key': `key-${shopper.tid}`,
+    },
     body: JSON.stringify({ token: shopper.token, grant: shopper.grant, paymentMethod }),
   })
   expect(res.status).toBe(202)
   return { ...shopper, orderId: ((await res.json()) as RedeemResponse).orderId }
 }
 
-const sagaStatus = async (orderId: string) => (await core.db.query('SELECT status FROM sagas WHERE id = $1', [orderId])).rows[0]?.status as string | undefined
-const waitSaga = (orderId: string, status: string) => eventually(async () => ((await sagaStatus(orderId)) === status ? true : undefined), 20_000, `saga ${orderId} ${status}`)
+const sagaStatus = async (orderId: string) =>
+  (await core.db.query('SELECT status FROM sagas WHERE id = $1', [orderId])).rows[0]?.status as string | undefined
+const waitSaga = (orderId: string, status: string) =>
+  eventually(
+    async () => ((await sagaStatus(orderId)) === status ? true : undefined),
+    20_000,
+    `saga ${orderId} ${status}`,
+  )
 const reconcile = async (job: string) => {
   const res = await core.app.request(`/admin/reconcile/${job}`, { method: 'POST', headers: admin() })
   expect(res.status).toBe(200)
   return (await res.json()) as ReconcileReport
 }
-const invariant = async (saleId: string) => (await (await core.app.request(`/admin/sales/${saleId}/invariant`, { headers: admin() })).json()) as { ok: boolean; redis: unknown; postgres: { confirmed: number } }
+const invariant = async (saleId: string) =>
+  (await (await core.app.request(`/admin/sales/${saleId}/invariant`, { headers: admin() })).json()) as {
+    ok: boolean
+    redis: unknown
+    postgres: { confirmed: number }
+  }
 
 describe('when the gateway times out on every call', () => {
   it('should leave the payment PENDING, suspend the saga, and finish it once reconciliation reaches the gateway', async () => {
@@ -58,10 +81,16 @@ describe('when the gateway times out on every call', () => {
     } finally {
       gateway.unavailableRate = 0
     }
-    expect((await core.db.query('SELECT status, attempts FROM payments WHERE order_id = $1', [orderId])).rows).toEqual([{ status: 'PENDING', attempts: 2 }])
+    expect((await core.db.query('SELECT status, attempts FROM payments WHERE order_id = $1', [orderId])).rows).toEqual([
+      { status: 'PENDING', attempts: 2 },
+    ])
     expect((await core.db.query('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0].status).toBe('PENDING')
     const report = await reconcile('pending-payments')
-    expect(report.actions).toContainEqual({ id: orderId, action: 'resumed_saga', detail: expect.stringMatching(/^payment (none|authorized)$/) })
+    expect(report.actions).toContainEqual({
+      id: orderId,
+      action: 'resumed_saga',
+      detail: expect.stringMatching(/^payment (none|authorized)$/),
+    })
     await waitSaga(orderId, 'COMPLETED')
     const entries = [...gateway.ledger.values()].filter((e) => e.orderId === orderId)
     expect(entries).toEqual([{ orderId, amountCents: 4999, state: 'captured', captures: 1 }])
@@ -75,24 +104,57 @@ describe('when a worker died after the pivot and its job is gone', () => {
     const shopper = await admittedShopper(core.config, 'stuck-1')
     const orderId = await orderIdOf('stuck-1', shopper.tid, shopper.gen)
     // The redeem script ran, but the process died before enqueueing; then a saga ran by hand until capture "crashed".
-    const held = await core.scripts.redeemToken('stuck-1', { tid: shopper.tid, gen: shopper.gen, shopper: shopper.shopper, idempotencyKey: 'stuck-key-1', orderId, nowMs: Date.now(), grantExpiresAtMs: shopper.grantExpiresAt })
+    const held = await core.scripts.redeemToken('stuck-1', {
+      tid: shopper.tid,
+      gen: shopper.gen,
+      shopper: shopper.shopper,
+      idempotencyKey: 'stuck-key-1',
+      orderId,
+      nowMs: Date.now(),
+      grantExpiresAtMs: shopper.grantExpiresAt,
+    })
     expect(held.kind).toBe('held')
-    const input: CheckoutJob = { orderId, saleId: 'stuck-1', tid: shopper.tid, gen: 1, shopper: shopper.shopper, paymentMethod: 'pm_card_visa', amountCents: 4999, currency: 'USD', idempotencyKey: 'stuck-key-1', redeemedAt: Date.now() }
+    const input: CheckoutJob = {
+      orderId,
+      saleId: 'stuck-1',
+      tid: shopper.tid,
+      gen: 1,
+      shopper: shopper.shopper,
+      paymentMethod: 'pm_card_visa',
+      amountCents: 4999,
+      currency: 'USD',
+      idempotencyKey: 'stuck-key-1',
+      redeemedAt: Date.now(),
+    }
     const dying: CheckoutDeps = {
       db: core.db,
       scripts: core.scripts,
-      gateway: { ...gateway, name: gateway.name, authorize: gateway.authorize.bind(gateway), void: gateway.void.bind(gateway), refund: gateway.refund.bind(gateway), retrieve: gateway.retrieve.bind(gateway), capture: async () => { throw new Error('process killed') } },
+      gateway: {
+        ...gateway,
+        name: gateway.name,
+        authorize: gateway.authorize.bind(gateway),
+        void: gateway.void.bind(gateway),
+        refund: gateway.refund.bind(gateway),
+        retrieve: gateway.retrieve.bind(gateway),
+        capture: async () => {
+          throw new Error('process killed')
+        },
+      },
       reportToken: async () => {},
       logger: core.logger,
     }
-    await expect(runSaga(checkoutWorkflow, new SagaStore(core.db), orderId, input, dying)).rejects.toThrow('process killed')
+    await expect(runSaga(checkoutWorkflow, new SagaStore(core.db), orderId, input, dying)).rejects.toThrow(
+      'process killed',
+    )
     expect(await sagaStatus(orderId)).toBe('RUNNING')
     expect((await core.db.query('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0].status).toBe('CONFIRMED')
 
     const report = await reconcile('stuck-sagas')
     expect(report.actions).toContainEqual({ id: orderId, action: 'resumed_saga', detail: 'running' })
     await waitSaga(orderId, 'COMPLETED')
-    expect([...gateway.ledger.values()].filter((e) => e.orderId === orderId)).toEqual([{ orderId, amountCents: 4999, state: 'captured', captures: 1 }])
+    expect([...gateway.ledger.values()].filter((e) => e.orderId === orderId)).toEqual([
+      { orderId, amountCents: 4999, state: 'captured', captures: 1 },
+    ])
     expect(await core.scripts.counters('stuck-1')).toEqual({ stock: 1, available: 0, held: 0, sold: 1 })
     // Running it again finds nothing to do.
     expect((await reconcile('stuck-sagas')).actions.filter((a) => a.id === orderId)).toEqual([])
@@ -103,26 +165,65 @@ describe('when the same saga runs twice at once (a stalled BullMQ job re-run)', 
   it.each([
     ['pm_card_visa', 'COMPLETED'],
     ['pm_card_chargeDeclined', 'COMPENSATED'],
-  ])('should end in one outcome with %s: one order, at most one capture, the unit counted once', async (paymentMethod, final) => {
-    const saleId = `twice-${paymentMethod === 'pm_card_visa' ? 'ok' : 'no'}`
-    await createSale(saleId, 2)
-    const shopper = await admittedShopper(core.config, saleId)
-    const orderId = await orderIdOf(saleId, shopper.tid, shopper.gen)
-    await core.scripts.redeemToken(saleId, { tid: shopper.tid, gen: 1, shopper: shopper.shopper, idempotencyKey: `twice-key-${saleId}`, orderId, nowMs: Date.now(), grantExpiresAtMs: shopper.grantExpiresAt })
-    const input: CheckoutJob = { orderId, saleId, tid: shopper.tid, gen: 1, shopper: shopper.shopper, paymentMethod, amountCents: 4999, currency: 'USD', idempotencyKey: `twice-key-${saleId}`, redeemedAt: Date.now() }
-    const reported: string[] = []
-    const deps: CheckoutDeps = { db: core.db, scripts: core.scripts, gateway, reportToken: async (_s, o) => void reported.push(o.outcome), logger: core.logger }
-    const runs = await Promise.all([runSaga(checkoutWorkflow, new SagaStore(core.db), orderId, input, deps), runSaga(checkoutWorkflow, new SagaStore(core.db), orderId, input, deps)])
-    expect(runs.map((r) => r.status)).toEqual([final, final])
-    const orders = await core.db.query('SELECT status FROM orders WHERE sale_id = $1', [saleId])
-    expect(orders.rows).toEqual([{ status: final === 'COMPLETED' ? 'CONFIRMED' : 'FAILED' }])
-    const captures = [...gateway.ledger.values()].filter((e) => e.orderId === orderId).reduce((n, e) => n + e.captures, 0)
-    expect(captures).toBe(final === 'COMPLETED' ? 1 : 0)
-    expect(await core.scripts.counters(saleId)).toEqual(final === 'COMPLETED' ? { stock: 2, available: 1, held: 0, sold: 1 } : { stock: 2, available: 2, held: 0, sold: 0 })
-    expect((await core.db.query('SELECT sold FROM sales WHERE id = $1', [saleId])).rows[0].sold).toBe(final === 'COMPLETED' ? 1 : 0)
-    expect(new Set(reported)).toEqual(new Set([final === 'COMPLETED' ? 'sold' : 'returned']))
-    expect((await invariant(saleId)).ok).toBe(true)
-  })
+  ])(
+    'should end in one outcome with %s: one order, at most one capture, the unit counted once',
+    async (paymentMethod, final) => {
+      const saleId = `twice-${paymentMethod === 'pm_card_visa' ? 'ok' : 'no'}`
+      await createSale(saleId, 2)
+      const shopper = await admittedShopper(core.config, saleId)
+      const orderId = await orderIdOf(saleId, shopper.tid, shopper.gen)
+      await core.scripts.redeemToken(saleId, {
+        tid: shopper.tid,
+        gen: 1,
+        shopper: shopper.shopper,
+        idempotencyKey: `twice-key-${saleId}`,
+        orderId,
+        nowMs: Date.now(),
+        grantExpiresAtMs: shopper.grantExpiresAt,
+      })
+      const input: CheckoutJob = {
+        orderId,
+        saleId,
+        tid: shopper.tid,
+        gen: 1,
+        shopper: shopper.shopper,
+        paymentMethod,
+        amountCents: 4999,
+        currency: 'USD',
+        idempotencyKey: `twice-key-${saleId}`,
+        redeemedAt: Date.now(),
+      }
+      const reported: string[] = []
+      const deps: CheckoutDeps = {
+        db: core.db,
+        scripts: core.scripts,
+        gateway,
+        reportToken: async (_s, o) => void reported.push(o.outcome),
+        logger: core.logger,
+      }
+      const runs = await Promise.all([
+        runSaga(checkoutWorkflow, new SagaStore(core.db), orderId, input, deps),
+        runSaga(checkoutWorkflow, new SagaStore(core.db), orderId, input, deps),
+      ])
+      expect(runs.map((r) => r.status)).toEqual([final, final])
+      const orders = await core.db.query('SELECT status FROM orders WHERE sale_id = $1', [saleId])
+      expect(orders.rows).toEqual([{ status: final === 'COMPLETED' ? 'CONFIRMED' : 'FAILED' }])
+      const captures = [...gateway.ledger.values()]
+        .filter((e) => e.orderId === orderId)
+        .reduce((n, e) => n + e.captures, 0)
+      expect(captures).toBe(final === 'COMPLETED' ? 1 : 0)
+      expect(await core.scripts.counters(saleId)).toEqual(
+        final === 'COMPLETED'
+          ? { stock: 2, available: 1, held: 0, sold: 1 }
+          : { stock: 2, available: 2, held: 0, sold: 0 },
+      )
+      expect((await core.db.query('SELECT sold FROM sales WHERE id = $1', [saleId])).rows[0].sold).toBe(
+        final === 'COMPLETED' ? 1 : 0,
+      )
+      expect(new Set(reported)).toEqual(new Set([final === 'COMPLETED' ? 'sold' : 'returned']))
+      expect((await invariant(saleId)).ok).toBe(true)
+    },
+  )
 })
 
 describe('when money is held or taken for an order that failed', () => {
@@ -133,12 +234,30 @@ describe('when money is held or taken for an order that failed', () => {
     await waitSaga(a.orderId, 'COMPENSATED')
     await waitSaga(b.orderId, 'COMPENSATED')
     // What a lost void / a capture by another system would leave behind:
-    const authA = await gateway.authorize({ orderId: a.orderId, amountCents: 4999, currency: 'USD', paymentMethod: 'pm_card_visa', idempotencyKey: `other-${a.orderId}` })
-    const authB = await gateway.authorize({ orderId: b.orderId, amountCents: 4999, currency: 'USD', paymentMethod: 'pm_card_visa', idempotencyKey: `other-${b.orderId}` })
+    const authA = await gateway.authorize({
+      orderId: a.orderId,
+      amountCents: 4999,
+      currency: 'USD',
+      paymentMethod: 'pm_card_visa',
+      idempotencyKey: `other-${a.orderId}`,
+    })
+    const authB = await gateway.authorize({
+      orderId: b.orderId,
+      amountCents: 4999,
+      currency: 'USD',
+      paymentMethod: 'pm_card_visa',
+      idempotencyKey: `other-${b.orderId}`,
+    })
     if (authA.status !== 'authorized' || authB.status !== 'authorized') throw new Error('expected authorizations')
     await gateway.capture({ ref: authB.ref, amountCents: 4999, idempotencyKey: 'x' })
-    await core.db.query(`UPDATE payments SET status = 'AUTHORIZED', gateway_ref = $2 WHERE order_id = $1`, [a.orderId, authA.ref])
-    await core.db.query(`UPDATE payments SET status = 'AUTHORIZED', gateway_ref = $2 WHERE order_id = $1`, [b.orderId, authB.ref])
+    await core.db.query(`UPDATE payments SET status = 'AUTHORIZED', gateway_ref = $2 WHERE order_id = $1`, [
+      a.orderId,
+      authA.ref,
+    ])
+    await core.db.query(`UPDATE payments SET status = 'AUTHORIZED', gateway_ref = $2 WHERE order_id = $1`, [
+      b.orderId,
+      authB.ref,
+    ])
 
     const report = await reconcile('orphan-payments')
     expect(report.actions).toEqual(
@@ -148,8 +267,13 @@ describe('when money is held or taken for an order that failed', () => {
       ]),
     )
     expect(gateway.ledger.get(authA.ref)?.state).toBe('voided')
-    expect((await core.db.query('SELECT status, refunded_cents::int FROM payments WHERE order_id = $1', [b.orderId])).rows[0]).toEqual({ status: 'REFUNDED', refunded_cents: 4999 })
-    expect((await reconcile('orphan-payments')).actions.filter((x) => x.id === a.orderId || x.id === b.orderId)).toEqual([])
+    expect(
+      (await core.db.query('SELECT status, refunded_cents::int FROM payments WHERE order_id = $1', [b.orderId]))
+        .rows[0],
+    ).toEqual({ status: 'REFUNDED', refunded_cents: 4999 })
+    expect(
+      (await reconcile('orphan-payments')).actions.filter((x) => x.id === a.orderId || x.id === b.orderId),
+    ).toEqual([])
   })
 })
 
@@ -165,7 +289,9 @@ describe('when an order is confirmed but its payment is not captured', () => {
     const refB = [...gateway.ledger.entries()].find(([, e]) => e.orderId === b.orderId)![0]
     Object.assign(gateway.ledger.get(refA)!, { state: 'authorized', captures: 0 })
     Object.assign(gateway.ledger.get(refB)!, { state: 'voided', captures: 0 })
-    await core.db.query(`UPDATE payments SET status = 'AUTHORIZED', captured_cents = 0 WHERE order_id = ANY($1)`, [[a.orderId, b.orderId]])
+    await core.db.query(`UPDATE payments SET status = 'AUTHORIZED', captured_cents = 0 WHERE order_id = ANY($1)`, [
+      [a.orderId, b.orderId],
+    ])
 
     const report = await reconcile('unpaid-orders')
     expect(report.actions).toEqual(
@@ -175,7 +301,9 @@ describe('when an order is confirmed but its payment is not captured', () => {
       ]),
     )
     expect(gateway.ledger.get(refA)).toMatchObject({ state: 'captured', captures: 1 })
-    expect((await core.db.query(`SELECT kind FROM flags WHERE order_id = $1`, [b.orderId])).rows).toEqual([{ kind: 'confirmed_without_payment' }])
+    expect((await core.db.query(`SELECT kind FROM flags WHERE order_id = $1`, [b.orderId])).rows).toEqual([
+      { kind: 'confirmed_without_payment' },
+    ])
     expect((await reconcile('unpaid-orders')).actions.filter((x) => x.id === b.orderId)).toEqual([])
   })
 })
@@ -184,7 +312,8 @@ describe('when Redis loses a sale', () => {
   it('should rebuild the counters from Postgres: sold from confirmed orders, tokens spent, nothing oversold', async () => {
     await createSale('lost-1', 5)
     const buyers = [await redeem('lost-1'), await redeem('lost-1'), await redeem('lost-1', 'pm_card_chargeDeclined')]
-    for (const b of buyers) await eventually(async () => ((await sagaStatus(b.orderId))?.startsWith('COMP') ? true : undefined))
+    for (const b of buyers)
+      await eventually(async () => ((await sagaStatus(b.orderId))?.startsWith('COMP') ? true : undefined))
     await eventually(async () => ((await core.scripts.counters('lost-1')).sold === 2 ? true : undefined))
     const keys = Object.values(core.scripts.keys('lost-1'))
     await core.redis.del(...keys)
@@ -192,20 +321,32 @@ describe('when Redis loses a sale', () => {
     const during = await admittedShopper(core.config, 'lost-1')
     const gap = await core.app.request('/v1/redeem', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-floodgate-session': during.session, 'idempotency-key': 'during-gap-key' },
+      headers: {
+        'content-type': 'application/json',
+        'x-floodgate-session': during.session,
+        'idempotency-key': 'during-gap-key',
+      },
       body: JSON.stringify({ token: during.token, grant: during.grant }),
     })
     expect(gap.status).toBe(503)
 
     const report = await reconcile('redis-counters')
-    expect(report.actions).toContainEqual({ id: 'lost-1', action: 'rebuilt_redis_counters', detail: 'sold 2, held 0, available 3, tokens returned 0' })
+    expect(report.actions).toContainEqual({
+      id: 'lost-1',
+      action: 'rebuilt_redis_counters',
+      detail: 'sold 2, held 0, available 3, tokens returned 0',
+    })
     expect(await core.scripts.counters('lost-1')).toEqual({ stock: 5, available: 3, held: 0, sold: 2 })
     expect((await invariant('lost-1')).ok).toBe(true)
     // A sold token cannot be bought again by someone else; its owner gets the same order back.
     const thief = await admittedShopper(core.config, 'lost-1', { tid: buyers[0]!.tid })
     const stolen = await core.app.request('/v1/redeem', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-floodgate-session': thief.session, 'idempotency-key': 'thief-key-0001' },
+      headers: {
+        'content-type': 'application/json',
+        'x-floodgate-session': thief.session,
+        'idempotency-key': 'thief-key-0001',
+      },
       body: JSON.stringify({ token: thief.token, grant: thief.grant }),
     })
     expect(stolen.status).toBe(409)
@@ -217,10 +358,35 @@ describe('when Redis loses a sale', () => {
     await createSale('lost-2', 1)
     const shopper = await admittedShopper(core.config, 'lost-2')
     const orderId = await orderIdOf('lost-2', shopper.tid, 1)
-    await core.scripts.redeemToken('lost-2', { tid: shopper.tid, gen: 1, shopper: shopper.shopper, idempotencyKey: 'lost2-key-01', orderId, nowMs: Date.now(), grantExpiresAtMs: shopper.grantExpiresAt })
-    const input: CheckoutJob = { orderId, saleId: 'lost-2', tid: shopper.tid, gen: 1, shopper: shopper.shopper, paymentMethod: 'pm_card_visa', amountCents: 4999, currency: 'USD', idempotencyKey: 'lost2-key-01', redeemedAt: Date.now() }
+    await core.scripts.redeemToken('lost-2', {
+      tid: shopper.tid,
+      gen: 1,
+      shopper: shopper.shopper,
+      idempotencyKey: 'lost2-key-01',
+      orderId,
+      nowMs: Date.now(),
+      grantExpiresAtMs: shopper.grantExpiresAt,
+    })
+    const input: CheckoutJob = {
+      orderId,
+      saleId: 'lost-2',
+      tid: shopper.tid,
+      gen: 1,
+      shopper: shopper.shopper,
+      paymentMethod: 'pm_card_visa',
+      amountCents: 4999,
+      currency: 'USD',
+      idempotencyKey: 'lost2-key-01',
+      redeemedAt: Date.now(),
+    }
     // The saga got past commit-hold, then the process died before confirming.
-    const dying: CheckoutDeps = { db: core.db, scripts: core.scripts, gateway, reportToken: async () => {}, logger: core.logger }
+    const dying: CheckoutDeps = {
+      db: core.db,
+      scripts: core.scripts,
+      gateway,
+      reportToken: async () => {},
+      logger: core.logger,
+    }
     const store = new SagaStore(core.db)
     const partial = { ...checkoutWorkflow, steps: checkoutWorkflow.steps.slice(0, 4) }
     await runSaga(partial, store, orderId, input, dying)
@@ -243,16 +409,22 @@ describe('when a hold outlives its order (restored by a rebuild while the saga w
     await waitSaga(failed.orderId, 'COMPENSATED')
     // The race: the rebuild read the order while it was still PENDING and restored its hold.
     await core.redis.del(...Object.values(core.scripts.keys('lingering-1')))
-    await core.scripts.rebuildSale('lingering-1', { stock: 2, perShopperLimit: 1, holdTtlSeconds: 300 }, {
-      sold: 0,
-      tokens: [[failed.tid, `1|held|${failed.orderId}|${failed.shopper}`]],
-      holds: [[failed.orderId, failed.tid, 1, failed.shopper, Date.now() + 300_000]],
-    })
+    await core.scripts.rebuildSale(
+      'lingering-1',
+      { stock: 2, perShopperLimit: 1, holdTtlSeconds: 300 },
+      {
+        sold: 0,
+        tokens: [[failed.tid, `1|held|${failed.orderId}|${failed.shopper}`]],
+        holds: [[failed.orderId, failed.tid, 1, failed.shopper, Date.now() + 300_000]],
+      },
+    )
     expect(await core.scripts.counters('lingering-1')).toEqual({ stock: 2, available: 1, held: 1, sold: 0 })
     const report = await reconcile('expired-holds')
     expect(report.actions).toEqual([{ id: '*', action: 'released_expired_holds', detail: '1' }])
     expect(await core.scripts.counters('lingering-1')).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
-    await eventually(async () => (room.outcomes.filter((o) => o.tid === failed.tid && o.outcome === 'returned').length >= 1 ? true : undefined))
+    await eventually(async () =>
+      room.outcomes.filter((o) => o.tid === failed.tid && o.outcome === 'returned').length >= 1 ? true : undefined,
+    )
   })
 })
 
@@ -261,10 +433,17 @@ describe('when an order settles', () => {
     await createSale('notify-1', 2)
     const ok = await redeem('notify-1')
     const no = await redeem('notify-1', 'pm_card_chargeDeclined')
-    const rows = await eventually(async () => {
-      const { rows } = await core.db.query(`SELECT order_id, type, channel, recipient FROM outbox WHERE order_id = ANY($1) ORDER BY type`, [[ok.orderId, no.orderId]])
-      return rows.length === 2 ? rows : undefined
-    }, 20_000, 'two notifications')
+    const rows = await eventually(
+      async () => {
+        const { rows } = await core.db.query(
+          `SELECT order_id, type, channel, recipient FROM outbox WHERE order_id = ANY($1) ORDER BY type`,
+          [[ok.orderId, no.orderId]],
+        )
+        return rows.length === 2 ? rows : undefined
+      },
+      20_000,
+      'two notifications',
+    )
     expect(rows).toEqual([
       { order_id: ok.orderId, type: 'order.confirmed', channel: 'email', recipient: ok.shopper },
       { order_id: no.orderId, type: 'order.failed', channel: 'email', recipient: no.shopper },
@@ -273,8 +452,12 @@ describe('when an order settles', () => {
     const sent = await core.db.query(`SELECT payload, recipient FROM outbox WHERE order_id = $1`, [ok.orderId])
     await core.jobs.notifications.remove(`${ok.orderId}.order.confirmed.-`)
     await core.jobs.enqueueNotification(sent.rows[0].payload, sent.rows[0].recipient)
-    await eventually(async () => ((await core.jobs.notifications.getJob(`${ok.orderId}.order.confirmed.-`))?.finishedOn ? true : undefined))
-    expect((await core.db.query(`SELECT count(*)::int AS n FROM outbox WHERE order_id = $1`, [ok.orderId])).rows[0].n).toBe(1)
+    await eventually(async () =>
+      (await core.jobs.notifications.getJob(`${ok.orderId}.order.confirmed.-`))?.finishedOn ? true : undefined,
+    )
+    expect(
+      (await core.db.query(`SELECT count(*)::int AS n FROM outbox WHERE order_id = $1`, [ok.orderId])).rows[0].n,
+    ).toBe(1)
   })
 })
 

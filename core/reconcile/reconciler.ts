@@ -63,7 +63,11 @@ export class Reconciler {
         break
       }
       case 'pending-payments':
-        await this.review(`SELECT order_id AS id FROM payments WHERE status = 'PENDING' AND updated_at < now() - $1 * interval '1 millisecond' ORDER BY updated_at LIMIT ${BATCH}`, actions, counts)
+        await this.review(
+          `SELECT order_id AS id FROM payments WHERE status = 'PENDING' AND updated_at < now() - $1 * interval '1 millisecond' ORDER BY updated_at LIMIT ${BATCH}`,
+          actions,
+          counts,
+        )
         break
       case 'orphan-payments':
         await this.review(
@@ -103,14 +107,30 @@ export class Reconciler {
           counts.examined++
           const restored = await this.deps.sales.restoreCounters(saleId)
           if (restored) {
-            actions.push({ id: saleId, action: 'rebuilt_redis_counters', detail: `sold ${restored.sold}, held ${restored.held}, available ${restored.available}, tokens returned ${restored.returned.length}` })
-            this.deps.logger.warn({ ...restored, returned: restored.returned.length }, 'redis had lost the sale: counters rebuilt from postgres')
+            actions.push({
+              id: saleId,
+              action: 'rebuilt_redis_counters',
+              detail: `sold ${restored.sold}, held ${restored.held}, available ${restored.available}, tokens returned ${restored.returned.length}`,
+            })
+            this.deps.logger.warn(
+              { ...restored, returned: restored.returned.length },
+              'redis had lost the sale: counters rebuilt from postgres',
+            )
           }
         }
         break
     }
-    const report: ReconcileReport = { job, startedAt: new Date(started).toISOString(), ms: Date.now() - started, examined: counts.examined, fixed: actions.length, actions, skipped: counts.skipped }
-    if (actions.length) this.deps.logger.info({ job, fixed: actions.length, skipped: counts.skipped }, 'reconciliation fixed things')
+    const report: ReconcileReport = {
+      job,
+      startedAt: new Date(started).toISOString(),
+      ms: Date.now() - started,
+      examined: counts.examined,
+      fixed: actions.length,
+      actions,
+      skipped: counts.skipped,
+    }
+    if (actions.length)
+      this.deps.logger.info({ job, fixed: actions.length, skipped: counts.skipped }, 'reconciliation fixed things')
     this.deps.metrics.reconciled.inc({ job }, actions.length)
     return report
   }
@@ -129,7 +149,8 @@ export class Reconciler {
         counts.skipped++
         continue
       }
-      if (await this.deps.jobs.resumeCheckout(parsed.data)) actions.push({ id: row.id, action: 'resumed_saga', detail: row.status.toLowerCase() })
+      if (await this.deps.jobs.resumeCheckout(parsed.data))
+        actions.push({ id: row.id, action: 'resumed_saga', detail: row.status.toLowerCase() })
       else counts.skipped++
     }
   }
@@ -144,7 +165,10 @@ export class Reconciler {
         else actions.push(...done)
       } catch (error) {
         // One order the gateway refuses to settle (say, captured meanwhile) must not stop the batch.
-        this.deps.logger.error({ orderId: id, err: (error as Error).message }, 'reconciliation could not settle an order')
+        this.deps.logger.error(
+          { orderId: id, err: (error as Error).message },
+          'reconciliation could not settle an order',
+        )
         counts.skipped++
       }
     }
@@ -168,7 +192,8 @@ export class Reconciler {
     if (!row) return []
     const actions: Action[] = []
     if (!row.pay_status) {
-      if (row.order_status === 'CONFIRMED' && row.saga_status === 'COMPLETED') actions.push(...(await this.flag(orderId, 'no payment row')))
+      if (row.order_status === 'CONFIRMED' && row.saga_status === 'COMPLETED')
+        actions.push(...(await this.flag(orderId, 'no payment row')))
       return actions
     }
     let snapshot: PaymentSnapshot
@@ -179,29 +204,46 @@ export class Reconciler {
       throw error
     }
     const synced = await payments.sync(orderId, snapshot)
-    if (synced && synced.after !== synced.before) actions.push({ id: orderId, action: 'payment_synced', detail: `${synced.before} -> ${synced.after}` })
+    if (synced && synced.after !== synced.before)
+      actions.push({ id: orderId, action: 'payment_synced', detail: `${synced.before} -> ${synced.after}` })
 
     try {
       if (row.order_status === 'FAILED') {
         // Money held or taken for an order that does not exist (any more): give it back.
         if (snapshot.state === 'authorized' && snapshot.ref) {
-          await withGatewayRetries(() => gateway.void({ ref: snapshot.ref!, idempotencyKey: paymentKey(orderId, 'void') }), { tries: 3 })
+          await withGatewayRetries(
+            () => gateway.void({ ref: snapshot.ref!, idempotencyKey: paymentKey(orderId, 'void') }),
+            { tries: 3 },
+          )
           await markVoided(db, orderId)
           actions.push({ id: orderId, action: 'voided_orphan_authorization' })
         } else if (snapshot.state === 'captured' && snapshot.refundedCents < snapshot.capturedCents) {
           const { refund } = await payments.refund(orderId, { reason: 'cancellation' }, 'reconciliation:no-order')
-          actions.push({ id: orderId, action: `refund_${refund.status}`, detail: `${refund.amountCents} cents, payment without order` })
+          actions.push({
+            id: orderId,
+            action: `refund_${refund.status}`,
+            detail: `${refund.amountCents} cents, payment without order`,
+          })
         }
       } else if (row.order_status === 'PENDING' && row.saga_status === 'SUSPENDED') {
         // The gateway answers again: the saga can go on (authorize re-sends the same key, so whatever the
         // gateway did for it is what the saga gets).
         await resetAttempts(db, orderId)
         const input = CheckoutJob.safeParse(row.saga_input)
-        if (input.success && (await jobs.resumeCheckout(input.data))) actions.push({ id: orderId, action: 'resumed_saga', detail: `payment ${snapshot.state}` })
+        if (input.success && (await jobs.resumeCheckout(input.data)))
+          actions.push({ id: orderId, action: 'resumed_saga', detail: `payment ${snapshot.state}` })
       } else if (row.order_status === 'CONFIRMED' && row.saga_status === 'COMPLETED') {
         if (snapshot.state === 'authorized' && snapshot.ref) {
           const amount = Number(snapshot.amountCents)
-          await withGatewayRetries(() => gateway.capture({ ref: snapshot.ref!, amountCents: amount, idempotencyKey: paymentKey(orderId, 'capture') }), { tries: 3 })
+          await withGatewayRetries(
+            () =>
+              gateway.capture({
+                ref: snapshot.ref!,
+                amountCents: amount,
+                idempotencyKey: paymentKey(orderId, 'capture'),
+              }),
+            { tries: 3 },
+          )
           await markCaptured(db, [{ orderId, amountCents: amount }])
           actions.push({ id: orderId, action: 'captured_confirmed_order' })
         } else if (snapshot.state !== 'captured') {

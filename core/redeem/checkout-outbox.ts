@@ -12,7 +12,12 @@ const MAX_BATCH = 256
  * `jobId`, which addCheckoutJobs adds per job). add-checkout-jobs.test.ts checks both stay the same.
  */
 export function checkoutJobOptsJson(attempts: number): string {
-  return JSON.stringify({ removeOnFail: { age: 24 * 3600 }, removeOnComplete: { age: 3600, count: 100_000 }, backoff: { delay: 250, type: 'exponential' }, attempts })
+  return JSON.stringify({
+    removeOnFail: { age: 24 * 3600 },
+    removeOnComplete: { age: 3600, count: 100_000 },
+    backoff: { delay: 250, type: 'exponential' },
+    attempts,
+  })
 }
 
 interface Waiter {
@@ -70,7 +75,10 @@ export class CheckoutOutbox {
 
   private async send(saleId: string, waiters: Waiter[]): Promise<void> {
     try {
-      await this.add(saleId, waiters.map((w) => [w.orderId, w.data]))
+      await this.add(
+        saleId,
+        waiters.map((w) => [w.orderId, w.data]),
+      )
     } catch (error) {
       for (const w of waiters) w.reject(error as Error)
       return
@@ -81,9 +89,17 @@ export class CheckoutOutbox {
   /** Adds the jobs, then clears their outbox entries (left for `recover` if that fails: a repeat add is a no-op). */
   private async add(saleId: string, jobs: Array<[string, string]>): Promise<void> {
     await this.scripts.addCheckoutJobs(this.queue, CHECKOUT_JOB_NAME, this.optsJson, Date.now(), jobs)
-    this.scripts.dropFromCheckoutOutbox(saleId, jobs.map(([orderId]) => orderId)).catch((err: Error) => {
-      this.logger.warn({ err: err.message, saleId }, 'could not clear forwarded checkouts from the outbox (forwarded again later, harmlessly)')
-    })
+    this.scripts
+      .dropFromCheckoutOutbox(
+        saleId,
+        jobs.map(([orderId]) => orderId),
+      )
+      .catch((err: Error) => {
+        this.logger.warn(
+          { err: err.message, saleId },
+          'could not clear forwarded checkouts from the outbox (forwarded again later, harmlessly)',
+        )
+      })
   }
 
   /** Forwards outbox entries older than staleMs (by their redeemedAt). Returns how many were forwarded. */

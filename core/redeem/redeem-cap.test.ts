@@ -23,7 +23,14 @@ beforeAll(async () => {
   const res = await core.app.request('/admin/sales', {
     method: 'POST',
     headers: { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ saleId: 'capped-1', sku: 'S', name: 'Capped', priceCents: 100, stock: 10, startsAt: new Date().toISOString() }),
+    body: JSON.stringify({
+      saleId: 'capped-1',
+      sku: 'S',
+      name: 'Capped',
+      priceCents: 100,
+      stock: 10,
+      startsAt: new Date().toISOString(),
+    }),
   })
   expect(res.status).toBe(201)
 })
@@ -39,7 +46,11 @@ describe('when more shoppers check out at once than the cap allows', () => {
       const s = await admittedShopper(core.config, 'capped-1')
       return core.app.request('/v1/redeem', {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-floodgate-session': s.session, 'idempotency-key': `cap-key-${n}-xxxx` },
+        headers: {
+          'content-type': 'application/json',
+          'x-floodgate-session': s.session,
+          'idempotency-key': `cap-key-${n}-xxxx`,
+        },
         body: JSON.stringify({ token: s.token, grant: s.grant }),
       })
     }

@@ -18,7 +18,11 @@ const REFUSALS: Record<number, [ApiError['code'], string, field?: string]> = {
   [ScriptError.TokenUsed]: ['token_used', 'this purchase token has already been used'],
   [ScriptError.LimitReached]: ['limit_reached', 'you have reached the per-shopper limit for this sale'],
   [ScriptError.HoldGone]: ['internal', 'unexpected hold state'],
-  [ScriptError.GrantSuperseded]: ['grant_superseded', 'this grant has lapsed and its token was given to the next shopper', 'grant'],
+  [ScriptError.GrantSuperseded]: [
+    'grant_superseded',
+    'this grant has lapsed and its token was given to the next shopper',
+    'grant',
+  ],
   [ScriptError.IdempotencyKeyConflict]: [
     'idempotency_key_conflict',
     'this Idempotency-Key was already used for a different token',
@@ -97,9 +101,14 @@ export class Redeemer {
     if (await this.sales.checkoutHeld(saleId)) {
       const existing = await this.existingOrder(orderId, shopper)
       if (existing) return existing
-      throw new ApiError('unavailable', 'checkout is paused by the operator; your grant is kept, try again shortly', undefined, {
-        'retry-after': '5',
-      })
+      throw new ApiError(
+        'unavailable',
+        'checkout is paused by the operator; your grant is kept, try again shortly',
+        undefined,
+        {
+          'retry-after': '5',
+        },
+      )
     }
     const job: CheckoutJob = {
       orderId,
@@ -136,16 +145,31 @@ export class Redeemer {
       }
       // The sale is in Postgres but not in Redis: Redis lost its data and the counters are being rebuilt
       // (reconciliation, within REDIS_CHECK_INTERVAL_MS). Nothing was held: the client retries.
-      if (result.error === ScriptError.SaleNotFound) throw new ApiError('unavailable', 'the sale is being restored, retry in a moment', undefined, { 'retry-after': '1' })
-      const [code, message, field] = REFUSALS[result.error] ?? ['internal', `unexpected reply ${replyName(result.error)}`]
-      throw new ApiError(code, message, field, result.error === ScriptError.CheckoutsBusy ? { 'retry-after': '1' } : undefined)
+      if (result.error === ScriptError.SaleNotFound)
+        throw new ApiError('unavailable', 'the sale is being restored, retry in a moment', undefined, {
+          'retry-after': '1',
+        })
+      const [code, message, field] = REFUSALS[result.error] ?? [
+        'internal',
+        `unexpected reply ${replyName(result.error)}`,
+      ]
+      throw new ApiError(
+        code,
+        message,
+        field,
+        result.error === ScriptError.CheckoutsBusy ? { 'retry-after': '1' } : undefined,
+      )
     }
     this.metrics.redeems.inc({ sale: saleId, outcome: result.kind })
     // A new hold's job is already in the sale's outbox (same atomic step): if core dies before this
     // forward, another core process forwards it (CheckoutOutbox.recover). Forwarded on replays too: the
     // job id is the order id, so a saga is never started twice, and a replay also finishes a forward
     // that failed the first time.
-    await this.checkouts.forward(saleId, result.orderId, result.orderId === orderId ? checkoutJob : JSON.stringify({ ...job, orderId: result.orderId }))
+    await this.checkouts.forward(
+      saleId,
+      result.orderId,
+      result.orderId === orderId ? checkoutJob : JSON.stringify({ ...job, orderId: result.orderId }),
+    )
     if (result.kind === 'replayed') {
       const existing = await this.existingOrder(result.orderId, shopper)
       if (existing) return existing

@@ -39,7 +39,12 @@ type Shopper = Awaited<ReturnType<typeof admittedShopper>>
 function redeem(s: Shopper, key: string, extra: { headers?: Record<string, string>; paymentMethod?: string } = {}) {
   return core.app.request('/v1/redeem', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-floodgate-session': s.session, 'idempotency-key': key, ...extra.headers },
+    headers: {
+      'content-type': 'application/json',
+      'x-floodgate-session': s.session,
+      'idempotency-key': key,
+      ...extra.headers,
+    },
     body: JSON.stringify({ token: s.token, grant: s.grant, paymentMethod: extra.paymentMethod ?? 'pm_card_visa' }),
   })
 }
@@ -73,7 +78,7 @@ async function json<T>(res: Response): Promise<T> {
 }
 
 describe('when a shopper retries a redeem with the same Idempotency-Key after the grant expired', () => {
-  it('should answer the order the first attempt made, not grant_expired (the issue\'s reproduction)', async () => {
+  it("should answer the order the first attempt made, not grant_expired (the issue's reproduction)", async () => {
     await createTestSale(core, 'retry-late-1', 3)
     const s = await admittedShopper(core.config, 'retry-late-1', { ttlMs: 6_000 })
     const first = await redeem(s, 'retry-key-00000001')
@@ -96,7 +101,12 @@ describe('when a shopper retries a redeem with the same Idempotency-Key after th
     clockAt(s.grantExpiresAt + 60_000)
     const again = await redeem(s, 'retry-key-00000003')
     expect(again.status).toBe(202)
-    expect(await json<RedeemResponse>(again)).toEqual({ orderId, saleId: 'retry-late-2', status: 'confirmed', replayed: true })
+    expect(await json<RedeemResponse>(again)).toEqual({
+      orderId,
+      saleId: 'retry-late-2',
+      status: 'confirmed',
+      replayed: true,
+    })
   })
 
   it('should answer the failed order once its payment failed, and sell nothing new', async () => {
@@ -111,7 +121,12 @@ describe('when a shopper retries a redeem with the same Idempotency-Key after th
     for (const key of ['retry-key-00000004', 'retry-key-00000005']) {
       const again = await redeem(s, key, { paymentMethod: 'pm_card_chargeDeclined' })
       expect(again.status).toBe(202)
-      expect(await json<RedeemResponse>(again)).toEqual({ orderId, saleId: 'retry-late-3', status: 'failed', replayed: true })
+      expect(await json<RedeemResponse>(again)).toEqual({
+        orderId,
+        saleId: 'retry-late-3',
+        status: 'failed',
+        replayed: true,
+      })
     }
     expect(await saleState('retry-late-3')).toEqual(before)
     expect(await core.scripts.counters('retry-late-3')).toMatchObject({ available: 3, held: 0, sold: 0 })
@@ -170,7 +185,7 @@ describe('when the edge received the redeem before the grant expired but core ge
     })
   })
 
-  it('should judge by core\'s clock once the receipt is older than the window or for another key, and refuse a forged one', async () => {
+  it("should judge by core's clock once the receipt is older than the window or for another key, and refuse a forged one", async () => {
     await createTestSale(core, 'receipt-2', 3)
     const s = await admittedShopper(core.config, 'receipt-2', { ttlMs: 6_000 })
     const key = 'receipt-key-0000002'

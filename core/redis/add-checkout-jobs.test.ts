@@ -33,8 +33,14 @@ function job(n: number, over: Partial<CheckoutJob> = {}): CheckoutJob {
   }
 }
 const redeemInput = (j: CheckoutJob, withJob = true): RedeemInput => ({
-  tid: j.tid, gen: j.gen, shopper: j.shopper, idempotencyKey: j.idempotencyKey, orderId: j.orderId,
-  nowMs: j.redeemedAt, grantExpiresAtMs: j.redeemedAt + 60_000, ...(withJob ? { checkoutJob: JSON.stringify(j) } : {}),
+  tid: j.tid,
+  gen: j.gen,
+  shopper: j.shopper,
+  idempotencyKey: j.idempotencyKey,
+  orderId: j.orderId,
+  nowMs: j.redeemedAt,
+  grantExpiresAtMs: j.redeemedAt + 60_000,
+  ...(withJob ? { checkoutJob: JSON.stringify(j) } : {}),
 })
 
 beforeAll(() => {
@@ -85,7 +91,11 @@ describe('addCheckoutJobs (the outbox forwarder)', () => {
       calls.push(args[4].length)
       return original(...args)
     }
-    await Promise.all([first, job(2), job(3), job(2)].map((j) => outbox.forward(saleId, j.orderId, JSON.stringify({ ...j, paymentMethod: 'changed' }))))
+    await Promise.all(
+      [first, job(2), job(3), job(2)].map((j) =>
+        outbox.forward(saleId, j.orderId, JSON.stringify({ ...j, paymentMethod: 'changed' })),
+      ),
+    )
     expect(calls).toEqual([4])
     expect(await redis.llen(jobs.checkout.keys.wait!)).toBe(3)
     expect((await jobs.checkout.getJob(first.orderId))?.data.paymentMethod).toBe('pm_card_visa')
@@ -96,7 +106,11 @@ describe('addCheckoutJobs (the outbox forwarder)', () => {
     await outbox.forward(saleId, j.orderId, JSON.stringify(j))
     const connection = testRedis()
     const seen = new Promise<{ data: CheckoutJob; id?: string; attempts?: number }>((resolve) => {
-      const worker = new Worker<CheckoutJob>('checkout', async (w) => resolve({ data: w.data, id: w.id, attempts: w.opts.attempts }), { connection, prefix: `${prefix}:bull` })
+      const worker = new Worker<CheckoutJob>(
+        'checkout',
+        async (w) => resolve({ data: w.data, id: w.id, attempts: w.opts.attempts }),
+        { connection, prefix: `${prefix}:bull` },
+      )
       afterAll(async () => {
         await worker.close()
         connection.disconnect()
@@ -117,7 +131,10 @@ describe('the checkout outbox', () => {
     // a replay writes nothing
     expect((await scripts.redeemToken(saleId, redeemInput(j))).kind).toBe('replayed')
     // nor does a refusal
-    expect((await scripts.redeemToken(saleId, redeemInput(job(2, { shopper: j.shopper, idempotencyKey: 'other-key-1' })))).kind).toBe('refused')
+    expect(
+      (await scripts.redeemToken(saleId, redeemInput(job(2, { shopper: j.shopper, idempotencyKey: 'other-key-1' }))))
+        .kind,
+    ).toBe('refused')
     expect((await scripts.checkoutOutbox(saleId)).entries).toEqual([])
     // nor a call without a job (tests, tools)
     expect((await scripts.redeemToken(saleId, redeemInput(job(3), false))).kind).toBe('held')

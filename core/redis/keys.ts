@@ -1,6 +1,17 @@
 import { SALE_ID_PATTERN } from '../../contracts/index.ts'
 
-const SALE_KEY_PARTS = ['meta', 'stock', 'sold', 'tokens', 'holds', 'holdInfo', 'shoppers', 'idempotency', 'checkouts', 'released'] as const
+const SALE_KEY_PARTS = [
+  'meta',
+  'stock',
+  'sold',
+  'tokens',
+  'holds',
+  'holdInfo',
+  'shoppers',
+  'idempotency',
+  'checkouts',
+  'released',
+] as const
 export type SaleKeyPart = (typeof SALE_KEY_PARTS)[number]
 export type SaleKeys = Record<SaleKeyPart, string>
 

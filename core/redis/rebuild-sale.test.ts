@@ -45,14 +45,26 @@ describe('rebuildSale', () => {
       const k = scripts.keys('rb-1')
       expect(await redis.hgetall(k.shoppers)).toEqual({ shopper_x: '2', shopper_y: '1', shopper_z: '1' })
       // shopper_x is at the limit of 2 again: a third redeem is refused, as before the loss
-      const third = await scripts.redeemToken('rb-1', { tid: 'tok_f', gen: 1, shopper: 'shopper_x', idempotencyKey: 'rb-key-000001', orderId: 'ord_f', nowMs: NOW, grantExpiresAtMs: NOW + 1000 })
+      const third = await scripts.redeemToken('rb-1', {
+        tid: 'tok_f',
+        gen: 1,
+        shopper: 'shopper_x',
+        idempotencyKey: 'rb-key-000001',
+        orderId: 'ord_f',
+        nowMs: NOW,
+        grantExpiresAtMs: NOW + 1000,
+      })
       expect(third).toEqual({ kind: 'refused', error: -3 })
       // the expired hold of ord_d is swept like any other
-      expect(await scripts.releaseExpiredHolds('rb-1', NOW + 61_000)).toEqual([{ orderId: 'ord_d', tid: 'tok_d', gen: 3 }])
+      expect(await scripts.releaseExpiredHolds('rb-1', NOW + 61_000)).toEqual([
+        { orderId: 'ord_d', tid: 'tok_d', gen: 3 },
+      ])
     })
 
     it('should refuse figures that do not add up', async () => {
-      await expect(scripts.rebuildSale('rb-2', SALE, { sold: 5, tokens: [], holds: [['ord_x', 'tok_x', 1, 's', 0]] })).rejects.toThrow(/Inconsistent/)
+      await expect(
+        scripts.rebuildSale('rb-2', SALE, { sold: 5, tokens: [], holds: [['ord_x', 'tok_x', 1, 's', 0]] }),
+      ).rejects.toThrow(/Inconsistent/)
       expect(await scripts.saleExists('rb-2')).toBe(false)
     })
   })

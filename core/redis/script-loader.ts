@@ -13,7 +13,9 @@ export interface LuaScript {
 const LUA_DIR = fileURLToPath(new URL('./lua/', import.meta.url))
 /** `--- @include "replies"` defines `Reply`, the one table of reply codes Lua and TypeScript share (replies.json). */
 const REPLIES_INCLUDE = 'replies'
-const REPLIES_LUA = `local Reply = { ${Object.entries(replies).map(([name, code]) => `${name} = ${code}`).join(', ')} }`
+const REPLIES_LUA = `local Reply = { ${Object.entries(replies)
+  .map(([name, code]) => `${name} = ${code}`)
+  .join(', ')} }`
 const FILE_NAME = /^([a-z][A-Za-z]+)-(\d+)\.lua$/
 const INCLUDE = /^--- @include "([^"]+)"\s*$/
 

@@ -60,7 +60,9 @@ describe('redeemToken', () => {
   describe('when 1,000 shoppers race for 100 units', () => {
     it('should hold exactly 100 and refuse 900 as sold out', async () => {
       await seed(100)
-      const results = await Promise.all(Array.from({ length: 1000 }, (_, i) => scripts.redeemToken(saleId, redeemInput(i))))
+      const results = await Promise.all(
+        Array.from({ length: 1000 }, (_, i) => scripts.redeemToken(saleId, redeemInput(i))),
+      )
       const held = results.filter((r) => r.kind === 'held').length
       const soldOut = results.filter((r) => r.kind === 'refused' && r.error === ScriptError.SoldOut).length
       expect({ held, soldOut }).toEqual({ held: 100, soldOut: 900 })
@@ -83,7 +85,10 @@ describe('redeemToken', () => {
     it('should refuse the token to another shopper', async () => {
       await seed(5)
       await scripts.redeemToken(saleId, redeemInput(1))
-      const thief = await scripts.redeemToken(saleId, redeemInput(1, { shopper: 'someone_else_000000000', idempotencyKey: 'thief-key-123' }))
+      const thief = await scripts.redeemToken(
+        saleId,
+        redeemInput(1, { shopper: 'someone_else_000000000', idempotencyKey: 'thief-key-123' }),
+      )
       expect(thief).toEqual({ kind: 'refused', error: ScriptError.TokenUsed })
       expect((await scripts.counters(saleId)).available).toBe(4)
     })
@@ -111,7 +116,9 @@ describe('redeemToken', () => {
     it('should hold the limit when the same shopper fires 50 tokens at once', async () => {
       await seed(100, 3)
       const shopper = 'burst_0000000000000000'
-      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => scripts.redeemToken(saleId, redeemInput(i, { shopper }))))
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => scripts.redeemToken(saleId, redeemInput(i, { shopper }))),
+      )
       expect(results.filter((r) => r.kind === 'held')).toHaveLength(3)
       expect((await scripts.counters(saleId)).available).toBe(97)
     })
@@ -119,7 +126,10 @@ describe('redeemToken', () => {
 
   it('should refuse a grant that has expired by the time the script runs', async () => {
     await seed(5)
-    expect(await scripts.redeemToken(saleId, redeemInput(1, { grantExpiresAtMs: NOW }))).toEqual({ kind: 'refused', error: ScriptError.GrantExpired })
+    expect(await scripts.redeemToken(saleId, redeemInput(1, { grantExpiresAtMs: NOW }))).toEqual({
+      kind: 'refused',
+      error: ScriptError.GrantExpired,
+    })
     expect((await scripts.counters(saleId)).available).toBe(5)
   })
 
@@ -128,7 +138,13 @@ describe('redeemToken', () => {
       await seed(10)
       const results = []
       for (let i = 0; i < 5; i++) results.push(await scripts.redeemToken(saleId, redeemInput(i, { maxCheckouts: 2 })))
-      expect(results.map((r) => (r.kind === 'refused' ? r.error : r.kind))).toEqual(['held', 'held', ScriptError.CheckoutsBusy, ScriptError.CheckoutsBusy, ScriptError.CheckoutsBusy])
+      expect(results.map((r) => (r.kind === 'refused' ? r.error : r.kind))).toEqual([
+        'held',
+        'held',
+        ScriptError.CheckoutsBusy,
+        ScriptError.CheckoutsBusy,
+        ScriptError.CheckoutsBusy,
+      ])
       expect(await scripts.counters(saleId)).toMatchObject({ available: 8, held: 2 })
       await scripts.releaseHold(saleId, redeemInput(0).orderId)
       expect((await scripts.redeemToken(saleId, redeemInput(3, { maxCheckouts: 2 }))).kind).toBe('held')
@@ -138,7 +154,10 @@ describe('redeemToken', () => {
   })
 
   it('should say the sale is unknown when it was never seeded', async () => {
-    expect(await scripts.redeemToken('never-seeded', redeemInput(1))).toEqual({ kind: 'refused', error: ScriptError.SaleNotFound })
+    expect(await scripts.redeemToken('never-seeded', redeemInput(1))).toEqual({
+      kind: 'refused',
+      error: ScriptError.SaleNotFound,
+    })
   })
 })
 
@@ -154,7 +173,15 @@ describe('hold lifecycle', () => {
     // the old grant cannot come back; the next shopper's grant (gen 2) can
     const stale = await scripts.redeemToken(saleId, redeemInput(0, { idempotencyKey: 'retry-key-000' }))
     expect(stale).toEqual({ kind: 'refused', error: ScriptError.TokenUsed })
-    const next = await scripts.redeemToken(saleId, redeemInput(0, { gen: 2, shopper: 'next_in_line_000000000', idempotencyKey: 'next-key-000', orderId: `ord_${'f'.repeat(32)}` }))
+    const next = await scripts.redeemToken(
+      saleId,
+      redeemInput(0, {
+        gen: 2,
+        shopper: 'next_in_line_000000000',
+        idempotencyKey: 'next-key-000',
+        orderId: `ord_${'f'.repeat(32)}`,
+      }),
+    )
     expect(next.kind).toBe('held')
     expect((await scripts.counters(saleId)).available).toBe(2)
   })
@@ -196,11 +223,18 @@ describe('hold lifecycle', () => {
     await scripts.redeemToken(saleId, swept)
     await scripts.redeemToken(saleId, sold)
     expect(await scripts.commitHold(saleId, sold.orderId)).toBe(true)
-    expect(await scripts.releaseExpiredHolds(saleId, NOW + 30_000)).toEqual([{ orderId: swept.orderId, tid: swept.tid, gen: 1 }])
+    expect(await scripts.releaseExpiredHolds(saleId, NOW + 30_000)).toEqual([
+      { orderId: swept.orderId, tid: swept.tid, gen: 1 },
+    ])
     // The sweep gave it back; the order's saga, finding its hold gone, still learns which token to return.
     expect(await scripts.releaseHold(saleId, swept.orderId)).toEqual({ tid: swept.tid, gen: 1 })
     // The next generation of the token is redeemed: the old order's answer stays about its own generation.
-    const next = redeemInput(1, { gen: 2, shopper: 'next_in_line_000000000', idempotencyKey: 'next-key-001', orderId: `ord_${'d'.repeat(32)}` })
+    const next = redeemInput(1, {
+      gen: 2,
+      shopper: 'next_in_line_000000000',
+      idempotencyKey: 'next-key-001',
+      orderId: `ord_${'d'.repeat(32)}`,
+    })
     expect((await scripts.redeemToken(saleId, next)).kind).toBe('held')
     expect(await scripts.releaseHold(saleId, swept.orderId)).toEqual({ tid: swept.tid, gen: 1 })
     expect(await scripts.holdState(saleId, next.orderId)).toBe('held')
@@ -224,8 +258,18 @@ describe('expireGrants', () => {
     ])
     expect(results.map((r) => r.state)).toEqual(['redeemed', 'voided'])
     expect(await scripts.redeemToken(saleId, lapsed)).toEqual({ kind: 'refused', error: ScriptError.GrantSuperseded })
-    expect(await scripts.expireGrants(saleId, [{ tid: lapsed.tid, gen: 1 }])).toEqual([{ tid: lapsed.tid, gen: 1, state: 'voided' }])
-    const regranted = await scripts.redeemToken(saleId, redeemInput(2, { gen: 2, shopper: 'second_chance_00000000', idempotencyKey: 'second-chance', orderId: `ord_${'e'.repeat(32)}` }))
+    expect(await scripts.expireGrants(saleId, [{ tid: lapsed.tid, gen: 1 }])).toEqual([
+      { tid: lapsed.tid, gen: 1, state: 'voided' },
+    ])
+    const regranted = await scripts.redeemToken(
+      saleId,
+      redeemInput(2, {
+        gen: 2,
+        shopper: 'second_chance_00000000',
+        idempotencyKey: 'second-chance',
+        orderId: `ord_${'e'.repeat(32)}`,
+      }),
+    )
     expect(regranted.kind).toBe('held')
     expect(await scripts.counters(saleId)).toMatchObject({ available: 3, held: 2 })
   })

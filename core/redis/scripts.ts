@@ -72,7 +72,8 @@ export class Scripts {
     private readonly prefix: string,
   ) {
     for (const script of Scripts.scripts) {
-      if (!(script.name in redis)) redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua })
+      if (!(script.name in redis))
+        redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua })
     }
   }
 
@@ -91,17 +92,43 @@ export class Scripts {
     return script.lua
   }
 
-  async seedSale(saleId: string, sale: { stock: number; perShopperLimit: number; holdTtlSeconds: number }): Promise<boolean> {
+  async seedSale(
+    saleId: string,
+    sale: { stock: number; perShopperLimit: number; holdTtlSeconds: number },
+  ): Promise<boolean> {
     const k = this.keys(saleId)
-    const created = await this.exec('seedSale', [k.meta, k.stock, k.sold, k.holds, sale.stock, sale.perShopperLimit, sale.holdTtlSeconds * 1000])
+    const created = await this.exec('seedSale', [
+      k.meta,
+      k.stock,
+      k.sold,
+      k.holds,
+      sale.stock,
+      sale.perShopperLimit,
+      sale.holdTtlSeconds * 1000,
+    ])
     return created === Reply.Created
   }
 
   protected redeemTokenArgs(saleId: string, r: RedeemInput): (string | number)[] {
     const k = this.keys(saleId)
     return [
-      k.meta, k.stock, k.tokens, k.holds, k.holdInfo, k.shoppers, k.idempotency, k.checkouts,
-      r.tid, r.gen, r.shopper, r.idempotencyKey, r.orderId, r.nowMs, r.grantExpiresAtMs, r.maxCheckouts ?? 0, r.checkoutJob ?? '',
+      k.meta,
+      k.stock,
+      k.tokens,
+      k.holds,
+      k.holdInfo,
+      k.shoppers,
+      k.idempotency,
+      k.checkouts,
+      r.tid,
+      r.gen,
+      r.shopper,
+      r.idempotencyKey,
+      r.orderId,
+      r.nowMs,
+      r.grantExpiresAtMs,
+      r.maxCheckouts ?? 0,
+      r.checkoutJob ?? '',
       r.receivedAtMs ?? r.nowMs,
     ]
   }
@@ -114,7 +141,11 @@ export class Scripts {
   }
 
   /** The sale's checkout outbox: orderId -> checkout job JSON, written by redeemToken with each new hold. */
-  async checkoutOutbox(saleId: string, cursor = '0', count = 500): Promise<{ cursor: string; entries: Array<[string, string]> }> {
+  async checkoutOutbox(
+    saleId: string,
+    cursor = '0',
+    count = 500,
+  ): Promise<{ cursor: string; entries: Array<[string, string]> }> {
     const [next, flat] = await this.redis.hscan(this.keys(saleId).checkouts, cursor, 'COUNT', count)
     const entries: Array<[string, string]> = []
     for (let i = 0; i < flat.length; i += 2) entries.push([flat[i]!, flat[i + 1]!])
@@ -130,8 +161,20 @@ export class Scripts {
    * Adds checkout jobs (id, data JSON) to a BullMQ queue in one script call, stored as Queue.add stores
    * them (see addCheckoutJobs-6.lua). Existing ids are left alone. Returns how many were new.
    */
-  async addCheckoutJobs(queue: BullQueueKeys, name: string, optsJson: string, timestamp: number, jobs: Array<[string, string]>): Promise<number> {
-    const args: (string | number)[] = [...BULL_KEYS.map((key) => queue.keys[key] ?? queue.toKey(key)), queue.toKey(''), name, optsJson, timestamp]
+  async addCheckoutJobs(
+    queue: BullQueueKeys,
+    name: string,
+    optsJson: string,
+    timestamp: number,
+    jobs: Array<[string, string]>,
+  ): Promise<number> {
+    const args: (string | number)[] = [
+      ...BULL_KEYS.map((key) => queue.keys[key] ?? queue.toKey(key)),
+      queue.toKey(''),
+      name,
+      optsJson,
+      timestamp,
+    ]
     for (const [id, data] of jobs) args.push(id, data)
     return (await this.exec('addCheckoutJobs', args)) as number
   }
@@ -152,7 +195,11 @@ export class Scripts {
 
   async finalizeHold(saleId: string, orderId: string): Promise<TokenRef | null> {
     const k = this.keys(saleId)
-    const [done, tid, gen] = (await this.exec('finalizeHold', [k.holds, k.holdInfo, k.tokens, k.sold, orderId])) as [number, string?, string?]
+    const [done, tid, gen] = (await this.exec('finalizeHold', [k.holds, k.holdInfo, k.tokens, k.sold, orderId])) as [
+      number,
+      string?,
+      string?,
+    ]
     return done === Reply.Sold ? { tid: tid!, gen: Number(gen) } : null
   }
 
@@ -164,24 +211,55 @@ export class Scripts {
    */
   async releaseHold(saleId: string, orderId: string): Promise<TokenRef | null> {
     const k = this.keys(saleId)
-    const [done, tid, gen] = (await this.exec('releaseHold', [k.stock, k.holds, k.holdInfo, k.tokens, k.shoppers, k.released, orderId])) as [number, string?, string?]
+    const [done, tid, gen] = (await this.exec('releaseHold', [
+      k.stock,
+      k.holds,
+      k.holdInfo,
+      k.tokens,
+      k.shoppers,
+      k.released,
+      orderId,
+    ])) as [number, string?, string?]
     return done === Reply.Released || done === Reply.ReleasedBefore ? { tid: tid!, gen: Number(gen) } : null
   }
 
   async releaseExpiredHolds(saleId: string, nowMs: number, max = 500): Promise<ReleasedHold[]> {
     const k = this.keys(saleId)
-    const flat = (await this.exec('releaseExpiredHolds', [k.stock, k.holds, k.holdInfo, k.tokens, k.shoppers, k.released, nowMs, max])) as string[]
+    const flat = (await this.exec('releaseExpiredHolds', [
+      k.stock,
+      k.holds,
+      k.holdInfo,
+      k.tokens,
+      k.shoppers,
+      k.released,
+      nowMs,
+      max,
+    ])) as string[]
     const out: ReleasedHold[] = []
-    for (let i = 0; i < flat.length; i += 3) out.push({ orderId: flat[i]!, tid: flat[i + 1]!, gen: Number(flat[i + 2]) })
+    for (let i = 0; i < flat.length; i += 3)
+      out.push({ orderId: flat[i]!, tid: flat[i + 1]!, gen: Number(flat[i + 2]) })
     return out
   }
 
   /** Rebuilds a sale Redis lost (meta gone). Null when the sale still exists in Redis (nothing done). */
-  async rebuildSale(saleId: string, sale: { stock: number; perShopperLimit: number; holdTtlSeconds: number }, data: SaleRebuild): Promise<{ available: number } | null> {
+  async rebuildSale(
+    saleId: string,
+    sale: { stock: number; perShopperLimit: number; holdTtlSeconds: number },
+    data: SaleRebuild,
+  ): Promise<{ available: number } | null> {
     const k = this.keys(saleId)
     const [code, available] = (await this.exec('rebuildSale', [
-      k.meta, k.stock, k.sold, k.tokens, k.holds, k.holdInfo, k.shoppers,
-      sale.stock, sale.perShopperLimit, sale.holdTtlSeconds * 1000, JSON.stringify(data),
+      k.meta,
+      k.stock,
+      k.sold,
+      k.tokens,
+      k.holds,
+      k.holdInfo,
+      k.shoppers,
+      sale.stock,
+      sale.perShopperLimit,
+      sale.holdTtlSeconds * 1000,
+      JSON.stringify(data),
     ])) as [number, number?]
     if (code === Reply.Exists) return null
     if (code !== Reply.Created) throw new Error(`rebuildSale ${saleId}: ${replyName(code)}`)
@@ -214,7 +292,12 @@ export class Scripts {
       .hlen(k.holdInfo)
       .get(k.sold)
       .exec())!.map(([, v]) => v) as [string | null, string | null, number, string | null]
-    return { stock: stock === null ? null : Number(stock), available: Number(available ?? 0), held, sold: Number(sold ?? 0) }
+    return {
+      stock: stock === null ? null : Number(stock),
+      available: Number(available ?? 0),
+      held,
+      sold: Number(sold ?? 0),
+    }
   }
 }
 

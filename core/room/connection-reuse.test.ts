@@ -37,7 +37,7 @@ describe('when the edge reuses an idle connection to core', () => {
     await core?.destroy()
   })
 
-  it('should keep it open past Node\'s default keep-alive and answer on it', { timeout: 30_000 }, async () => {
+  it("should keep it open past Node's default keep-alive and answer on it", { timeout: 30_000 }, async () => {
     const { port } = new URL(core.url!)
     const socket = connect(Number(port), '127.0.0.1')
     let closedAt: number | null = null

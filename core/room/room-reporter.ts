@@ -40,7 +40,8 @@ export class RoomReporter {
           signal: AbortSignal.timeout(this.timeoutMs),
           dispatcher: this.agent,
         })
-        if (!response.ok) throw new Error(`edge refused token outcomes for ${saleId}: ${response.status} ${await response.text()}`)
+        if (!response.ok)
+          throw new Error(`edge refused token outcomes for ${saleId}: ${response.status} ${await response.text()}`)
         return
       } catch (error) {
         const code = resetCode(error)

@@ -3,7 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { migratedDatabase, uniqueName } from '../../test/support/services.ts'
 import { runSagaBatch } from './saga-batch.ts'
 import { SagaBatcher } from './saga-batcher.ts'
-import { PermanentFailure, SagaStore, SuspendSaga, defineStep, fulfilled, rejected, runSaga, stepResult, type SagaDefinition } from './saga.ts'
+import {
+  PermanentFailure,
+  SagaStore,
+  SuspendSaga,
+  defineStep,
+  fulfilled,
+  rejected,
+  runSaga,
+  stepResult,
+  type SagaDefinition,
+} from './saga.ts'
 
 let db: pg.Pool
 let store: SagaStore
@@ -68,7 +78,12 @@ describe('when a batch of sagas runs and some fail in different ways', () => {
   it('should end each saga as runSaga would, calling every step once per batch', async () => {
     const tag = uniqueName('mix')
     const deps: Deps = {
-      plan: { 2: { at: 'b', how: 'permanent' }, 3: { at: 'c', how: 'crash' }, 4: { at: 'd', how: 'permanent' }, 5: { at: 'a', how: 'suspend' } },
+      plan: {
+        2: { at: 'b', how: 'permanent' },
+        3: { at: 'c', how: 'crash' },
+        4: { at: 'd', how: 'permanent' },
+        5: { at: 'a', how: 'suspend' },
+      },
       calls: [],
       batches: {},
     }
@@ -105,7 +120,10 @@ describe('when a batch of sagas runs and some fail in different ways', () => {
       ['5', 'SUSPENDED', ''],
       ['6', 'COMPLETED', 'abcd'],
     ])
-    const log = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM saga_history WHERE saga_id LIKE $1 AND outcome = 'completed' AND at IS NOT NULL`, [`${tag}-%`])
+    const log = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM saga_history WHERE saga_id LIKE $1 AND outcome = 'completed' AND at IS NOT NULL`,
+      [`${tag}-%`],
+    )
     expect(log.rows[0]!.n).toBe(4 + 1 + 2 + 3 + 0 + 4)
   })
 })
@@ -116,11 +134,24 @@ describe('when a batch re-runs sagas that stopped half way', () => {
     const first: Deps = { plan: { 1: { at: 'b', how: 'crash' }, 2: { at: 'c', how: 'crash' } }, calls: [], batches: {} }
     await runSagaBatch(batchSaga(), store, items(tag, [1, 2, 3]), first)
     // saga 4 ran alone before, up to a crash in d: the batch must take it as it is
-    await expect(runSaga(batchSaga(), store, `${tag}-4`, { n: 4 }, { plan: { 4: { at: 'd', how: 'crash' } }, calls: [], batches: {} })).rejects.toThrow()
+    await expect(
+      runSaga(
+        batchSaga(),
+        store,
+        `${tag}-4`,
+        { n: 4 },
+        { plan: { 4: { at: 'd', how: 'crash' } }, calls: [], batches: {} },
+      ),
+    ).rejects.toThrow()
 
     const again: Deps = { plan: {}, calls: [], batches: {} }
     const outcome = await runSagaBatch(batchSaga(), store, items(tag, [1, 2, 3, 4]), again)
-    expect([...outcome.values()].map((o) => o.status === 'fulfilled' && o.value.status)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED', 'COMPLETED'])
+    expect([...outcome.values()].map((o) => o.status === 'fulfilled' && o.value.status)).toEqual([
+      'COMPLETED',
+      'COMPLETED',
+      'COMPLETED',
+      'COMPLETED',
+    ])
     expect(again.calls.sort()).toEqual(['do:b:1', 'do:c:1', 'do:c:2', 'do:d:1', 'do:d:2', 'do:d:4'].sort())
   })
 })
@@ -139,7 +170,9 @@ describe('when sagas are submitted one by one to a batcher', () => {
     )
     const records = await Promise.all(Array.from({ length: 20 }, (_, n) => batcher.submit(`${tag}-${n}`, { n })))
     expect(sizes).toEqual([8, 8, 4])
-    expect(records.map((r) => r.status)).toEqual(Array.from({ length: 20 }, (_, n) => (n === 7 ? 'COMPENSATED' : 'COMPLETED')))
+    expect(records.map((r) => r.status)).toEqual(
+      Array.from({ length: 20 }, (_, n) => (n === 7 ? 'COMPENSATED' : 'COMPLETED')),
+    )
     expect(records.map((r) => r.id)).toEqual(Array.from({ length: 20 }, (_, n) => `${tag}-${n}`))
   })
 })

@@ -36,15 +36,21 @@ export async function runSagaBatch<I, Deps>(
   observe?: Observe,
 ): Promise<Map<string, PromiseSettledResult<SagaRecord>>> {
   const outcome = new Map<string, PromiseSettledResult<SagaRecord>>()
-  const unique = [...new Map(items.map((item) => [item.sagaId, item])).values()].sort((a, b) => (a.sagaId < b.sagaId ? -1 : 1))
+  const unique = [...new Map(items.map((item) => [item.sagaId, item])).values()].sort((a, b) =>
+    a.sagaId < b.sagaId ? -1 : 1,
+  )
   if (unique.length === 0) return outcome
 
-  const records = await store.beginMany(unique.map((item) => ({ id: item.sagaId, input: item.input })), saga.id)
+  const records = await store.beginMany(
+    unique.map((item) => ({ id: item.sagaId, input: item.input })),
+    saga.id,
+  )
   /** Sagas that left the batch to be settled on their own (rare paths), each recording its outcome. */
   const aside: Promise<void>[] = []
   const setAside = (sagaId: string, settling: Promise<SagaRecord>) =>
     aside.push(settling.then(fulfilled, rejected).then((result) => void outcome.set(sagaId, result)))
-  const settleAlone = (item: SagaItem<I>) => setAside(item.sagaId, runSaga(saga, store, item.sagaId, item.input, deps, observe))
+  const settleAlone = (item: SagaItem<I>) =>
+    setAside(item.sagaId, runSaga(saga, store, item.sagaId, item.input, deps, observe))
 
   interface Live {
     item: SagaItem<I>
@@ -56,7 +62,8 @@ export async function runSagaBatch<I, Deps>(
     const record = records.get(item.sagaId)!
     if (record.status === 'COMPLETED' || record.status === 'COMPENSATED') outcome.set(item.sagaId, fulfilled(record))
     else if (record.status !== 'RUNNING') settleAlone(item)
-    else live.push({ item, record, results: Object.fromEntries(record.completed.map((done) => [done.step, done.output])) })
+    else
+      live.push({ item, record, results: Object.fromEntries(record.completed.map((done) => [done.step, done.output])) })
   }
 
   const last = saga.steps.at(-1)?.id
@@ -65,7 +72,10 @@ export async function runSagaBatch<I, Deps>(
     const due = live.filter((saga) => !(step.id in saga.results))
     if (due.length === 0) continue
     const settled: PromiseSettledResult<StepResult<unknown, unknown>>[] = step.invokeMany
-      ? await step.invokeMany(due.map((s) => ({ input: s.item.input, results: s.results })), deps)
+      ? await step.invokeMany(
+          due.map((s) => ({ input: s.item.input, results: s.results })),
+          deps,
+        )
       : await Promise.all(
           due.map((s) =>
             step.invoke(s.item.input, { deps, results: s.results }).then(
@@ -80,7 +90,11 @@ export async function runSagaBatch<I, Deps>(
     settled.forEach((result, i) => {
       const s = due[i]!
       if (result.status === 'fulfilled') {
-        const entry: CompletedStep = { step: step.id, output: result.value.output ?? null, undo: result.value.undo ?? null }
+        const entry: CompletedStep = {
+          step: step.id,
+          output: result.value.output ?? null,
+          undo: result.value.undo ?? null,
+        }
         done.push({ id: s.item.sagaId, entry })
         s.record.completed.push(entry)
         s.results[step.id] = entry.output

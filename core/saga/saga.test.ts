@@ -27,7 +27,8 @@ function testSaga(calls: Calls, behaviour: Behaviour): SagaDefinition<{ n: numbe
       id,
       async (input: { n: number }, { deps }: { deps: Behaviour }) => {
         calls.push(`do:${id}`)
-        if (deps.failAt === id) throw deps.permanent ? new PermanentFailure(`${id} refused`) : new Error(`${id} crashed`)
+        if (deps.failAt === id)
+          throw deps.permanent ? new PermanentFailure(`${id} refused`) : new Error(`${id} crashed`)
         return stepResult({ from: id, n: input.n }, { undoOf: id })
       },
       async (undo: { undoOf: string } | undefined, _deps, failure) => {
@@ -62,7 +63,12 @@ describe('when a step crashes and the job is retried', () => {
     expect(record.status).toBe('COMPLETED')
     expect(calls).toEqual(['do:a', 'do:b', 'do:b', 'do:c', 'do:d'])
     const log = await db.query('SELECT step, outcome FROM saga_history WHERE saga_id = $1 ORDER BY at', [id])
-    expect(log.rows.map((r) => `${r.step}:${r.outcome}`)).toEqual(['a:completed', 'b:completed', 'c:completed', 'd:completed'])
+    expect(log.rows.map((r) => `${r.step}:${r.outcome}`)).toEqual([
+      'a:completed',
+      'b:completed',
+      'c:completed',
+      'd:completed',
+    ])
   })
 })
 
@@ -91,7 +97,9 @@ describe('when compensation itself crashes midway', () => {
       if (undoCrashes-- > 0) throw new Error('undo of a crashed')
       return original(undo, deps, failure)
     }
-    await expect(runSaga(saga, store, id, { n: 4 }, { failAt: 'c', permanent: true })).rejects.toThrow('undo of a crashed')
+    await expect(runSaga(saga, store, id, { n: 4 }, { failAt: 'c', permanent: true })).rejects.toThrow(
+      'undo of a crashed',
+    )
     const record = await runSaga(saga, store, id, { n: 4 }, { failAt: 'c', permanent: true })
     expect(record.status).toBe('COMPENSATED')
     expect(calls).toEqual(['do:a', 'do:b', 'do:c', 'undo:b:c refused', 'undo:a:c refused'])

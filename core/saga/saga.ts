@@ -70,7 +70,11 @@ export function defineStep<I, Deps, O, U>(
  * Runs `many` for a batch; if it throws as a whole, runs `one` for each item, so an item the batch statement
  * cannot take fails alone (with its own error) instead of failing its neighbours on every retry.
  */
-export async function manyOrEach<T, R>(items: T[], many: (items: T[]) => Promise<PromiseSettledResult<R>[]>, one: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+export async function manyOrEach<T, R>(
+  items: T[],
+  many: (items: T[]) => Promise<PromiseSettledResult<R>[]>,
+  one: (item: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
   try {
     return await many(items)
   } catch {
@@ -105,7 +109,12 @@ export interface SagaRecord {
 }
 
 /** A saga as read from its row (`SELECT id, status, completed_steps, failure`). */
-const recordOf = (row: { id: string; status: SagaStatus; completed_steps: CompletedStep[]; failure: string | null }): SagaRecord => ({
+const recordOf = (row: {
+  id: string
+  status: SagaStatus
+  completed_steps: CompletedStep[]
+  failure: string | null
+}): SagaRecord => ({
   id: row.id,
   status: row.status,
   completed: row.completed_steps,
@@ -168,7 +177,9 @@ export class SagaStore {
     const unseen = ids.filter((id) => !records.has(id))
     // As in `begin`: rows another run inserted during this statement are only seen by the next one.
     if (unseen.length) {
-      const again = await this.db.query('SELECT id, status, completed_steps, failure FROM sagas WHERE id = ANY($1)', [unseen])
+      const again = await this.db.query('SELECT id, status, completed_steps, failure FROM sagas WHERE id = ANY($1)', [
+        unseen,
+      ])
       for (const row of again.rows) records.set(row.id, recordOf(row))
     }
     for (const id of ids) if (!records.has(id)) throw new Error(`saga ${id} could not be started or read`)
@@ -201,20 +212,32 @@ export class SagaStore {
   }
 
   async status(id: string, status: SagaStatus, failure?: string): Promise<void> {
-    await this.db.query('UPDATE sagas SET status = $2, failure = COALESCE($3, failure), updated_at = now() WHERE id = $1', [
-      id,
-      status,
-      failure ?? null,
-    ])
+    await this.db.query(
+      'UPDATE sagas SET status = $2, failure = COALESCE($3, failure), updated_at = now() WHERE id = $1',
+      [id, status, failure ?? null],
+    )
   }
 
   /** A suspended saga runs again: RUNNING, its suspension reason cleared. */
   async resume(id: string): Promise<void> {
-    await this.db.query(`UPDATE sagas SET status = 'RUNNING', failure = NULL, updated_at = now() WHERE id = $1 AND status = 'SUSPENDED'`, [id])
+    await this.db.query(
+      `UPDATE sagas SET status = 'RUNNING', failure = NULL, updated_at = now() WHERE id = $1 AND status = 'SUSPENDED'`,
+      [id],
+    )
   }
 
-  async log(id: string, step: string, outcome: 'failed' | 'compensated' | 'suspended', detail: string | null): Promise<void> {
-    await this.db.query('INSERT INTO saga_step_log (saga_id, step, outcome, detail) VALUES ($1, $2, $3, $4)', [id, step, outcome, detail])
+  async log(
+    id: string,
+    step: string,
+    outcome: 'failed' | 'compensated' | 'suspended',
+    detail: string | null,
+  ): Promise<void> {
+    await this.db.query('INSERT INTO saga_step_log (saga_id, step, outcome, detail) VALUES ($1, $2, $3, $4)', [
+      id,
+      step,
+      outcome,
+      detail,
+    ])
   }
 
   /** Marks a completed step as compensated, keeping its record. */
@@ -244,7 +267,8 @@ export async function runSaga<I, Deps>(
 ): Promise<SagaRecord> {
   let record = await store.begin(sagaId, saga.id, input)
   if (record.status === 'COMPLETED' || record.status === 'COMPENSATED') return record
-  if (record.status === 'COMPENSATING') return compensateSaga(saga, store, record, deps, record.failure ?? 'unknown', observe)
+  if (record.status === 'COMPENSATING')
+    return compensateSaga(saga, store, record, deps, record.failure ?? 'unknown', observe)
   if (record.status === 'SUSPENDED') {
     await store.resume(sagaId)
     record = { ...record, status: 'RUNNING', failure: null }
@@ -260,7 +284,8 @@ export async function runSaga<I, Deps>(
     try {
       result = await step.invoke(input, { deps, results })
     } catch (error) {
-      if (error instanceof SuspendSaga || (error instanceof PermanentFailure && !pivotPassed)) return settleFailure(saga, store, record, step.id, error, deps, observe)
+      if (error instanceof SuspendSaga || (error instanceof PermanentFailure && !pivotPassed))
+        return settleFailure(saga, store, record, step.id, error, deps, observe)
       throw error
     }
     const entry: CompletedStep = { step: step.id, output: result.output ?? null, undo: result.undo ?? null }
@@ -292,7 +317,14 @@ export async function settleFailure<I, Deps>(
   await store.log(record.id, stepId, 'failed', error.reason)
   observe?.(stepId, 'failed')
   await store.status(record.id, 'COMPENSATING', error.reason)
-  return compensateSaga(saga, store, { ...record, status: 'COMPENSATING', failure: error.reason }, deps, error.reason, observe)
+  return compensateSaga(
+    saga,
+    store,
+    { ...record, status: 'COMPENSATING', failure: error.reason },
+    deps,
+    error.reason,
+    observe,
+  )
 }
 
 export type Observe = (step: string, outcome: 'completed' | 'failed' | 'compensated') => void

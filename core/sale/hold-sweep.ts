@@ -46,7 +46,8 @@ export async function sweepHolds(deps: HoldSweepDeps, nowMs = Date.now()): Promi
     }
     for (;;) {
       const released = await deps.scripts.releaseExpiredHolds(saleId, nowMs, SWEEP_BATCH)
-      for (const hold of released) await deps.jobs.enqueueRoomOutcome(saleId, { tid: hold.tid, gen: hold.gen, outcome: 'returned' })
+      for (const hold of released)
+        await deps.jobs.enqueueRoomOutcome(saleId, { tid: hold.tid, gen: hold.gen, outcome: 'returned' })
       if (released.length) {
         deps.metrics.holdsReleased.inc({ sale: saleId, reason: 'expired' }, released.length)
         deps.logger.info({ saleId, released: released.length }, 'released expired holds')
@@ -57,4 +58,3 @@ export async function sweepHolds(deps: HoldSweepDeps, nowMs = Date.now()): Promi
   }
   return total
 }
-

@@ -47,7 +47,12 @@ interface OrderRow {
  * writing, the restored holds are checked against Postgres again: one that confirmed or failed while the
  * rebuild ran is finalized or released at once.
  */
-export async function restoreSaleCounters(db: pg.Pool, scripts: Scripts, sale: Sale, nowMs = Date.now()): Promise<RestoreResult | null> {
+export async function restoreSaleCounters(
+  db: pg.Pool,
+  scripts: Scripts,
+  sale: Sale,
+  nowMs = Date.now(),
+): Promise<RestoreResult | null> {
   if (await scripts.saleExists(sale.saleId)) return null
   const { rows } = await db.query<OrderRow>(
     `SELECT o.id, o.token_id, o.token_gen, o.shopper, o.status, o.created_at,
@@ -75,7 +80,14 @@ export async function restoreSaleCounters(db: pg.Pool, scripts: Scripts, sale: S
   const heldIds = new Set(holds.map((h) => h[0]))
   const tokens: SaleRebuild['tokens'] = []
   for (const row of latest.values()) {
-    const status = row.status === 'CONFIRMED' ? 'sold' : row.status === 'PENDING' && heldIds.has(row.id) ? (row.committed ? 'committed' : 'held') : 'released'
+    const status =
+      row.status === 'CONFIRMED'
+        ? 'sold'
+        : row.status === 'PENDING' && heldIds.has(row.id)
+          ? row.committed
+            ? 'committed'
+            : 'held'
+          : 'released'
     tokens.push([row.token_id, `${row.token_gen}|${status}|${row.id}|${row.shopper}`])
   }
   // A token sold at an older generation stays sold even if a newer order of it failed.
@@ -90,9 +102,13 @@ export async function restoreSaleCounters(db: pg.Pool, scripts: Scripts, sale: S
 
   // Orders that settled between the read above and the script: finish their holds now.
   let settledAfter = 0
-  const returned: TokenRef[] = released.filter((r) => latest.get(r.token_id)?.id === r.id).map((r) => ({ tid: r.token_id, gen: r.token_gen }))
+  const returned: TokenRef[] = released
+    .filter((r) => latest.get(r.token_id)?.id === r.id)
+    .map((r) => ({ tid: r.token_id, gen: r.token_gen }))
   if (holds.length) {
-    const now = await db.query<{ id: string; status: string }>('SELECT id, status FROM orders WHERE id = ANY($1)', [holds.map((h) => h[0])])
+    const now = await db.query<{ id: string; status: string }>('SELECT id, status FROM orders WHERE id = ANY($1)', [
+      holds.map((h) => h[0]),
+    ])
     for (const row of now.rows) {
       if (row.status === 'CONFIRMED' && (await scripts.finalizeHold(sale.saleId, row.id))) settledAfter++
       if (row.status === 'FAILED') {
@@ -108,6 +124,15 @@ export async function restoreSaleCounters(db: pg.Pool, scripts: Scripts, sale: S
   for (const row of latest.values()) {
     if (row.status === 'FAILED') outcomes.push({ tid: row.token_id, gen: row.token_gen, outcome: 'returned' })
   }
-  for (const row of rows) if (row.status === 'CONFIRMED') outcomes.push({ tid: row.token_id, gen: row.token_gen, outcome: 'sold' })
-  return { saleId: sale.saleId, sold, held: holds.length, available: result.available, returned, outcomes, settledAfter }
+  for (const row of rows)
+    if (row.status === 'CONFIRMED') outcomes.push({ tid: row.token_id, gen: row.token_gen, outcome: 'sold' })
+  return {
+    saleId: sale.saleId,
+    sold,
+    held: holds.length,
+    available: result.available,
+    returned,
+    outcomes,
+    settledAfter,
+  }
 }

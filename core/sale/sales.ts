@@ -1,5 +1,12 @@
 import type pg from 'pg'
-import { CreateSaleRequest, type InvariantReport, type PublicSale, type Sale, type SaleConfig, type TokenOutcome } from '../../contracts/index.ts'
+import {
+  CreateSaleRequest,
+  type InvariantReport,
+  type PublicSale,
+  type Sale,
+  type SaleConfig,
+  type TokenOutcome,
+} from '../../contracts/index.ts'
 import { ApiError } from '../errors/api-error.ts'
 import type { Scripts } from '../redis/scripts.ts'
 import { restoreSaleCounters, type RestoreResult } from './restore-counters.ts'
@@ -36,7 +43,16 @@ function toSale(row: SaleRow): Sale {
   }
 }
 
-const SAME_SALE_FIELDS = ['sku', 'name', 'priceCents', 'currency', 'stock', 'perShopperLimit', 'tokenTtlSeconds', 'holdTtlSeconds'] as const
+const SAME_SALE_FIELDS = [
+  'sku',
+  'name',
+  'priceCents',
+  'currency',
+  'stock',
+  'perShopperLimit',
+  'tokenTtlSeconds',
+  'holdTtlSeconds',
+] as const
 const CACHE_MS = 5_000
 
 /** Sales live in Postgres; their stock counters are seeded into Redis when the sale is created. */
@@ -69,7 +85,18 @@ export class Sales {
       `INSERT INTO sales (id, sku, name, price_cents, currency, stock, per_shopper_limit, token_ttl_seconds, hold_ttl_seconds, starts_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (id) DO NOTHING RETURNING *`,
-      [config.saleId, config.sku, config.name, config.priceCents, config.currency, config.stock, config.perShopperLimit, config.tokenTtlSeconds, config.holdTtlSeconds, config.startsAt],
+      [
+        config.saleId,
+        config.sku,
+        config.name,
+        config.priceCents,
+        config.currency,
+        config.stock,
+        config.perShopperLimit,
+        config.tokenTtlSeconds,
+        config.holdTtlSeconds,
+        config.startsAt,
+      ],
     )
     const sale = inserted.rows[0] ? toSale(inserted.rows[0]) : await this.get(config.saleId, { fresh: true })
     if (!sale) throw new Error(`sale ${config.saleId} vanished while being created`)
@@ -77,7 +104,11 @@ export class Sales {
     if (!created) {
       const differs = SAME_SALE_FIELDS.filter((f) => sale[f] !== config[f])
       if (differs.length || Date.parse(sale.startsAt) !== Date.parse(config.startsAt)) {
-        throw new ApiError('sale_exists', `sale ${config.saleId} already exists with different ${differs.join(', ') || 'startsAt'}`, differs[0] ?? 'startsAt')
+        throw new ApiError(
+          'sale_exists',
+          `sale ${config.saleId} already exists with different ${differs.join(', ') || 'startsAt'}`,
+          differs[0] ?? 'startsAt',
+        )
       }
     }
     // Seed a new sale; for a known one, rebuild from Postgres if Redis lost it (an earlier attempt that died
@@ -168,13 +199,44 @@ export class Sales {
     }
     const units = redis.available + redis.held + redis.sold
     const checks = [
-      { name: 'redis units add up', ok: units === sale.stock, detail: `available ${redis.available} + held ${redis.held} + sold ${redis.sold} = ${units}, stock ${sale.stock}` },
-      { name: 'never oversold', ok: postgres.confirmed <= sale.stock, detail: `confirmed ${postgres.confirmed} <= stock ${sale.stock}` },
-      { name: 'sold counter matches orders', ok: postgres.soldCounter === postgres.confirmed, detail: `sales.sold ${postgres.soldCounter}, confirmed orders ${postgres.confirmed}` },
-      { name: 'redis sold never ahead of postgres', ok: redis.sold <= postgres.confirmed, detail: `redis sold ${redis.sold}, postgres confirmed ${postgres.confirmed}` },
-      { name: 'one order per token', ok: postgres.tokensWithTwoConfirmedOrders === 0, detail: `${postgres.tokensWithTwoConfirmedOrders} tokens with more than one confirmed order` },
-      { name: 'per-shopper limit', ok: postgres.shoppersOverLimit === 0, detail: `${postgres.shoppersOverLimit} shoppers over ${sale.perShopperLimit}` },
+      {
+        name: 'redis units add up',
+        ok: units === sale.stock,
+        detail: `available ${redis.available} + held ${redis.held} + sold ${redis.sold} = ${units}, stock ${sale.stock}`,
+      },
+      {
+        name: 'never oversold',
+        ok: postgres.confirmed <= sale.stock,
+        detail: `confirmed ${postgres.confirmed} <= stock ${sale.stock}`,
+      },
+      {
+        name: 'sold counter matches orders',
+        ok: postgres.soldCounter === postgres.confirmed,
+        detail: `sales.sold ${postgres.soldCounter}, confirmed orders ${postgres.confirmed}`,
+      },
+      {
+        name: 'redis sold never ahead of postgres',
+        ok: redis.sold <= postgres.confirmed,
+        detail: `redis sold ${redis.sold}, postgres confirmed ${postgres.confirmed}`,
+      },
+      {
+        name: 'one order per token',
+        ok: postgres.tokensWithTwoConfirmedOrders === 0,
+        detail: `${postgres.tokensWithTwoConfirmedOrders} tokens with more than one confirmed order`,
+      },
+      {
+        name: 'per-shopper limit',
+        ok: postgres.shoppersOverLimit === 0,
+        detail: `${postgres.shoppersOverLimit} shoppers over ${sale.perShopperLimit}`,
+      },
     ]
-    return { saleId, stock: sale.stock, redis: { available: redis.available, held: redis.held, sold: redis.sold }, postgres, checks, ok: checks.every((c) => c.ok) }
+    return {
+      saleId,
+      stock: sale.stock,
+      redis: { available: redis.available, held: redis.held, sold: redis.sold },
+      postgres,
+      checks,
+      ok: checks.every((c) => c.ok),
+    }
   }
 }

@@ -54,7 +54,7 @@ describe('when many requests miss the same key at once', () => {
   })
 })
 
-describe("when the refresh another request started never delivers", () => {
+describe('when the refresh another request started never delivers', () => {
   it('should stop waiting after JOIN_WAIT_MS and ask core itself', async () => {
     const cache = new PageCache(null)
     let calls = 0

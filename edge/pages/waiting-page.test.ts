@@ -67,7 +67,9 @@ describe('when a browser opens the waiting page', () => {
   })
 
   it('should escape everything it interpolates', () => {
-    expect(escapeHtml(`<a href="x" title='y'>&</a>`)).toBe('&#60;a href=&#34;x&#34; title=&#39;y&#39;&#62;&#38;&#60;/a&#62;')
+    expect(escapeHtml(`<a href="x" title='y'>&</a>`)).toBe(
+      '&#60;a href=&#34;x&#34; title=&#39;y&#39;&#62;&#38;&#60;/a&#62;',
+    )
     expect(escapeHtml('drop-2026')).toBe('drop-2026')
   })
 })
@@ -76,23 +78,38 @@ describe('when an app asks the waiting page address for JSON', () => {
   it('should answer like the status endpoint, with the same session and ticket', async () => {
     const saleId = uniqueSaleId('page')
     const put = await exports.default.fetch(
-      new Request(`${BASE}/admin/sales/${saleId}/room`, { method: 'PUT', headers: ADMIN, body: JSON.stringify(roomConfig(saleId, Date.now() - 10_000)) }),
+      new Request(`${BASE}/admin/sales/${saleId}/room`, {
+        method: 'PUT',
+        headers: ADMIN,
+        body: JSON.stringify(roomConfig(saleId, Date.now() - 10_000)),
+      }),
     )
     expect(put.status).toBe(200)
     const loaded = await exports.default.fetch(
-      new Request(`${BASE}/admin/sales/${saleId}/tokens`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ tokens: await mintTokens(saleId, 1) }) }),
+      new Request(`${BASE}/admin/sales/${saleId}/tokens`, {
+        method: 'POST',
+        headers: ADMIN,
+        body: JSON.stringify({ tokens: await mintTokens(saleId, 1) }),
+      }),
     )
     expect(loaded.status).toBe(200)
     const [first, second] = await makeShoppers(2)
     const tickets: string[] = []
     for (const p of [first!, second!]) {
       const joined = await exports.default.fetch(
-        new Request(`${BASE}/api/sales/${saleId}/join`, { method: 'POST', headers: { 'x-floodgate-session': p.session } }),
+        new Request(`${BASE}/api/sales/${saleId}/join`, {
+          method: 'POST',
+          headers: { 'x-floodgate-session': p.session },
+        }),
       )
       expect(joined.status).toBe(200)
       tickets.push(((await joined.json()) as RoomStatus).ticket!)
     }
-    const headers = { accept: 'application/json', 'x-floodgate-session': second!.session, 'x-floodgate-ticket': tickets[1]! }
+    const headers = {
+      accept: 'application/json',
+      'x-floodgate-session': second!.session,
+      'x-floodgate-ticket': tickets[1]!,
+    }
 
     const page = await get(`/sales/${saleId}`, headers)
     const api = await get(`/api/sales/${saleId}/status`, headers)

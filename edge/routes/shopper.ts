@@ -176,7 +176,10 @@ async function withOrder(c: SessionContext, status: RoomStatus): Promise<RoomSta
 
 type RedeemContext = Context<{
   Bindings: Env
-  Variables: SessionVariables & IdempotencyKeyVariables & JsonBodyVariables<z.output<typeof RedeemRequest>> & ReceivedAtVariables
+  Variables: SessionVariables &
+    IdempotencyKeyVariables &
+    JsonBodyVariables<z.output<typeof RedeemRequest>> &
+    ReceivedAtVariables
 }>
 
 /** Forwards a redeem to core, signed with the edge's receipt (when the shopper's request arrived here). */
@@ -226,7 +229,11 @@ export async function statusResponse(c: SessionContext, saleId: string): Promise
   if (ticket) return pollAnswer(c, saleId, ticket, holdMs)
   // Without a ticket there is no place to look up: answered here, so a flood of made-up sessions costs no
   // object request. A shopper who lost the ticket joins again and gets the same place back.
-  throw apiError('ticket_required', `no queue ticket for sale ${saleId}: join first (POST /api/sales/${saleId}/join)`, HEADER_TICKET)
+  throw apiError(
+    'ticket_required',
+    `no queue ticket for sale ${saleId}: join first (POST /api/sales/${saleId}/join)`,
+    HEADER_TICKET,
+  )
 }
 
 /** Joins and polls per client network and second, without the Rate Limiting binding (see `networkLimit`). */
@@ -268,36 +275,36 @@ export const shopperRoutes = new Hono<AppEnv>()
     session({ missing: 'create' }),
     accountIdentity(),
     async (c) => {
-    const saleId = c.req.param('saleId')
-    const existing = await ticketOf(c, saleId)
-    if (existing) return pollAnswer(c, saleId, existing)
-    const shards = await frontiers(c.env, saleId)
-    checkJoinPolicy(shards[0]?.joinPolicy, c.var.account, shards[0]?.prequeueOpenedAt)
-    const ip = clientNetwork(c)
-    const network = ip === undefined ? undefined : await networkHash(c.env.GRANT_SECRET, ip)
-    const shard = placementShard({
-      shopper: c.var.shopper,
-      network,
-      shards: shards.length,
-      capsNetworks: (shards[0]!.maxPlacesPerIp ?? null) !== null,
-    })
-    const placed = unwrap(await shardOf(c.env, saleId, shard).place(saleId, c.var.shopper, network))
-    const place = { sale: saleId, shard: placed.shard, seq: placed.seq, pre: placed.pre, sub: c.var.shopper }
-    // iat = when the place was taken: the same place always gets the same ticket.
-    const stamp = { iat: placed.joinedAt, ...(placed.status.publicId ? { pid: placed.status.publicId } : {}) }
-    const ticket = await signTicket({ ...place, ...stamp }, c.env.GRANT_SECRET)
-    // Admitted on joining: this instance's snapshot predates it and would answer the next poll "waiting".
-    if (placed.status.state === 'admitted') forgetFrontiers(saleId)
-    setCookie(c, cookieName(c, ticketCookie(saleId)), ticket, {
-      httpOnly: true,
-      sameSite: 'Lax',
-      path: '/',
-      maxAge: TICKET_MAX_AGE_SECONDS,
-      secure: new URL(c.req.url).protocol === 'https:',
-    })
-    c.header(HEADER_ANSWERED_BY, 'room')
-    // The session stays in its HttpOnly cookie (or the header the app sent): never in a body a script can read.
-    return c.json({ ...placed.status, ticket } satisfies RoomStatus)
+      const saleId = c.req.param('saleId')
+      const existing = await ticketOf(c, saleId)
+      if (existing) return pollAnswer(c, saleId, existing)
+      const shards = await frontiers(c.env, saleId)
+      checkJoinPolicy(shards[0]?.joinPolicy, c.var.account, shards[0]?.prequeueOpenedAt)
+      const ip = clientNetwork(c)
+      const network = ip === undefined ? undefined : await networkHash(c.env.GRANT_SECRET, ip)
+      const shard = placementShard({
+        shopper: c.var.shopper,
+        network,
+        shards: shards.length,
+        capsNetworks: (shards[0]!.maxPlacesPerIp ?? null) !== null,
+      })
+      const placed = unwrap(await shardOf(c.env, saleId, shard).place(saleId, c.var.shopper, network))
+      const place = { sale: saleId, shard: placed.shard, seq: placed.seq, pre: placed.pre, sub: c.var.shopper }
+      // iat = when the place was taken: the same place always gets the same ticket.
+      const stamp = { iat: placed.joinedAt, ...(placed.status.publicId ? { pid: placed.status.publicId } : {}) }
+      const ticket = await signTicket({ ...place, ...stamp }, c.env.GRANT_SECRET)
+      // Admitted on joining: this instance's snapshot predates it and would answer the next poll "waiting".
+      if (placed.status.state === 'admitted') forgetFrontiers(saleId)
+      setCookie(c, cookieName(c, ticketCookie(saleId)), ticket, {
+        httpOnly: true,
+        sameSite: 'Lax',
+        path: '/',
+        maxAge: TICKET_MAX_AGE_SECONDS,
+        secure: new URL(c.req.url).protocol === 'https:',
+      })
+      c.header(HEADER_ANSWERED_BY, 'room')
+      // The session stays in its HttpOnly cookie (or the header the app sent): never in a body a script can read.
+      return c.json({ ...placed.status, ticket } satisfies RoomStatus)
     },
   )
   /** Where the shopper stands. With a ticket: answered at the edge until the frontier reaches it. */
@@ -337,9 +344,14 @@ export const shopperRoutes = new Hono<AppEnv>()
       // The operator's emergency stop, from this instance's snapshot: checkout never waits on the room.
       const shards = await cachedFrontiers(c.env, saleId)
       if (shards?.[0]?.mode === 'queue_all') {
-        const held = apiError('unavailable', 'checkout is paused by the operator; your grant is kept, try again shortly', undefined, {
-          'retry-after': '5',
-        })
+        const held = apiError(
+          'unavailable',
+          'checkout is paused by the operator; your grant is kept, try again shortly',
+          undefined,
+          {
+            'retry-after': '5',
+          },
+        )
         return replayOrRefuse(c, held)
       }
       return passThrough(await redeemAtCore(c))

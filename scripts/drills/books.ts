@@ -12,10 +12,26 @@ import { saleKeys } from '../../core/redis/keys.ts'
 import type { FakeStripe } from '../../test/support/stripe-fake.ts'
 import type { RoomView } from './drill.ts'
 
-export async function books(db: pg.Pool, fake: FakeStripe, saleId: string): Promise<{ confirmed: number; pending: number; active: number; lostOrders: number; doubleCharges: number; openAuthorizations: number; orders: Map<string, string> }> {
-  const { rows } = await db.query<{ id: string; status: string }>('SELECT id, status FROM orders WHERE sale_id = $1', [saleId])
+export async function books(
+  db: pg.Pool,
+  fake: FakeStripe,
+  saleId: string,
+): Promise<{
+  confirmed: number
+  pending: number
+  active: number
+  lostOrders: number
+  doubleCharges: number
+  openAuthorizations: number
+  orders: Map<string, string>
+}> {
+  const { rows } = await db.query<{ id: string; status: string }>('SELECT id, status FROM orders WHERE sale_id = $1', [
+    saleId,
+  ])
   const orders = new Map(rows.map((r) => [r.id, r.status]))
-  const active = (await db.query(`SELECT count(*)::int AS n FROM sagas WHERE status IN ('RUNNING', 'SUSPENDED', 'COMPENSATING')`)).rows[0].n as number
+  const active = (
+    await db.query(`SELECT count(*)::int AS n FROM sagas WHERE status IN ('RUNNING', 'SUSPENDED', 'COMPENSATING')`)
+  ).rows[0].n as number
   let lostOrders = 0
   let doubleCharges = 0
   let openAuthorizations = 0
@@ -78,7 +94,13 @@ export interface DrillBooks {
  * outcome the room never heard), and every token the room holds but never re-issued, each with its order
  * row, saga record and step log, payment, BullMQ jobs, Redis hold and the room's view of its token.
  */
-export async function drillBooks(db: pg.Pool, redisUrl: string, saleId: string, room: RoomView | null, logPath: string): Promise<DrillBooks> {
+export async function drillBooks(
+  db: pg.Pool,
+  redisUrl: string,
+  saleId: string,
+  room: RoomView | null,
+  logPath: string,
+): Promise<DrillBooks> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => null })
   redis.on('error', () => {})
   const keys = saleKeys('fg', saleId)
@@ -91,7 +113,17 @@ export async function drillBooks(db: pg.Pool, redisUrl: string, saleId: string, 
     if (!job) return 'none'
     const state = await job.getState().catch((e: Error) => `? ${e.message}`)
     const at = (ms?: number) => (ms ? new Date(ms).toISOString().slice(11, 23) : undefined)
-    return { state, attemptsMade: job.attemptsMade, attemptsStarted: job.attemptsStarted, stalledCounter: job.stalledCounter, failedReason: job.failedReason || undefined, added: at(job.timestamp), processedOn: at(job.processedOn), finishedOn: at(job.finishedOn), returnvalue: job.returnvalue ?? undefined }
+    return {
+      state,
+      attemptsMade: job.attemptsMade,
+      attemptsStarted: job.attemptsStarted,
+      stalledCounter: job.stalledCounter,
+      failedReason: job.failedReason || undefined,
+      added: at(job.timestamp),
+      processedOn: at(job.processedOn),
+      finishedOn: at(job.finishedOn),
+      returnvalue: job.returnvalue ?? undefined,
+    }
   }
   try {
     const stuck = room?.stuckTokens() ?? []
@@ -104,7 +136,9 @@ export async function drillBooks(db: pg.Pool, redisUrl: string, saleId: string, 
     )
     // Every room notification job, single or batched, by the outcomes it carries.
     const carried = new Map<string, Array<{ id: string; job: Awaited<ReturnType<Queue['getJob']>> }>>()
-    for (const job of await outcomes.getJobs(['completed', 'failed', 'active', 'waiting', 'delayed', 'prioritized', 'wait'], 0, -1).catch(() => [])) {
+    for (const job of await outcomes
+      .getJobs(['completed', 'failed', 'active', 'waiting', 'delayed', 'prioritized', 'wait'], 0, -1)
+      .catch(() => [])) {
       if (!job?.id) continue
       const data = job.data as { saleId?: string; outcome?: TokenOutcome; outcomes?: TokenOutcome[] }
       if (data.saleId !== saleId) continue
@@ -118,7 +152,8 @@ export async function drillBooks(db: pg.Pool, redisUrl: string, saleId: string, 
     for (const r of rows) {
       const why: string[] = []
       if (r.status === 'PENDING') why.push('pending')
-      if (r.saga_status !== 'COMPLETED' && r.saga_status !== 'COMPENSATED') why.push(`saga ${r.saga_status ?? 'missing'}`)
+      if (r.saga_status !== 'COMPLETED' && r.saga_status !== 'COMPENSATED')
+        why.push(`saga ${r.saga_status ?? 'missing'}`)
       const heardIt = !room
         ? true
         : r.status === 'CONFIRMED'
@@ -129,15 +164,22 @@ export async function drillBooks(db: pg.Pool, redisUrl: string, saleId: string, 
       if (!heardIt) why.push('outcome not heard')
       if (stuckTids.includes(r.token_id) && room?.gen(r.token_id) === r.token_gen) why.push('token stuck in the room')
       if (!why.length) continue
-      const [info, score, token] = await Promise.all([redis.hget(keys.holdInfo, r.id), redis.zscore(keys.holds, r.id), redis.hget(keys.tokens, r.token_id)])
+      const [info, score, token] = await Promise.all([
+        redis.hget(keys.holdInfo, r.id),
+        redis.zscore(keys.holds, r.id),
+        redis.hget(keys.tokens, r.token_id),
+      ])
       const stepLog = (await db.query('SELECT * FROM saga_step_log WHERE saga_id = $1 ORDER BY id', [r.id])).rows.map(
-        (l) => `${new Date(l.at).toISOString().slice(11, 23)} ${l.step} ${l.outcome}${l.detail ? ` (${l.detail})` : ''}`,
+        (l) =>
+          `${new Date(l.at).toISOString().slice(11, 23)} ${l.step} ${l.outcome}${l.detail ? ` (${l.detail})` : ''}`,
       )
       const payment = (await db.query('SELECT * FROM payments WHERE order_id = $1', [r.id])).rows[0] ?? null
       const roomJobs: Record<string, unknown> = {}
       for (const outcome of ['sold', 'returned']) {
         const jobs = carried.get(`${r.token_id}.${r.token_gen}.${outcome}`) ?? []
-        roomJobs[outcome] = jobs.length ? Object.fromEntries(await Promise.all(jobs.map(async ({ id }) => [id, await jobState(outcomes, id)]))) : 'none'
+        roomJobs[outcome] = jobs.length
+          ? Object.fromEntries(await Promise.all(jobs.map(async ({ id }) => [id, await jobState(outcomes, id)])))
+          : 'none'
       }
       const { saga_status, completed_steps, saga_failure, saga_updated_at, ...order } = r
       orders.push({
@@ -145,28 +187,55 @@ export async function drillBooks(db: pg.Pool, redisUrl: string, saleId: string, 
         why,
         order: { ...order, shopper: String(order.shopper).slice(0, 12) },
         saga: saga_status
-          ? { status: saga_status, completed: (completed_steps as Array<{ step: string; compensated?: boolean }>).map((c) => `${c.step}${c.compensated ? ' (compensated)' : ''}`), failure: saga_failure, updatedAt: new Date(saga_updated_at).toISOString() }
+          ? {
+              status: saga_status,
+              completed: (completed_steps as Array<{ step: string; compensated?: boolean }>).map(
+                (c) => `${c.step}${c.compensated ? ' (compensated)' : ''}`,
+              ),
+              failure: saga_failure,
+              updatedAt: new Date(saga_updated_at).toISOString(),
+            }
           : null,
         stepLog,
         payment,
-        jobs: { [r.id]: await jobState(checkout, r.id), [`${r.id}.resume`]: await jobState(checkout, `${r.id}.resume`) },
+        jobs: {
+          [r.id]: await jobState(checkout, r.id),
+          [`${r.id}.resume`]: await jobState(checkout, `${r.id}.resume`),
+        },
         roomJobs,
-        hold: { state: !info ? 'none' : score !== null ? 'held' : 'committed', info, expiresAt: score !== null ? new Date(Number(score)).toISOString() : null, token },
+        hold: {
+          state: !info ? 'none' : score !== null ? 'held' : 'committed',
+          info,
+          expiresAt: score !== null ? new Date(Number(score)).toISOString() : null,
+          token,
+        },
         room: room
-          ? { gen: room.gen(r.token_id), sold: room.sold(r.token_id), last: room.visit(r.token_id), heard: room.outcomes(r.token_id) }
+          ? {
+              gen: room.gen(r.token_id),
+              sold: room.sold(r.token_id),
+              last: room.visit(r.token_id),
+              heard: room.outcomes(r.token_id),
+            }
           : null,
-        log: lines.filter((l) => l.includes(r.id)).slice(-20).map((l) => l.slice(0, 500)),
+        log: lines
+          .filter((l) => l.includes(r.id))
+          .slice(-20)
+          .map((l) => l.slice(0, 500)),
       })
     }
     const explained = new Set(orders.map((o) => `${o.order?.token_id}.${o.order?.token_gen}`))
     const tokens = []
-    for (const t of stuck) if (!explained.has(`${t.tid}.${t.gen}`)) tokens.push({ ...t, token: await redis.hget(keys.tokens, t.tid) })
+    for (const t of stuck)
+      if (!explained.has(`${t.tid}.${t.gen}`)) tokens.push({ ...t, token: await redis.hget(keys.tokens, t.tid) })
     const counters = await redis.multi().get(keys.stock).get(keys.sold).hlen(keys.holdInfo).zcard(keys.holds).exec()
     const [available, sold, holds, expiring] = (counters ?? []).map(([, v]) => v)
-    return { redis: { available, sold, holds, expiring, checkoutJobs: await checkout.getJobCounts().catch(() => null) }, orders, tokens }
+    return {
+      redis: { available, sold, holds, expiring, checkoutJobs: await checkout.getJobCounts().catch(() => null) },
+      orders,
+      tokens,
+    }
   } finally {
     await Promise.all([checkout.close(), outcomes.close()]).catch(() => {})
     redis.disconnect()
   }
 }
-

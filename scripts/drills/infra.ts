@@ -15,17 +15,22 @@ import { freePort } from '../services.ts'
 /** Postgres server binaries: PG_BIN, else the newest /usr/lib/postgresql/<v>/bin (Debian), else initdb on PATH. */
 function findPgBin(): string {
   if (process.env.PG_BIN) return process.env.PG_BIN
-  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').filter((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`)) : []
+  const versions = existsSync('/usr/lib/postgresql')
+    ? readdirSync('/usr/lib/postgresql').filter((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`))
+    : []
   const newest = versions.sort((a, b) => Number(b) - Number(a))[0]
   if (newest) return `/usr/lib/postgresql/${newest}/bin`
   const onPath = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' }).stdout.trim()
   if (onPath) return dirname(onPath)
-  throw new Error('the drills need the Postgres server binaries (initdb, pg_ctl): apt-get install postgresql, or set PG_BIN')
+  throw new Error(
+    'the drills need the Postgres server binaries (initdb, pg_ctl): apt-get install postgresql, or set PG_BIN',
+  )
 }
 const PG_BIN = findPgBin()
 export const ROOT_DIR = new URL('../..', import.meta.url).pathname
 
-const asPostgres = (cmd: string, args: string[]) => (process.getuid?.() === 0 ? { cmd: 'runuser', args: ['-u', 'postgres', '--', cmd, ...args] } : { cmd, args })
+const asPostgres = (cmd: string, args: string[]) =>
+  process.getuid?.() === 0 ? { cmd: 'runuser', args: ['-u', 'postgres', '--', cmd, ...args] } : { cmd, args }
 
 export class DrillPostgres {
   readonly dir = mkdtempSync(join(tmpdir(), 'fg-drill-pg-'))
@@ -39,13 +44,27 @@ export class DrillPostgres {
     if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr || r.stdout}`)
   }
   async init(): Promise<void> {
-    if (process.getuid?.() === 0) chownSync(this.dir, Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()), Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim()))
+    if (process.getuid?.() === 0)
+      chownSync(
+        this.dir,
+        Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()),
+        Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim()),
+      )
     this.port = await freePort()
     this.run('initdb', ['-D', join(this.dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync'])
     this.start()
   }
   start(): void {
-    this.run('pg_ctl', ['-D', join(this.dir, 'data'), '-o', `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`, '-l', join(this.dir, 'log'), '-w', 'start'])
+    this.run('pg_ctl', [
+      '-D',
+      join(this.dir, 'data'),
+      '-o',
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
+      '-l',
+      join(this.dir, 'log'),
+      '-w',
+      'start',
+    ])
   }
   /** Immediate stop: connections are cut, as when the database host goes away. */
   stop(): void {
@@ -75,7 +94,11 @@ export class DrillRedis {
   }
   async start(): Promise<void> {
     this.port ||= await freePort()
-    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' })
+    this.proc = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+      { stdio: 'ignore' },
+    )
     const client = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
     client.on('error', () => {})
     for (let i = 0; i < 100; i++) {
@@ -118,7 +141,11 @@ export class CoreProcess {
     private readonly log: WriteStream,
   ) {}
   async start(): Promise<void> {
-    this.proc = spawn(process.execPath, ['--import', 'tsx', 'core/main.ts'], { cwd: ROOT_DIR, env: { ...process.env, ...this.env, ROLE: this.role }, stdio: ['ignore', 'pipe', 'pipe'] })
+    this.proc = spawn(process.execPath, ['--import', 'tsx', 'core/main.ts'], {
+      cwd: ROOT_DIR,
+      env: { ...process.env, ...this.env, ROLE: this.role },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     const proc = this.proc
     proc.once('exit', (code, signal) => {
       if (this.proc === proc) {
@@ -131,7 +158,13 @@ export class CoreProcess {
     if (this.role === 'api') {
       const url = `http://127.0.0.1:${this.env.PORT}/healthz`
       for (let i = 0; i < 200; i++) {
-        if (await fetch(url).then((r) => r.ok, () => false)) return
+        if (
+          await fetch(url).then(
+            (r) => r.ok,
+            () => false,
+          )
+        )
+          return
         await sleep(100)
       }
       throw new Error('core api did not become healthy')
@@ -159,4 +192,3 @@ export class CoreProcess {
     proc.kill('SIGKILL')
   }
 }
-

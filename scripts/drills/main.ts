@@ -75,7 +75,13 @@ interface DrillResult {
   books?: DrillBooks
 }
 
-function coreEnv(port: number, redisUrl: string, databaseUrl: string, edgeUrl: string, stripeUrl: string): Record<string, string> {
+function coreEnv(
+  port: number,
+  redisUrl: string,
+  databaseUrl: string,
+  edgeUrl: string,
+  stripeUrl: string,
+): Record<string, string> {
   return {
     NODE_ENV: 'development',
     HOST: '127.0.0.1',
@@ -101,9 +107,20 @@ function coreEnv(port: number, redisUrl: string, databaseUrl: string, edgeUrl: s
   }
 }
 
-const failedBooks = (error: unknown): DrillBooks => ({ redis: { error: (error as Error).message }, orders: [], tokens: [] })
+const failedBooks = (error: unknown): DrillBooks => ({
+  redis: { error: (error as Error).message },
+  orders: [],
+  tokens: [],
+})
 
-async function runDrill(drill: Drill, index: number, postgres: DrillPostgres, redis: DrillRedis, room: RoomDouble, logDir: string): Promise<DrillResult> {
+async function runDrill(
+  drill: Drill,
+  index: number,
+  postgres: DrillPostgres,
+  redis: DrillRedis,
+  room: RoomDouble,
+  logDir: string,
+): Promise<DrillResult> {
   const started = Date.now()
   const databaseUrl = await postgres.database(`drill_${index}`)
   await redis.flush()
@@ -117,7 +134,9 @@ async function runDrill(drill: Drill, index: number, postgres: DrillPostgres, re
   const log = createWriteStream(logPath)
   const api = new CoreProcess('api', env, log)
   const worker = new CoreProcess('worker', env, log)
-  const saleId = `drill-${index}-${randomId(4).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`
+  const saleId = `drill-${index}-${randomId(4)
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, 'x')}`
   const apiUrl = `http://127.0.0.1:${port}`
   const db = new pg.Pool({ connectionString: databaseUrl, max: 4 })
   db.on('error', () => {})
@@ -163,7 +182,13 @@ async function runDrill(drill: Drill, index: number, postgres: DrillPostgres, re
         if (before && (await sale.caughtUp(before.rows))) caughtUpAt = Date.now()
       }
       const settledNow = b && b.pending === 0 && b.active === 0 && b.openAuthorizations === 0 && inv?.ok
-      const state = { confirmed: b?.confirmed, pending: b?.pending, active: b?.active, open: b?.openAuthorizations, ...sale.progress() }
+      const state = {
+        confirmed: b?.confirmed,
+        pending: b?.pending,
+        active: b?.active,
+        open: b?.openAuthorizations,
+        ...sale.progress(),
+      }
       if (Date.now() - lastProgress > 5000) {
         lastProgress = Date.now()
         say(drill.name, JSON.stringify({ ...state, ok: inv?.ok }))
@@ -179,7 +204,8 @@ async function runDrill(drill: Drill, index: number, postgres: DrillPostgres, re
     }
     await drill.after?.(ctx)
     const b = await books(db, fake, saleId)
-    const inv = (await http(`${apiUrl}/admin/sales/${saleId}/invariant`, { headers: adminHeaders }))?.body as InvariantReport
+    const inv = (await http(`${apiUrl}/admin/sales/${saleId}/invariant`, { headers: adminHeaders }))
+      ?.body as InvariantReport
     const confirmed = await db.query<{ tid: string; gen: number }>(
       `SELECT token_id AS tid, token_gen AS gen FROM orders WHERE sale_id = $1 AND status = 'CONFIRMED'`,
       [saleId],
@@ -188,7 +214,10 @@ async function runDrill(drill: Drill, index: number, postgres: DrillPostgres, re
     if (sale.refusals.size) notes.push(`legit refusals ${JSON.stringify(Object.fromEntries(sale.refusals))}`)
     if (sale instanceof EdgeSale) {
       const crowd = sale.crowdReport()
-      if (crowd) notes.push(`shoppers saw ${crowd.errors5xx} 5xx, ${crowd.networkErrors} lost connections, ${crowd.gaveUp} gave up`)
+      if (crowd)
+        notes.push(
+          `shoppers saw ${crowd.errors5xx} 5xx, ${crowd.networkErrors} lost connections, ${crowd.gaveUp} gave up`,
+        )
     }
     notes.push(`${Math.round((Date.now() - started) / 1000)} s`)
     const bad =
@@ -199,7 +228,9 @@ async function runDrill(drill: Drill, index: number, postgres: DrillPostgres, re
       b.confirmed > settings.stock ||
       uninformed > 0 ||
       crashes() > 0
-    const booksNow = bad ? await drillBooks(db, redis.url, saleId, sale.roomView(), logPath).catch(failedBooks) : undefined
+    const booksNow = bad
+      ? await drillBooks(db, redis.url, saleId, sale.roomView(), logPath).catch(failedBooks)
+      : undefined
     return {
       name: drill.name,
       confirmed: b.confirmed,
@@ -244,7 +275,19 @@ async function runDrill(drill: Drill, index: number, postgres: DrillPostgres, re
 }
 
 function printTable(results: DrillResult[]): void {
-  const header = ['drill', 'confirmed', 'oversold', 'lost', 'double', 'uninformed', 'invariant', 'recover s', 'open auth', 'crashes', 'notes']
+  const header = [
+    'drill',
+    'confirmed',
+    'oversold',
+    'lost',
+    'double',
+    'uninformed',
+    'invariant',
+    'recover s',
+    'open auth',
+    'crashes',
+    'notes',
+  ]
   const rows = results.map((r) =>
     [
       r.name,
@@ -260,13 +303,20 @@ function printTable(results: DrillResult[]): void {
       r.notes,
     ].map(String),
   )
-  const widths = header.map((h, i) => (i === header.length - 1 ? 0 : Math.max(h.length, ...rows.map((r) => r[i]!.length))))
+  const widths = header.map((h, i) =>
+    i === header.length - 1 ? 0 : Math.max(h.length, ...rows.map((r) => r[i]!.length)),
+  )
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
   console.log(line(header))
   for (const r of rows) console.log(line(r))
   for (const r of results) {
-    if (r.books) console.log(`books of ${r.name} (orders not final, tokens stuck in the room):\n${JSON.stringify(r.books, null, 2)}`)
+    if (r.books)
+      console.log(
+        `books of ${r.name} (orders not final, tokens stuck in the room):\n${JSON.stringify(r.books, null, 2)}`,
+      )
   }
 }
 
@@ -290,7 +340,9 @@ async function main(): Promise<void> {
       say(`${drill.name} ...`)
       const result = await runDrill(drill, i, postgres, redis, room, logDir)
       results.push(result)
-      const booksSummary = result.books ? `${result.books.orders.length} orders, ${result.books.tokens.length} tokens (below)` : undefined
+      const booksSummary = result.books
+        ? `${result.books.orders.length} orders, ${result.books.tokens.length} tokens (below)`
+        : undefined
       say(drill.name, JSON.stringify({ ...result, books: booksSummary }))
     }
   } finally {
@@ -300,11 +352,19 @@ async function main(): Promise<void> {
     if (!settings.keep) rmSync(logDir, { recursive: true, force: true })
   }
   const ok = results.every(
-    (r) => r.oversold === 0 && r.lostOrders === 0 && r.doubleCharges === 0 && r.shoppersUninformed === 0 && r.invariantHolds && r.crashes === 0,
+    (r) =>
+      r.oversold === 0 &&
+      r.lostOrders === 0 &&
+      r.doubleCharges === 0 &&
+      r.shoppersUninformed === 0 &&
+      r.invariantHolds &&
+      r.crashes === 0,
   )
   printTable(results)
   const seconds = Math.round((Date.now() - started) / 1000)
-  console.log(`${ok ? 'all drills passed' : 'DRILLS FAILED'}: stock ${settings.stock}, shoppers ${settings.shoppers}, ${seconds} s`)
+  console.log(
+    `${ok ? 'all drills passed' : 'DRILLS FAILED'}: stock ${settings.stock}, shoppers ${settings.shoppers}, ${seconds} s`,
+  )
   if (settings.json) {
     const drillsJson = results.map(({ notes: _n, openAuthorizations: _o, crashes: _c, ...r }) => r)
     console.log(JSON.stringify({ drills: drillsJson, ok, stock: settings.stock, shoppers: settings.shoppers, seconds }))

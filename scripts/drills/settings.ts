@@ -29,5 +29,6 @@ export const DEV = loadConfig({})
 export const WEBHOOK_SECRET = 'whsec_drill_secret_0123456789'
 
 export const say = (...parts: unknown[]) => {
-  if (!settings.json || process.env.DRILLS_VERBOSE) console.error(`[drills ${new Date().toISOString().slice(11, 19)}]`, ...parts)
+  if (!settings.json || process.env.DRILLS_VERBOSE)
+    console.error(`[drills ${new Date().toISOString().slice(11, 19)}]`, ...parts)
 }

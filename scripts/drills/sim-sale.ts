@@ -19,7 +19,10 @@ export const adminHeaders = { authorization: `Bearer ${DEV.CORE_ADMIN_TOKEN}`, '
  * One HTTP call of the drills, which stand in for the edge: a call to core's `/v1/*` carries the edge's receipt
  * (fresh for each attempt, bound to its session and Idempotency-Key, as the edge signs it). Null: no answer.
  */
-export async function http(url: string, init: RequestInit & { timeoutMs?: number } = {}): Promise<{ status: number; body: any } | null> {
+export async function http(
+  url: string,
+  init: RequestInit & { timeoutMs?: number } = {},
+): Promise<{ status: number; body: any } | null> {
   try {
     const headers = new Headers(init.headers)
     const { pathname } = new URL(url)
@@ -93,7 +96,15 @@ export class SimSale implements DrillSale {
       const res = await http(`${this.api()}/admin/sales`, {
         method: 'POST',
         headers: adminHeaders,
-        body: JSON.stringify({ saleId: this.saleId, sku: 'DRILL', name: 'Drill drop', priceCents: 4999, stock: settings.stock, holdTtlSeconds: 30, startsAt: new Date().toISOString() }),
+        body: JSON.stringify({
+          saleId: this.saleId,
+          sku: 'DRILL',
+          name: 'Drill drop',
+          priceCents: 4999,
+          stock: settings.stock,
+          holdTtlSeconds: 30,
+          startsAt: new Date().toISOString(),
+        }),
       })
       if (res && res.status < 300) break
       await sleep(200)
@@ -187,34 +198,49 @@ export class SimSale implements DrillSale {
       token = await signPurchaseToken({ sale: this.saleId, tid, iat: Math.floor(Date.now() / 1000) }, DEV.TOKEN_SECRET)
       this.tokens.set(tid, token)
     }
-    const grant = await signGrant({ sale: this.saleId, tid, gen, sub: await shopperOf(session), iat: Math.floor(Date.now() / 1000), exp: Date.now() + 15 * 60_000 }, DEV.GRANT_SECRET)
+    const grant = await signGrant(
+      {
+        sale: this.saleId,
+        tid,
+        gen,
+        sub: await shopperOf(session),
+        iat: Math.floor(Date.now() / 1000),
+        exp: Date.now() + 15 * 60_000,
+      },
+      DEV.GRANT_SECRET,
+    )
     this.handed.set(tid, { token, grant, session })
     const headers = { 'content-type': 'application/json', 'x-floodgate-session': session, 'idempotency-key': key }
     const deadline = Date.now() + settings.deadlineMs
     let orderId: string | undefined
     while (!this.stopped && Date.now() < deadline) {
       if (!orderId) {
-        const res = await http(`${this.api()}/v1/redeem`, { method: 'POST', headers, body: JSON.stringify({ token, grant, paymentMethod }) })
+        const res = await http(`${this.api()}/v1/redeem`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ token, grant, paymentMethod }),
+        })
         if (res?.status === 202) {
           last.orderId = orderId = res.body.orderId
           last.lastTold = 'pending'
-        }
-        else if (res && res.status >= 400 && res.status < 500) {
+        } else if (res && res.status >= 400 && res.status < 500) {
           const code = res.body?.error?.code ?? String(res.status)
           this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1)
           return `refused ${code}`
         } else await sleep(250) // down, 5xx, 503 while restoring: retry with the same key, like a real client
         continue
       }
-      const res = await http(`${this.api()}/v1/orders/${orderId}?waitMs=3000`, { headers: { 'x-floodgate-session': session } })
+      const res = await http(`${this.api()}/v1/orders/${orderId}?waitMs=3000`, {
+        headers: { 'x-floodgate-session': session },
+      })
       if (res?.status === 200 && res.body.status !== 'pending') {
         last.lastTold = res.body.status
         return `order ${res.body.status}`
       }
-      if (res?.status === 404) orderId = undefined // its job was lost with Redis: redeem again, same key, same order id
+      if (res?.status === 404)
+        orderId = undefined // its job was lost with Redis: redeem again, same key, same order id
       else if (!res || res.status >= 500) await sleep(250)
     }
     return this.stopped ? 'stopped' : 'gave up at its deadline'
   }
 }
-

@@ -19,7 +19,9 @@ const CHROMIUM = '/usr/bin/chromium'
 const SHOTS = fileURLToPath(new URL('../../test-results/browser/', import.meta.url))
 const available = existsSync(CHROMIUM)
 if (!available && !process.env.CI) {
-  console.warn(`test/browser: ${CHROMIUM} is missing, skipping the browser test (install it: apt-get install -y chromium)`)
+  console.warn(
+    `test/browser: ${CHROMIUM} is missing, skipping the browser test (install it: apt-get install -y chromium)`,
+  )
 }
 const suite = available || process.env.CI ? describe : describe.skip
 
@@ -105,7 +107,9 @@ suite('the waiting page in headless Chromium', () => {
     expect(await text(page, '#wait-lead')).toBe('3 ahead of you, 5 units left')
     expect(await text(page, '#wait-big')).toBe('No. 4 in line')
     // Admission is paused: the page says so rather than promise an ETA.
-    expect(await text(page, '#wait-eta')).toBe('Letting people in is paused for a moment: no wait estimate until it resumes. Your place is kept.')
+    expect(await text(page, '#wait-eta')).toBe(
+      'Letting people in is paused for a moment: no wait estimate until it resumes. Your place is kept.',
+    )
     await shot(page, '2-waiting')
 
     // Closing and reopening the tab keeps the place (session + ticket cookies): same position, no new place.

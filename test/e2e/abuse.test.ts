@@ -54,12 +54,18 @@ describe('when a client probes the running stack', () => {
   })
 
   it('should hold one network to its places and its rate, and serve another network meanwhile', async () => {
-    const from = (i: number) => ({ 'x-floodgate-session': randomId(), 'cf-connecting-ip': `2001:db8:e2e:1::${i.toString(16)}` })
+    const from = (i: number) => ({
+      'x-floodgate-session': randomId(),
+      'cf-connecting-ip': `2001:db8:e2e:1::${i.toString(16)}`,
+    })
     const joins: number[] = []
-    for (let i = 0; i < 12; i++) joins.push((await edge(`/api/sales/${SALE}/join`, { method: 'POST', headers: from(i) })).status)
+    for (let i = 0; i < 12; i++)
+      joins.push((await edge(`/api/sales/${SALE}/join`, { method: 'POST', headers: from(i) })).status)
     // 200 polls at once: the bucket holds 20 and refills 20/s, so most are refused unless they took 9 s.
     const polls = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => edge(`/api/sales/${SALE}/status`, { headers: from(100 + i) }).then((r) => r.status)),
+      Array.from({ length: 200 }, (_, i) =>
+        edge(`/api/sales/${SALE}/status`, { headers: from(100 + i) }).then((r) => r.status),
+      ),
     )
     const honest = await edge(`/api/sales/${SALE}/join`, {
       method: 'POST',
@@ -83,7 +89,11 @@ describe('when a client probes the running stack', () => {
         port,
         path: '/v1/redeem',
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': String(50 * 1024 * 1024), 'x-floodgate-session': randomId() },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': String(50 * 1024 * 1024),
+          'x-floodgate-session': randomId(),
+        },
       })
       req.on('response', (res) => {
         res.resume()

@@ -12,13 +12,7 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  FairnessSummary,
-  randomId,
-  shopperOf,
-  type FairnessAdmission,
-  type RoomStatus,
-} from '../../contracts/index.ts'
+import { FairnessSummary, randomId, shopperOf, type FairnessAdmission, type RoomStatus } from '../../contracts/index.ts'
 import { SimulatedGateway } from '../../core/payment/simulated-gateway.ts'
 import type { FairnessVerdict } from '../../fairness/verify.ts'
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.ts'
@@ -207,7 +201,10 @@ describe('when a sharded sale with a pre-queue has run', () => {
 
     const honest = await verify(stack.edgeUrl, '--json', '--commitment', committed)
     const verdict = JSON.parse(honest.stdout) as FairnessVerdict
-    expect(verdict.checks.filter((c) => c.ok !== true), honest.stderr).toEqual([])
+    expect(
+      verdict.checks.filter((c) => c.ok !== true),
+      honest.stderr,
+    ).toEqual([])
     expect(honest.code, honest.stderr).toBe(0)
     expect(verdict).toMatchObject({ ok: true, shards: SHARDS, prequeueJoined: PREQUEUE_SHOPPERS, tokens: STOCK })
     expect(verdict.perShard.map((p) => p.kendallTau)).toEqual([1, 1])

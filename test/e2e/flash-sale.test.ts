@@ -100,10 +100,18 @@ describe('when an admitted shopper never redeems', () => {
     await sale('e2e-lapse', 1, { tokenTtlSeconds: 5 })
     const idle = await joinAs('e2e-lapse')
     const next = await joinAs('e2e-lapse')
-    const idleAdmitted = await waitFor(() => poll(idle), (s) => s.state === 'admitted', 5_000)
+    const idleAdmitted = await waitFor(
+      () => poll(idle),
+      (s) => s.state === 'admitted',
+      5_000,
+    )
     expect((await poll(next)).state).toBe('waiting')
     // the grant lapses (5 s), the room asks core to fence it, and the token moves on
-    const nextAdmitted = await waitFor(() => poll(next), (s) => s.state === 'admitted', 25_000)
+    const nextAdmitted = await waitFor(
+      () => poll(next),
+      (s) => s.state === 'admitted',
+      25_000,
+    )
     expect(nextAdmitted.token).toBe(idleAdmitted.token)
     expect(nextAdmitted.grant).not.toBe(idleAdmitted.grant)
     // the lapsed shopper's grant can no longer buy, even though it is signed
@@ -121,20 +129,34 @@ describe('when an attacker replays and forges through the edge', () => {
   it('should refuse with distinct 4xx codes and leave Redis and Postgres unchanged', async () => {
     await sale('e2e-abuse', 2)
     const victim = await joinAs('e2e-abuse')
-    const admitted = await waitFor(() => poll(victim), (s) => s.state === 'admitted', 5_000)
+    const admitted = await waitFor(
+      () => poll(victim),
+      (s) => s.state === 'admitted',
+      5_000,
+    )
     const attacker = await joinAs('e2e-abuse')
     const before = await snapshotState(stack.core.redis, stack.core.db, stack.config.REDIS_PREFIX)
     const codes = []
     // stolen grant from another session
     codes.push(await errorCode(await redeem(attacker.session, admitted)))
     // tampered token
-    codes.push(await errorCode(await redeem(victim.session, { ...admitted, token: admitted.token!.slice(0, -3) + 'AAA' })))
+    codes.push(
+      await errorCode(await redeem(victim.session, { ...admitted, token: admitted.token!.slice(0, -3) + 'AAA' })),
+    )
     // forged grant
-    codes.push(await errorCode(await redeem(victim.session, { ...admitted, grant: admitted.grant!.replace(/\.[^.]+$/, '.' + 'A'.repeat(43)) })))
+    codes.push(
+      await errorCode(
+        await redeem(victim.session, { ...admitted, grant: admitted.grant!.replace(/\.[^.]+$/, '.' + 'A'.repeat(43)) }),
+      ),
+    )
     // malformed body, missing key
     const bad = await fetch(`${stack.edgeUrl}/api/sales/e2e-abuse/redeem`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-floodgate-session': victim.session, 'idempotency-key': randomUUID() },
+      headers: {
+        'content-type': 'application/json',
+        'x-floodgate-session': victim.session,
+        'idempotency-key': randomUUID(),
+      },
       body: '{"token": 1',
     })
     codes.push(await errorCode(bad))

@@ -215,7 +215,13 @@ describe('when a sale runs on 4 shards and units come back', () => {
     let soldOut = false
     await buy(w2, afterLapse.get('w2')!)
     soldOut = true
-    const end = await watchUntil(saleId, [w3], (seen) => seen.get('w3')!.state === 'sold_out', 15_000, () => soldOut)
+    const end = await watchUntil(
+      saleId,
+      [w3],
+      (seen) => seen.get('w3')!.state === 'sold_out',
+      15_000,
+      () => soldOut,
+    )
     expect(end.get('w3')!.unitsLeft).toBe(0)
 
     const report = await saleInvariant(cfg, saleId)

@@ -23,7 +23,10 @@ export interface TestCore extends Core {
 }
 
 /** A complete core (API + workers) on real Redis and Postgres, isolated by schema and key prefix. */
-export async function startTestCore(env: Partial<Record<keyof CoreConfig, string>> = {}, options: StartOptions = {}): Promise<TestCore> {
+export async function startTestCore(
+  env: Partial<Record<keyof CoreConfig, string>> = {},
+  options: StartOptions = {},
+): Promise<TestCore> {
   const schema = uniqueName('fg_')
   const prefix = uniqueName('fgt')
   const databaseUrl = await createSchema(schema)
@@ -78,17 +81,34 @@ function asEdge(app: Hono, secret: string): Hono {
 }
 
 /** Creates a sale through core's admin API (as token-issuer does) and fails unless core answers 201. */
-export async function createTestSale(core: Core, saleId: string, stock: number, extra: Record<string, unknown> = {}): Promise<void> {
+export async function createTestSale(
+  core: Core,
+  saleId: string,
+  stock: number,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   const res = await core.app.request('/admin/sales', {
     method: 'POST',
     headers: { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ saleId, sku: 'SKU-1', name: 'Drop', priceCents: 4999, stock, startsAt: new Date().toISOString(), ...extra }),
+    body: JSON.stringify({
+      saleId,
+      sku: 'SKU-1',
+      name: 'Drop',
+      priceCents: 4999,
+      stock,
+      startsAt: new Date().toISOString(),
+      ...extra,
+    }),
   })
   if (res.status !== 201) throw new Error(`creating sale ${saleId}: ${res.status} ${await res.text()}`)
 }
 
 /** Polls until `check` returns a value that is not undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await check()

@@ -117,13 +117,17 @@ export class RoomDouble {
         throw new HttpError(401, 'unauthorized', 'admin token is not valid', 'authorization')
       }
       const saleId = SaleId.safeParse(decodeURIComponent(match[1]!))
-      if (!saleId.success) throw new HttpError(400, 'invalid_path', 'sale id must be 1-63 chars of a-z, 0-9 and "-"', 'saleId')
+      if (!saleId.success)
+        throw new HttpError(400, 'invalid_path', 'sale id must be 1-63 chars of a-z, 0-9 and "-"', 'saleId')
       const route = `${req.method} ${match[2]}`
-      if (route === 'PUT room') return this.send(res, 200, this.configure(saleId.data, await this.body(req, RoomConfig)))
+      if (route === 'PUT room')
+        return this.send(res, 200, this.configure(saleId.data, await this.body(req, RoomConfig)))
       if (route === 'GET room') return this.send(res, 200, this.stats(saleId.data))
-      if (route === 'PATCH room') return this.send(res, 200, this.steerRoom(saleId.data, await this.body(req, RoomSteer)))
+      if (route === 'PATCH room')
+        return this.send(res, 200, this.steerRoom(saleId.data, await this.body(req, RoomSteer)))
       if (route === 'GET room/report') return this.send(res, 200, this.report(saleId.data))
-      if (route === 'POST tokens') return this.send(res, 200, this.load(saleId.data, await this.body(req, LoadTokensRequest)))
+      if (route === 'POST tokens')
+        return this.send(res, 200, this.load(saleId.data, await this.body(req, LoadTokensRequest)))
       if (route === 'POST tokens/outcomes') {
         const { outcomes } = await this.body(req, TokenOutcomesRequest)
         for (const outcome of outcomes) {
@@ -134,13 +138,20 @@ export class RoomDouble {
       }
       throw new HttpError(404, 'not_found', `no route ${req.method} ${path}`)
     } catch (error) {
-      if (error instanceof HttpError) return this.send(res, error.status, errorBody(error.code, error.message, error.field))
+      if (error instanceof HttpError)
+        return this.send(res, error.status, errorBody(error.code, error.message, error.field))
       this.send(res, 500, errorBody('internal', String(error)))
     }
   }
 
   private configure(saleId: string, config: StoredConfig): StoredConfig {
-    if (config.saleId !== saleId) throw new HttpError(400, 'invalid_body', `saleId in the body (${config.saleId}) must match the path (${saleId})`, 'saleId')
+    if (config.saleId !== saleId)
+      throw new HttpError(
+        400,
+        'invalid_body',
+        `saleId in the body (${config.saleId}) must match the path (${saleId})`,
+        'saleId',
+      )
     this.room(saleId).config = config
     return config
   }
@@ -152,7 +163,13 @@ export class RoomDouble {
     const parsed = tokens.map((token, i) => {
       const payload = peekPurchaseToken(token)
       if (!payload) throw new HttpError(400, 'invalid_body', `tokens.${i}: not a purchase token`, `tokens.${i}`)
-      if (payload.sale !== saleId) throw new HttpError(400, 'invalid_body', `tokens.${i}: token is for sale ${payload.sale}, not ${saleId}`, `tokens.${i}`)
+      if (payload.sale !== saleId)
+        throw new HttpError(
+          400,
+          'invalid_body',
+          `tokens.${i}: token is for sale ${payload.sale}, not ${saleId}`,
+          `tokens.${i}`,
+        )
       return { tid: payload.tid, token }
     })
     const room = this.room(saleId)
@@ -171,7 +188,18 @@ export class RoomDouble {
   private stats(saleId: string): RoomStats {
     const room = this.rooms.get(saleId)
     const loaded = room?.tokens.size ?? 0
-    const base = { saleId, configured: !!room?.config, tokensLoaded: loaded, available: loaded, granted: 0, redeemed: 0, sold: 0, queued: 0, admitted: 0, recycled: 0 }
+    const base = {
+      saleId,
+      configured: !!room?.config,
+      tokensLoaded: loaded,
+      available: loaded,
+      granted: 0,
+      redeemed: 0,
+      sold: 0,
+      queued: 0,
+      admitted: 0,
+      recycled: 0,
+    }
     if (!room?.config) return base
     const { mode, admitPerMinute, maxActive } = room.steer
     return {
@@ -185,7 +213,8 @@ export class RoomDouble {
 
   private steerRoom(saleId: string, steer: RoomSteer): RoomStats {
     const room = this.rooms.get(saleId)
-    if (!room?.config) throw new HttpError(404, 'room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
+    if (!room?.config)
+      throw new HttpError(404, 'room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
     this.steers.push({ saleId, steer })
     room.steer = { ...room.steer, ...steer, mode: steer.mode ?? room.steer.mode }
     return this.stats(saleId)
@@ -193,7 +222,8 @@ export class RoomDouble {
 
   private report(saleId: string): RoomReport {
     const room = this.rooms.get(saleId)
-    if (!room?.config) throw new HttpError(404, 'room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
+    if (!room?.config)
+      throw new HttpError(404, 'room_not_configured', `the waiting room for sale ${saleId} is not configured yet`)
     return (
       room.report ?? {
         saleId,
@@ -217,7 +247,8 @@ export class RoomDouble {
     const chunks: Buffer[] = []
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length
-      if (size > MAX_ADMIN_BODY_BYTES) throw new HttpError(413, 'body_too_large', `body is larger than ${MAX_ADMIN_BODY_BYTES} bytes`)
+      if (size > MAX_ADMIN_BODY_BYTES)
+        throw new HttpError(413, 'body_too_large', `body is larger than ${MAX_ADMIN_BODY_BYTES} bytes`)
       chunks.push(chunk)
     }
     let json: unknown

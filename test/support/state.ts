@@ -10,15 +10,31 @@ export async function snapshotState(redis: Redis, db: pg.Pool, prefix: string): 
     for (const key of keys) {
       const type = await redis.type(key)
       out[key] =
-        type === 'string' ? await redis.get(key)
-        : type === 'hash' ? await redis.hgetall(key)
-        : type === 'zset' ? await redis.zrange(key, '0', '-1', 'WITHSCORES')
-        : type
+        type === 'string'
+          ? await redis.get(key)
+          : type === 'hash'
+            ? await redis.hgetall(key)
+            : type === 'zset'
+              ? await redis.zrange(key, '0', '-1', 'WITHSCORES')
+              : type
     }
     cursor = next
   } while (cursor !== '0')
-  for (const table of ['sales', 'orders', 'payments', 'sagas', 'saga_step_log', 'shopper_purchases', 'refunds', 'processed_events', 'flags', 'outbox']) {
-    const { rows } = await db.query(`SELECT count(*)::int AS n, coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') AS digest FROM ${table} t`)
+  for (const table of [
+    'sales',
+    'orders',
+    'payments',
+    'sagas',
+    'saga_step_log',
+    'shopper_purchases',
+    'refunds',
+    'processed_events',
+    'flags',
+    'outbox',
+  ]) {
+    const { rows } = await db.query(
+      `SELECT count(*)::int AS n, coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') AS digest FROM ${table} t`,
+    )
     out[`pg:${table}`] = rows[0]
   }
   return out

@@ -16,10 +16,15 @@ import type { AddressInfo } from 'node:net'
 import Stripe from 'stripe'
 
 const FIXTURES = new URL('../fixtures/stripe/', import.meta.url)
-const fixture = (name: string): Record<string, any> => JSON.parse(readFileSync(new URL(`${name}.json`, FIXTURES), 'utf8'))
+const fixture = (name: string): Record<string, any> =>
+  JSON.parse(readFileSync(new URL(`${name}.json`, FIXTURES), 'utf8'))
 
 /** Stripe test payment methods that decline (https://docs.stripe.com/testing#declined-payments). */
-const DECLINING = new Set(['pm_card_chargeDeclined', 'pm_card_visa_chargeDeclined', 'pm_card_chargeDeclinedInsufficientFunds'])
+const DECLINING = new Set([
+  'pm_card_chargeDeclined',
+  'pm_card_visa_chargeDeclined',
+  'pm_card_chargeDeclinedInsufficientFunds',
+])
 
 export interface FakeIntent {
   id: string
@@ -66,7 +71,9 @@ function parseForm(text: string): Record<string, string> {
 }
 
 const hashParams = (method: string, path: string, params: Record<string, string>) =>
-  createHash('sha256').update(`${method} ${path} ${JSON.stringify(Object.entries(params).sort())}`).digest('hex')
+  createHash('sha256')
+    .update(`${method} ${path} ${JSON.stringify(Object.entries(params).sort())}`)
+    .digest('hex')
 const newId = (prefix: string) => `${prefix}_3Qf${randomBytes(10).toString('hex')}`
 
 export class FakeStripe {
@@ -109,7 +116,13 @@ export class FakeStripe {
     const key = req.headers['idempotency-key'] as string | undefined
     const entry: RecordedRequest = { method, path: url.pathname, idempotencyKey: key, params, fault: 'none' }
     this.requests.push(entry)
-    const send = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json', 'request-id': `req_${randomBytes(6).toString('hex')}` }).end(JSON.stringify(body))
+    const send = (status: number, body: unknown) =>
+      res
+        .writeHead(status, {
+          'content-type': 'application/json',
+          'request-id': `req_${randomBytes(6).toString('hex')}`,
+        })
+        .end(JSON.stringify(body))
 
     if (!/^Bearer sk_(test|live)_/.test(req.headers.authorization ?? '')) {
       send(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } })
@@ -150,7 +163,8 @@ export class FakeStripe {
     if (method === 'POST' && path === '/v1/payment_intents') return this.createIntent(p)
     if (method === 'GET' && path === '/v1/payment_intents/search') return this.search(p)
     if ((m = /^\/v1\/payment_intents\/(pi_\w+)$/.exec(path)) && method === 'GET') return this.retrieve(m[1]!, p)
-    if ((m = /^\/v1\/payment_intents\/(pi_\w+)\/capture$/.exec(path)) && method === 'POST') return this.capture(m[1]!, p)
+    if ((m = /^\/v1\/payment_intents\/(pi_\w+)\/capture$/.exec(path)) && method === 'POST')
+      return this.capture(m[1]!, p)
     if ((m = /^\/v1\/payment_intents\/(pi_\w+)\/cancel$/.exec(path)) && method === 'POST') return this.cancel(m[1]!)
     if (method === 'POST' && path === '/v1/refunds') return this.refund(p)
     return [404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${method}: ${path})` } }]
@@ -158,7 +172,11 @@ export class FakeStripe {
 
   private createIntent(p: Record<string, string>): [number, unknown] {
     const amount = Number(p.amount)
-    if (!Number.isInteger(amount) || amount < 1 || !p.currency) return [400, { error: { type: 'invalid_request_error', message: 'Missing required param: amount.', param: 'amount' } }]
+    if (!Number.isInteger(amount) || amount < 1 || !p.currency)
+      return [
+        400,
+        { error: { type: 'invalid_request_error', message: 'Missing required param: amount.', param: 'amount' } },
+      ]
     const intent: FakeIntent = {
       id: newId('pi'),
       orderId: p['metadata[floodgate_order]'] ?? '',
@@ -186,7 +204,17 @@ export class FakeStripe {
 
   private retrieve(id: string, p: Record<string, string>): [number, unknown] {
     const intent = this.intents.get(id)
-    if (!intent) return [404, { error: { type: 'invalid_request_error', code: 'resource_missing', message: `No such payment_intent: '${id}'` } }]
+    if (!intent)
+      return [
+        404,
+        {
+          error: {
+            type: 'invalid_request_error',
+            code: 'resource_missing',
+            message: `No such payment_intent: '${id}'`,
+          },
+        },
+      ]
     const expand = Object.entries(p).some(([k, v]) => k.startsWith('expand') && v === 'latest_charge')
     return [200, this.view(intent, expand)]
   }
@@ -199,10 +227,30 @@ export class FakeStripe {
 
   private capture(id: string, p: Record<string, string>): [number, unknown] {
     const intent = this.intents.get(id)
-    if (!intent) return [404, { error: { type: 'invalid_request_error', code: 'resource_missing', message: `No such payment_intent: '${id}'` } }]
+    if (!intent)
+      return [
+        404,
+        {
+          error: {
+            type: 'invalid_request_error',
+            code: 'resource_missing',
+            message: `No such payment_intent: '${id}'`,
+          },
+        },
+      ]
     if (intent.status !== 'requires_capture') return [400, this.unexpected(intent, 'requires_capture', 'capture')]
     const amount = p.amount_to_capture ? Number(p.amount_to_capture) : intent.amount
-    if (amount > intent.amount) return [400, { error: { type: 'invalid_request_error', code: 'amount_too_large', message: 'Amount to capture is larger than the amount capturable.' } }]
+    if (amount > intent.amount)
+      return [
+        400,
+        {
+          error: {
+            type: 'invalid_request_error',
+            code: 'amount_too_large',
+            message: 'Amount to capture is larger than the amount capturable.',
+          },
+        },
+      ]
     intent.status = 'succeeded'
     intent.amountReceived = amount
     intent.captures += 1
@@ -212,8 +260,19 @@ export class FakeStripe {
 
   private cancel(id: string): [number, unknown] {
     const intent = this.intents.get(id)
-    if (!intent) return [404, { error: { type: 'invalid_request_error', code: 'resource_missing', message: `No such payment_intent: '${id}'` } }]
-    if (intent.status === 'succeeded' || intent.status === 'canceled') return [400, this.unexpected(intent, 'requires_capture', 'cancel')]
+    if (!intent)
+      return [
+        404,
+        {
+          error: {
+            type: 'invalid_request_error',
+            code: 'resource_missing',
+            message: `No such payment_intent: '${id}'`,
+          },
+        },
+      ]
+    if (intent.status === 'succeeded' || intent.status === 'canceled')
+      return [400, this.unexpected(intent, 'requires_capture', 'cancel')]
     intent.status = 'canceled'
     this.emit('payment_intent.canceled', intent)
     return [200, this.view(intent)]
@@ -221,14 +280,51 @@ export class FakeStripe {
 
   private refund(p: Record<string, string>): [number, unknown] {
     const intent = this.intents.get(p.payment_intent ?? '')
-    if (!intent) return [404, { error: { type: 'invalid_request_error', code: 'resource_missing', message: `No such payment_intent: '${p.payment_intent}'` } }]
-    if (intent.status !== 'succeeded') return [400, { error: { type: 'invalid_request_error', code: 'charge_not_refundable', message: 'This PaymentIntent does not have a successful charge to refund.' } }]
+    if (!intent)
+      return [
+        404,
+        {
+          error: {
+            type: 'invalid_request_error',
+            code: 'resource_missing',
+            message: `No such payment_intent: '${p.payment_intent}'`,
+          },
+        },
+      ]
+    if (intent.status !== 'succeeded')
+      return [
+        400,
+        {
+          error: {
+            type: 'invalid_request_error',
+            code: 'charge_not_refundable',
+            message: 'This PaymentIntent does not have a successful charge to refund.',
+          },
+        },
+      ]
     const amount = p.amount ? Number(p.amount) : intent.amountReceived - intent.amountRefunded
     if (amount < 1 || intent.amountRefunded + amount > intent.amountReceived) {
-      return [400, { error: { type: 'invalid_request_error', code: 'amount_too_large', message: `Refund amount (${amount}) is greater than unrefunded amount on charge.` } }]
+      return [
+        400,
+        {
+          error: {
+            type: 'invalid_request_error',
+            code: 'amount_too_large',
+            message: `Refund amount (${amount}) is greater than unrefunded amount on charge.`,
+          },
+        },
+      ]
     }
     intent.amountRefunded += amount
-    const refund = { ...fixture('refund'), id: newId('re'), amount, charge: intent.chargeId, payment_intent: intent.id, created: Math.floor(Date.now() / 1000), currency: intent.currency }
+    const refund = {
+      ...fixture('refund'),
+      id: newId('re'),
+      amount,
+      charge: intent.chargeId,
+      payment_intent: intent.id,
+      created: Math.floor(Date.now() / 1000),
+      currency: intent.currency,
+    }
     this.refunds.set(refund.id, { id: refund.id, paymentIntent: intent.id, amount, created: refund.created })
     this.emit('charge.refunded', intent, this.chargeView(intent))
     return [200, refund]
@@ -274,19 +370,34 @@ export class FakeStripe {
   }
 
   private emit(type: string, intent: FakeIntent, object: Record<string, unknown> = this.view(intent)): void {
-    this.events.push({ ...fixture('event'), id: newId('evt'), type, created: Math.floor(Date.now() / 1000), data: { object } } as unknown as Stripe.Event)
+    this.events.push({
+      ...fixture('event'),
+      id: newId('evt'),
+      type,
+      created: Math.floor(Date.now() / 1000),
+      data: { object },
+    } as unknown as Stripe.Event)
   }
 
   /**
    * Signs and POSTs events to a webhook endpoint as Stripe would (Stripe-Signature over the raw body).
    * Returns the HTTP statuses. `timestamp` lets a test send a stale signature.
    */
-  static async deliver(url: string, secret: string, events: Stripe.Event[], { timestamp }: { timestamp?: number } = {}): Promise<number[]> {
+  static async deliver(
+    url: string,
+    secret: string,
+    events: Stripe.Event[],
+    { timestamp }: { timestamp?: number } = {},
+  ): Promise<number[]> {
     const statuses: number[] = []
     for (const event of events) {
       const payload = JSON.stringify(event)
       const header = Stripe.webhooks.generateTestHeaderString({ payload, secret, ...(timestamp ? { timestamp } : {}) })
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': header }, body: payload })
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'stripe-signature': header },
+        body: payload,
+      })
       await res.arrayBuffer()
       statuses.push(res.status)
     }

@@ -10,6 +10,9 @@ export async function admittedShopper(
   const token = await signPurchaseToken({ sale: saleId, tid, iat: Math.floor(Date.now() / 1000) }, config.TOKEN_SECRET)
   const shopper = await shopperOf(session)
   const grantExpiresAt = Date.now() + ttlMs
-  const grant = await signGrant({ sale: saleId, tid, gen, sub: shopper, iat: Math.floor(Date.now() / 1000), exp: grantExpiresAt }, config.GRANT_SECRET)
+  const grant = await signGrant(
+    { sale: saleId, tid, gen, sub: shopper, iat: Math.floor(Date.now() / 1000), exp: grantExpiresAt },
+    config.GRANT_SECRET,
+  )
   return { tid, gen, session, shopper, token, grant, grantExpiresAt }
 }

@@ -1,7 +1,21 @@
 import cliProgress from 'cli-progress'
 import type { z } from 'zod'
 import { CreateSaleInput, createSale, getSale, type CreateSaleProgress, type CreateSaleResult } from '../issuer.ts'
-import { type Values, type Command, EXIT, PROGRAM, UsageError, COMMON_HELP, write, printJson, money, str, required, wholeNumber, requiredWholeNumber } from '../command.ts'
+import {
+  type Values,
+  type Command,
+  EXIT,
+  PROGRAM,
+  UsageError,
+  COMMON_HELP,
+  write,
+  printJson,
+  money,
+  str,
+  required,
+  wholeNumber,
+  requiredWholeNumber,
+} from '../command.ts'
 
 function formatCreate(r: CreateSaleResult): string {
   const { sale } = r
@@ -23,7 +37,8 @@ function resolveStartsAt(text: string, nowMs = Date.now()): { startsAt: string; 
   const second = (ms: number) => new Date(Math.ceil(ms / 1000) * 1000).toISOString()
   if (text === 'now') return { startsAt: second(nowMs), relative: true }
   const match = RELATIVE_TIME.exec(text)
-  if (match) return { startsAt: second(nowMs + Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]), relative: true }
+  if (match)
+    return { startsAt: second(nowMs + Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]), relative: true }
   return { startsAt: text, relative: false }
 }
 
@@ -65,7 +80,8 @@ function createInput(values: Values): { input: z.output<typeof CreateSaleInput>;
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!
     const flag = CREATE_FLAGS[String(issue.path[0])] ?? String(issue.path[0])
-    const hint = flag === '--starts-at' ? ' (use ISO 8601 with a zone such as 2026-07-01T12:00:00Z, or now, +30s, +5m, +2h)' : ''
+    const hint =
+      flag === '--starts-at' ? ' (use ISO 8601 with a zone such as 2026-07-01T12:00:00Z, or now, +30s, +5m, +2h)' : ''
     throw new UsageError(`${flag}: ${issue.message}${hint}`, flag)
   }
   return { input: parsed.data, relative }
@@ -121,13 +137,17 @@ A progress bar is drawn on stderr when it is a terminal (not with --json).`,
   },
   positionals: [],
   async run(ctx) {
-    if (ctx.positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(ctx.positionals[0])}`, ctx.positionals[0])
+    if (ctx.positionals.length)
+      throw new UsageError(`unexpected argument ${JSON.stringify(ctx.positionals[0])}`, ctx.positionals[0])
     const { input, relative } = createInput(ctx.values)
     if (relative) {
       const existing = await getSale(ctx.cfg, input.saleId)
       if (existing) {
         input.startsAt = existing.startsAt
-        write(process.stderr, `${PROGRAM}: sale ${input.saleId} already exists; keeping its start time ${existing.startsAt}`)
+        write(
+          process.stderr,
+          `${PROGRAM}: sale ${input.saleId} already exists; keeping its start time ${existing.startsAt}`,
+        )
       }
     }
     const bar = !ctx.json && process.stderr.isTTY ? progressBar() : undefined
@@ -147,7 +167,8 @@ function progressBar(): { update: (p: CreateSaleProgress) => void; stop: () => v
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
-      format: 'tokens [{bar}] {percentage}% | {value}/{total} uploaded | {generated} signed | {duplicates} already loaded | eta {eta_formatted}',
+      format:
+        'tokens [{bar}] {percentage}% | {value}/{total} uploaded | {generated} signed | {duplicates} already loaded | eta {eta_formatted}',
       hideCursor: true,
     },
     cliProgress.Presets.shades_classic,

@@ -17,7 +17,8 @@ ${COMMON_HELP}`,
   positionals: ['job'],
   async run(ctx) {
     const [job, ...extra] = ctx.positionals
-    if (!job) throw new UsageError(`missing <job>: ${PROGRAM} reconcile <job> (one of ${RECONCILE_JOBS.join(', ')})`, '<job>')
+    if (!job)
+      throw new UsageError(`missing <job>: ${PROGRAM} reconcile <job> (one of ${RECONCILE_JOBS.join(', ')})`, '<job>')
     if (extra.length) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`, extra[0])
     const parsed = ReconcileJobName.safeParse(job)
     if (!parsed.success) throw new UsageError(`<job> must be one of ${RECONCILE_JOBS.join(', ')}`, '<job>')

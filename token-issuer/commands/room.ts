@@ -34,12 +34,14 @@ ${COMMON_HELP}`,
     const steer: RoomSteer = {}
     if (v['admit-per-minute'] !== undefined) {
       const n = Number(v['admit-per-minute'])
-      if (!Number.isInteger(n) || n < 1) throw new UsageError('--admit-per-minute must be a positive integer', '--admit-per-minute')
+      if (!Number.isInteger(n) || n < 1)
+        throw new UsageError('--admit-per-minute must be a positive integer', '--admit-per-minute')
       steer.admitPerMinute = n
     }
     if (v['max-active'] !== undefined) {
       const n = v['max-active'] === 'none' ? null : Number(v['max-active'])
-      if (n !== null && (!Number.isInteger(n) || n < 1)) throw new UsageError('--max-active must be a positive integer or none', '--max-active')
+      if (n !== null && (!Number.isInteger(n) || n < 1))
+        throw new UsageError('--max-active must be a positive integer or none', '--max-active')
       steer.maxActive = n
     }
     if (modes[0]) steer.mode = modes[0] === 'pause' ? 'paused' : modes[0] === 'resume' ? 'open' : 'queue_all'

@@ -1,5 +1,17 @@
 import { saleStatus, type SaleStatus } from '../issuer.ts'
-import { type Command, EXIT, PROGRAM, COMMON_HELP, write, printJson, money, duration, saleIdArgument, grid, checkLines } from '../command.ts'
+import {
+  type Command,
+  EXIT,
+  PROGRAM,
+  COMMON_HELP,
+  write,
+  printJson,
+  money,
+  duration,
+  saleIdArgument,
+  grid,
+  checkLines,
+} from '../command.ts'
 
 export function formatStatus({ at, sale, invariant, room }: SaleStatus): string {
   const opensIn = Date.parse(sale.startsAt) - Date.parse(at)
@@ -8,10 +20,41 @@ export function formatStatus({ at, sale, invariant, room }: SaleStatus): string 
     `starts     ${sale.startsAt}  (${opensIn > 0 ? `opens in ${duration(opensIn)}` : `open for ${duration(opensIn)}`})`,
     '',
     ...grid([
-      ['units', [['stock', sale.stock], ['available', invariant.redis.available], ['held', invariant.redis.held], ['sold', invariant.redis.sold]]],
-      ['orders', [['confirmed', invariant.postgres.confirmed], ['pending', invariant.postgres.pending], ['failed', invariant.postgres.failed]]],
-      ['room', [['queued', room.queued], ['admitted', room.admitted], ['granted', room.granted], ['redeemed', room.redeemed]]],
-      ['tokens', [['loaded', room.tokensLoaded], ['available', room.available], ['sold', room.sold], ['recycled', room.recycled]]],
+      [
+        'units',
+        [
+          ['stock', sale.stock],
+          ['available', invariant.redis.available],
+          ['held', invariant.redis.held],
+          ['sold', invariant.redis.sold],
+        ],
+      ],
+      [
+        'orders',
+        [
+          ['confirmed', invariant.postgres.confirmed],
+          ['pending', invariant.postgres.pending],
+          ['failed', invariant.postgres.failed],
+        ],
+      ],
+      [
+        'room',
+        [
+          ['queued', room.queued],
+          ['admitted', room.admitted],
+          ['granted', room.granted],
+          ['redeemed', room.redeemed],
+        ],
+      ],
+      [
+        'tokens',
+        [
+          ['loaded', room.tokensLoaded],
+          ['available', room.available],
+          ['sold', room.sold],
+          ['recycled', room.recycled],
+        ],
+      ],
     ]),
     ...(room.configured ? [] : ['           (waiting room NOT configured)']),
     '',
@@ -20,7 +63,6 @@ export function formatStatus({ at, sale, invariant, room }: SaleStatus): string 
     `as of ${at}`,
   ].join('\n')
 }
-
 
 export const status: Command = {
   name: 'status',

@@ -1,6 +1,17 @@
 import { IssuerError, saleStatus } from '../issuer.ts'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type Command, EXIT, PROGRAM, UsageError, COMMON_HELP, write, printJson, wholeNumber, saleIdArgument, reportServiceError } from '../command.ts'
+import {
+  type Command,
+  EXIT,
+  PROGRAM,
+  UsageError,
+  COMMON_HELP,
+  write,
+  printJson,
+  wholeNumber,
+  saleIdArgument,
+  reportServiceError,
+} from '../command.ts'
 import { formatStatus } from './status.ts'
 
 export const watch: Command = {
@@ -36,7 +47,8 @@ ${COMMON_HELP}`,
         try {
           const result = await saleStatus(ctx.cfg, saleId)
           if (ctx.json) printJson(result)
-          else write(process.stdout, `${clear ? '\x1b[2J\x1b[3J\x1b[H' : ''}${formatStatus(result)}${clear ? '' : '\n'}`)
+          else
+            write(process.stdout, `${clear ? '\x1b[2J\x1b[3J\x1b[H' : ''}${formatStatus(result)}${clear ? '' : '\n'}`)
           exit = EXIT.ok
         } catch (error) {
           if (!(error instanceof IssuerError)) throw error

@@ -1,4 +1,13 @@
-import { PermanentFailure, SuspendSaga, defineStep, fulfilled, manyOrEach, rejected, stepResult, type StepResult } from '../../saga/saga.ts'
+import {
+  PermanentFailure,
+  SuspendSaga,
+  defineStep,
+  fulfilled,
+  manyOrEach,
+  rejected,
+  stepResult,
+  type StepResult,
+} from '../../saga/saga.ts'
 import { GatewayUnavailableError, type AuthorizeResult } from '../../payment/gateway.ts'
 import { withGatewayRetries } from '../../payment/retry.ts'
 import { paymentKey } from '../../payment/keys.ts'
@@ -25,7 +34,8 @@ const authorized = (orderId: string, ref: string): Authorized => stepResult({ re
 function fromRow(input: CheckoutInput, row: PaymentRow): Authorized | 'call' {
   if (row.status === 'DECLINED') throw new PermanentFailure(row.failure ?? 'payment_declined')
   // Settled meanwhile by reconciliation or a webhook (both re-read the gateway): use that answer.
-  if (row.status !== 'PENDING' && row.status !== 'VOIDED' && row.gateway_ref) return authorized(input.orderId, row.gateway_ref)
+  if (row.status !== 'PENDING' && row.status !== 'VOIDED' && row.gateway_ref)
+    return authorized(input.orderId, row.gateway_ref)
   if (row.status !== 'PENDING') throw new PermanentFailure(`payment_${row.status.toLowerCase()}`)
   return 'call'
 }
@@ -50,13 +60,18 @@ async function callGateway(input: CheckoutInput, deps: CheckoutDeps, firstCounte
         tries: policy.callTries,
         baseMs: policy.backoffMs,
         beforeCall: async (call) =>
-          call === 0 && firstCounted !== undefined ? firstCounted : countAttempt(deps.db, input.orderId, policy.maxTries),
+          call === 0 && firstCounted !== undefined
+            ? firstCounted
+            : countAttempt(deps.db, input.orderId, policy.maxTries),
       },
     )
   } catch (error) {
     if (!(error instanceof GatewayUnavailableError)) throw error
     if (await attemptsSpent(deps.db, input.orderId, policy.maxTries)) {
-      deps.logger.warn({ orderId: input.orderId, err: error.message }, 'gateway still unavailable: payment PENDING, saga suspended for reconciliation')
+      deps.logger.warn(
+        { orderId: input.orderId, err: error.message },
+        'gateway still unavailable: payment PENDING, saga suspended for reconciliation',
+      )
       throw new SuspendSaga('payment_pending')
     }
     throw error
@@ -92,20 +107,31 @@ async function authorizeMany(inputs: CheckoutInput[], deps: CheckoutDeps): Promi
       return rejected(error)
     }
   })
-  const toCall = inputs.filter((_, i) => known[i]!.status === 'fulfilled' && (known[i] as PromiseFulfilledResult<unknown>).value === 'call')
+  const toCall = inputs.filter(
+    (_, i) => known[i]!.status === 'fulfilled' && (known[i] as PromiseFulfilledResult<unknown>).value === 'call',
+  )
   const allowed = new Set(rows.filter((row) => row.inserted).map((row) => row.order_id))
   const again = toCall.filter((input) => !allowed.has(input.orderId)).map((input) => input.orderId)
   if (again.length) {
     for (const orderId of await countAttempts(deps.db, again, policy.maxTries)) allowed.add(orderId)
   }
   const answers = new Map(
-    await Promise.all(toCall.map(async (input) => [input.orderId, await callGateway(input, deps, allowed.has(input.orderId)).then(fulfilled, rejected)] as const)),
+    await Promise.all(
+      toCall.map(
+        async (input) =>
+          [
+            input.orderId,
+            await callGateway(input, deps, allowed.has(input.orderId)).then(fulfilled, rejected),
+          ] as const,
+      ),
+    ),
   )
   const declined: { orderId: string; reason: string }[] = []
   const approved: { orderId: string; ref: string }[] = []
   for (const [orderId, answer] of answers) {
     if (answer.status !== 'fulfilled') continue
-    if (answer.value.status === 'declined') declined.push({ orderId, reason: `payment_declined:${answer.value.reason}` })
+    if (answer.value.status === 'declined')
+      declined.push({ orderId, reason: `payment_declined:${answer.value.reason}` })
     else approved.push({ orderId, ref: answer.value.ref })
   }
   await markAnswered(deps.db, [...declined, ...approved])
@@ -114,7 +140,8 @@ async function authorizeMany(inputs: CheckoutInput[], deps: CheckoutDeps): Promi
     if (found.status === 'rejected' || found.value !== 'call') return found as PromiseSettledResult<Authorized>
     const answer = answers.get(input.orderId)!
     if (answer.status === 'rejected') return answer
-    if (answer.value.status === 'declined') return rejected(new PermanentFailure(`payment_declined:${answer.value.reason}`))
+    if (answer.value.status === 'declined')
+      return rejected(new PermanentFailure(`payment_declined:${answer.value.reason}`))
     return fulfilled(authorized(input.orderId, answer.value.ref))
   })
 }
@@ -139,7 +166,10 @@ export const authorizePaymentStep = defineStep(
     if (!undo) return
     const policy = deps.payments ?? DEFAULT_PAYMENT_POLICY
     try {
-      await withGatewayRetries(() => deps.gateway.void({ ref: undo.ref, idempotencyKey: paymentKey(undo.orderId, 'void') }), { tries: policy.callTries, baseMs: policy.backoffMs })
+      await withGatewayRetries(
+        () => deps.gateway.void({ ref: undo.ref, idempotencyKey: paymentKey(undo.orderId, 'void') }),
+        { tries: policy.callTries, baseMs: policy.backoffMs },
+      )
     } catch (error) {
       deps.logger.error({ orderId: undo.orderId, ref: undo.ref, err: error }, 'void of payment authorization failed')
       throw error

@@ -17,7 +17,14 @@ const gateway = new SimulatedGateway({ latencyMs: 1, failureRate: 0.3 })
 beforeAll(async () => {
   room = await new RoomDouble().start()
   core = await startTestCore({ EDGE_URL: room.url, ROLE: 'api' }, { gateway })
-  deps = { db: core.db, scripts: core.scripts, gateway, reportToken: async () => {}, logger: core.logger, payments: { callTries: 1, maxTries: 3, backoffMs: 1 } }
+  deps = {
+    db: core.db,
+    scripts: core.scripts,
+    gateway,
+    reportToken: async () => {},
+    logger: core.logger,
+    payments: { callTries: 1, maxTries: 3, backoffMs: 1 },
+  }
 })
 afterAll(async () => {
   await core?.destroy()
@@ -38,13 +45,21 @@ const input = (saleId: string, n: number, shopper = `shopper-${n}`): CheckoutInp
 })
 const batch = (inputs: CheckoutInput[]): BatchItem<CheckoutInput>[] => inputs.map((i) => ({ input: i, results: {} }))
 const reasons = (settled: PromiseSettledResult<unknown>[]) =>
-  settled.map((s) => (s.status === 'fulfilled' ? 'ok' : s.reason instanceof PermanentFailure ? s.reason.reason : `error:${(s.reason as Error).message}`))
+  settled.map((s) =>
+    s.status === 'fulfilled'
+      ? 'ok'
+      : s.reason instanceof PermanentFailure
+        ? s.reason.reason
+        : `error:${(s.reason as Error).message}`,
+  )
 const count = async (sql: string, params: unknown[]) => Number((await core.db.query(sql, params)).rows[0].n)
 
 async function pendingOrders(saleId: string, inputs: CheckoutInput[]) {
   const created = await createOrderStep.invokeMany!(batch(inputs), deps)
   expect(reasons(created)).toEqual(inputs.map(() => 'ok'))
-  expect(await count(`SELECT count(*) AS n FROM orders WHERE sale_id = $1 AND status = 'PENDING'`, [saleId])).toBe(inputs.length)
+  expect(await count(`SELECT count(*) AS n FROM orders WHERE sale_id = $1 AND status = 'PENDING'`, [saleId])).toBe(
+    inputs.length,
+  )
 }
 
 describe('when a batch of orders would pass the stock Postgres still has', () => {
@@ -57,18 +72,27 @@ describe('when a batch of orders would pass the stock Postgres still has', () =>
     const settled = await confirmOrderStep.invokeMany!(batch(inputs), deps)
     expect(reasons(settled)).toEqual(['ok', 'ok', 'sold_out', 'sold_out'])
     expect(await count(`SELECT sold AS n FROM sales WHERE id = 'batch-stock'`, [])).toBe(5)
-    expect(await count(`SELECT count(*) AS n FROM orders WHERE sale_id = 'batch-stock' AND status = 'CONFIRMED'`, [])).toBe(2)
+    expect(
+      await count(`SELECT count(*) AS n FROM orders WHERE sale_id = 'batch-stock' AND status = 'CONFIRMED'`, []),
+    ).toBe(2)
   })
 })
 
 describe('when one shopper has more orders in a batch than the per-shopper limit', () => {
   it('should confirm up to the limit and refuse the rest, counting each shopper once per unit', async () => {
     await createTestSale(core, 'batch-limit', 10, { perShopperLimit: 2 })
-    const inputs = [input('batch-limit', 1, 'ann'), input('batch-limit', 2, 'ann'), input('batch-limit', 3, 'bob'), input('batch-limit', 4, 'ann')]
+    const inputs = [
+      input('batch-limit', 1, 'ann'),
+      input('batch-limit', 2, 'ann'),
+      input('batch-limit', 3, 'bob'),
+      input('batch-limit', 4, 'ann'),
+    ]
     await pendingOrders('batch-limit', inputs)
     const settled = await confirmOrderStep.invokeMany!(batch(inputs), deps)
     expect(reasons(settled)).toEqual(['ok', 'ok', 'ok', 'limit_reached'])
-    const { rows } = await core.db.query(`SELECT shopper, units FROM shopper_purchases WHERE sale_id = 'batch-limit' ORDER BY shopper`)
+    const { rows } = await core.db.query(
+      `SELECT shopper, units FROM shopper_purchases WHERE sale_id = 'batch-limit' ORDER BY shopper`,
+    )
     expect(rows).toEqual([
       { shopper: 'ann', units: 2 },
       { shopper: 'bob', units: 1 },
@@ -106,10 +130,20 @@ describe('when a batch of payments is authorized and then captured', () => {
     // the same batch again (a retried job): no new gateway calls, the same answers
     const again = await authorizePaymentStep.invokeMany!(batch(inputs), deps)
     expect(reasons(again)).toEqual(outcome)
-    expect(await count(`SELECT max(p.attempts) AS n FROM payments p JOIN orders o ON o.id = p.order_id WHERE o.sale_id = 'batch-pay'`, [])).toBe(1)
+    expect(
+      await count(
+        `SELECT max(p.attempts) AS n FROM payments p JOIN orders o ON o.id = p.order_id WHERE o.sale_id = 'batch-pay'`,
+        [],
+      ),
+    ).toBe(1)
 
     const toCapture = inputs
-      .map((i, k) => ({ input: i, results: { 'authorize-payment-step': (authorized[k] as PromiseFulfilledResult<{ output: unknown }>).value?.output } }))
+      .map((i, k) => ({
+        input: i,
+        results: {
+          'authorize-payment-step': (authorized[k] as PromiseFulfilledResult<{ output: unknown }>).value?.output,
+        },
+      }))
       .filter((_, k) => authorized[k]!.status === 'fulfilled')
     for (let run = 0; run < 2; run++) {
       const captured = await capturePaymentStep.invokeMany!(toCapture, deps)
@@ -119,7 +153,10 @@ describe('when a batch of payments is authorized and then captured', () => {
     expect(charges).toHaveLength(40 - declined)
     expect(charges.every((e) => e.state === 'captured' && e.captures === 1)).toBe(true)
     expect(
-      await count(`SELECT count(*) AS n FROM payments p JOIN orders o ON o.id = p.order_id WHERE o.sale_id = 'batch-pay' AND p.status = 'CAPTURED' AND p.captured_cents = 4999`, []),
+      await count(
+        `SELECT count(*) AS n FROM payments p JOIN orders o ON o.id = p.order_id WHERE o.sale_id = 'batch-pay' AND p.status = 'CAPTURED' AND p.captured_cents = 4999`,
+        [],
+      ),
     ).toBe(40 - declined)
   })
 })

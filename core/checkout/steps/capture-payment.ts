@@ -13,20 +13,32 @@ async function charge(input: CheckoutInput, results: Record<string, unknown>, de
   const policy = deps.payments ?? DEFAULT_PAYMENT_POLICY
   const { ref } = results[authorizePaymentStepId] as { ref: string }
   try {
-    await withGatewayRetries(() => deps.gateway.capture({ ref, amountCents: input.amountCents, idempotencyKey: paymentKey(input.orderId, 'capture') }), {
-      tries: policy.callTries,
-      baseMs: policy.backoffMs,
-    })
+    await withGatewayRetries(
+      () =>
+        deps.gateway.capture({
+          ref,
+          amountCents: input.amountCents,
+          idempotencyKey: paymentKey(input.orderId, 'capture'),
+        }),
+      {
+        tries: policy.callTries,
+        baseMs: policy.backoffMs,
+      },
+    )
     return true
   } catch (error) {
     if (!(error instanceof GatewayRejectedError)) throw error
-    deps.logger.error({ orderId: input.orderId, ref, err: error.message }, 'capture refused after the order was confirmed: flagged')
+    deps.logger.error(
+      { orderId: input.orderId, ref, err: error.message },
+      'capture refused after the order was confirmed: flagged',
+    )
     await flagConfirmedWithoutPayment(deps.db, input.orderId, `capture refused: ${error.code}`)
     return false
   }
 }
 
-const recordCaptured = (deps: CheckoutDeps, captured: { orderId: string; amountCents: number }[]) => markCaptured(deps.db, captured)
+const recordCaptured = (deps: CheckoutDeps, captured: { orderId: string; amountCents: number }[]) =>
+  markCaptured(deps.db, captured)
 
 async function captureOne(input: CheckoutInput, results: Record<string, unknown>, deps: CheckoutDeps) {
   if (!(await charge(input, results, deps))) return stepResult({ captured: false })
@@ -49,12 +61,20 @@ export const capturePaymentStep = defineStep(
     manyOrEach(
       items,
       async (batch) => {
-        const charged = await Promise.all(batch.map((item) => charge(item.input, item.results, deps).then(fulfilled, rejected)))
+        const charged = await Promise.all(
+          batch.map((item) => charge(item.input, item.results, deps).then(fulfilled, rejected)),
+        )
         await recordCaptured(
           deps,
-          batch.filter((_, i) => charged[i]!.status === 'fulfilled' && (charged[i] as PromiseFulfilledResult<boolean>).value).map((item) => item.input),
+          batch
+            .filter(
+              (_, i) => charged[i]!.status === 'fulfilled' && (charged[i] as PromiseFulfilledResult<boolean>).value,
+            )
+            .map((item) => item.input),
         )
-        return charged.map((result) => (result.status === 'fulfilled' ? fulfilled(stepResult({ captured: result.value })) : result))
+        return charged.map((result) =>
+          result.status === 'fulfilled' ? fulfilled(stepResult({ captured: result.value })) : result,
+        )
       },
       (item) => captureOne(item.input, item.results, deps),
     ),

@@ -11,10 +11,16 @@ export const confirmOrderStepId = 'confirm-order-step'
  */
 async function confirmOne(input: CheckoutInput, deps: CheckoutDeps): Promise<void> {
   await withTransaction(deps.db, async (client) => {
-    const { rows } = await client.query<{ status: string }>('SELECT status FROM orders WHERE id = $1 FOR UPDATE', [input.orderId])
+    const { rows } = await client.query<{ status: string }>('SELECT status FROM orders WHERE id = $1 FOR UPDATE', [
+      input.orderId,
+    ])
     if (rows[0]?.status === 'CONFIRMED') return
-    if (rows[0]?.status !== 'PENDING') throw new Error(`order ${input.orderId} is ${rows[0]?.status ?? 'missing'}, expected PENDING`)
-    const sale = await client.query('UPDATE sales SET sold = sold + 1 WHERE id = $1 AND sold < stock RETURNING per_shopper_limit', [input.saleId])
+    if (rows[0]?.status !== 'PENDING')
+      throw new Error(`order ${input.orderId} is ${rows[0]?.status ?? 'missing'}, expected PENDING`)
+    const sale = await client.query(
+      'UPDATE sales SET sold = sold + 1 WHERE id = $1 AND sold < stock RETURNING per_shopper_limit',
+      [input.saleId],
+    )
     if (sale.rowCount === 0) throw new PermanentFailure('sold_out')
     const limit = sale.rows[0].per_shopper_limit as number
     const shopper = await client.query(
@@ -24,7 +30,10 @@ async function confirmOne(input: CheckoutInput, deps: CheckoutDeps): Promise<voi
       [input.saleId, input.shopper, limit],
     )
     if (shopper.rowCount === 0) throw new PermanentFailure('limit_reached')
-    await client.query(`UPDATE orders SET status = 'CONFIRMED', confirmed_at = now(), updated_at = now() WHERE id = $1`, [input.orderId])
+    await client.query(
+      `UPDATE orders SET status = 'CONFIRMED', confirmed_at = now(), updated_at = now() WHERE id = $1`,
+      [input.orderId],
+    )
   })
 }
 
@@ -37,15 +46,25 @@ class BatchRefused extends Error {}
  * batch is rolled back and each order is confirmed alone, so exactly the orders `confirmOne` would refuse
  * are refused. Orders are locked in id order, so batches that share an order cannot deadlock.
  */
-async function confirmSale(saleId: string, inputs: CheckoutInput[], deps: CheckoutDeps): Promise<PromiseSettledResult<void>[]> {
+async function confirmSale(
+  saleId: string,
+  inputs: CheckoutInput[],
+  deps: CheckoutDeps,
+): Promise<PromiseSettledResult<void>[]> {
   try {
     return await withTransaction(deps.db, async (client) => {
       const ids = inputs.map((input) => input.orderId).sort()
-      const { rows } = await client.query<{ id: string; status: string }>('SELECT id, status FROM orders WHERE id = ANY($1) ORDER BY id FOR UPDATE', [ids])
+      const { rows } = await client.query<{ id: string; status: string }>(
+        'SELECT id, status FROM orders WHERE id = ANY($1) ORDER BY id FOR UPDATE',
+        [ids],
+      )
       const status = new Map(rows.map((row) => [row.id, row.status]))
       const pending = inputs.filter((input) => status.get(input.orderId) === 'PENDING')
       if (pending.length) {
-        const sale = await client.query('UPDATE sales SET sold = sold + $2 WHERE id = $1 AND sold + $2 <= stock RETURNING per_shopper_limit', [saleId, pending.length])
+        const sale = await client.query(
+          'UPDATE sales SET sold = sold + $2 WHERE id = $1 AND sold + $2 <= stock RETURNING per_shopper_limit',
+          [saleId, pending.length],
+        )
         if (sale.rowCount === 0) throw new BatchRefused()
         const shoppers = pending.map((input) => input.shopper)
         const counted = await client.query(
@@ -56,13 +75,16 @@ async function confirmSale(saleId: string, inputs: CheckoutInput[], deps: Checko
           [saleId, shoppers, sale.rows[0].per_shopper_limit],
         )
         if (counted.rowCount !== new Set(shoppers).size) throw new BatchRefused()
-        await client.query(`UPDATE orders SET status = 'CONFIRMED', confirmed_at = now(), updated_at = now() WHERE id = ANY($1)`, [
-          pending.map((input) => input.orderId),
-        ])
+        await client.query(
+          `UPDATE orders SET status = 'CONFIRMED', confirmed_at = now(), updated_at = now() WHERE id = ANY($1)`,
+          [pending.map((input) => input.orderId)],
+        )
       }
       return inputs.map((input) => {
         const now = status.get(input.orderId)
-        return now === 'PENDING' || now === 'CONFIRMED' ? fulfilled(undefined) : rejected(new Error(`order ${input.orderId} is ${now ?? 'missing'}, expected PENDING`))
+        return now === 'PENDING' || now === 'CONFIRMED'
+          ? fulfilled(undefined)
+          : rejected(new Error(`order ${input.orderId} is ${now ?? 'missing'}, expected PENDING`))
       })
     })
   } catch (error) {
@@ -90,7 +112,9 @@ export const confirmOrderStep = defineStep(
           at.map((i) => items[i]!.input),
           deps,
         ).catch((error: unknown) => at.map(() => rejected(error)))
-        results.forEach((result, k) => (settled[at[k]!] = result.status === 'fulfilled' ? fulfilled(stepResult(null)) : result))
+        results.forEach(
+          (result, k) => (settled[at[k]!] = result.status === 'fulfilled' ? fulfilled(stepResult(null)) : result),
+        )
       }),
     )
     return settled

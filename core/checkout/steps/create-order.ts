@@ -9,7 +9,18 @@ const createOrder = async (input: CheckoutInput, deps: CheckoutDeps) => {
     `INSERT INTO orders (id, sale_id, token_id, token_gen, shopper, status, amount_cents, currency, payment_method, idempotency_key, created_at)
      VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, $7, $8, $9, to_timestamp($10 / 1000.0))
      ON CONFLICT DO NOTHING`,
-    [input.orderId, input.saleId, input.tid, input.gen, input.shopper, input.amountCents, input.currency, input.paymentMethod, input.idempotencyKey, input.redeemedAt],
+    [
+      input.orderId,
+      input.saleId,
+      input.tid,
+      input.gen,
+      input.shopper,
+      input.amountCents,
+      input.currency,
+      input.paymentMethod,
+      input.idempotencyKey,
+      input.redeemedAt,
+    ],
   )
   return stepResult(null, { orderId: input.orderId })
 }

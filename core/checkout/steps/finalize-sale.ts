@@ -19,7 +19,9 @@ export const finalizeSaleStep = defineStep(
   },
   undefined,
   async (items: BatchItem<CheckoutInput>[], deps: CheckoutDeps) => {
-    const held = await Promise.all(items.map(({ input }) => deps.scripts.finalizeHold(input.saleId, input.orderId).then(fulfilled, rejected)))
+    const held = await Promise.all(
+      items.map(({ input }) => deps.scripts.finalizeHold(input.saleId, input.orderId).then(fulfilled, rejected)),
+    )
     const bySale = positionsBySale(
       items.map((item) => item.input),
       (i) => held[i]!.status === 'fulfilled',
@@ -28,7 +30,9 @@ export const finalizeSaleStep = defineStep(
     await Promise.all(
       [...bySale].map(async ([saleId, at]) => {
         const outcomes = at.map((i) => sold(items[i]!.input))
-        const sent = deps.reportTokens ? deps.reportTokens(saleId, outcomes) : Promise.all(outcomes.map((o) => deps.reportToken(saleId, o))).then(() => {})
+        const sent = deps.reportTokens
+          ? deps.reportTokens(saleId, outcomes)
+          : Promise.all(outcomes.map((o) => deps.reportToken(saleId, o))).then(() => {})
         const result = await sent.then(fulfilled, rejected)
         for (const i of at) reported[i] = result
       }),

@@ -41,7 +41,11 @@ describe('when the bearer token is missing or wrong', () => {
 
 describe('when no admin token is configured', () => {
   it('should reject everyone, even an empty bearer', async () => {
-    const res = await appWith().request('/x', { headers: { authorization: 'Bearer ' } }, { ...bindings, EDGE_ADMIN_TOKEN: '' })
+    const res = await appWith().request(
+      '/x',
+      { headers: { authorization: 'Bearer ' } },
+      { ...bindings, EDGE_ADMIN_TOKEN: '' },
+    )
 
     expect(res.status).toBe(401)
   })

@@ -26,7 +26,8 @@ export const idempotencyKey = ({ header = HEADER_IDEMPOTENCY_KEY }: IdempotencyK
       throw apiError('missing_idempotency_key', `send an ${header} header, unique per purchase attempt`, header)
     }
     const parsed = IdempotencyKey.safeParse(value)
-    if (!parsed.success) throw apiError('invalid_idempotency_key', `${header}: ${parsed.error.issues[0]?.message}`, header)
+    if (!parsed.success)
+      throw apiError('invalid_idempotency_key', `${header}: ${parsed.error.issues[0]?.message}`, header)
     c.set('idempotencyKey', parsed.data)
     await next()
   })

@@ -35,7 +35,9 @@ export const networkLimit = ({ name, key, binding, perSecond, now }: NetworkLimi
     if (id === undefined) return next()
     const { success } = await limiter.limit({ key: id })
     if (!success) {
-      throw apiError('rate_limited', `too many requests from this ${name}: slow down`, undefined, { 'retry-after': '10' })
+      throw apiError('rate_limited', `too many requests from this ${name}: slow down`, undefined, {
+        'retry-after': '10',
+      })
     }
     await next()
   })

@@ -36,7 +36,14 @@ type Bucket = { tokens: number; at: number }
  * app.post('/redeem', rateLimit({ name: 'shopper', perSecond: 1, key: (c) => c.var.shopper }), handler)
  * ```
  */
-export const rateLimit = ({ name, perSecond, key, maxKeys = 100_000, onLimit, now: clock = () => Date.now() }: RateLimitOptions) => {
+export const rateLimit = ({
+  name,
+  perSecond,
+  key,
+  maxKeys = 100_000,
+  onLimit,
+  now: clock = () => Date.now(),
+}: RateLimitOptions) => {
   const buckets = new Map<string, Bucket>()
   return createMiddleware(async function rateLimit(c, next) {
     const rate = typeof perSecond === 'function' ? perSecond(c) : perSecond
@@ -48,9 +55,14 @@ export const rateLimit = ({ name, perSecond, key, maxKeys = 100_000, onLimit, no
     bucket.at = now
     if (bucket.tokens < 1) {
       const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / rate))
-      const refusal = apiError('rate_limited', `too many requests for this ${name}: at most ${rate} per second`, undefined, {
-        'retry-after': String(retryAfter),
-      })
+      const refusal = apiError(
+        'rate_limited',
+        `too many requests for this ${name}: at most ${rate} per second`,
+        undefined,
+        {
+          'retry-after': String(retryAfter),
+        },
+      )
       if (onLimit) return onLimit(c, refusal)
       throw refusal
     }

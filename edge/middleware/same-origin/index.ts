@@ -20,13 +20,17 @@ export const sameOrigin = () =>
     const site = c.req.header('sec-fetch-site')
     const origin = c.req.header('origin')
     const ownOrigin = new URL(c.req.url).origin
-    const customHeader = Boolean(c.req.header(HEADER_CLIENT) || c.req.header(HEADER_SESSION) || c.req.header('authorization'))
+    const customHeader = Boolean(
+      c.req.header(HEADER_CLIENT) || c.req.header(HEADER_SESSION) || c.req.header('authorization'),
+    )
     let allowed: boolean
-    if (site !== undefined) allowed = site === 'same-origin' || site === 'none' || (site === 'same-site' && customHeader)
+    if (site !== undefined)
+      allowed = site === 'same-origin' || site === 'none' || (site === 'same-site' && customHeader)
     else if (origin !== undefined) allowed = origin === ownOrigin || customHeader
     else allowed = customHeader
     if (!allowed) {
-      const seen = site !== undefined ? `Sec-Fetch-Site: ${site}` : origin !== undefined ? `Origin: ${origin}` : 'no Origin'
+      const seen =
+        site !== undefined ? `Sec-Fetch-Site: ${site}` : origin !== undefined ? `Origin: ${origin}` : 'no Origin'
       throw apiError(
         'cross_site_request',
         `refused a ${c.req.method} from another site (${seen}); apps send the ${HEADER_CLIENT} header`,

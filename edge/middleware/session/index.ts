@@ -63,7 +63,11 @@ export const session = ({ missing = 'require', maxAgeSeconds = 7 * 24 * 3600 }: 
     let created = false
     if (value === undefined || value === '') {
       if (missing === 'require') {
-        throw apiError('missing_session', `send the session as the ${cookie} cookie or the ${HEADER_SESSION} header`, HEADER_SESSION)
+        throw apiError(
+          'missing_session',
+          `send the session as the ${cookie} cookie or the ${HEADER_SESSION} header`,
+          HEADER_SESSION,
+        )
       }
       id = randomId()
       created = true
@@ -78,7 +82,11 @@ export const session = ({ missing = 'require', maxAgeSeconds = 7 * 24 * 3600 }: 
     } else {
       const parsed = SessionId.safeParse(value)
       if (!parsed.success) {
-        throw apiError('invalid_session', 'the session id must be 16-128 base64url chars', header !== undefined ? HEADER_SESSION : cookie)
+        throw apiError(
+          'invalid_session',
+          'the session id must be 16-128 base64url chars',
+          header !== undefined ? HEADER_SESSION : cookie,
+        )
       }
       id = parsed.data
     }

@@ -1,4 +1,3 @@
-
 import { untilConfirmed, type Drill } from '../drill.ts'
 
 export const drill: Drill = {
@@ -10,7 +9,9 @@ export const drill: Drill = {
     await untilConfirmed(ctx, 0.9)
     const faulty = ctx.fake.requests.filter((r) => r.fault !== 'none').length
     ctx.fake.faults = {}
-    ctx.notes.push(`${faulty}/${ctx.fake.requests.filter((r) => r.method === 'POST').length} gateway calls failed or lost`)
+    ctx.notes.push(
+      `${faulty}/${ctx.fake.requests.filter((r) => r.method === 'POST').length} gateway calls failed or lost`,
+    )
     return Date.now()
   },
 }

@@ -27,8 +27,11 @@ export const drill: Drill = {
     const forged = await FakeStripe.deliver(url, 'whsec_not_ours', ctx.fake.events.slice(0, 20))
     if (forged.some((s) => s !== 400)) throw new Error('a forged webhook was accepted')
     const processed = (await ctx.db.query('SELECT count(*)::int AS n FROM processed_events')).rows[0].n
-    ctx.notes.push(`${ctx.fake.events.length} events, ${[...statuses.values()].reduce((a, b) => a + b, 0)} deliveries (${JSON.stringify(Object.fromEntries(statuses))}), ${processed} processed once, 20 forged refused`)
-    if (processed !== ctx.fake.events.length) throw new Error(`processed ${processed} events, expected ${ctx.fake.events.length}`)
+    ctx.notes.push(
+      `${ctx.fake.events.length} events, ${[...statuses.values()].reduce((a, b) => a + b, 0)} deliveries (${JSON.stringify(Object.fromEntries(statuses))}), ${processed} processed once, 20 forged refused`,
+    )
+    if (processed !== ctx.fake.events.length)
+      throw new Error(`processed ${processed} events, expected ${ctx.fake.events.length}`)
     return Date.now()
   },
 }
