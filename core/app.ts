@@ -5,10 +5,8 @@ import {
   CreateSaleRequest,
   ExpireGrantsRequest,
   HEADER_EDGE_RECEIPT,
-  HEADER_IDEMPOTENCY_KEY,
   HEADER_REPLAY_ONLY,
   HEADER_SESSION,
-  IDEMPOTENCY_KEY_PATTERN,
   MAX_ADMIN_BODY_BYTES,
   MAX_BODY_BYTES,
   ORDER_ID_PATTERN,
@@ -32,6 +30,7 @@ import type { CoreConfig } from './config.ts'
 import { ApiError } from './errors/api-error.ts'
 import { requireBearer } from './http/bearer.ts'
 import { requireEdge } from './http/edge-auth.ts'
+import { idempotencyKeyOf } from './http/idempotency-key.ts'
 import { readBodyText, readJson } from './http/json-body.ts'
 import { GatewayUnavailableError } from './payment/gateway.ts'
 import type { Logger } from './logger.ts'
@@ -155,20 +154,7 @@ export function createApp(deps: AppDeps): Hono {
     const started = performance.now()
     try {
       const sessionId = sessionHeader(c.req.header(HEADER_SESSION))
-      const idempotencyKey = c.req.header(HEADER_IDEMPOTENCY_KEY)
-      if (!idempotencyKey)
-        throw new ApiError(
-          'missing_idempotency_key',
-          'send an Idempotency-Key header, the same on every retry',
-          'idempotency-key',
-        )
-      if (!IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
-        throw new ApiError(
-          'invalid_idempotency_key',
-          'Idempotency-Key must be 8-255 chars of A-Z, a-z, 0-9 and _ . : -',
-          'idempotency-key',
-        )
-      }
+      const idempotencyKey = idempotencyKeyOf(c)
       const body = await readJson(c, RedeemRequest, MAX_BODY_BYTES)
       const nowMs = Date.now()
       const shopper = await shopperOfCall(c.req.header('authorization'), sessionId)
@@ -262,20 +248,7 @@ export function createApp(deps: AppDeps): Hono {
     const orderId = c.req.param('orderId')
     if (!ORDER_ID_PATTERN.test(orderId))
       throw new ApiError('invalid_path', 'order id must look like ord_ followed by 32 hex chars', 'orderId')
-    const idempotencyKey = c.req.header(HEADER_IDEMPOTENCY_KEY)
-    if (!idempotencyKey)
-      throw new ApiError(
-        'missing_idempotency_key',
-        'send an Idempotency-Key header, the same on every retry',
-        'idempotency-key',
-      )
-    if (!IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
-      throw new ApiError(
-        'invalid_idempotency_key',
-        'Idempotency-Key must be 8-255 chars of A-Z, a-z, 0-9 and _ . : -',
-        'idempotency-key',
-      )
-    }
+    const idempotencyKey = idempotencyKeyOf(c)
     const body = await readJson(c, RefundRequest, MAX_BODY_BYTES)
     const { refund, created } = await deps.payments.refund(orderId, body, idempotencyKey)
     return c.json(refund, created ? 201 : 200)

@@ -15,8 +15,6 @@ import {
   CartLineBody,
   CheckoutCartRequest,
   HEADER_CART,
-  HEADER_IDEMPOTENCY_KEY,
-  IDEMPOTENCY_KEY_PATTERN,
   MAX_ACCOUNT_BODY_BYTES,
   MergeCartRequest,
   Sku,
@@ -25,6 +23,7 @@ import type { Accounts } from '../account/accounts.ts'
 import { ApiError } from '../errors/api-error.ts'
 import { readJson } from '../http/json-body.ts'
 import type { Carts } from './carts.ts'
+import { idempotencyKeyOf } from '../http/idempotency-key.ts'
 
 const MAX_CHECKOUT_BODY_BYTES = 32 * 1024
 
@@ -45,24 +44,6 @@ function cartHeader(c: Context): string | undefined {
   if (!CartId.safeParse(value).success)
     throw new ApiError('invalid_body', `${HEADER_CART} must look like cart_ followed by 32 hex chars`, HEADER_CART)
   return value
-}
-
-function idempotencyKeyOf(c: Context): string {
-  const key = c.req.header(HEADER_IDEMPOTENCY_KEY)
-  if (!key)
-    throw new ApiError(
-      'missing_idempotency_key',
-      'send an Idempotency-Key header, the same on every retry',
-      'idempotency-key',
-    )
-  if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
-    throw new ApiError(
-      'invalid_idempotency_key',
-      'Idempotency-Key must be 8-255 chars of A-Z, a-z, 0-9 and _ . : -',
-      'idempotency-key',
-    )
-  }
-  return key
 }
 
 export function cartRoutes({ carts, accounts }: CartRoutesOptions): Hono {

@@ -3,42 +3,25 @@
  * edge): sign up → add to the cart as a guest → sign in (the guest cart merges) → check out → order confirmed,
  * with its lines. A screenshot of each step goes to test-results/browser/; the browser must log no errors.
  *
- * Skipped only when /usr/bin/chromium is missing outside CI (`.ci/run` installs it; in CI this must run).
+ * Skipped only when Chromium is missing outside CI (test/support/browser.ts; in CI this must run).
  */
-import { existsSync, mkdirSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { browserSuite, launchChromium, SHOTS } from '../support/browser.ts'
 import { FIXTURE, importLines } from '../../core/catalog/fixtures.ts'
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
-const SHOTS = fileURLToPath(new URL('../../test-results/browser/', import.meta.url))
-const available = existsSync(CHROMIUM)
-if (!available && !process.env.CI)
-  console.warn(`test/browser: ${CHROMIUM} is missing, skipping the account browser test`)
-const suite = available || process.env.CI ? describe : describe.skip
+const suite = browserSuite('the account browser test')
 
 let stack: LocalStack
 let browser: Browser
 
 suite('accounts and the cart in headless Chromium', () => {
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true })
     stack = await startLocalStack({ env: { SCRYPT_LOG_N: '12', SIM_PAYMENT_LATENCY_MS: '5' } })
     await importLines(stack.core, FIXTURE)
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-    })
+    browser = await launchChromium()
   }, 180_000)
   afterAll(async () => {
     await browser?.close()

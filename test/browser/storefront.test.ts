@@ -4,26 +4,17 @@
  * drop's waiting room) → search with a typo finds it → the product's drop → its waiting page. A screenshot
  * of each step goes to test-results/browser/; the browser must log no errors.
  *
- * Skipped only when /usr/bin/chromium is missing outside CI (`.ci/run` installs it; in CI this must run).
+ * Skipped only when Chromium is missing outside CI (test/support/browser.ts; in CI this must run).
  */
-import { existsSync, mkdirSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { browserSuite, launchChromium, SHOTS } from '../support/browser.ts'
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.ts'
 import { loadSampleCatalog } from '../../token-issuer/catalog.ts'
 import { createSale } from '../../token-issuer/issuer.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
-const SHOTS = fileURLToPath(new URL('../../test-results/browser/', import.meta.url))
-const available = existsSync(CHROMIUM)
-if (!available && !process.env.CI) {
-  console.warn(
-    `test/browser: ${CHROMIUM} is missing, skipping the storefront browser test (apt-get install -y chromium)`,
-  )
-}
-const suite = available || process.env.CI ? describe : describe.skip
+const suite = browserSuite('the storefront browser test')
 
 let stack: LocalStack
 let browser: Browser
@@ -31,7 +22,6 @@ const saleId = `shop-${randomUUID().slice(0, 8)}`
 
 suite('the storefront in headless Chromium', () => {
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true })
     stack = await startLocalStack()
     const cfg = stack.issuerConfig()
     await loadSampleCatalog(cfg, () => {}, { products: 1500 })
@@ -44,19 +34,7 @@ suite('the storefront in headless Chromium', () => {
       startsAt: new Date(Date.now() + 3_600_000).toISOString(),
       admitPerMinute: 600,
     })
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    browser = await launchChromium()
   }, 180_000)
   afterAll(async () => {
     await browser?.close()

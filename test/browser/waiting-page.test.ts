@@ -3,27 +3,18 @@
  * the whole local stack: join → wait (others ahead, the room paused) → reopened tab keeps the place →
  * admitted → Pay → confirmed, and a sold-out sale. A screenshot of each step goes to test-results/browser/.
  *
- * Skipped only when /usr/bin/chromium is missing outside CI (`.ci/run` installs it; in CI this must run).
+ * Skipped only when Chromium is missing outside CI (test/support/browser.ts; in CI this must run).
  */
-import { existsSync, mkdirSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { browserSuite, launchChromium, SHOTS } from '../support/browser.ts'
 import { randomId, shuffleKey, type RoomStatus } from '../../contracts/index.ts'
 import { SimulatedGateway } from '../../core/payment/simulated-gateway.ts'
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.ts'
 import { createSale, saleInvariant, steerRoom, type IssuerConfig } from '../../token-issuer/issuer.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
-const SHOTS = fileURLToPath(new URL('../../test-results/browser/', import.meta.url))
-const available = existsSync(CHROMIUM)
-if (!available && !process.env.CI) {
-  console.warn(
-    `test/browser: ${CHROMIUM} is missing, skipping the browser test (install it: apt-get install -y chromium)`,
-  )
-}
-const suite = available || process.env.CI ? describe : describe.skip
+const suite = browserSuite('the waiting-page browser test')
 
 let stack: LocalStack
 let cfg: IssuerConfig
@@ -31,22 +22,9 @@ let browser: Browser
 
 suite('the waiting page in headless Chromium', () => {
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true })
     stack = await startLocalStack({ gateway: new SimulatedGateway({ latencyMs: 5 }) })
     cfg = stack.issuerConfig()
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    browser = await launchChromium()
   }, 90_000)
   afterAll(async () => {
     await browser?.close()

@@ -40,7 +40,7 @@ describe('when a client probes the running stack', () => {
     const headers = { 'x-floodgate-session': randomId(), 'cf-connecting-ip': '198.51.100.20' }
 
     const poll = await edge(`/api/sales/${SALE}/status`, { headers })
-    const madeUp = await edge(`/api/sales/no-such-sale-${randomId(6).toLowerCase()}/join`, { method: 'POST', headers })
+    const madeUp = await edge(`/api/sales/no-such-sale-${Date.now().toString(36)}/join`, { method: 'POST', headers })
     const crossSite = await edge(`/api/sales/${SALE}/join`, {
       method: 'POST',
       headers: { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example', 'cf-connecting-ip': '198.51.100.21' },
