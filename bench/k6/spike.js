@@ -88,8 +88,9 @@ export function join() {
   check(res, {
     'join answered 200': (r) => r.status === 200,
     'join has a room state': () => ['not_started', 'waiting', 'admitted', 'sold_out'].includes(state),
+    // `__Host-fg_session` over https (a deployment), `fg_session` over plain http (wrangler dev).
     'join sets the session cookie': () =>
-      Object.keys(jar.cookiesForURL(cfg.baseUrl)).includes('fg_session') || Boolean(body && body.session),
+      Object.keys(jar.cookiesForURL(cfg.baseUrl)).some((name) => name === 'fg_session' || name === '__Host-fg_session'),
   })
 }
 
