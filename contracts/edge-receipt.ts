@@ -97,11 +97,30 @@ export async function verifyEdgeCall(
   signed: unknown,
   secret: string,
   expect: { req: string; nowMs: number },
-): Promise<ReceiptVerdict> {
+): Promise<EdgeCallVerdict> {
   const opened = await openReceipt(signed, secret)
   if (!opened.ok) return opened
   if (opened.payload.req !== expect.req) return { ok: false, code: 'receipt_mismatch' }
-  return dated(opened.payload, expect.nowMs)
+  const verdict = dated(opened.payload, expect.nowMs)
+  return verdict.ok ? { ...verdict, payload: opened.payload } : verdict
+}
+
+/** An authenticated call's verdict, with the receipt it carried (so the route need not verify it again). */
+export type EdgeCallVerdict =
+  | (ReceiptVerdict & { ok: false })
+  | (ReceiptVerdict & { ok: true; payload: EdgeReceiptPayload })
+
+/**
+ * `verifyEdgeReceipt` for a call `verifyEdgeCall` already authenticated: the same answer from its receipt's
+ * payload, without a second MAC.
+ */
+export function boundReceipt(
+  call: EdgeCallVerdict,
+  expect: { sub: string; idk: string; nowMs: number },
+): ReceiptVerdict {
+  if (!call.ok) return call
+  if (call.payload.sub !== expect.sub || call.payload.idk !== expect.idk) return { ok: false, code: 'receipt_mismatch' }
+  return dated(call.payload, expect.nowMs)
 }
 
 type Opened =

@@ -4,7 +4,6 @@ import {
   CheckoutHoldRequest,
   CreateSaleRequest,
   ExpireGrantsRequest,
-  HEADER_EDGE_RECEIPT,
   HEADER_REPLAY_ONLY,
   HEADER_SESSION,
   MAX_ADMIN_BODY_BYTES,
@@ -22,14 +21,14 @@ import {
   shopperOf,
   shopperOfAccount,
   honouredTime,
-  verifyEdgeReceipt,
+  boundReceipt,
   type ExpireGrantsResponse,
 } from '../contracts/index.ts'
 import type { Accounts } from './account/accounts.ts'
 import type { CoreConfig } from './config.ts'
 import { ApiError } from './errors/api-error.ts'
 import { requireBearer } from './http/bearer.ts'
-import { requireEdge } from './http/edge-auth.ts'
+import { edgeCallOf, requireEdge } from './http/edge-auth.ts'
 import { idempotencyKeyOf } from './http/idempotency-key.ts'
 import { readBodyText, readJson } from './http/json-body.ts'
 import { GatewayUnavailableError } from './payment/gateway.ts'
@@ -158,12 +157,8 @@ export function createApp(deps: AppDeps): Hono {
       const body = await readJson(c, RedeemRequest, MAX_BODY_BYTES)
       const nowMs = Date.now()
       const shopper = await shopperOfCall(c.req.header('authorization'), sessionId)
-      const receipt = await verifyEdgeReceipt(c.req.header(HEADER_EDGE_RECEIPT), deps.config.CORE_INTERNAL_TOKEN, {
-        req: 'POST /v1/redeem',
-        sub: shopper,
-        idk: idempotencyKey,
-        nowMs,
-      })
+      // requireEdge checked the receipt's MAC and path; the redeem also needs it bound to this shopper and key.
+      const receipt = boundReceipt(edgeCallOf(c), { sub: shopper, idk: idempotencyKey, nowMs })
       const result = await redeemer.redeem({
         body,
         sessionId,

@@ -1,6 +1,16 @@
 import { createMiddleware } from 'hono/factory'
-import { HEADER_EDGE_RECEIPT, verifyEdgeCall } from '../../contracts/index.ts'
+import type { Context } from 'hono'
+import { HEADER_EDGE_RECEIPT, verifyEdgeCall, type EdgeCallVerdict } from '../../contracts/index.ts'
 import { ApiError } from '../errors/api-error.ts'
+
+const EDGE_CALL = 'edgeCall' as never
+
+/** The verdict `requireEdge` reached for this request (a route under it reads the receipt from here). */
+export function edgeCallOf(c: Context): EdgeCallVerdict {
+  const verdict = c.get(EDGE_CALL) as EdgeCallVerdict | undefined
+  if (!verdict) throw new Error('edgeCallOf: the route is not behind requireEdge')
+  return verdict
+}
 
 /**
  * Core's shopper API (`/v1/*`) answers only the edge: every call carries the edge's receipt
@@ -17,6 +27,7 @@ export const requireEdge = (secret: string, now: () => number = Date.now) =>
       req: `${c.req.method} ${new URL(c.req.url).pathname}`,
       nowMs: now(),
     })
+    c.set(EDGE_CALL, verdict)
     if (!verdict.ok) {
       const why = c.req.header(HEADER_EDGE_RECEIPT) === undefined ? 'missing' : verdict.code.replace('receipt_', '')
       throw new ApiError(
