@@ -3,6 +3,7 @@
  * sign up, sign in (the guest cart merges), the cart with current prices, checkout through a signed quote, and
  * the order as it settles. It only calls the edge's /api (accounts, cart, orders); tokens stay in sessionStorage.
  */
+import { contentSecurityPolicy } from '../pages/content-security-policy.ts'
 const STYLE = `
 body{font:16px/1.4 system-ui,sans-serif;margin:0 auto;max-width:760px;padding:1.5rem;color:#1d2330}
 h1{margin:.2rem 0 1rem}section{border:1px solid #d5d9e0;border-radius:8px;padding:1rem;margin:0 0 1rem}
@@ -135,26 +136,13 @@ const SCRIPT = `
 })();
 `
 
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
-  return `'sha256-${btoa(String.fromCharCode(...new Uint8Array(digest)))}'`
-}
-
-let policy: Promise<string> | undefined
 /** Only this page's inline script and style run, and it talks to its own origin only. */
-function contentSecurityPolicy(): Promise<string> {
-  policy ??= (async () =>
-    [
-      `default-src 'none'`,
-      `script-src ${await sha256(SCRIPT)}`,
-      `style-src ${await sha256(STYLE)}`,
-      `connect-src 'self'`,
-      `base-uri 'none'`,
-      `form-action 'none'`,
-      `frame-ancestors 'none'`,
-    ].join('; '))()
-  return policy
-}
+const policy = contentSecurityPolicy(SCRIPT, STYLE, [
+  `connect-src 'self'`,
+  `base-uri 'none'`,
+  `form-action 'none'`,
+  `frame-ancestors 'none'`,
+])
 
 const HTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -189,7 +177,7 @@ export async function accountPage(): Promise<Response> {
     headers: {
       'content-type': 'text/html; charset=utf-8',
       'cache-control': 'no-store',
-      'content-security-policy': await contentSecurityPolicy(),
+      'content-security-policy': await policy(),
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
     },

@@ -16,6 +16,7 @@ import type {
 } from '../../contracts/index.ts'
 import { escapeHtml as esc } from '../pages/waiting-page.ts'
 import type { CacheOutcome } from './page-cache.ts'
+import { contentSecurityPolicy } from '../pages/content-security-policy.ts'
 
 /** How often a product page with a drop asks for availability again (the frontier moves about once a second). */
 export const DROP_POLL_MS = 5_000
@@ -200,27 +201,14 @@ const SCRIPT = `
 })();
 `
 
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
-  return `'sha256-${btoa(String.fromCharCode(...new Uint8Array(digest)))}'`
-}
-
-let policy: Promise<string> | undefined
 /** Only this file's inline script and style run; the pages talk to their own origin only. */
-function contentSecurityPolicy(): Promise<string> {
-  policy ??= (async () =>
-    [
-      `default-src 'none'`,
-      `script-src ${await sha256(SCRIPT)}`,
-      `style-src ${await sha256(STYLE)}`,
-      `connect-src 'self'`,
-      `img-src 'self' data: https:`,
-      `base-uri 'none'`,
-      `form-action 'self'`,
-      `frame-ancestors 'none'`,
-    ].join('; '))()
-  return policy
-}
+const policy = contentSecurityPolicy(SCRIPT, STYLE, [
+  `connect-src 'self'`,
+  `img-src 'self' data: https:`,
+  `base-uri 'none'`,
+  `form-action 'self'`,
+  `frame-ancestors 'none'`,
+])
 
 // Building an Intl.NumberFormat costs far more than using one: one per currency, kept.
 const FORMATS = new Map<string, Intl.NumberFormat | null>()
@@ -580,7 +568,7 @@ export async function htmlResponse(
       'content-type': 'text/html; charset=utf-8',
       // The edge keeps the data; browsers ask again, so a price change reaches them too.
       'cache-control': 'public, max-age=0, must-revalidate',
-      'content-security-policy': await contentSecurityPolicy(),
+      'content-security-policy': await policy(),
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'strict-origin-when-cross-origin',
       vary: 'accept',

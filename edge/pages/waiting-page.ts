@@ -9,6 +9,7 @@
  * cacheable; the only value interpolated on the server is the sale id, HTML-escaped. The script renders with
  * `textContent` only. A Content-Security-Policy allows exactly the inline script and style below (by hash).
  */
+import { contentSecurityPolicy } from './content-security-policy.ts'
 
 /** Escapes the five characters that matter in HTML text and attribute values. */
 export function escapeHtml(value: string): string {
@@ -457,28 +458,14 @@ function html(saleId: string): string {
 `
 }
 
-let policy: Promise<string> | undefined
-
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))
-  return `'sha256-${btoa(String.fromCharCode(...new Uint8Array(digest)))}'`
-}
-
 /** CSP: only this page's own inline script and style run; the page only talks to its own origin. */
-function contentSecurityPolicy(): Promise<string> {
-  policy ??= (async () =>
-    [
-      `default-src 'none'`,
-      `script-src ${await sha256(SCRIPT)}`,
-      `style-src ${await sha256(STYLE)}`,
-      `connect-src 'self'`,
-      `img-src 'self' data:`,
-      `base-uri 'none'`,
-      `form-action 'self'`,
-      `frame-ancestors 'none'`,
-    ].join('; '))()
-  return policy
-}
+const policy = contentSecurityPolicy(SCRIPT, STYLE, [
+  `connect-src 'self'`,
+  `img-src 'self' data:`,
+  `base-uri 'none'`,
+  `form-action 'self'`,
+  `frame-ancestors 'none'`,
+])
 
 /** The waiting page of `saleId` (already validated) as a complete response. */
 export async function waitingPage(saleId: string): Promise<Response> {
@@ -488,7 +475,7 @@ export async function waitingPage(saleId: string): Promise<Response> {
       'content-type': 'text/html; charset=utf-8',
       // The same document for every shopper of the sale: nothing personal is in it.
       'cache-control': 'public, max-age=60',
-      'content-security-policy': await contentSecurityPolicy(),
+      'content-security-policy': await policy(),
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
       vary: 'accept',
