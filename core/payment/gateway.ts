@@ -10,7 +10,7 @@ export interface PaymentGateway {
   capture(request: { ref: string; amountCents: number; idempotencyKey: string }): Promise<void>
   void(request: { ref: string; idempotencyKey: string }): Promise<void>
   /** Gives back part or all of a captured payment. The key is per refund, stable across retries. */
-  refund(request: { ref: string; amountCents: number; idempotencyKey: string }): Promise<{ refundRef: string }>
+  refund(request: RefundCall): Promise<{ refundRef: string }>
   /**
    * What the gateway itself knows about an order's payment: by `ref` when known, otherwise by the order
    * id (an authorization whose answer was lost). Used by webhooks and reconciliation, never trusted less
@@ -62,3 +62,6 @@ export class GatewayRejectedError extends Error {
     this.name = 'GatewayRejectedError'
   }
 }
+
+/** A refund asked of a gateway: the payment, the amount, and the refund's own stable key. */
+export type RefundCall = { ref: string; amountCents: number; idempotencyKey: string }

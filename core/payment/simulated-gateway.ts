@@ -7,6 +7,7 @@ import {
   type AuthorizeResult,
   type PaymentGateway,
   type PaymentSnapshot,
+  type RefundCall,
 } from './gateway.ts'
 
 export interface SimulatedGatewayOptions {
@@ -114,15 +115,7 @@ export class SimulatedGateway implements PaymentGateway {
     })
   }
 
-  async refund({
-    ref,
-    amountCents,
-    idempotencyKey,
-  }: {
-    ref: string
-    amountCents: number
-    idempotencyKey: string
-  }): Promise<{ refundRef: string }> {
+  async refund({ ref, amountCents, idempotencyKey }: RefundCall): Promise<{ refundRef: string }> {
     return this.call('refund', () => {
       const seen = this.refunds.get(idempotencyKey)
       if (seen) return { refundRef: seen.refundRef }

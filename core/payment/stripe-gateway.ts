@@ -7,6 +7,7 @@ import {
   type PaymentGateway,
   type PaymentSnapshot,
   type PaymentState,
+  type RefundCall,
 } from './gateway.ts'
 
 export interface StripeGatewayOptions {
@@ -122,15 +123,7 @@ export class StripeGateway implements PaymentGateway {
     }
   }
 
-  async refund({
-    ref,
-    amountCents,
-    idempotencyKey,
-  }: {
-    ref: string
-    amountCents: number
-    idempotencyKey: string
-  }): Promise<{ refundRef: string }> {
+  async refund({ ref, amountCents, idempotencyKey }: RefundCall): Promise<{ refundRef: string }> {
     try {
       const refund = await this.stripe.refunds.create(
         { payment_intent: ref, amount: amountCents, reason: 'requested_by_customer' },
