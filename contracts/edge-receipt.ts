@@ -13,7 +13,8 @@
  * edge and core share for edge → core calls.
  */
 import { z } from 'zod'
-import { openEnvelope, signEnvelope } from './token.ts'
+import { HEADER_IDEMPOTENCY_KEY, HEADER_SESSION } from './schemas.ts'
+import { openEnvelope, shopperOf, signEnvelope } from './token.ts'
 
 export const RECEIPT_PREFIX = 'fge1'
 export const HEADER_EDGE_RECEIPT = 'x-floodgate-edge-receipt'
@@ -164,5 +165,19 @@ export async function edgeReceiptHeader(
   const at = bound.at ?? Date.now()
   return {
     [HEADER_EDGE_RECEIPT]: await signEdgeReceipt({ at, req, sub: bound.sub ?? '', idk: bound.idk ?? '' }, secret),
+  }
+}
+
+/**
+ * Adds the edge's receipt to the headers of a call to core's `/v1/*`, bound to its session and Idempotency-Key as
+ * the edge binds it, unless the call carries one already (even an empty one): for the tools and tests that stand
+ * in for the edge. Other paths are left alone.
+ */
+export async function signAsEdge(headers: Headers, secret: string, method: string, path: string): Promise<void> {
+  if (!path.startsWith('/v1/') || headers.has(HEADER_EDGE_RECEIPT)) return
+  const session = headers.get(HEADER_SESSION)
+  const bound = { sub: session ? await shopperOf(session) : '', idk: headers.get(HEADER_IDEMPOTENCY_KEY) ?? '' }
+  for (const [name, value] of Object.entries(await edgeReceiptHeader(secret, method, path, bound))) {
+    headers.set(name, value)
   }
 }

@@ -1,9 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  edgeReceiptHeader,
-  HEADER_EDGE_RECEIPT,
-  HEADER_IDEMPOTENCY_KEY,
-  HEADER_SESSION,
+  signAsEdge,
   randomId,
   shopperOf,
   signGrant,
@@ -25,13 +22,7 @@ export async function http(
 ): Promise<{ status: number; body: any } | null> {
   try {
     const headers = new Headers(init.headers)
-    const { pathname } = new URL(url)
-    if (pathname.startsWith('/v1/') && !headers.has(HEADER_EDGE_RECEIPT)) {
-      const session = headers.get(HEADER_SESSION)
-      const bound = { sub: session ? await shopperOf(session) : '', idk: headers.get(HEADER_IDEMPOTENCY_KEY) ?? '' }
-      const receipt = await edgeReceiptHeader(DEV.CORE_INTERNAL_TOKEN, init.method ?? 'GET', pathname, bound)
-      for (const [name, value] of Object.entries(receipt)) headers.set(name, value)
-    }
+    await signAsEdge(headers, DEV.CORE_INTERNAL_TOKEN, init.method ?? 'GET', new URL(url).pathname)
     const res = await fetch(url, { ...init, headers, signal: AbortSignal.timeout(init.timeoutMs ?? 8000) })
     const text = await res.text()
     return { status: res.status, body: text ? JSON.parse(text) : null }

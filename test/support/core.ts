@@ -1,13 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Hono } from 'hono'
 import type { Redis } from 'ioredis'
-import {
-  edgeReceiptHeader,
-  HEADER_EDGE_RECEIPT,
-  HEADER_IDEMPOTENCY_KEY,
-  HEADER_SESSION,
-  shopperOf,
-} from '../../contracts/index.ts'
+import { signAsEdge } from '../../contracts/index.ts'
 import { loadConfig, type CoreConfig } from '../../core/config.ts'
 import { startCore, type Core, type StartOptions } from '../../core/core.ts'
 import { createLogger } from '../../core/logger.ts'
@@ -66,15 +60,8 @@ export async function startTestCore(
 function asEdge(app: Hono, secret: string): Hono {
   const request: Hono['request'] = async (input, init, ...rest) => {
     const req = input instanceof Request ? input : new Request(new URL(String(input), 'http://localhost'), init)
-    const path = new URL(req.url).pathname
-    if (!path.startsWith('/v1/') || req.headers.has(HEADER_EDGE_RECEIPT)) return app.request(req, undefined, ...rest)
-    const session = req.headers.get(HEADER_SESSION)
-    const signed = await edgeReceiptHeader(secret, req.method, path, {
-      sub: session ? await shopperOf(session) : '',
-      idk: req.headers.get(HEADER_IDEMPOTENCY_KEY) ?? '',
-    })
     const headers = new Headers(req.headers)
-    for (const [name, value] of Object.entries(signed)) headers.set(name, value)
+    await signAsEdge(headers, secret, req.method, new URL(req.url).pathname)
     return app.request(new Request(req, { headers }), undefined, ...rest)
   }
   return Object.assign(Object.create(app) as Hono, { request })
