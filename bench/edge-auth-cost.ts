@@ -3,7 +3,7 @@
  * Hono app on @hono/node-server (the same stack as core) with a redeem-shaped handler: no middleware, the shared
  * check (`verifyEdgeCall`, as core/http/edge-auth.ts runs it), and a hand-inlined synchronous node:crypto check of
  * the same envelope. Alternating rounds; prints requests/s and CPU µs per request (client and server, one
- * process). Found while chasing the redeem regression in README "Measured".
+ * process). The redeem regression in README "Measured" turned out to be elsewhere (the body reader).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { AddressInfo } from 'node:net'

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http'
+import type { HttpBindings } from '@hono/node-server'
 import type { Context } from 'hono'
 import type { z } from 'zod'
 import { describeZodError } from '../../contracts/index.ts'
@@ -15,8 +17,38 @@ export async function readBodyText(c: Context, maxBytes: number): Promise<string
     new ApiError('body_too_large', `body is larger than ${maxBytes} bytes`, undefined, { connection: 'close' })
   const declared = Number(c.req.header('content-length') ?? '0')
   if (declared > maxBytes) throw tooLarge()
-  const body = c.req.raw.body
-  if (!body) return ''
+  // Served by @hono/node-server, the body is read off Node's request stream: asking Hono for `raw.body` would
+  // build a web Request, an AbortSignal and a ReadableStream per call (a sixth of core's CPU on the redeem path).
+  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming
+  const bytes = incoming ? await readIncoming(incoming, maxBytes) : await readWebStream(c.req.raw.body, maxBytes)
+  if (bytes === null) throw tooLarge()
+  return decoder.decode(bytes)
+}
+
+/** The body off Node's request stream, or null past `maxBytes` (the stream is left paused, not drained). */
+function readIncoming(incoming: IncomingMessage, maxBytes: number): Promise<Uint8Array | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const settle = (answer: () => void) => {
+      incoming.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose)
+      answer()
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength
+      if (size <= maxBytes) return void chunks.push(chunk)
+      incoming.pause()
+      settle(() => resolve(null))
+    }
+    const onEnd = () => settle(() => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)))
+    const onError = (error: Error) => settle(() => reject(error))
+    const onClose = () => settle(() => reject(new Error('the client closed the request before its body ended')))
+    incoming.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose)
+  })
+}
+
+async function readWebStream(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array | null> {
+  if (!body) return new Uint8Array(0)
   const reader = body.getReader()
   const chunks: Uint8Array[] = []
   let size = 0
@@ -26,7 +58,7 @@ export async function readBodyText(c: Context, maxBytes: number): Promise<string
     size += value.byteLength
     if (size > maxBytes) {
       await reader.cancel().catch(() => {})
-      throw tooLarge()
+      return null
     }
     chunks.push(value)
   }
@@ -36,7 +68,7 @@ export async function readBodyText(c: Context, maxBytes: number): Promise<string
     all.set(chunk, at)
     at += chunk.byteLength
   }
-  return decoder.decode(all)
+  return all
 }
 
 /**
