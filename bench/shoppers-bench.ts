@@ -11,6 +11,7 @@
  * reports the highest one that meets the thresholds k6 ships with (join p95 < 500 ms, redeem p95 < 250 ms, no
  * 5xx, no dropped arrivals, nobody gave up). Exit 1 if an invariant broke (oversold, duplicates, uninformed).
  */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { startLocalStack } from '../scripts/local-stack.ts'
 import { startDevStack } from '../scripts/dev-stack.ts'
@@ -47,6 +48,7 @@ if (args.help || !['wrangler', 'miniflare'].includes(args.target!)) {
   process.exit(args.help ? 0 : 64)
 }
 const num = (name: keyof typeof args) => numberOption(args, name)
+const target = args.target as 'wrangler' | 'miniflare'
 const rates = (args.rates ?? args.rate!).split(',').map((r) => {
   const n = Number(r)
   if (!Number.isFinite(n) || n <= 0) {
@@ -82,7 +84,15 @@ interface RateResult {
   requests: Record<string, number>
   requestsPerSecond: number
   edgeTimeMs: Record<string, { p50: number; p95: number }>
+  coreTimeMs: Record<string, { p50: number; p95: number }>
+  /** With `--target miniflare` (core in this process): core's event-loop delay during the run, ms. */
+  coreEventLoopDelayMs?: { p50: number; p99: number; max: number }
   meetsThresholds: boolean
+}
+
+const loopDelay = (h: IntervalHistogram) => {
+  const ms = (ns: number) => Math.round(ns / 1e5) / 10
+  return { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) }
 }
 
 async function runRate(cfg: IssuerConfig, edgeUrl: string, rate: number, index: number): Promise<RateResult> {
@@ -102,6 +112,8 @@ async function runRate(cfg: IssuerConfig, edgeUrl: string, rate: number, index: 
     admitPerMinute: args['admit-per-minute'] ? num('admit-per-minute') : Math.max(60, Math.round(rate * 60)),
     shards: num('shards'),
   })
+  const loop = target === 'miniflare' ? monitorEventLoopDelay({ resolution: 10 }) : undefined
+  loop?.enable()
   const report = await spawnCrowd({
     edgeUrl,
     saleId,
@@ -113,6 +125,7 @@ async function runRate(cfg: IssuerConfig, edgeUrl: string, rate: number, index: 
     connections: num('connections'),
     maxWaitMs: 120_000,
   })
+  loop?.disable()
   let invariant = await saleInvariant(cfg, saleId)
   const deadline = Date.now() + 30_000
   while ((invariant.redis.held > 0 || invariant.postgres.pending > 0) && Date.now() < deadline) {
@@ -145,6 +158,8 @@ async function runRate(cfg: IssuerConfig, edgeUrl: string, rate: number, index: 
     requests: report.requests,
     requestsPerSecond: report.requestsPerSecond,
     edgeTimeMs: report.edgeTimeMs,
+    coreTimeMs: report.coreTimeMs,
+    ...(loop ? { coreEventLoopDelayMs: loopDelay(loop) } : {}),
     meetsThresholds: false,
   }
   result.meetsThresholds =
@@ -156,7 +171,6 @@ async function runRate(cfg: IssuerConfig, edgeUrl: string, rate: number, index: 
   return result
 }
 
-const target = args.target as 'wrangler' | 'miniflare'
 say(`starting the ${target === 'wrangler' ? '`npm run core` + `wrangler dev`' : 'Miniflare'} stack ...`)
 const coreEnv = { SIM_PAYMENT_FAILURE_RATE: '0', HOLD_SWEEP_INTERVAL_MS: '1000' }
 const stack = target === 'wrangler' ? await startDevStack({ coreEnv }) : await startLocalStack({ env: coreEnv })
@@ -177,6 +191,10 @@ try {
     )
     say(
       `    requests ${JSON.stringify(r.requests)} (${r.requestsPerSecond}/s); edge's own time ${JSON.stringify(r.edgeTimeMs)}`,
+    )
+    say(
+      `    core's time as the edge saw it ${JSON.stringify(r.coreTimeMs)}` +
+        (r.coreEventLoopDelayMs ? `; core's event-loop delay ${JSON.stringify(r.coreEventLoopDelayMs)} ms` : ''),
     )
     if (Object.keys(r.errors).length) say(`    answers that were not a success: ${JSON.stringify(r.errors)}`)
   }

@@ -52,6 +52,8 @@ export interface ShopperResult {
   requests: Record<string, number>
   /** The edge's own time on each answer (`Server-Timing: edge;dur=`), by step: the rest was queueing. */
   edgeMs: Record<string, number[]>
+  /** Per step, how long core took as the edge saw it (`Server-Timing: core`), for calls the edge forwarded. */
+  coreMs: Record<string, number[]>
 }
 
 export interface ShopperOptions {
@@ -114,6 +116,7 @@ export async function shop(options: ShopperOptions): Promise<ShopperResult> {
     errors: {},
     requests: {},
     edgeMs: {},
+    coreMs: {},
   }
   const base = `${options.edgeUrl}/api/sales/${options.saleId}`
   const session = randomId()
@@ -137,8 +140,11 @@ export async function shop(options: ShopperOptions): Promise<ShopperResult> {
         retryAfter: response.headers.get('retry-after'),
         text: await response.text(),
       }
-      const edge = /edge;dur=([\d.]+)/.exec(response.headers.get('server-timing') ?? '')
+      const timing = response.headers.get('server-timing') ?? ''
+      const edge = /edge;dur=([\d.]+)/.exec(timing)
       if (edge) (result.edgeMs[step] ??= []).push(Number(edge[1]))
+      const core = /core;dur=([\d.]+)/.exec(timing)
+      if (core) (result.coreMs[step] ??= []).push(Number(core[1]))
       if (step === 'join' && result.joinMs === 0) result.joinMs = performance.now() - started
       if (step === 'redeem') result.redeemMs.push(performance.now() - started)
       if (!answer.ok) count(`${step} ${answer.status} ${parse<ErrorBody>(answer)?.error?.code ?? ''}`.trim())
@@ -278,6 +284,8 @@ export interface CrowdReport {
   requestsPerSecond: number
   /** p50 / p95 of the edge's own time per step (Server-Timing), ms: client latency minus this is queueing. */
   edgeTimeMs: Record<string, { p50: number; p95: number }>
+  /** Core's time as the edge saw it, per step the edge forwards (see ShopperResult.coreMs). */
+  coreTimeMs: Record<string, { p50: number; p95: number }>
   /** Open model: arrivals not started because `maxInFlight` shoppers were busy, or started > 1 s late. */
   droppedArrivals: number
   joinP50Ms: number
@@ -308,6 +316,17 @@ export function percentile(values: number[], p: number): number {
 }
 
 const round1 = (ms: number) => Math.round(ms * 10) / 10
+
+/** p50/p95 per step of one of the shoppers' timing lists. */
+function stepPercentiles(results: ShopperResult[], list: 'edgeMs' | 'coreMs') {
+  const steps = new Set(results.flatMap((r) => Object.keys(r[list])))
+  return Object.fromEntries(
+    [...steps].map((step) => {
+      const all = results.flatMap((r) => r[list][step] ?? [])
+      return [step, { p50: round1(percentile(all, 50)), p95: round1(percentile(all, 95)) }]
+    }),
+  )
+}
 
 /** Runs a crowd of shoppers against the edge and sums up what they saw. */
 export async function runCrowd(options: CrowdOptions): Promise<CrowdReport> {
@@ -387,12 +406,8 @@ export async function runCrowd(options: CrowdOptions): Promise<CrowdReport> {
     errors,
     requests,
     requestsPerSecond: Math.round(Object.values(requests).reduce((a, b) => a + b, 0) / seconds),
-    edgeTimeMs: Object.fromEntries(
-      Object.keys(requests).map((step) => {
-        const list = results.flatMap((r) => r.edgeMs[step] ?? [])
-        return [step, { p50: round1(percentile(list, 50)), p95: round1(percentile(list, 95)) }]
-      }),
-    ),
+    edgeTimeMs: stepPercentiles(results, 'edgeMs'),
+    coreTimeMs: stepPercentiles(results, 'coreMs'),
     droppedArrivals: dropped,
     joinP50Ms: round1(percentile(joins, 50)),
     joinP95Ms: round1(percentile(joins, 95)),

@@ -2,6 +2,8 @@
  * Runs the real edge worker (Hono + WaitingRoom Durable Object) in workerd through Miniflare, from Node.
  * Used by `npm run demo`, the end-to-end tests and the benches; `wrangler dev` runs the same worker.
  */
+import { accessSync, constants, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { Miniflare } from 'miniflare'
@@ -35,6 +37,7 @@ export interface LocalEdge {
   dispose(): Promise<void>
 }
 
+const RAM_DISK = '/dev/shm'
 const ENTRY = fileURLToPath(new URL('../edge/index.ts', import.meta.url))
 let bundled: Promise<string> | undefined
 
@@ -55,11 +58,43 @@ export function bundleEdge(): Promise<string> {
   return bundled
 }
 
+/**
+ * A folder on a RAM disk for one edge's temporary storage, or undefined where there is none (not Linux). Folders
+ * left by processes that died without disposing their edge are removed first (they hold RAM).
+ */
+function ramScratch(): string | undefined {
+  try {
+    accessSync(RAM_DISK, constants.W_OK)
+    for (const name of readdirSync(RAM_DISK)) {
+      const pid = /^floodgate-edge-(\d+)-/.exec(name)?.[1]
+      if (pid !== undefined && !processAlive(Number(pid)))
+        rmSync(join(RAM_DISK, name), { recursive: true, force: true })
+    }
+    return mkdtempSync(join(RAM_DISK, `floodgate-edge-${process.pid}-`))
+  } catch {
+    return undefined
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEdge> {
+  const scratch = ramScratch()
   const mf = new Miniflare({
     modules: [{ type: 'ESModule', path: 'index.mjs', contents: await bundleEdge() }],
     compatibilityDate: '2026-04-01',
     durableObjects: { WAITING_ROOM: { className: 'WaitingRoom', useSQLite: true } },
+    // The room's SQLite and the page cache live for this run only: on a RAM disk where there is one. Miniflare's
+    // default (a temporary folder on disk) puts every Durable Object commit through the disk, which measured
+    // as the largest share of join latency under a crowd (README "Measured").
+    ...(scratch ? { durableObjectsPersist: join(scratch, 'do'), cachePersist: join(scratch, 'cache') } : {}),
     bindings: {
       // A local stack with dev secrets, as .dev.vars is for `wrangler dev` (deployed, the edge refuses them).
       FLOODGATE_DEV: 'true',
@@ -82,5 +117,9 @@ export async function startLocalEdge(options: LocalEdgeOptions): Promise<LocalEd
   })
   const url = (await mf.ready).toString().replace(/\/$/, '')
   let disposing: Promise<void> | undefined
-  return { url, mf, dispose: () => (disposing ??= mf.dispose()) }
+  const dispose = async () => {
+    await mf.dispose()
+    if (scratch) rmSync(scratch, { recursive: true, force: true })
+  }
+  return { url, mf, dispose: () => (disposing ??= dispose()) }
 }
