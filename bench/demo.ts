@@ -19,6 +19,7 @@ import { startLocalStack } from '../scripts/local-stack.ts'
 import { doctorAdvice } from '../scripts/doctor.ts'
 import { percentile, shoppersUninformed, spawnCrowd, type ShopperResult } from './shoppers.ts'
 import { numberOption } from './options.ts'
+import { histogramQuantileMs } from './harness/stats.ts'
 
 /** Last "sold out" heard minus last order confirmed, as the shoppers saw them (0 when nobody was told). */
 function soldOutNoticeMs(results: ShopperResult[]): number {
@@ -60,28 +61,6 @@ const shoppers = num('shoppers')
 const failureRate = num('failure-rate')
 const say = (line: string) => {
   if (!args.json) console.log(line)
-}
-type Histogram = Awaited<
-  ReturnType<Awaited<ReturnType<typeof startLocalStack>>['core']['metrics']['redeemSeconds']['get']>
->
-/** q-quantile of a prom-client histogram in ms, interpolated within its bucket. */
-function histogramQuantileMs(metric: Histogram, q: number): number {
-  const buckets = metric.values
-    .filter((v) => v.metricName?.endsWith('_bucket'))
-    .map((v) => ({ le: Number(v.labels.le), count: v.value }))
-  const total = buckets.at(-1)?.count ?? 0
-  if (!total) return 0
-  const rank = q * total
-  let previous = { le: 0, count: 0 }
-  for (const bucket of buckets) {
-    if (bucket.count >= rank) {
-      if (!Number.isFinite(bucket.le)) return Math.round(previous.le * 1000)
-      const within = (rank - previous.count) / Math.max(1, bucket.count - previous.count)
-      return Math.round((previous.le + (bucket.le - previous.le) * within) * 10_000) / 10
-    }
-    previous = bucket
-  }
-  return Math.round(previous.le * 1000)
 }
 
 const started = performance.now()

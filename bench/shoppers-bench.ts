@@ -11,13 +11,14 @@
  * reports the highest one that meets the thresholds k6 ships with (join p95 < 500 ms, redeem p95 < 250 ms, no
  * 5xx, no dropped arrivals, nobody gave up). Exit 1 if an invariant broke (oversold, duplicates, uninformed).
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { startLocalStack } from '../scripts/local-stack.ts'
 import { startDevStack } from '../scripts/dev-stack.ts'
 import { createSale, saleInvariant, saleOrders, type IssuerConfig } from '../token-issuer/issuer.ts'
-import { shoppersUninformed, spawnCrowd } from './shoppers.ts'
+import { loopDelayMs, shoppersUninformed, spawnCrowd } from './shoppers.ts'
 import { numberOption } from './options.ts'
+import { histogramQuantileMs, type HistogramSnapshot } from './harness/stats.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -87,12 +88,15 @@ interface RateResult {
   coreTimeMs: Record<string, { p50: number; p95: number }>
   /** With `--target miniflare` (core in this process): core's event-loop delay during the run, ms. */
   coreEventLoopDelayMs?: { p50: number; p99: number; max: number }
+  /** With `--target miniflare`: core's own time on a redeem (its handler, `floodgate_redeem_duration_seconds`). */
+  coreRedeemHandlerMs?: { p50: number; p95: number }
+  crowdEventLoopDelayMs: { p50: number; p99: number; max: number }
   meetsThresholds: boolean
 }
 
-const loopDelay = (h: IntervalHistogram) => {
-  const ms = (ns: number) => Math.round(ns / 1e5) / 10
-  return { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) }
+const handlerTimes = async (h: { get(): Promise<HistogramSnapshot> }) => {
+  const snapshot = await h.get()
+  return { p50: histogramQuantileMs(snapshot, 0.5), p95: histogramQuantileMs(snapshot, 0.95) }
 }
 
 async function runRate(cfg: IssuerConfig, edgeUrl: string, rate: number, index: number): Promise<RateResult> {
@@ -114,6 +118,8 @@ async function runRate(cfg: IssuerConfig, edgeUrl: string, rate: number, index: 
   })
   const loop = target === 'miniflare' ? monitorEventLoopDelay({ resolution: 10 }) : undefined
   loop?.enable()
+  const coreMetrics = 'core' in stack ? stack.core.metrics : undefined
+  coreMetrics?.redeemSeconds.reset()
   const report = await spawnCrowd({
     edgeUrl,
     saleId,
@@ -125,7 +131,6 @@ async function runRate(cfg: IssuerConfig, edgeUrl: string, rate: number, index: 
     connections: num('connections'),
     maxWaitMs: 120_000,
   })
-  loop?.disable()
   let invariant = await saleInvariant(cfg, saleId)
   const deadline = Date.now() + 30_000
   while ((invariant.redis.held > 0 || invariant.postgres.pending > 0) && Date.now() < deadline) {
@@ -159,7 +164,9 @@ async function runRate(cfg: IssuerConfig, edgeUrl: string, rate: number, index: 
     requestsPerSecond: report.requestsPerSecond,
     edgeTimeMs: report.edgeTimeMs,
     coreTimeMs: report.coreTimeMs,
-    ...(loop ? { coreEventLoopDelayMs: loopDelay(loop) } : {}),
+    crowdEventLoopDelayMs: report.crowdEventLoopDelayMs,
+    ...(loop ? { coreEventLoopDelayMs: loopDelayMs(loop) } : {}),
+    ...(coreMetrics ? { coreRedeemHandlerMs: await handlerTimes(coreMetrics.redeemSeconds) } : {}),
     meetsThresholds: false,
   }
   result.meetsThresholds =
@@ -194,7 +201,9 @@ try {
     )
     say(
       `    core's time as the edge saw it ${JSON.stringify(r.coreTimeMs)}` +
-        (r.coreEventLoopDelayMs ? `; core's event-loop delay ${JSON.stringify(r.coreEventLoopDelayMs)} ms` : ''),
+        (r.coreEventLoopDelayMs ? `; core's event-loop delay ${JSON.stringify(r.coreEventLoopDelayMs)} ms` : '') +
+        (r.coreRedeemHandlerMs ? `; core's redeem handler ${JSON.stringify(r.coreRedeemHandlerMs)} ms` : '') +
+        `; the crowd's own event-loop delay ${JSON.stringify(r.crowdEventLoopDelayMs)} ms`,
     )
     if (Object.keys(r.errors).length) say(`    answers that were not a success: ${JSON.stringify(r.errors)}`)
   }

@@ -10,6 +10,7 @@
  */
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import {
@@ -286,6 +287,11 @@ export interface CrowdReport {
   edgeTimeMs: Record<string, { p50: number; p95: number }>
   /** Core's time as the edge saw it, per step the edge forwards (see ShopperResult.coreMs). */
   coreTimeMs: Record<string, { p50: number; p95: number }>
+  /**
+   * The crowd process's own event-loop delay, ms: what every latency above may include of the load generator's
+   * own lateness (a busy client reads its answers late).
+   */
+  crowdEventLoopDelayMs: { p50: number; p99: number; max: number }
   /** Open model: arrivals not started because `maxInFlight` shoppers were busy, or started > 1 s late. */
   droppedArrivals: number
   joinP50Ms: number
@@ -317,6 +323,13 @@ export function percentile(values: number[], p: number): number {
 
 const round1 = (ms: number) => Math.round(ms * 10) / 10
 
+/** An event-loop delay histogram (ns) as ms: p50, p99, max. */
+export function loopDelayMs(h: IntervalHistogram): { p50: number; p99: number; max: number } {
+  h.disable()
+  const ms = (ns: number) => Math.round(ns / 1e5) / 10
+  return { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) }
+}
+
 /** p50/p95 per step of one of the shoppers' timing lists. */
 function stepPercentiles(results: ShopperResult[], list: 'edgeMs' | 'coreMs') {
   const steps = new Set(results.flatMap((r) => Object.keys(r[list])))
@@ -331,6 +344,8 @@ function stepPercentiles(results: ShopperResult[], list: 'edgeMs' | 'coreMs') {
 /** Runs a crowd of shoppers against the edge and sums up what they saw. */
 export async function runCrowd(options: CrowdOptions): Promise<CrowdReport> {
   const runStarted = performance.now()
+  const loop = monitorEventLoopDelay({ resolution: 10 })
+  loop.enable()
   const maxWaitMs = options.maxWaitMs ?? 110_000
   const results: ShopperResult[] = []
   const running: Promise<void>[] = []
@@ -408,6 +423,7 @@ export async function runCrowd(options: CrowdOptions): Promise<CrowdReport> {
     requestsPerSecond: Math.round(Object.values(requests).reduce((a, b) => a + b, 0) / seconds),
     edgeTimeMs: stepPercentiles(results, 'edgeMs'),
     coreTimeMs: stepPercentiles(results, 'coreMs'),
+    crowdEventLoopDelayMs: loopDelayMs(loop),
     droppedArrivals: dropped,
     joinP50Ms: round1(percentile(joins, 50)),
     joinP95Ms: round1(percentile(joins, 95)),

@@ -60,3 +60,28 @@ export function round(value: number, digits = 1): number {
   const f = 10 ** digits
   return Math.round(value * f) / f
 }
+
+/** What prom-client's `Histogram.get()` returns (the parts read here). */
+export interface HistogramSnapshot {
+  values: Array<{ metricName?: string; labels: Record<string, string | number | undefined>; value: number }>
+}
+
+/** q-quantile of a prom-client histogram in ms (its buckets in seconds), interpolated within its bucket. */
+export function histogramQuantileMs(metric: HistogramSnapshot, q: number): number {
+  const buckets = metric.values
+    .filter((v) => v.metricName?.endsWith('_bucket'))
+    .map((v) => ({ le: Number(v.labels.le), count: v.value }))
+  const total = buckets.at(-1)?.count ?? 0
+  if (!total) return 0
+  const rank = q * total
+  let previous = { le: 0, count: 0 }
+  for (const bucket of buckets) {
+    if (bucket.count >= rank) {
+      if (!Number.isFinite(bucket.le)) return Math.round(previous.le * 1000)
+      const within = (rank - previous.count) / Math.max(1, bucket.count - previous.count)
+      return Math.round((previous.le + (bucket.le - previous.le) * within) * 10_000) / 10
+    }
+    previous = bucket
+  }
+  return Math.round(previous.le * 1000)
+}
