@@ -1,3 +1,4 @@
+export * from './capped-body.ts'
 export * from './ids.ts'
 export * from './errors.ts'
 export * from './schemas.ts'

@@ -1,6 +1,6 @@
 import { createMiddleware } from 'hono/factory'
 import type { z } from 'zod'
-import { describeZodError, MAX_BODY_BYTES } from '../../../contracts/index.ts'
+import { describeZodError, MAX_BODY_BYTES, readCappedStream } from '../../../contracts/index.ts'
 import { apiError } from '../../http-error.ts'
 
 export type JsonBodyOptions<S extends z.ZodType> = {
@@ -19,27 +19,7 @@ const decoder = new TextDecoder()
 async function readLimited(req: Request, maxBytes: number): Promise<Uint8Array | null> {
   const declared = Number(req.headers.get('content-length') ?? Number.NaN)
   if (Number.isFinite(declared) && declared > maxBytes) return null
-  if (!req.body) return new Uint8Array(0)
-  const reader = req.body.getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    if (total > maxBytes) {
-      await reader.cancel()
-      return null
-    }
-    chunks.push(value)
-  }
-  const out = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
+  return readCappedStream(req.body, maxBytes)
 }
 
 /**
