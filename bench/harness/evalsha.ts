@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process'
 import type { Redis } from 'ioredis'
-import { Scripts } from '../../core/redis/scripts.ts'
+import { redeemTokenArgs, Scripts } from '../../core/redis/scripts.ts'
 import { saleKeys } from '../../core/redis/keys.ts'
 
 export interface EvalshaResult {
@@ -54,26 +54,16 @@ export async function evalshaCeiling(
   const sha = (await redis.script('LOAD', Scripts.source('redeemToken'))) as string
   // redis-benchmark replaces each __rand_int__ with a random 12-digit number (-r): a fresh token,
   // shopper, key and order on (almost) every call, so every call takes the full "new hold" path.
-  const args = [
-    'EVALSHA',
-    sha,
-    '8',
-    k.meta,
-    k.stock,
-    k.tokens,
-    k.holds,
-    k.holdInfo,
-    k.shoppers,
-    k.idempotency,
-    k.checkouts,
-    'tok___rand_int__',
-    '1',
-    'shp___rand_int__',
-    'key___rand_int__',
-    'ord___rand_int__',
-    '1',
-    '99999999999999',
-  ]
+  const call = redeemTokenArgs(k, {
+    tid: 'tok___rand_int__',
+    gen: 1,
+    shopper: 'shp___rand_int__',
+    idempotencyKey: 'key___rand_int__',
+    orderId: 'ord___rand_int__',
+    nowMs: 1,
+    grantExpiresAtMs: 99_999_999_999_999,
+  })
+  const args = ['EVALSHA', sha, String(Scripts.keyCount('redeemToken')), ...call.map(String)]
   const cli = [
     '-h',
     host,

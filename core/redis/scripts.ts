@@ -87,9 +87,18 @@ export class Scripts {
 
   /** Source of every script, for benchmarks that call EVALSHA directly. */
   static source(name: string): string {
+    return Scripts.script(name).lua
+  }
+
+  /** How many of a script's arguments are keys (the `-<keys>` of its file name), for a direct EVALSHA. */
+  static keyCount(name: string): number {
+    return Scripts.script(name).numberOfKeys
+  }
+
+  private static script(name: string) {
     const script = Scripts.scripts.find((s) => s.name === name)
     if (!script) throw new Error(`no script ${name}`)
-    return script.lua
+    return script
   }
 
   async seedSale(
@@ -109,32 +118,11 @@ export class Scripts {
     return created === Reply.Created
   }
 
-  protected redeemTokenArgs(saleId: string, r: RedeemInput): (string | number)[] {
-    const k = this.keys(saleId)
-    return [
-      k.meta,
-      k.stock,
-      k.tokens,
-      k.holds,
-      k.holdInfo,
-      k.shoppers,
-      k.idempotency,
-      k.checkouts,
-      r.tid,
-      r.gen,
-      r.shopper,
-      r.idempotencyKey,
-      r.orderId,
-      r.nowMs,
-      r.grantExpiresAtMs,
-      r.maxCheckouts ?? 0,
-      r.checkoutJob ?? '',
-      r.receivedAtMs ?? r.nowMs,
-    ]
-  }
-
   async redeemToken(saleId: string, input: RedeemInput): Promise<RedeemResult> {
-    const [code, orderId] = (await this.exec('redeemToken', this.redeemTokenArgs(saleId, input))) as [number, string?]
+    const [code, orderId] = (await this.exec('redeemToken', redeemTokenArgs(this.keys(saleId), input))) as [
+      number,
+      string?,
+    ]
     if (code === Reply.NewHold) return { kind: 'held', orderId: orderId! }
     if (code === Reply.Replay) return { kind: 'replayed', orderId: orderId! }
     return { kind: 'refused', error: code as ScriptError }
@@ -299,6 +287,30 @@ export class Scripts {
       sold: Number(sold ?? 0),
     }
   }
+}
+
+/** KEYS and ARGV of redeemToken-8.lua, in its order (the benchmark's raw EVALSHA ceiling sends the same). */
+export function redeemTokenArgs(k: SaleKeys, r: RedeemInput): (string | number)[] {
+  return [
+    k.meta,
+    k.stock,
+    k.tokens,
+    k.holds,
+    k.holdInfo,
+    k.shoppers,
+    k.idempotency,
+    k.checkouts,
+    r.tid,
+    r.gen,
+    r.shopper,
+    r.idempotencyKey,
+    r.orderId,
+    r.nowMs,
+    r.grantExpiresAtMs,
+    r.maxCheckouts ?? 0,
+    r.checkoutJob ?? '',
+    r.receivedAtMs ?? r.nowMs,
+  ]
 }
 
 export interface RedeemInput {
