@@ -10,6 +10,9 @@
  * Prints a table per rate and, last, one JSON line (with --json). `--rates 50,100,200` runs each rate in turn and
  * reports the highest one that meets the thresholds k6 ships with (join p95 < 500 ms, redeem p95 < 250 ms, no
  * 5xx, no dropped arrivals, nobody gave up). Exit 1 if an invariant broke (oversold, duplicates, uninformed).
+ * Where the time goes, per run: `edgeTimeMs` (the worker's own time, Server-Timing `edge`), `coreTimeMs` (how long
+ * core took as the edge saw it, Server-Timing `core`), `crowdEventLoopDelayMs` (the load generator's own lateness)
+ * and, with the Miniflare target, `coreRedeemHandlerMs` and `coreEventLoopDelayMs` (core runs in this process).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
