@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ACCESS_TOKEN_ISSUER, signAccessToken, signEdgeReceipt, verifyAccessToken } from '../../contracts/index.ts'
 import { startTestCore, type TestCore } from '../../test/support/core.ts'
 import { testRedis, uniqueName } from '../../test/support/services.ts'
-import { call, type Answer } from '../catalog/fixtures.ts'
+import { call, expectError } from '../catalog/fixtures.ts'
 import { LoginLimiter } from './login-limiter.ts'
 import { PasswordHasher } from './passwords.ts'
 import { accountSnapshot, bearer, signUp } from './fixtures.ts'
@@ -25,12 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await core?.destroy()
 })
-
-function expectError(answer: Answer, status: number, code: string, field?: string) {
-  expect(answer.status, JSON.stringify(answer.json)).toBe(status)
-  expect(answer.json.error.code).toBe(code)
-  if (field !== undefined) expect(answer.json.error.field).toBe(field)
-}
 
 const email = () => `${uniqueName('shopper')}@example.com`
 const address = { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' }

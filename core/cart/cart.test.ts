@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestSale, startTestCore, type TestCore } from '../../test/support/core.ts'
 import { uniqueName } from '../../test/support/services.ts'
 import { bearer, signUp } from '../account/fixtures.ts'
-import { adminCall, call, FIXTURE, importLines, type Answer } from '../catalog/fixtures.ts'
+import { adminCall, call, expectError, FIXTURE, importLines } from '../catalog/fixtures.ts'
 import type { AuthorizeRequest, PaymentGateway } from '../payment/gateway.ts'
 import { SimulatedGateway } from '../payment/simulated-gateway.ts'
 import { SagaStore } from '../saga/saga.ts'
@@ -26,12 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await core?.destroy()
 })
-
-function expectError(answer: Answer, status: number, code: string, field?: string) {
-  expect(answer.status, JSON.stringify(answer.json)).toBe(status)
-  expect(answer.json.error.code).toBe(code)
-  if (field !== undefined) expect(answer.json.error.field).toBe(field)
-}
 
 const email = () => `${uniqueName('cart')}@example.com`
 const stockOf = async (sku: string) =>

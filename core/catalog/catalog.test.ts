@@ -2,7 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ProductListResponse } from '../../contracts/index.ts'
 import { createTestSale, startTestCore, type TestCore } from '../../test/support/core.ts'
 import { FEED_TAGS_PER_ANSWER } from './catalog-scripts.ts'
-import { adminCall, call, catalogSnapshot, drainSearch, FIXTURE, importLines, type Answer } from './fixtures.ts'
+import {
+  adminCall,
+  call,
+  catalogSnapshot,
+  drainSearch,
+  expectError,
+  FIXTURE,
+  importLines,
+  type Answer,
+} from './fixtures.ts'
 
 let core: TestCore
 
@@ -17,12 +26,6 @@ afterAll(async () => {
 })
 
 const snapshot = () => catalogSnapshot(core.db, core.redis, core.prefix)
-
-function expectError(answer: Answer, status: number, code: string, field?: string) {
-  expect(answer.status, JSON.stringify(answer.json)).toBe(status)
-  expect(answer.json.error.code).toBe(code)
-  if (field !== undefined) expect(answer.json.error.field).toBe(field)
-}
 
 describe('when a shopper browses the catalog', () => {
   it('should answer the category tree with product counts that include subcategories', async () => {

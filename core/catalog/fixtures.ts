@@ -3,6 +3,7 @@
  * catalog, and a snapshot of everything a refused request could have touched.
  */
 import type { Redis } from 'ioredis'
+import { expect } from 'vitest'
 import type pg from 'pg'
 import type { Core } from '../core.ts'
 import type { SampleLine } from './sample-catalog.ts'
@@ -11,6 +12,13 @@ export interface Answer {
   status: number
   json: any // eslint-disable-line @typescript-eslint/no-explicit-any
   headers: Headers
+}
+
+/** The answer is the error `code` with `status` (and names `field`, when given); the body is shown if not. */
+export function expectError(answer: Answer, status: number, code: string, field?: string): void {
+  expect(answer.status, JSON.stringify(answer.json)).toBe(status)
+  expect(answer.json.error.code).toBe(code)
+  if (field !== undefined) expect(answer.json.error.field).toBe(field)
 }
 
 export async function call(
