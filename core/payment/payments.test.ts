@@ -1,11 +1,11 @@
 import Stripe from 'stripe'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ErrorBody, Order, RedeemResponse, Refund } from '../../contracts/index.ts'
+import type { ErrorBody, Order, Refund } from '../../contracts/index.ts'
 import { eventually, startTestCore, type TestCore, createTestSale } from '../../test/support/core.ts'
 import { RoomDouble } from '../../test/support/room-double.ts'
 import { snapshotState } from '../../test/support/state.ts'
 import { FakeStripe } from '../../test/support/stripe-fake.ts'
-import { admittedShopper } from '../../test/support/tokens.ts'
+import { redeemAdmitted } from '../../test/support/tokens.ts'
 
 const WEBHOOK_SECRET = 'whsec_offline_test_secret'
 let core: TestCore
@@ -41,18 +41,7 @@ const createSale = (saleId: string, stock: number, extra: Record<string, unknown
 
 /** Redeems one token and waits until its saga has finished (completed or compensated). */
 async function buy(saleId: string, paymentMethod = 'pm_card_visa'): Promise<{ orderId: string; order: Order }> {
-  const shopper = await admittedShopper(core.config, saleId)
-  const res = await core.app.request('/v1/redeem', {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-floodgate-session': shopper.session,
-      'idempotency-key': `key-${shopper.tid}`,
-    },
-    body: JSON.stringify({ token: shopper.token, grant: shopper.grant, paymentMethod }),
-  })
-  expect(res.status).toBe(202)
-  const { orderId } = (await res.json()) as RedeemResponse
+  const { orderId, session } = await redeemAdmitted(core, saleId, paymentMethod)
   await eventually(
     async () => {
       const { rows } = await core.db.query(`SELECT status FROM sagas WHERE id = $1`, [orderId])
@@ -62,7 +51,7 @@ async function buy(saleId: string, paymentMethod = 'pm_card_visa'): Promise<{ or
     `saga ${orderId}`,
   )
   const order = (await (
-    await core.app.request(`/v1/orders/${orderId}`, { headers: { 'x-floodgate-session': shopper.session } })
+    await core.app.request(`/v1/orders/${orderId}`, { headers: { 'x-floodgate-session': session } })
   ).json()) as Order
   return { orderId, order }
 }

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { orderIdOf, type CheckoutJob, type ReconcileReport, type RedeemResponse } from '../../contracts/index.ts'
+import { orderIdOf, type CheckoutJob, type ReconcileReport } from '../../contracts/index.ts'
 import { eventually, startTestCore, type TestCore, createTestSale } from '../../test/support/core.ts'
 import { RoomDouble } from '../../test/support/room-double.ts'
-import { admittedShopper } from '../../test/support/tokens.ts'
+import { admittedShopper, redeemAdmitted } from '../../test/support/tokens.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
 import type { CheckoutDeps } from '../checkout/deps.ts'
 import { SimulatedGateway } from '../payment/simulated-gateway.ts'
@@ -35,20 +35,7 @@ afterAll(async () => {
 const createSale = (saleId: string, stock: number, extra: Record<string, unknown> = {}) =>
   createTestSale(core, saleId, stock, extra)
 
-async function redeem(saleId: string, paymentMethod = 'pm_card_visa') {
-  const shopper = await admittedShopper(core.config, saleId)
-  const res = await core.app.request('/v1/redeem', {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-floodgate-session': shopper.session,
-      'idempotency-key': `key-${shopper.tid}`,
-    },
-    body: JSON.stringify({ token: shopper.token, grant: shopper.grant, paymentMethod }),
-  })
-  expect(res.status).toBe(202)
-  return { ...shopper, orderId: ((await res.json()) as RedeemResponse).orderId }
-}
+const redeem = (saleId: string, paymentMethod?: string) => redeemAdmitted(core, saleId, paymentMethod)
 
 const sagaStatus = async (orderId: string) =>
   (await core.db.query('SELECT status FROM sagas WHERE id = $1', [orderId])).rows[0]?.status as string | undefined

@@ -1,5 +1,7 @@
-import { randomId, shopperOf, signGrant, signPurchaseToken } from '../../contracts/index.ts'
+import { expect } from 'vitest'
+import { randomId, shopperOf, signGrant, signPurchaseToken, type RedeemResponse } from '../../contracts/index.ts'
 import type { CoreConfig } from '../../core/config.ts'
+import type { TestCore } from './core.ts'
 
 /** Mints what the token-issuer and the waiting room would hand a shopper, for core-only tests. */
 export async function admittedShopper(
@@ -15,4 +17,27 @@ export async function admittedShopper(
     config.GRANT_SECRET,
   )
   return { tid, gen, session, shopper, token, grant, grantExpiresAt }
+}
+
+/**
+ * A freshly admitted shopper redeems through core's API, as the edge sends it (`core.app` signs as the edge);
+ * expects 202 and returns the shopper with its order id.
+ */
+export async function redeemAdmitted(
+  core: Pick<TestCore, 'config' | 'app'>,
+  saleId: string,
+  paymentMethod = 'pm_card_visa',
+) {
+  const shopper = await admittedShopper(core.config, saleId)
+  const res = await core.app.request('/v1/redeem', {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-floodgate-session': shopper.session,
+      'idempotency-key': `key-${shopper.tid}`,
+    },
+    body: JSON.stringify({ token: shopper.token, grant: shopper.grant, paymentMethod }),
+  })
+  expect(res.status).toBe(202)
+  return { ...shopper, orderId: ((await res.json()) as RedeemResponse).orderId }
 }
