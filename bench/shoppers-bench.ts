@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util'
 import { startLocalStack } from '../scripts/local-stack.ts'
 import { startDevStack } from '../scripts/dev-stack.ts'
 import { createSale, saleInvariant, saleOrders, type IssuerConfig } from '../token-issuer/issuer.ts'
-import { loopDelayMs, shoppersUninformed, spawnCrowd } from './shoppers.ts'
+import { loopDelayMs, shoppersUninformed, spawnCrowd, type CrowdReport } from './shoppers.ts'
 import { numberOption } from './options.ts'
 import { histogramQuantileMs, type HistogramSnapshot } from './harness/stats.ts'
 
@@ -65,35 +65,17 @@ const say = (line: string) => {
   if (!args.json) console.log(line)
 }
 
-interface RateResult {
+/** One rate's figures: the crowd's report (without its per-shopper results) and the sale's books. */
+type RateResult = Omit<CrowdReport, 'results' | 'polls'> & {
   rate: number
-  seconds: number
-  shoppers: number
-  joinP50Ms: number
-  joinP95Ms: number
-  joinP99Ms: number
-  redeemP50Ms: number
-  redeemP95Ms: number
-  redeemP99Ms: number
-  errors5xx: number
-  networkErrors: number
-  droppedArrivals: number
-  gaveUp: number
   confirmed: number
   oversold: number
   shoppersUninformed: number
   invariantOk: boolean
-  byOutcome: Record<string, number>
-  errors: Record<string, number>
-  requests: Record<string, number>
-  requestsPerSecond: number
-  edgeTimeMs: Record<string, { p50: number; p95: number }>
-  coreTimeMs: Record<string, { p50: number; p95: number }>
   /** With `--target miniflare` (core in this process): core's event-loop delay during the run, ms. */
   coreEventLoopDelayMs?: { p50: number; p99: number; max: number }
   /** With `--target miniflare`: core's own time on a redeem (its handler, `floodgate_redeem_duration_seconds`). */
   coreRedeemHandlerMs?: { p50: number; p95: number }
-  crowdEventLoopDelayMs: { p50: number; p99: number; max: number }
   meetsThresholds: boolean
 }
 
@@ -143,31 +125,14 @@ async function runRate(cfg: IssuerConfig, edgeUrl: string, rate: number, index: 
   const confirmed = await saleOrders(cfg, saleId, 'confirmed')
   const joinLimit = num('join-p95-ms')
   const redeemLimit = num('redeem-p95-ms')
+  const { results: shoppers, polls: _polls, ...figures } = report
   const result: RateResult = {
     rate,
-    seconds: report.seconds,
-    shoppers: report.shoppers,
-    joinP50Ms: report.joinP50Ms,
-    joinP95Ms: report.joinP95Ms,
-    joinP99Ms: report.joinP99Ms,
-    redeemP50Ms: report.redeemP50Ms,
-    redeemP95Ms: report.redeemP95Ms,
-    redeemP99Ms: report.redeemP99Ms,
-    errors5xx: report.errors5xx,
-    networkErrors: report.networkErrors,
-    droppedArrivals: report.droppedArrivals,
-    gaveUp: report.gaveUp,
+    ...figures,
     confirmed: invariant.postgres.confirmed,
     oversold: Math.max(0, invariant.postgres.confirmed - stock),
-    shoppersUninformed: shoppersUninformed(report.results, confirmed),
+    shoppersUninformed: shoppersUninformed(shoppers, confirmed),
     invariantOk: invariant.ok,
-    byOutcome: report.byOutcome,
-    errors: report.errors,
-    requests: report.requests,
-    requestsPerSecond: report.requestsPerSecond,
-    edgeTimeMs: report.edgeTimeMs,
-    coreTimeMs: report.coreTimeMs,
-    crowdEventLoopDelayMs: report.crowdEventLoopDelayMs,
     ...(loop ? { coreEventLoopDelayMs: loopDelayMs(loop) } : {}),
     ...(coreMetrics ? { coreRedeemHandlerMs: await handlerTimes(coreMetrics.redeemSeconds) } : {}),
     meetsThresholds: false,
