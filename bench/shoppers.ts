@@ -13,7 +13,6 @@ import { randomUUID } from 'node:crypto'
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { request } from 'undici'
 import {
   peekGrant,
   randomId,
@@ -74,19 +73,6 @@ export interface ShopperOptions {
 const isTransient = (status: number) => status >= 500 || status === 429
 
 /** One HTTP answer, read to the end inside the request's own timeout. */
-/** What a shopper sends: method, headers and a string body. */
-interface Call {
-  method?: 'GET' | 'POST'
-  headers?: Record<string, string>
-  body?: string
-}
-
-/** A response header as one string (undici gives repeated ones as a list). */
-function headerOf(headers: Record<string, string | string[] | undefined>, name: string): string | null {
-  const value = headers[name]
-  return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value
-}
-
 interface Answer {
   status: number
   ok: boolean
@@ -143,23 +129,19 @@ export async function shop(options: ShopperOptions): Promise<ShopperResult> {
   const late = () => Date.now() > options.deadline
   const count = (kind: string) => (result.errors[kind] = (result.errors[kind] ?? 0) + 1)
 
-  /**
-   * One request with a client timeout; a lost connection or timeout is `null` (counted). Sent with undici's
-   * `request`, which costs the crowd a fraction of the CPU `fetch` does: on this machine the shoppers share the
-   * cores with the stack they measure.
-   */
-  const send = async (step: string, url: string, init: Call = {}): Promise<Answer | null> => {
+  /** One request with a client timeout; a lost connection or timeout is `null` (counted). */
+  const send = async (step: string, url: string, init: RequestInit = {}): Promise<Answer | null> => {
     const started = performance.now()
     result.requests[step] = (result.requests[step] ?? 0) + 1
     try {
-      const response = await request(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+      const response = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
       const answer: Answer = {
-        status: response.statusCode,
-        ok: response.statusCode >= 200 && response.statusCode < 300,
-        retryAfter: headerOf(response.headers, 'retry-after'),
-        text: await response.body.text(),
+        status: response.status,
+        ok: response.ok,
+        retryAfter: response.headers.get('retry-after'),
+        text: await response.text(),
       }
-      const timing = headerOf(response.headers, 'server-timing') ?? ''
+      const timing = response.headers.get('server-timing') ?? ''
       const edge = /edge;dur=([\d.]+)/.exec(timing)
       if (edge) (result.edgeMs[step] ??= []).push(Number(edge[1]))
       const core = /core;dur=([\d.]+)/.exec(timing)
@@ -170,15 +152,14 @@ export async function shop(options: ShopperOptions): Promise<ShopperResult> {
       return answer
     } catch (error) {
       if (step === 'redeem') result.redeemMs.push(performance.now() - started)
-      const failure = error as { code?: string; cause?: { code?: string }; name: string }
-      const cause = failure.cause?.code ?? failure.code ?? failure.name
+      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name
       count(`${step} network ${cause}`)
       return null
     }
   }
 
   /** Repeats a safe request (join, status, order) until it gets a non-transient answer or the deadline. */
-  const settle = async (step: string, url: string, init: Call = {}): Promise<Answer | null> => {
+  const settle = async (step: string, url: string, init: RequestInit = {}): Promise<Answer | null> => {
     for (let attempt = 0; !late(); attempt++) {
       const answer = await send(step, url, init)
       if (answer && !isTransient(answer.status)) return answer
