@@ -17,7 +17,7 @@ import { loadSampleCatalog } from '../token-issuer/catalog.ts'
 import { createSale, roomStats, saleInvariant, saleOrders } from '../token-issuer/issuer.ts'
 import { startLocalStack } from '../scripts/local-stack.ts'
 import { doctorAdvice } from '../scripts/doctor.ts'
-import { percentile, shoppersUninformed, spawnCrowd, type ShopperResult } from './shoppers.ts'
+import { loopDelayMs, percentile, shoppersUninformed, spawnCrowd, type ShopperResult } from './shoppers.ts'
 import { numberOption } from './options.ts'
 import { histogramQuantileMs } from './harness/stats.ts'
 
@@ -143,6 +143,7 @@ try {
     }
   }
   const coreRedeem = await stack.core.metrics.redeemSeconds.get()
+  const coreLoop = loopDelayMs(loop)
   const confirmed = report.postgres.confirmed
   const summary = {
     saleId,
@@ -168,8 +169,8 @@ try {
     // From core's own histogram (bucket-interpolated, like Prometheus' histogram_quantile).
     coreRedeemP50Ms: histogramQuantileMs(coreRedeem, 0.5),
     coreRedeemP99Ms: histogramQuantileMs(coreRedeem, 0.99),
-    coreEventLoopP99Ms: Math.round(loop.percentile(99) / 1e5) / 10,
-    coreEventLoopMaxMs: Math.round(loop.max / 1e5) / 10,
+    coreEventLoopP99Ms: coreLoop.p99,
+    coreEventLoopMaxMs: coreLoop.max,
     roomPolls: run.polls,
     // How long after the last order was confirmed the last queued shopper heard "sold out".
     soldOutNoticeMs: soldOutNoticeMs(run.results),

@@ -288,7 +288,6 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
       accountRoutes({
         accounts,
         adminToken: config.CORE_ADMIN_TOKEN,
-        internalToken: config.CORE_INTERNAL_TOKEN,
         mergeCart: (accountId, cartId) => carts.merge(accountId, cartId),
       }),
       cartRoutes({ carts, accounts }),
