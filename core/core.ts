@@ -16,6 +16,7 @@ import { nodeTokenCrypto } from './crypto/node-token-crypto.ts'
 import { createApp } from './app.ts'
 import type { CoreConfig } from './config.ts'
 import { migrate } from './db/migrate.ts'
+import { progressPool } from './db/progress-pool.ts'
 import { every } from './jobs/every.ts'
 import { Jobs } from './jobs/jobs.ts'
 import { startWorkers } from './jobs/workers.ts'
@@ -100,12 +101,15 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
   useTokenCrypto(nodeTokenCrypto)
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, enableAutoPipelining: true })
   const db = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE })
-  db.on('error', (err) => logger.error({ err }, 'postgres pool error'))
-  // The pool only listens on idle clients: a checked-out client (a transaction in progress) whose server goes
-  // away emits 'error' with nobody listening, which kills the process. The query in flight fails anyway.
-  db.on('connect', (client) =>
-    client.on('error', (err) => logger.warn({ err: err.message }, 'postgres connection lost')),
-  )
+  const progressDb = progressPool(config.DATABASE_URL)
+  for (const pool of [db, progressDb]) {
+    pool.on('error', (err) => logger.error({ err }, 'postgres pool error'))
+    // The pool only listens on idle clients: a checked-out client (a transaction in progress) whose server goes
+    // away emits 'error' with nobody listening, which kills the process. The query in flight fails anyway.
+    pool.on('connect', (client) =>
+      client.on('error', (err) => logger.warn({ err: err.message }, 'postgres connection lost')),
+    )
+  }
   redis.on('error', (err) => logger.error({ err: err.message }, 'redis error'))
   if (config.RUN_MIGRATIONS) await migrate(db)
 
@@ -210,7 +214,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
   const carts = new Carts({
     store: new CartStore(db),
     catalog: storefront.catalog,
-    sagas: new SagaStore(db),
+    sagas: new SagaStore(db, progressDb),
     checkoutDeps,
     logger,
     quoteSecret: config.CART_QUOTE_SECRET,
@@ -227,7 +231,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
       connection: workerConnection,
       jobs,
       checkoutDeps,
-      sagaStore: new SagaStore(db),
+      sagaStore: new SagaStore(db, progressDb),
       sales,
       scripts,
       reporter,
@@ -362,6 +366,7 @@ export async function startCore(config: CoreConfig, options: StartOptions = {}):
         await jobs.close()
         redis.disconnect()
         await db.end()
+        await progressDb.end()
       })()),
   }
 }

@@ -1,5 +1,4 @@
 import type pg from 'pg'
-import { withTransaction } from '../db/transaction.ts'
 
 /**
  * A step failure that retrying will not fix (card declined, hold expired). Before the saga's pivot it
@@ -123,19 +122,20 @@ const recordOf = (row: {
 
 /** Saga state and step log in Postgres, so a saga resumes where it stopped after any crash. */
 export class SagaStore {
-  constructor(private readonly db: pg.Pool) {}
-
   /**
-   * The batch runner's progress records are committed without waiting for the WAL flush. Safe because they
-   * only record progress: every step is idempotent, so a record lost with a Postgres crash (never with a
-   * process crash) only makes the step run again; and any later durable write (every step's own effect in
-   * Postgres) flushes the WAL before it, records included.
+   * `progressDb`: where the batch runner's progress records go, one statement each: a pool whose sessions
+   * commit without waiting for the WAL flush (`progressPool`). Safe because they only record progress: every
+   * step is idempotent, so a record lost with a Postgres crash (never with a process crash) only makes the
+   * step run again; and any later durable write (every step's own effect in Postgres) flushes the WAL before
+   * it, records included. Default: `db`, committing durably.
    */
-  private async progress(sql: string, params: unknown[]): Promise<pg.QueryResult> {
-    return withTransaction(this.db, async (client) => {
-      await client.query('SET LOCAL synchronous_commit = off')
-      return client.query(sql, params)
-    })
+  constructor(
+    private readonly db: pg.Pool,
+    private readonly progressDb: Pick<pg.Pool, 'query'> = db,
+  ) {}
+
+  private progress(sql: string, params: unknown[]): Promise<pg.QueryResult> {
+    return this.progressDb.query(sql, params)
   }
 
   /** `db`: a caller's transaction, to record the saga together with what it is about (the saga starts later). */
