@@ -4,7 +4,8 @@
  * Load on the developer path, in the shape of bench/k6/shoppers.js: shoppers arrive on an open model (`--rate`
  * per second for `--seconds`, after `--ramp` seconds of ramp), each joins, polls at the room's `refreshMs`,
  * redeems when admitted (one Idempotency-Key, repeated on retries) and follows its order. The shoppers run in a
- * process of their own. Targets:
+ * process of their own, sending with undici's `request` (`--client fetch` for fetch, which costs the shared
+ * machine about twice the CPU per request: README "Measured"). Targets:
  *   wrangler   `npm run core` + `wrangler dev`, started here as two processes (scripts/dev-stack.ts)
  *   miniflare  the demo's stack: core in this process, the edge in workerd via Miniflare
  * Prints a table per rate and, last, one JSON line (with --json). `--rates 50,100,200` runs each rate in turn and
@@ -19,7 +20,7 @@ import { parseArgs } from 'node:util'
 import { startLocalStack } from '../scripts/local-stack.ts'
 import { startDevStack } from '../scripts/dev-stack.ts'
 import { createSale, saleInvariant, saleOrders, type IssuerConfig } from '../token-issuer/issuer.ts'
-import { loopDelayMs, shoppersUninformed, spawnCrowd, type CrowdReport } from './shoppers.ts'
+import { loopDelayMs, shoppersUninformed, spawnCrowd, type CrowdReport, type ShopperClient } from './shoppers.ts'
 import { numberOption } from './options.ts'
 import { histogramQuantileMs, type HistogramSnapshot } from './harness/stats.ts'
 
@@ -37,17 +38,18 @@ const { values: args } = parseArgs({
     'token-ttl': { type: 'string', default: '60' },
     'hold-ms': { type: 'string', default: '0' },
     connections: { type: 'string', default: '512' },
+    client: { type: 'string', default: 'request' },
     'join-p95-ms': { type: 'string', default: '500' },
     'redeem-p95-ms': { type: 'string', default: '250' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 })
-if (args.help || !['wrangler', 'miniflare'].includes(args.target!)) {
+if (args.help || !['wrangler', 'miniflare'].includes(args.target!) || !['request', 'fetch'].includes(args.client!)) {
   console.log(
     'usage: npm run bench:shoppers -- --target wrangler|miniflare [--rate N | --rates a,b,c] [--seconds S] [--ramp S]\n' +
       '  [--stock N] [--shards N] [--admit-per-minute N] [--decline-rate 0..1] [--token-ttl S] [--hold-ms N]\n' +
-      '  [--connections N] [--join-p95-ms 500] [--redeem-p95-ms 250] [--json]',
+      '  [--connections N] [--client request|fetch] [--join-p95-ms 500] [--redeem-p95-ms 250] [--json]',
   )
   process.exit(args.help ? 0 : 64)
 }
@@ -114,6 +116,7 @@ async function runRate(cfg: IssuerConfig, edgeUrl: string, rate: number, index: 
     declineRate: num('decline-rate'),
     holdMs: num('hold-ms'),
     connections: num('connections'),
+    client: args.client as ShopperClient,
     maxWaitMs: 120_000,
   })
   let invariant = await saleInvariant(cfg, saleId)
@@ -171,7 +174,8 @@ try {
       `    core's time as the edge saw it ${JSON.stringify(r.coreTimeMs)}` +
         (r.coreEventLoopDelayMs ? `; core's event-loop delay ${JSON.stringify(r.coreEventLoopDelayMs)} ms` : '') +
         (r.coreRedeemHandlerMs ? `; core's redeem handler ${JSON.stringify(r.coreRedeemHandlerMs)} ms` : '') +
-        `; the crowd's own event-loop delay ${JSON.stringify(r.crowdEventLoopDelayMs)} ms`,
+        `; the crowd's own event-loop delay ${JSON.stringify(r.crowdEventLoopDelayMs)} ms, ` +
+        `CPU ${r.crowdCpuUsPerRequest} µs per request (${args.client})`,
     )
     if (Object.keys(r.errors).length) say(`    answers that were not a success: ${JSON.stringify(r.errors)}`)
   }
@@ -185,6 +189,8 @@ say(best === null ? 'no rate met the thresholds' : `highest rate meeting the thr
 if (args.json) {
   const last = results.at(-1)!
   const { byOutcome: _b, errors: _e, requests: _r, ...figures } = last
-  console.log(JSON.stringify({ target, ...figures, highestRateMeetingThresholds: best, runs: results }))
+  console.log(
+    JSON.stringify({ target, client: args.client, ...figures, highestRateMeetingThresholds: best, runs: results }),
+  )
 }
 process.exit(exitCode)

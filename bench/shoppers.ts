@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto'
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { request } from 'undici'
 import {
   peekGrant,
   randomId,
@@ -68,7 +69,47 @@ export interface ShopperOptions {
   deadline: number
   /** Clock origin for `redeemAt`/`endedAt` (performance.now() of the run's start). */
   runStarted: number
+  /** How the shopper sends its requests (default 'fetch'; see ShopperClient). */
+  client?: ShopperClient
 }
+
+/**
+ * The HTTP client the simulated shoppers send with. 'fetch' is what browsers and apps use; 'request' is
+ * undici's lower-level call: the same connections, at about half the crowd's CPU per request (README "Measured").
+ * On a machine the crowd shares with the stack it measures, that CPU is taken from the stack; a load
+ * generator such as k6 runs elsewhere.
+ */
+export type ShopperClient = 'fetch' | 'request'
+
+/** What a shopper sends: method, headers and a string body. */
+interface Call {
+  method?: 'GET' | 'POST'
+  headers?: Record<string, string>
+  body?: string
+}
+
+/** An HTTP answer as the shopper reads it: status, one header at a time, and the body read to the end. */
+interface Reply {
+  status: number
+  header(name: string): string | null
+  text: string
+}
+
+const viaFetch = async (url: string, call: Call, signal: AbortSignal): Promise<Reply> => {
+  const response = await fetch(url, { ...call, signal })
+  return { status: response.status, header: (name) => response.headers.get(name), text: await response.text() }
+}
+
+const viaRequest = async (url: string, call: Call, signal: AbortSignal): Promise<Reply> => {
+  const response = await request(url, { ...call, signal })
+  const header = (name: string) => {
+    const value = response.headers[name]
+    return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value
+  }
+  return { status: response.statusCode, header, text: await response.body.text() }
+}
+
+const CLIENTS: Record<ShopperClient, typeof viaFetch> = { fetch: viaFetch, request: viaRequest }
 
 const isTransient = (status: number) => status >= 500 || status === 429
 
@@ -127,21 +168,22 @@ export async function shop(options: ShopperOptions): Promise<ShopperResult> {
     'cf-connecting-ip': simulatedAddress(),
   }
   const late = () => Date.now() > options.deadline
+  const sendWith = CLIENTS[options.client ?? 'fetch']
   const count = (kind: string) => (result.errors[kind] = (result.errors[kind] ?? 0) + 1)
 
   /** One request with a client timeout; a lost connection or timeout is `null` (counted). */
-  const send = async (step: string, url: string, init: RequestInit = {}): Promise<Answer | null> => {
+  const send = async (step: string, url: string, call: Call = {}): Promise<Answer | null> => {
     const started = performance.now()
     result.requests[step] = (result.requests[step] ?? 0) + 1
     try {
-      const response = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+      const reply = await sendWith(url, call, AbortSignal.timeout(REQUEST_TIMEOUT_MS))
       const answer: Answer = {
-        status: response.status,
-        ok: response.ok,
-        retryAfter: response.headers.get('retry-after'),
-        text: await response.text(),
+        status: reply.status,
+        ok: reply.status >= 200 && reply.status < 300,
+        retryAfter: reply.header('retry-after'),
+        text: reply.text,
       }
-      const timing = response.headers.get('server-timing') ?? ''
+      const timing = reply.header('server-timing') ?? ''
       const edge = /edge;dur=([\d.]+)/.exec(timing)
       if (edge) (result.edgeMs[step] ??= []).push(Number(edge[1]))
       const core = /core;dur=([\d.]+)/.exec(timing)
@@ -152,14 +194,15 @@ export async function shop(options: ShopperOptions): Promise<ShopperResult> {
       return answer
     } catch (error) {
       if (step === 'redeem') result.redeemMs.push(performance.now() - started)
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name
+      const failure = error as { code?: string; cause?: { code?: string }; name: string }
+      const cause = failure.cause?.code ?? failure.code ?? failure.name
       count(`${step} network ${cause}`)
       return null
     }
   }
 
   /** Repeats a safe request (join, status, order) until it gets a non-transient answer or the deadline. */
-  const settle = async (step: string, url: string, init: RequestInit = {}): Promise<Answer | null> => {
+  const settle = async (step: string, url: string, init: Call = {}): Promise<Answer | null> => {
     for (let attempt = 0; !late(); attempt++) {
       const answer = await send(step, url, init)
       if (answer && !isTransient(answer.status)) return answer
@@ -266,6 +309,8 @@ export interface CrowdOptions {
    * a pool of connections to the worker. A local workerd resets connections past a few thousand at once.
    */
   connections?: number
+  /** The shoppers' HTTP client (default 'fetch'). */
+  client?: ShopperClient
   /** Called after each shopper finishes. */
   onResult?: (result: ShopperResult, done: number) => void
 }
@@ -292,6 +337,8 @@ export interface CrowdReport {
    * own lateness (a busy client reads its answers late).
    */
   crowdEventLoopDelayMs: { p50: number; p99: number; max: number }
+  /** CPU the crowd process spent (user + system) per request it sent, µs: what it took from a shared machine. */
+  crowdCpuUsPerRequest: number
   /** Open model: arrivals not started because `maxInFlight` shoppers were busy, or started > 1 s late. */
   droppedArrivals: number
   joinP50Ms: number
@@ -341,9 +388,16 @@ function stepPercentiles(results: ShopperResult[], list: 'edgeMs' | 'coreMs') {
   )
 }
 
+function cpuPerRequest(since: NodeJS.CpuUsage, requests: Record<string, number>): number {
+  const { user, system } = process.cpuUsage(since)
+  const sent = Object.values(requests).reduce((n, c) => n + c, 0)
+  return sent ? Math.round((user + system) / sent) : 0
+}
+
 /** Runs a crowd of shoppers against the edge and sums up what they saw. */
 export async function runCrowd(options: CrowdOptions): Promise<CrowdReport> {
   const runStarted = performance.now()
+  const cpuAtStart = process.cpuUsage()
   const loop = monitorEventLoopDelay({ resolution: 10 })
   loop.enable()
   const maxWaitMs = options.maxWaitMs ?? 110_000
@@ -359,6 +413,7 @@ export async function runCrowd(options: CrowdOptions): Promise<CrowdReport> {
       saleId: options.saleId,
       paymentMethod,
       holdMs: options.holdMs ?? 0,
+      ...(options.client ? { client: options.client } : {}),
       deadline: Date.now() + maxWaitMs,
       runStarted,
     }).then((result) => {
@@ -424,6 +479,7 @@ export async function runCrowd(options: CrowdOptions): Promise<CrowdReport> {
     edgeTimeMs: stepPercentiles(results, 'edgeMs'),
     coreTimeMs: stepPercentiles(results, 'coreMs'),
     crowdEventLoopDelayMs: loopDelayMs(loop),
+    crowdCpuUsPerRequest: cpuPerRequest(cpuAtStart, requests),
     droppedArrivals: dropped,
     joinP50Ms: round1(percentile(joins, 50)),
     joinP95Ms: round1(percentile(joins, 95)),
