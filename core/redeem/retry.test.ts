@@ -16,7 +16,7 @@ import {
 import { createTestSale, eventually, startTestCore, type TestCore } from '../../test/support/core.ts'
 import { RoomDouble } from '../../test/support/room-double.ts'
 import { snapshotState } from '../../test/support/state.ts'
-import { admittedShopper } from '../../test/support/tokens.ts'
+import { admittedShopper, postRedeem } from '../../test/support/tokens.ts'
 import { saleKeys } from '../redis/keys.ts'
 
 let core: TestCore
@@ -37,16 +37,7 @@ afterEach(() => {
 type Shopper = Awaited<ReturnType<typeof admittedShopper>>
 
 function redeem(s: Shopper, key: string, extra: { headers?: Record<string, string>; paymentMethod?: string } = {}) {
-  return core.app.request('/v1/redeem', {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-floodgate-session': s.session,
-      'idempotency-key': key,
-      ...extra.headers,
-    },
-    body: JSON.stringify({ token: s.token, grant: s.grant, paymentMethod: extra.paymentMethod ?? 'pm_card_visa' }),
-  })
+  return postRedeem(core, s, key, { headers: extra.headers, paymentMethod: extra.paymentMethod ?? 'pm_card_visa' })
 }
 
 /** Moves core's clock (Date only: Redis, Postgres and BullMQ keep their real timers). */
