@@ -2,6 +2,8 @@
 import { expect } from 'vitest'
 import type { ReconcileReport } from '../../contracts/index.ts'
 import type { TestCore } from '../../test/support/core.ts'
+import type { CheckoutDeps } from '../checkout/deps.ts'
+import type { PaymentGateway } from '../payment/gateway.ts'
 
 /** Core settings: no reconcile or Redis-check timers, every saga counts as stuck at once, one payment call a try. */
 export const RECONCILE_ON_CALL = {
@@ -22,4 +24,13 @@ export async function reconcile(core: TestCore, job: string): Promise<ReconcileR
   })
   expect(res.status).toBe(200)
   return (await res.json()) as ReconcileReport
+}
+
+/** What a checkout saga run by hand reaches for: the test core's db, scripts and logger, this gateway and reporter. */
+export function checkoutDeps(
+  core: TestCore,
+  gateway: PaymentGateway,
+  reportToken: CheckoutDeps['reportToken'] = async () => {},
+): CheckoutDeps {
+  return { db: core.db, scripts: core.scripts, gateway, reportToken, logger: core.logger }
 }

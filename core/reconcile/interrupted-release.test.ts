@@ -7,7 +7,7 @@ import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
 import { SimulatedGateway } from '../payment/simulated-gateway.ts'
 import { saleKeys } from '../redis/keys.ts'
 import { SagaStore, runSaga } from '../saga/saga.ts'
-import { RECONCILE_ON_CALL, reconcile, sagaStatus } from './fixtures.ts'
+import { checkoutDeps, RECONCILE_ON_CALL, reconcile, sagaStatus } from './fixtures.ts'
 
 /**
  * A unit given back to stock must also be given back to the waiting room, or no shopper can ever buy it:
@@ -40,13 +40,8 @@ const invariantOk = async (saleId: string) =>
 /** Redis loses every key of the sale (a restart without persistence). */
 const loseSale = async (saleId: string) => void (await core.redis.del(...Object.values(saleKeys(core.prefix, saleId))))
 /** Checkout deps whose room outcomes go straight to the recorder (no BullMQ in between). */
-const toRecordedRoom = (): CheckoutDeps => ({
-  db: core.db,
-  scripts: core.scripts,
-  gateway,
-  reportToken: async (saleId, outcome) => void room.outcomes.push({ saleId, ...outcome }),
-  logger: core.logger,
-})
+const toRecordedRoom = (): CheckoutDeps =>
+  checkoutDeps(core, gateway, async (saleId, outcome) => void room.outcomes.push({ saleId, ...outcome }))
 
 describe('when core dies between giving a declined order unit back and telling the room', () => {
   it('should tell the room when the saga is resumed, so the token goes to the next shopper, and release the unit once', async () => {
@@ -54,15 +49,9 @@ describe('when core dies between giving a declined order unit back and telling t
     const input = await heldCheckout(core, 'killed-release-1', 'pm_card_chargeDeclined')
     // The first run: declined, compensation releases the hold in Redis, then the process dies before the
     // "returned" outcome reaches BullMQ (a throw leaves exactly what kill -9 leaves: the step not marked undone).
-    const dying: CheckoutDeps = {
-      db: core.db,
-      scripts: core.scripts,
-      gateway,
-      reportToken: async () => {
-        throw new Error('process killed')
-      },
-      logger: core.logger,
-    }
+    const dying = checkoutDeps(core, gateway, async () => {
+      throw new Error('process killed')
+    })
     await expect(runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, dying)).rejects.toThrow(
       'process killed',
     )
@@ -101,21 +90,16 @@ describe('when the expiry sweep gave a hold back but died before telling the roo
     await createTestSale(core, 'killed-sweep-1', 2)
     const input = await heldCheckout(core, 'killed-sweep-1', 'pm_card_visa')
     const reported: unknown[] = []
-    const deps: CheckoutDeps = {
-      db: core.db,
-      scripts: core.scripts,
-      // The payment is slow: meanwhile the hold expires and the sweep releases it, then dies (its outcomes are lost).
-      gateway: Object.assign(Object.create(gateway) as SimulatedGateway, {
-        authorize: async (request: Parameters<SimulatedGateway['authorize']>[0]) => {
-          expect(await core.scripts.releaseExpiredHolds('killed-sweep-1', Date.now() + 3_600_000)).toEqual([
-            { orderId: input.orderId, tid: input.tid, gen: 1 },
-          ])
-          return gateway.authorize(request)
-        },
-      }),
-      reportToken: async (_saleId, outcome) => void reported.push(outcome),
-      logger: core.logger,
-    }
+    // The payment is slow: meanwhile the hold expires and the sweep releases it, then dies (its outcomes are lost).
+    const slowGateway = Object.assign(Object.create(gateway) as SimulatedGateway, {
+      authorize: async (request: Parameters<SimulatedGateway['authorize']>[0]) => {
+        expect(await core.scripts.releaseExpiredHolds('killed-sweep-1', Date.now() + 3_600_000)).toEqual([
+          { orderId: input.orderId, tid: input.tid, gen: 1 },
+        ])
+        return gateway.authorize(request)
+      },
+    })
+    const deps = checkoutDeps(core, slowGateway, async (_saleId, outcome) => void reported.push(outcome))
     const record = await runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, deps)
     expect(record).toMatchObject({ status: 'COMPENSATED', failure: 'hold_expired' })
     expect(reported).toEqual([{ tid: input.tid, gen: 1, outcome: 'returned' }])

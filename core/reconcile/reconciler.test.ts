@@ -3,10 +3,9 @@ import { eventually, startTestCore, type TestCore, createTestSale } from '../../
 import { RoomDouble } from '../../test/support/room-double.ts'
 import { admittedShopper, heldCheckout, postRedeem, redeemAdmitted } from '../../test/support/tokens.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
-import type { CheckoutDeps } from '../checkout/deps.ts'
 import { SimulatedGateway } from '../payment/simulated-gateway.ts'
 import { SagaStore, runSaga } from '../saga/saga.ts'
-import { RECONCILE_ON_CALL, reconcile, sagaStatus } from './fixtures.ts'
+import { checkoutDeps, RECONCILE_ON_CALL, reconcile, sagaStatus } from './fixtures.ts'
 
 let core: TestCore
 let room: RoomDouble
@@ -74,23 +73,17 @@ describe('when a worker died after the pivot and its job is gone', () => {
     // The redeem script ran, but the process died before enqueueing; then a saga ran by hand until capture "crashed".
     const input = await heldCheckout(core, 'stuck-1', 'pm_card_visa', 'stuck-key-1')
     const { orderId } = input
-    const dying: CheckoutDeps = {
-      db: core.db,
-      scripts: core.scripts,
-      gateway: {
-        ...gateway,
-        name: gateway.name,
-        authorize: gateway.authorize.bind(gateway),
-        void: gateway.void.bind(gateway),
-        refund: gateway.refund.bind(gateway),
-        retrieve: gateway.retrieve.bind(gateway),
-        capture: async () => {
-          throw new Error('process killed')
-        },
+    const dying = checkoutDeps(core, {
+      ...gateway,
+      name: gateway.name,
+      authorize: gateway.authorize.bind(gateway),
+      void: gateway.void.bind(gateway),
+      refund: gateway.refund.bind(gateway),
+      retrieve: gateway.retrieve.bind(gateway),
+      capture: async () => {
+        throw new Error('process killed')
       },
-      reportToken: async () => {},
-      logger: core.logger,
-    }
+    })
     await expect(runSaga(checkoutWorkflow, new SagaStore(core.db), orderId, input, dying)).rejects.toThrow(
       'process killed',
     )
@@ -121,13 +114,7 @@ describe('when the same saga runs twice at once (a stalled BullMQ job re-run)', 
       const input = await heldCheckout(core, saleId, paymentMethod, `twice-key-${saleId}`)
       const { orderId } = input
       const reported: string[] = []
-      const deps: CheckoutDeps = {
-        db: core.db,
-        scripts: core.scripts,
-        gateway,
-        reportToken: async (_s, o) => void reported.push(o.outcome),
-        logger: core.logger,
-      }
+      const deps = checkoutDeps(core, gateway, async (_s, o) => void reported.push(o.outcome))
       const runs = await Promise.all([
         runSaga(checkoutWorkflow, new SagaStore(core.db), orderId, input, deps),
         runSaga(checkoutWorkflow, new SagaStore(core.db), orderId, input, deps),
@@ -270,13 +257,7 @@ describe('when Redis loses a sale', () => {
     const input = await heldCheckout(core, 'lost-2', 'pm_card_visa', 'lost2-key-01')
     const { orderId } = input
     // The saga got past commit-hold, then the process died before confirming.
-    const dying: CheckoutDeps = {
-      db: core.db,
-      scripts: core.scripts,
-      gateway,
-      reportToken: async () => {},
-      logger: core.logger,
-    }
+    const dying = checkoutDeps(core, gateway)
     const store = new SagaStore(core.db)
     const partial = { ...checkoutWorkflow, steps: checkoutWorkflow.steps.slice(0, 4) }
     await runSaga(partial, store, orderId, input, dying)
