@@ -148,20 +148,16 @@ describe('when money is held or taken for an order that failed', () => {
     await waitSaga(a.orderId, 'COMPENSATED')
     await waitSaga(b.orderId, 'COMPENSATED')
     // What a lost void / a capture by another system would leave behind:
-    const authA = await gateway.authorize({
-      orderId: a.orderId,
-      amountCents: 4999,
-      currency: 'USD',
-      paymentMethod: 'pm_card_visa',
-      idempotencyKey: `other-${a.orderId}`,
-    })
-    const authB = await gateway.authorize({
-      orderId: b.orderId,
-      amountCents: 4999,
-      currency: 'USD',
-      paymentMethod: 'pm_card_visa',
-      idempotencyKey: `other-${b.orderId}`,
-    })
+    const authorizeElsewhere = (orderId: string) =>
+      gateway.authorize({
+        orderId,
+        amountCents: 4999,
+        currency: 'USD',
+        paymentMethod: 'pm_card_visa',
+        idempotencyKey: `other-${orderId}`,
+      })
+    const authA = await authorizeElsewhere(a.orderId)
+    const authB = await authorizeElsewhere(b.orderId)
     if (authA.status !== 'authorized' || authB.status !== 'authorized') throw new Error('expected authorizations')
     await gateway.capture({ ref: authB.ref, amountCents: 4999, idempotencyKey: 'x' })
     await core.db.query(`UPDATE payments SET status = 'AUTHORIZED', gateway_ref = $2 WHERE order_id = $1`, [
