@@ -17,7 +17,7 @@ import { SimulatedGateway } from '../../core/payment/simulated-gateway.ts'
 import type { FairnessVerdict } from '../../fairness/verify.ts'
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.ts'
 import { createSale } from '../../token-issuer/issuer.ts'
-import { orderOutcome, pollRoom, sessionInShard } from '../support/edge-shoppers.ts'
+import { joinInShard, orderOutcome, pollRoom } from '../support/edge-shoppers.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SHARDS = 2
@@ -37,16 +37,8 @@ let tamper: 'none' | 'swap' | 'insert' | 'seed' = 'none'
 
 type Shopper = { session: string; ticket: string; publicId: string }
 
-const sessionIn = (shard: number) => sessionInShard(shard, SHARDS)
-
 async function join(shard: number): Promise<Shopper> {
-  const session = await sessionIn(shard)
-  const res = await fetch(`${stack.edgeUrl}/api/sales/${saleId}/join`, {
-    method: 'POST',
-    headers: { 'x-floodgate-session': session },
-  })
-  expect(res.status).toBe(200)
-  const status = (await res.json()) as RoomStatus
+  const { session, status } = await joinInShard(stack.edgeUrl, saleId, shard, SHARDS)
   return { session, ticket: status.ticket!, publicId: status.publicId! }
 }
 

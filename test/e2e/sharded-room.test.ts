@@ -23,7 +23,7 @@ import {
   type IssuerConfig,
 } from '../../token-issuer/issuer.ts'
 import { tokenShard } from '../../waiting-room/sharding.ts'
-import { orderOutcome, pollRoom, sessionInShard } from '../support/edge-shoppers.ts'
+import { joinInShard, orderOutcome, pollRoom } from '../support/edge-shoppers.ts'
 
 const SHARDS = 4
 const TTL_SECONDS = 5
@@ -46,21 +46,13 @@ afterAll(async () => {
 
 type Shopper = { name: string; session: string; ticket: string; shard: number }
 
-const sessionIn = (shard: number) => sessionInShard(shard, SHARDS)
-
 function ticketShard(ticket: string): number {
   const payload = ticket.split('.')[1]!
   return (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { shard: number }).shard
 }
 
 async function join(saleId: string, name: string, shard: number): Promise<Shopper> {
-  const session = await sessionIn(shard)
-  const res = await fetch(`${stack.edgeUrl}/api/sales/${saleId}/join`, {
-    method: 'POST',
-    headers: { 'x-floodgate-session': session },
-  })
-  expect(res.status).toBe(200)
-  const body = (await res.json()) as RoomStatus
+  const { session, status: body } = await joinInShard(stack.edgeUrl, saleId, shard, SHARDS)
   expect(ticketShard(body.ticket!)).toBe(shard)
   return { name, session, ticket: body.ticket!, shard }
 }

@@ -35,3 +35,19 @@ export async function orderOutcome(edgeUrl: string, session: string, orderId: st
     if (status !== 'pending' || Date.now() > deadline) return status
   }
 }
+
+/** A new shopper whose place is in `shard` joins the sale through the edge (expects 200): its session and status. */
+export async function joinInShard(
+  edgeUrl: string,
+  saleId: string,
+  shard: number,
+  shards: number,
+): Promise<{ session: string; status: RoomStatus }> {
+  const session = await sessionInShard(shard, shards)
+  const res = await fetch(`${edgeUrl}/api/sales/${saleId}/join`, {
+    method: 'POST',
+    headers: { 'x-floodgate-session': session },
+  })
+  expect(res.status).toBe(200)
+  return { session, status: (await res.json()) as RoomStatus }
+}
