@@ -11,7 +11,7 @@ import {
 import type { CoreConfig } from '../../core/config.ts'
 import type { TestCore } from './core.ts'
 
-/** A purchase token and a grant bound to `shopper` (a session's or an account's), as the issuer and the room hand them. */
+/** A purchase token and a grant bound to `shopper` (a session's or an account's), as issuer and room hand them. */
 export async function tokenAndGrant(
   config: Pick<CoreConfig, 'TOKEN_SECRET' | 'GRANT_SECRET'>,
   saleId: string,
