@@ -21,8 +21,6 @@ import {
   randomId,
   shopperOfAccount,
   signAccessToken,
-  signGrant,
-  signPurchaseToken,
   verifyAccessToken,
 } from '../contracts/index.ts'
 import { PasswordHasher } from '../core/account/passwords.ts'
@@ -30,6 +28,7 @@ import { checkoutCrowd } from '../core/cart/fixtures.ts'
 import { FIXTURE, importLines } from '../core/catalog/fixtures.ts'
 import { createTestSale, startTestCore, type TestCore } from '../test/support/core.ts'
 import { RoomDouble } from '../test/support/room-double.ts'
+import { tokenAndGrant } from '../test/support/tokens.ts'
 import { percentile } from './shoppers.ts'
 
 const { values: args } = parseArgs({
@@ -132,13 +131,7 @@ async function accountLimitBreaches(core: TestCore, accounts: number): Promise<n
     const shopper = await shopperOfAccount(person.id)
     const answers = await Promise.all(
       [1, 2, 3].map(async (n) => {
-        const tid = `tok_${randomId(12)}`
-        const iat = Math.floor(Date.now() / 1000)
-        const token = await signPurchaseToken({ sale: saleId, tid, iat }, core.config.TOKEN_SECRET)
-        const grant = await signGrant(
-          { sale: saleId, tid, gen: 1, sub: shopper, iat, exp: Date.now() + 60_000 },
-          core.config.GRANT_SECRET,
-        )
+        const { token, grant } = await tokenAndGrant(core.config, saleId, shopper)
         const res = await core.app.request('/v1/redeem', {
           method: 'POST',
           headers: {

@@ -144,30 +144,18 @@ describe('when a shopper sends a bad redeem', () => {
     )
     await expectError(await post({ token: shopper.token, grant: shopper.grant, extra: 1 }), 400, 'invalid_body')
     await expectError(await post({ token: 'x'.repeat(10_000), grant: shopper.grant }), 413, 'body_too_large')
-    await expectError(
-      await post({ token: shopper.token, grant: shopper.grant }, { 'idempotency-key': '' }),
-      400,
-      'missing_idempotency_key',
-      'idempotency-key',
-    )
-    await expectError(
-      await post({ token: shopper.token, grant: shopper.grant }, { 'idempotency-key': 'short' }),
-      400,
-      'invalid_idempotency_key',
-      'idempotency-key',
-    )
-    await expectError(
-      await post({ token: shopper.token, grant: shopper.grant }, { 'x-floodgate-session': '' }),
-      400,
-      'missing_session',
-      'x-floodgate-session',
-    )
-    await expectError(
-      await post({ token: shopper.token, grant: shopper.grant }, { 'x-floodgate-session': 'no spaces allowed here!' }),
-      400,
-      'invalid_session',
-      'x-floodgate-session',
-    )
+    for (const [header, value, code] of [
+      ['idempotency-key', '', 'missing_idempotency_key'],
+      ['idempotency-key', 'short', 'invalid_idempotency_key'],
+      ['x-floodgate-session', '', 'missing_session'],
+      ['x-floodgate-session', 'no spaces allowed here!', 'invalid_session'],
+    ] as const)
+      await expectError(
+        await post({ token: shopper.token, grant: shopper.grant }, { [header]: value }),
+        400,
+        code,
+        header,
+      )
     expect(await snapshot()).toEqual(before)
   })
 

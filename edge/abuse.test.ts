@@ -7,38 +7,17 @@ import { env, exports } from 'cloudflare:workers'
 import { Hono } from 'hono'
 import { describe, expect, it, vi } from 'vitest'
 import { type RoomStatus } from '../contracts/index.ts'
-import { makeShoppers, mintTokens, roomConfig, roomStub, uniqueSaleId } from '../waiting-room/fixtures.ts'
+import { EDGE_ADMIN, EDGE_URL, makeShoppers, openSale, roomStub, uniqueSaleId } from '../waiting-room/fixtures.ts'
 import { app } from './app.ts'
 import { networkHash, networkOf } from './client-network.ts'
 import { handleError } from './app.ts'
 import { networkLimit } from './middleware/network-limit/index.ts'
 import { secretProblems } from './secrets.ts'
 
-const BASE = 'https://edge.test'
-const ADMIN = { authorization: `Bearer ${env.EDGE_ADMIN_TOKEN}`, 'content-type': 'application/json' }
-
 async function call(path: string, init: RequestInit = {}) {
-  const res = await exports.default.fetch(new Request(`${BASE}${path}`, init))
+  const res = await exports.default.fetch(new Request(`${EDGE_URL}${path}`, init))
   const text = await res.text()
   return { res, status: res.status, json: text.startsWith('{') ? (JSON.parse(text) as any) : null }
-}
-
-async function openSale(tokens = 1): Promise<string> {
-  const saleId = uniqueSaleId('abuse')
-  const put = await call(`/admin/sales/${saleId}/room`, {
-    method: 'PUT',
-    headers: ADMIN,
-    body: JSON.stringify(roomConfig(saleId, Date.now() - 10_000)),
-  })
-  expect(put.status).toBe(200)
-  if (tokens === 0) return saleId
-  const loaded = await call(`/admin/sales/${saleId}/tokens`, {
-    method: 'POST',
-    headers: ADMIN,
-    body: JSON.stringify({ tokens: await mintTokens(saleId, tokens) }),
-  })
-  expect(loaded.status).toBe(200)
-  return saleId
 }
 
 /** The object's own tables: none means the probe created nothing. */
@@ -69,8 +48,8 @@ describe('when a client makes up sale ids', () => {
 
 describe('when a client polls status with made-up sessions and no ticket', () => {
   it('should answer every poll at the edge (join first) and leave the room as it was', async () => {
-    const saleId = await openSale()
-    const before = (await call(`/admin/sales/${saleId}/room`, { headers: ADMIN })).json
+    const saleId = await openSale('abuse', 1)
+    const before = (await call(`/admin/sales/${saleId}/room`, { headers: EDGE_ADMIN })).json
     const sessions = await makeShoppers(50)
 
     const answers = await Promise.all(
@@ -81,14 +60,14 @@ describe('when a client polls status with made-up sessions and no ticket', () =>
     expect(answers.every((a) => a.json.error.code === 'ticket_required')).toBe(true)
     expect(answers.every((a) => a.res.headers.get('x-floodgate-answered-by') === null)).toBe(true)
     expect(answers.every((a) => a.res.headers.get('cache-control') === 'no-store')).toBe(true)
-    expect((await call(`/admin/sales/${saleId}/room`, { headers: ADMIN })).json).toEqual(before)
+    expect((await call(`/admin/sales/${saleId}/room`, { headers: EDGE_ADMIN })).json).toEqual(before)
   })
 })
 
 describe('when another site posts a form to join', () => {
   it('should refuse it before reading or minting a session, and keep the shopper place and cookie', async () => {
-    const saleId = await openSale(0)
-    const page = { 'sec-fetch-site': 'same-origin', origin: BASE }
+    const saleId = await openSale('abuse', 0)
+    const page = { 'sec-fetch-site': 'same-origin', origin: EDGE_URL }
     const joined = await call(`/api/sales/${saleId}/join`, { method: 'POST', headers: page })
     expect(joined.status).toBe(200)
     const cookies = joined.res.headers.getSetCookie().map((c) => c.split(';')[0]!)
@@ -119,11 +98,11 @@ describe('when another site posts a form to join', () => {
     expect(again.status).toBe(200)
     expect(again.res.headers.get('set-cookie')).toBeNull()
     expect((again.json as RoomStatus).position).toBe(placeBefore)
-    expect((await call(`/admin/sales/${saleId}/room`, { headers: ADMIN })).json.queued).toBe(1)
+    expect((await call(`/admin/sales/${saleId}/room`, { headers: EDGE_ADMIN })).json.queued).toBe(1)
   })
 
   it('should let an app through with its own header, and a redeem without any signal not through', async () => {
-    const saleId = await openSale()
+    const saleId = await openSale('abuse', 1)
     const app = await call(`/api/sales/${saleId}/join`, { method: 'POST', headers: { 'x-floodgate-client': 'my-app' } })
     const redeem = await call(`/api/sales/${saleId}/redeem`, {
       method: 'POST',
@@ -139,7 +118,7 @@ describe('when another site posts a form to join', () => {
 
 describe('when one network joins with fresh sessions', () => {
   it('should cap its places at the default of 8 per network, IPv6 counted by /64', async () => {
-    const saleId = await openSale(0)
+    const saleId = await openSale('abuse', 0)
     const sessions = await makeShoppers(12)
     const from = (i: number) => `2001:db8:aa:bb:${(i + 1).toString(16)}::${i}`
 
@@ -164,7 +143,7 @@ describe('when one network joins with fresh sessions', () => {
   })
 
   it('should ask the Rate Limiting binding for joins and polls, by network, and answer 429 when it says no', async () => {
-    const saleId = await openSale(0)
+    const saleId = await openSale('abuse', 0)
     const [me] = await makeShoppers(1)
     const keys: string[] = []
     const spy = vi
@@ -264,9 +243,9 @@ describe('when the edge is deployed without real secrets', () => {
     const deployed = { ...env, FLOODGATE_DEV: undefined } as unknown as Cloudflare.Env
     const short = { ...env, ...strong, FLOODGATE_DEV: undefined, GRANT_SECRET: 'short' } as unknown as Cloudflare.Env
 
-    const health = await app.fetch(new Request(`${BASE}/healthz`), deployed)
+    const health = await app.fetch(new Request(`${EDGE_URL}/healthz`), deployed)
     const body = (await health.json()) as { error: { code: string; message: string } }
-    const withShort = await app.fetch(new Request(`${BASE}/healthz`), short)
+    const withShort = await app.fetch(new Request(`${EDGE_URL}/healthz`), short)
 
     expect(health.status).toBe(503)
     expect(body.error.code).toBe('edge_misconfigured')
@@ -282,7 +261,7 @@ describe('when the edge is deployed without real secrets', () => {
   it('should serve with real secrets, and with the dev ones only when FLOODGATE_DEV=true', async () => {
     const real = { ...env, ...strong, FLOODGATE_DEV: undefined } as unknown as Cloudflare.Env
 
-    expect((await app.fetch(new Request(`${BASE}/healthz`), real)).status).toBe(200)
+    expect((await app.fetch(new Request(`${EDGE_URL}/healthz`), real)).status).toBe(200)
     expect(secretProblems({ ...env })).toEqual([])
     expect(secretProblems({ ...env, FLOODGATE_DEV: 'false' })).toEqual([
       'GRANT_SECRET is the published dev value',

@@ -1,5 +1,5 @@
-import { env, exports } from 'cloudflare:workers'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { exports } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
 import {
   FairnessJoinsPage,
   FairnessPlace,
@@ -10,41 +10,31 @@ import {
 } from '../contracts/index.ts'
 import { fetchPublicFairness } from '../fairness/fetch.ts'
 import { verifyFairness } from '../fairness/verify.ts'
-import { makeShoppers, mintTokens, mockCore, roomConfig, uniqueSaleId, useTestClock } from '../waiting-room/fixtures.ts'
+import {
+  EDGE_URL,
+  makeShoppers,
+  mockCore,
+  openRoom,
+  roomConfig,
+  testClockPerTest,
+  uniqueSaleId,
+} from '../waiting-room/fixtures.ts'
 
-const BASE = 'https://edge.test'
-const ADMIN = { authorization: `Bearer ${env.EDGE_ADMIN_TOKEN}`, 'content-type': 'application/json' }
-
-const request = (path: string, init: RequestInit = {}) => exports.default.fetch(new Request(`${BASE}${path}`, init))
+const request = (path: string, init: RequestInit = {}) => exports.default.fetch(new Request(`${EDGE_URL}${path}`, init))
 
 async function get(path: string) {
   const res = await request(path)
   return { res, status: res.status, json: (await res.json()) as any }
 }
 
-let clock: ReturnType<typeof useTestClock>
-beforeEach(() => {
-  clock = useTestClock()
-})
-afterEach(() => {
-  vi.restoreAllMocks()
-  vi.useRealTimers()
-})
+const clock = testClockPerTest()
 
 /** A sale of `shards` shards whose pre-queue is open for a minute, with `tokens` tokens and `shoppers` joined. */
 async function prequeueSale(shards: number, tokens: number, shoppers: number) {
   const saleId = uniqueSaleId('fair')
   const startsAt = clock.now() + 60_000
   const config = { ...roomConfig(saleId, startsAt, { shards, admitPerMinute: 60_000 }), prequeueOrder: 'shuffle' }
-  const body = JSON.stringify(config)
-  const put = await request(`/admin/sales/${saleId}/room`, { method: 'PUT', headers: ADMIN, body })
-  expect(put.status).toBe(200)
-  const loaded = await request(`/admin/sales/${saleId}/tokens`, {
-    method: 'POST',
-    headers: ADMIN,
-    body: JSON.stringify({ tokens: await mintTokens(saleId, tokens) }),
-  })
-  expect(loaded.status).toBe(200)
+  await openRoom(saleId, config, tokens)
   const joined: Array<{ session: string; status: RoomStatus }> = []
   for (const { session } of await makeShoppers(shoppers)) {
     const headers = { 'x-floodgate-session': session }
@@ -158,7 +148,7 @@ describe('when the sale has started', () => {
     const sale = { saleId, sku: 'S', name: 'Drop', priceCents: 100, currency: 'USD', stock: 3, available: 0, sold: 3 }
     mockCore(() => Response.json({ ...sale, startsAt: new Date(startsAt).toISOString() }))
     const verdict = await verifyFairness(
-      await fetchPublicFairness(BASE, saleId, async (url) => exports.default.fetch(new Request(url))),
+      await fetchPublicFairness(EDGE_URL, saleId, async (url) => exports.default.fetch(new Request(url))),
     )
     expect(verdict.checks.filter((c) => c.ok === false)).toEqual([])
     expect(verdict).toMatchObject({ ok: true, admitted: 3, stock: 3 })

@@ -1,40 +1,12 @@
-import { env, exports } from 'cloudflare:workers'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { shopperOf, signTicket, type RoomStatus } from '../contracts/index.ts'
-import { makeShoppers, mintTokens, mockCore, roomConfig, roomStub, uniqueSaleId } from '../waiting-room/fixtures.ts'
+import { callEdge, callEdgeAdmin, makeShoppers, mockCore, openSale, roomStub } from '../waiting-room/fixtures.ts'
 import { FRONTIER_TTL_MS } from '../waiting-room/frontier.ts'
 
-const BASE = 'https://edge.test'
-const ADMIN = { authorization: `Bearer ${env.EDGE_ADMIN_TOKEN}`, 'content-type': 'application/json' }
-
-async function call(path: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}) {
-  const res = await exports.default.fetch(
-    new Request(`${BASE}${path}`, {
-      method: init.method ?? 'GET',
-      headers: init.headers ?? {},
-      body: init.body === undefined ? undefined : JSON.stringify(init.body),
-    }),
-  )
-  const text = await res.text()
-  return { res, status: res.status, json: text ? (JSON.parse(text) as any) : null }
-}
-const admin = (path: string, method = 'GET', body?: unknown) => call(path, { method, headers: ADMIN, body })
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function openSale(tokens: number, overrides: Parameters<typeof roomConfig>[2] = {}) {
-  const saleId = uniqueSaleId('edge')
-  expect(
-    (await admin(`/admin/sales/${saleId}/room`, 'PUT', roomConfig(saleId, Date.now() - 10_000, overrides))).status,
-  ).toBe(200)
-  if (tokens)
-    expect(
-      (await admin(`/admin/sales/${saleId}/tokens`, 'POST', { tokens: await mintTokens(saleId, tokens) })).status,
-    ).toBe(200)
-  return saleId
-}
-
 async function join(saleId: string, session: string): Promise<RoomStatus> {
-  const { status, json } = await call(`/api/sales/${saleId}/join`, {
+  const { status, json } = await callEdge(`/api/sales/${saleId}/join`, {
     method: 'POST',
     headers: { 'x-floodgate-session': session },
   })
@@ -43,7 +15,7 @@ async function join(saleId: string, session: string): Promise<RoomStatus> {
 }
 
 const poll = (saleId: string, session: string, ticket?: string) =>
-  call(`/api/sales/${saleId}/status`, {
+  callEdge(`/api/sales/${saleId}/status`, {
     headers: { 'x-floodgate-session': session, ...(ticket ? { 'x-floodgate-ticket': ticket } : {}) },
   })
 
@@ -54,7 +26,7 @@ afterEach(() => {
 
 describe('when a shopper polls with a queue ticket', () => {
   it('should answer a waiting shopper at the edge and ask the room only once the frontier reaches them', async () => {
-    const saleId = await openSale(1)
+    const saleId = await openSale('edge', 1)
     const [first, second] = await makeShoppers(2)
     const a = await join(saleId, first!.session)
     const b = await join(saleId, second!.session)
@@ -71,24 +43,24 @@ describe('when a shopper polls with a queue ticket', () => {
   })
 
   it('should give the same place back to the same session (reopened tab) without a new place', async () => {
-    const saleId = await openSale(0)
+    const saleId = await openSale('edge', 0)
     const [me] = await makeShoppers(1)
     const first = await join(saleId, me!.session)
-    const again = await call(`/api/sales/${saleId}/join`, {
+    const again = await callEdge(`/api/sales/${saleId}/join`, {
       method: 'POST',
       headers: { 'x-floodgate-session': me!.session, 'x-floodgate-ticket': first.ticket! },
     })
     expect(again.res.headers.get('x-floodgate-answered-by')).toBe('edge')
     expect(again.json).toMatchObject({ state: 'waiting', position: first.position })
-    expect((await admin(`/admin/sales/${saleId}/room`)).json.queued).toBe(1)
+    expect((await callEdgeAdmin(`/admin/sales/${saleId}/room`)).json.queued).toBe(1)
   })
 
   it('should refuse forged, transferred and other-sale tickets and change nothing', async () => {
-    const saleId = await openSale(0)
-    const other = await openSale(0)
+    const saleId = await openSale('edge', 0)
+    const other = await openSale('edge', 0)
     const [me, thief] = await makeShoppers(2)
     const mine = await join(saleId, me!.session)
-    const before = (await admin(`/admin/sales/${saleId}/room`)).json
+    const before = (await callEdgeAdmin(`/admin/sales/${saleId}/room`)).json
 
     const [head, body] = mine.ticket!.split('.')
     const forgedBody = btoa(
@@ -111,19 +83,22 @@ describe('when a shopper polls with a queue ticket', () => {
     ] as const
     for (const [r, status, code] of cases)
       expect({ status: r.status, code: r.json.error.code }).toEqual({ status, code })
-    expect((await admin(`/admin/sales/${saleId}/room`)).json).toEqual(before)
+    expect((await callEdgeAdmin(`/admin/sales/${saleId}/room`)).json).toEqual(before)
   })
 
   it('should tell everyone still queued that the sale is sold out once the last unit is sold', async () => {
-    const saleId = await openSale(1)
+    const saleId = await openSale('edge', 1)
     const people = await makeShoppers(4)
     const joined = []
     for (const p of people) joined.push(await join(saleId, p.session))
     const holder = joined[0]!
     const tid = JSON.parse(atob(holder.token!.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).tid
     expect(
-      (await admin(`/admin/sales/${saleId}/tokens/outcomes`, 'POST', { outcomes: [{ tid, gen: 1, outcome: 'sold' }] }))
-        .status,
+      (
+        await callEdgeAdmin(`/admin/sales/${saleId}/tokens/outcomes`, 'POST', {
+          outcomes: [{ tid, gen: 1, outcome: 'sold' }],
+        })
+      ).status,
     ).toBe(200)
 
     await pause(FRONTIER_TTL_MS + 50)
@@ -137,7 +112,7 @@ describe('when a shopper polls with a queue ticket', () => {
 
 describe('when a sale is sharded', () => {
   it('should spread joins and tokens over the shards and still admit and report as one room', async () => {
-    const saleId = await openSale(40, { shards: 4, admitPerMinute: 60_000 })
+    const saleId = await openSale('edge', 40, { shards: 4, admitPerMinute: 60_000 })
     const people = await makeShoppers(24)
     const joined = []
     for (const p of people) joined.push(await join(saleId, p.session))
@@ -145,9 +120,9 @@ describe('when a sale is sharded', () => {
       joined.map((j) => JSON.parse(atob(j.ticket!.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).shard),
     )
     expect(shards.size).toBeGreaterThan(1)
-    const stats = (await admin(`/admin/sales/${saleId}/room`)).json
+    const stats = (await callEdgeAdmin(`/admin/sales/${saleId}/room`)).json
     expect(stats).toMatchObject({ shards: 4, tokensLoaded: 40, queued: 24 - stats.admitted })
-    const report = (await admin(`/admin/sales/${saleId}/room/report`)).json
+    const report = (await callEdgeAdmin(`/admin/sales/${saleId}/room/report`)).json
     expect(report).toMatchObject({ shards: 4, joined: 24, admitted: stats.admitted })
     expect(new Set(report.prequeue.map((p: any) => p.shard))).toEqual(new Set([0, 1, 2, 3]))
   })
@@ -155,7 +130,7 @@ describe('when a sale is sharded', () => {
 
 describe('when a shopper redeems too often', () => {
   it('should answer 429 with Retry-After past 1 request per second per shopper', async () => {
-    const saleId = await openSale(1)
+    const saleId = await openSale('edge', 1)
     const [me] = await makeShoppers(1)
     const status = await join(saleId, me!.session)
     // Core as it is: a replay-only call finds an order only for the key that made one.
@@ -169,7 +144,7 @@ describe('when a shopper redeems too often', () => {
       return Response.json({ ...order, replayed: req.headers.get('x-floodgate-replay-only') !== null }, { status: 202 })
     })
     const redeem = (key: string) =>
-      call(`/api/sales/${saleId}/redeem`, {
+      callEdge(`/api/sales/${saleId}/redeem`, {
         method: 'POST',
         headers: { 'x-floodgate-session': me!.session, 'idempotency-key': key, 'content-type': 'application/json' },
         body: { token: status.token, grant: status.grant },
@@ -193,7 +168,7 @@ describe('when a shopper redeems too often', () => {
   })
 
   it('should answer 429 past 10 requests per second from one client address', async () => {
-    const saleId = await openSale(0)
+    const saleId = await openSale('edge', 0)
     const people = await makeShoppers(12)
     mockCore(() => Response.json({ error: { code: 'token_used', message: 'x' } }, { status: 409 }))
     const statuses: number[] = []
@@ -201,7 +176,7 @@ describe('when a shopper redeems too often', () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     vi.setSystemTime(Date.now())
     for (const [i, p] of people.entries()) {
-      const r = await call(`/api/sales/${saleId}/redeem`, {
+      const r = await callEdge(`/api/sales/${saleId}/redeem`, {
         method: 'POST',
         headers: {
           'x-floodgate-session': p.session,
@@ -221,17 +196,17 @@ describe('when a shopper redeems too often', () => {
 
 describe('when a shopper holds a poll (?waitMs=)', () => {
   const held = (saleId: string, session: string, ticket: string, waitMs: number) =>
-    call(`/api/sales/${saleId}/status?waitMs=${waitMs}`, {
+    callEdge(`/api/sales/${saleId}/status?waitMs=${waitMs}`, {
       headers: { 'x-floodgate-session': session, 'x-floodgate-ticket': ticket },
     })
   const tidOf = (token: string) => JSON.parse(atob(token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))).tid
 
   it('should refuse a hold that is not a whole number of milliseconds up to 25 s', async () => {
-    const saleId = await openSale(0)
+    const saleId = await openSale('edge', 0)
     const [me] = await makeShoppers(1)
     const mine = await join(saleId, me!.session)
     for (const waitMs of ['soon', '-1', '60000']) {
-      const r = await call(`/api/sales/${saleId}/status?waitMs=${waitMs}`, {
+      const r = await callEdge(`/api/sales/${saleId}/status?waitMs=${waitMs}`, {
         headers: { 'x-floodgate-session': me!.session, 'x-floodgate-ticket': mine.ticket! },
       })
       expect({ status: r.status, code: r.json.error.code, field: r.json.error.field }).toEqual({
@@ -243,7 +218,7 @@ describe('when a shopper holds a poll (?waitMs=)', () => {
   })
 
   it('should answer a held poll that runs out with the place and a prompt re-poll', async () => {
-    const saleId = await openSale(0)
+    const saleId = await openSale('edge', 0)
     const people = await makeShoppers(2)
     await join(saleId, people[0]!.session)
     const second = await join(saleId, people[1]!.session)
@@ -258,16 +233,16 @@ describe('when a shopper holds a poll (?waitMs=)', () => {
   })
 
   it('should end a held poll with sold out as soon as the last unit is sold', async () => {
-    const saleId = await openSale(1)
+    const saleId = await openSale('edge', 1)
     const people = await makeShoppers(2)
     const holder = await join(saleId, people[0]!.session)
     const waiting = await join(saleId, people[1]!.session)
     // Paused: the hold lasts up to the paused refresh interval (5 s), well beyond a frontier refresh.
-    expect((await admin(`/admin/sales/${saleId}/room`, 'PATCH', { mode: 'paused' })).status).toBe(200)
+    expect((await callEdgeAdmin(`/admin/sales/${saleId}/room`, 'PATCH', { mode: 'paused' })).status).toBe(200)
 
     const pending = held(saleId, people[1]!.session, waiting.ticket!, 20_000)
     await pause(100)
-    const sold = await admin(`/admin/sales/${saleId}/tokens/outcomes`, 'POST', {
+    const sold = await callEdgeAdmin(`/admin/sales/${saleId}/tokens/outcomes`, 'POST', {
       outcomes: [{ tid: tidOf(holder.token!), gen: 1, outcome: 'sold' }],
     })
     expect(sold.status).toBe(200)
@@ -278,18 +253,18 @@ describe('when a shopper holds a poll (?waitMs=)', () => {
   })
 
   it('should end a held poll with the grant as soon as the shopper is admitted', async () => {
-    const saleId = await openSale(2)
+    const saleId = await openSale('edge', 2)
     const people = await makeShoppers(3)
     await join(saleId, people[0]!.session)
-    expect((await admin(`/admin/sales/${saleId}/room`, 'PATCH', { mode: 'paused' })).status).toBe(200)
+    expect((await callEdgeAdmin(`/admin/sales/${saleId}/room`, 'PATCH', { mode: 'paused' })).status).toBe(200)
     const waiting = await join(saleId, people[1]!.session)
     expect(waiting.state).toBe('waiting')
 
     const pending = held(saleId, people[1]!.session, waiting.ticket!, 20_000)
     await pause(100)
-    expect((await admin(`/admin/sales/${saleId}/room`, 'PATCH', { mode: 'open', admitPerMinute: 6_000 })).status).toBe(
-      200,
-    )
+    expect(
+      (await callEdgeAdmin(`/admin/sales/${saleId}/room`, 'PATCH', { mode: 'open', admitPerMinute: 6_000 })).status,
+    ).toBe(200)
     const r = await pending
 
     expect(r.json).toMatchObject({ state: 'admitted', token: expect.any(String), grant: expect.any(String) })
@@ -299,7 +274,7 @@ describe('when a shopper holds a poll (?waitMs=)', () => {
 
 describe('when the operator holds admission', () => {
   it('should say paused or queue_all instead of an ETA, at the edge and from the room, and drop it on resume', async () => {
-    const saleId = await openSale(1)
+    const saleId = await openSale('edge', 1)
     const people = await makeShoppers(2)
     await join(saleId, people[0]!.session)
     const waiting = await join(saleId, people[1]!.session)
@@ -307,7 +282,7 @@ describe('when the operator holds admission', () => {
     expect(waiting.admission).toBeUndefined()
 
     for (const mode of ['paused', 'queue_all'] as const) {
-      expect((await admin(`/admin/sales/${saleId}/room`, 'PATCH', { mode })).status).toBe(200)
+      expect((await callEdgeAdmin(`/admin/sales/${saleId}/room`, 'PATCH', { mode })).status).toBe(200)
       const edge = await poll(saleId, people[1]!.session, waiting.ticket)
       expect(edge.res.headers.get('x-floodgate-answered-by')).toBe('edge')
       expect(edge.json).toMatchObject({ state: 'waiting', admission: mode, etaSeconds: null, position: 1 })
@@ -316,7 +291,7 @@ describe('when the operator holds admission', () => {
       expect(room).toMatchObject({ ok: true, value: { state: 'waiting', admission: mode, etaSeconds: null } })
     }
 
-    expect((await admin(`/admin/sales/${saleId}/room`, 'PATCH', { mode: 'open' })).status).toBe(200)
+    expect((await callEdgeAdmin(`/admin/sales/${saleId}/room`, 'PATCH', { mode: 'open' })).status).toBe(200)
     const resumed = await poll(saleId, people[1]!.session, waiting.ticket)
     expect(resumed.json).toMatchObject({ state: 'waiting', etaSeconds: expect.any(Number) })
     expect(resumed.json.admission).toBeUndefined()

@@ -1,8 +1,8 @@
 /**
  * Test fixtures shared by the workerd tests (waiting room and edge). Not shipped: only *.test.ts import it.
  */
-import { env } from 'cloudflare:workers'
-import { vi } from 'vitest'
+import { env, exports } from 'cloudflare:workers'
+import { afterEach, beforeEach, expect, vi } from 'vitest'
 import { randomId, shopperOf, signPurchaseToken, type RoomConfig } from '../contracts/index.ts'
 
 /** The operator's token-issuer secret. The edge never holds it; tests only use it to mint realistic tokens. */
@@ -61,6 +61,19 @@ export function useTestClock(): { now(): number; set(ms: number): void; advance(
   }
 }
 
+/** A fresh `useTestClock` before each test of the file; mocks and real timers restored after each. */
+export function testClockPerTest(): ReturnType<typeof useTestClock> {
+  let clock: ReturnType<typeof useTestClock>
+  beforeEach(() => {
+    clock = useTestClock()
+  })
+  afterEach(() => {
+    vi.restoreAllMocks()
+    vi.useRealTimers()
+  })
+  return { now: () => clock.now(), set: (ms) => clock.set(ms), advance: (ms) => clock.advance(ms) }
+}
+
 export function roomConfig(saleId: string, startsAtMs: number, overrides: Partial<RoomConfig> = {}) {
   return {
     saleId,
@@ -71,6 +84,47 @@ export function roomConfig(saleId: string, startsAtMs: number, overrides: Partia
     prequeueOrder: 'fifo' as const,
     ...overrides,
   }
+}
+
+/** Where the tests address the edge worker. */
+export const EDGE_URL = 'https://edge.test'
+/** The operator's headers on the edge's admin API. */
+export const EDGE_ADMIN = { authorization: `Bearer ${env.EDGE_ADMIN_TOKEN}`, 'content-type': 'application/json' }
+
+/** Calls the edge worker, `body` sent as JSON; `json` is the answer parsed (null when empty). */
+export async function callEdge(
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+) {
+  const res = await exports.default.fetch(
+    new Request(`${EDGE_URL}${path}`, {
+      method: init.method ?? 'GET',
+      headers: init.headers ?? {},
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    }),
+  )
+  const text = await res.text()
+  return { res, status: res.status, json: text ? (JSON.parse(text) as any) : null }
+}
+
+export const callEdgeAdmin = (path: string, method = 'GET', body?: unknown) =>
+  callEdge(path, { method, headers: EDGE_ADMIN, body })
+
+/** Configures the sale's room through the edge's admin API and loads `tokens` freshly minted tokens (expects 200s). */
+export async function openRoom(saleId: string, config: object, tokens: number): Promise<void> {
+  expect((await callEdgeAdmin(`/admin/sales/${saleId}/room`, 'PUT', config)).status).toBe(200)
+  if (tokens)
+    expect(
+      (await callEdgeAdmin(`/admin/sales/${saleId}/tokens`, 'POST', { tokens: await mintTokens(saleId, tokens) }))
+        .status,
+    ).toBe(200)
+}
+
+/** A new sale (id from `prefix`) whose room opened 10 s ago, with `tokens` tokens loaded. */
+export async function openSale(prefix: string, tokens: number, overrides: Partial<RoomConfig> = {}): Promise<string> {
+  const saleId = uniqueSaleId(prefix)
+  await openRoom(saleId, roomConfig(saleId, Date.now() - 10_000, overrides), tokens)
+  return saleId
 }
 
 export type CoreCall = { method: string; url: string; headers: Headers; body: string }

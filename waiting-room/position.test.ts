@@ -1,21 +1,14 @@
 import { runDurableObjectAlarm } from 'cloudflare:test'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { env } from 'cloudflare:workers'
 import { publicIdOf, shuffleKey, type QueueTicketPayload, type RoomStatus } from '../contracts/index.ts'
-import { makeShoppers, mintTokens, roomConfig, roomStub, uniqueSaleId, useTestClock } from './fixtures.ts'
+import { makeShoppers, mintTokens, roomConfig, roomStub, testClockPerTest, uniqueSaleId } from './fixtures.ts'
 import { answerPoll, fifoOrd } from './frontier.ts'
 import { MIN_REFRESH_MS, NO_UNIT_FREE_REFRESH_MS, PAUSED_REFRESH_MS } from './position.ts'
 import type { RoomResult } from './results.ts'
 import type { JoinResult } from './waiting-room.ts'
 
-let clock: ReturnType<typeof useTestClock>
-beforeEach(() => {
-  clock = useTestClock()
-})
-afterEach(() => {
-  vi.restoreAllMocks()
-  vi.useRealTimers()
-})
+const clock = testClockPerTest()
 
 function value<T>(result: RoomResult<T>): T {
   if (!result.ok) throw new Error(`room answered ${result.error.code}: ${result.error.message}`)

@@ -11,7 +11,7 @@ import { readdirSync, writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { build, type Plugin } from 'esbuild'
+import { build, type BuildOptions, type Plugin } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { IDEMPOTENCY_KEY_PATTERN, verifyGrant, verifyPurchaseToken } from '../../contracts/index.ts'
 import { mintRedemptions } from './pairs.ts'
@@ -166,6 +166,18 @@ afterAll(() => {
   delete (globalThis as Any).open
 })
 
+/** Bundles a k6 script in memory as one ES module for a runtime with no Node APIs. */
+const bundleScript = (file: string, options: Pick<BuildOptions, 'plugins' | 'metafile' | 'external'>) =>
+  build({
+    entryPoints: [join(K6_DIR, file)],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    write: false,
+    logLevel: 'silent',
+    ...options,
+  })
+
 async function loadScript(file: string, env: Record<string, string> = {}): Promise<Any> {
   stub = {
     metrics: new Map(),
@@ -179,15 +191,7 @@ async function loadScript(file: string, env: Record<string, string> = {}): Promi
     __ENV: { SALE_ID: 'drop-1', PAIRS_FILE: pairsFile, ...env },
     open: (path: string) => (require('node:fs') as typeof import('node:fs')).readFileSync(path, 'utf8'),
   })
-  const out = await build({
-    entryPoints: [join(K6_DIR, file)],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    write: false,
-    plugins: [k6Stubs],
-    logLevel: 'silent',
-  })
+  const out = await bundleScript(file, { plugins: [k6Stubs] })
   const code = out.outputFiles[0]!.text
   return import(`data:text/javascript;base64,${Buffer.from(`${code}\n// ${Math.random()}`).toString('base64')}`)
 }
@@ -199,16 +203,7 @@ describe('k6 scripts', () => {
 
   describe.each(SCRIPTS)('%s', (file) => {
     it('should import only k6 modules and ./lib.js, no Node APIs', async () => {
-      const out = await build({
-        entryPoints: [join(K6_DIR, file)],
-        bundle: true,
-        format: 'esm',
-        platform: 'neutral',
-        write: false,
-        metafile: true,
-        external: ['k6', 'k6/*'],
-        logLevel: 'silent',
-      })
+      const out = await bundleScript(file, { metafile: true, external: ['k6', 'k6/*'] })
       const imports = Object.values(out.metafile!.inputs).flatMap((input) => input.imports.map((i) => i.path))
       for (const path of imports) expect(K6_MODULES.has(path) || path.endsWith('bench/k6/lib.js'), path).toBe(true)
       expect(imports.some((p) => p.endsWith('bench/k6/lib.js'))).toBe(true)

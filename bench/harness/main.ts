@@ -284,19 +284,12 @@ async function main(): Promise<void> {
     const corePool = createPool(apiUrls, cfg.connections)
     const okRedeem = (s: number) => s === 202
 
-    await closedLoop(corePool, {
-      next: fullSource.next,
-      okStatus: okRedeem,
-      durationMs: cfg.warmupMs,
-      concurrency: cfg.connections,
-    })
+    const fullSpeed = (durationMs: number) =>
+      closedLoop(corePool, { next: fullSource.next, okStatus: okRedeem, durationMs, concurrency: cfg.connections })
+
+    await fullSpeed(cfg.warmupMs)
     const full = await phase('redeemFullSpeed', async () => {
-      const result = await closedLoop(corePool, {
-        next: fullSource.next,
-        okStatus: okRedeem,
-        durationMs: cfg.durationMs,
-        concurrency: cfg.connections,
-      })
+      const result = await fullSpeed(cfg.durationMs)
       say(describe('redeem, full speed', result))
       return result
     })

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { randomId, shopperOfAccount, signGrant, signPurchaseToken } from '../../contracts/index.ts'
+import { randomId, shopperOfAccount } from '../../contracts/index.ts'
 import { createTestSale, eventually, startTestCore, type TestCore } from '../../test/support/core.ts'
 import { RoomDouble } from '../../test/support/room-double.ts'
 import { snapshotState } from '../../test/support/state.ts'
+import { tokenAndGrant } from '../../test/support/tokens.ts'
 import { call } from '../catalog/fixtures.ts'
 import { bearer, signUp } from './fixtures.ts'
 
@@ -22,13 +23,7 @@ afterAll(async () => {
 
 /** A token and a grant bound to `shopper`, as the room hands them (here: two tokens to one account). */
 async function grantFor(shopper: string) {
-  const tid = `tok_${randomId(12)}`
-  const iat = Math.floor(Date.now() / 1000)
-  const token = await signPurchaseToken({ sale: SALE, tid, iat }, core.config.TOKEN_SECRET)
-  const grant = await signGrant(
-    { sale: SALE, tid, gen: 1, sub: shopper, iat, exp: Date.now() + 60_000 },
-    core.config.GRANT_SECRET,
-  )
+  const { token, grant } = await tokenAndGrant(core.config, SALE, shopper)
   return { token, grant }
 }
 

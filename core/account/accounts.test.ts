@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ACCESS_TOKEN_ISSUER, signAccessToken, signEdgeReceipt, verifyAccessToken } from '../../contracts/index.ts'
+import { OTHER_ACCESS_TOKEN_KEY } from '../../test/support/access-keys.ts'
 import { startTestCore, type TestCore } from '../../test/support/core.ts'
 import { testRedis, uniqueName } from '../../test/support/services.ts'
 import { call, expectError } from '../catalog/fixtures.ts'
@@ -8,13 +9,6 @@ import { LoginLimiter } from './login-limiter.ts'
 import { PasswordHasher } from './passwords.ts'
 import { accountSnapshot, bearer, signUp } from './fixtures.ts'
 
-const OTHER_KEY = JSON.stringify({
-  kty: 'EC',
-  crv: 'P-256',
-  x: 'cr7KpuC_GKiXafkvKkntUzUaydAtIIsxj7BGqloKwRI',
-  y: 'Yh3EmdebY0cELK2f2WtsibvSB3qvpr1H9Gce3oDJq5c',
-  d: 'QTCYFUAwBayb-60Gq3ib1I_lFAfvzH-Y7bToNrtgBp4',
-})
 const PASSWORD = 'correct horse battery'
 
 let core: TestCore
@@ -231,7 +225,7 @@ describe('when an access token is presented', () => {
   it('should refuse a missing, forged, expired or malformed token with a 401 naming authorization', async () => {
     const auth = await signUp(core, email())
     const nowS = Math.floor(Date.now() / 1000)
-    const forged = await signAccessToken(claimsFor(auth.account.id, nowS), OTHER_KEY)
+    const forged = await signAccessToken(claimsFor(auth.account.id, nowS), OTHER_ACCESS_TOKEN_KEY)
     const expired = await signAccessToken(
       { ...claimsFor(auth.account.id, nowS - 1200), exp: nowS - 600 },
       core.config.ACCESS_TOKEN_KEY,

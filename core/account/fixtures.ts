@@ -1,6 +1,7 @@
 /** Test helpers of the accounts domain: signing up and in through the API, and a snapshot of its tables. */
 import type pg from 'pg'
 import type { AuthResponse } from '../../contracts/index.ts'
+import { tableDigests } from '../../test/support/state.ts'
 import { call } from '../catalog/fixtures.ts'
 import type { Core } from '../core.ts'
 
@@ -11,15 +12,7 @@ export async function accountSnapshot(
   db: pg.Pool,
   tables: readonly string[] = ACCOUNT_TABLES,
 ): Promise<Record<string, unknown>> {
-  const out: Record<string, unknown> = {}
-  for (const table of tables) {
-    const { rows } = await db.query(
-      `SELECT count(*)::int AS n, coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') AS digest
-         FROM ${table} t`,
-    )
-    out[table] = rows[0]
-  }
-  return out
+  return tableDigests(db, tables, (table) => table)
 }
 
 export async function signUp(core: Core, email: string, password = 'correct horse battery'): Promise<AuthResponse> {

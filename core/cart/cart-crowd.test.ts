@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { startTestCore, type TestCore } from '../../test/support/core.ts'
-import { FIXTURE, importLines } from '../catalog/fixtures.ts'
-import { checkoutCrowd } from './fixtures.ts'
+import type { TestCore } from '../../test/support/core.ts'
+import { checkoutCrowd, startCartCore } from './fixtures.ts'
 
 let core: TestCore | undefined
 
@@ -11,12 +10,7 @@ afterEach(async () => {
 })
 
 async function start(failureRate: string) {
-  core = await startTestCore({
-    SEARCH_SYNC_INTERVAL_MS: '3600000',
-    CART_SWEEP_INTERVAL_MS: '3600000',
-    SIM_PAYMENT_FAILURE_RATE: failureRate,
-  })
-  await importLines(core, FIXTURE)
+  core = await startCartCore({ SIM_PAYMENT_FAILURE_RATE: failureRate })
   return core
 }
 

@@ -1,19 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestCore, type TestCore } from '../../test/support/core.ts'
+import type { TestCore } from '../../test/support/core.ts'
 import { dropRedisPrefix, uniqueName } from '../../test/support/services.ts'
 import { bearer, signUp } from '../account/fixtures.ts'
-import { call, FIXTURE, importLines } from '../catalog/fixtures.ts'
-import { cartHeader } from './fixtures.ts'
+import { call } from '../catalog/fixtures.ts'
+import { cartHeader, startCartCore } from './fixtures.ts'
 
 let core: TestCore
 
 beforeAll(async () => {
-  core = await startTestCore({
-    SCRYPT_LOG_N: '12',
-    SEARCH_SYNC_INTERVAL_MS: '3600000',
-    CART_SWEEP_INTERVAL_MS: '3600000',
-  })
-  await importLines(core, FIXTURE)
+  core = await startCartCore({ SCRYPT_LOG_N: '12' })
 })
 afterAll(async () => {
   await core?.destroy()

@@ -1,26 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestSale, startTestCore, type TestCore } from '../../test/support/core.ts'
+import { createTestSale, type TestCore } from '../../test/support/core.ts'
 import { uniqueName } from '../../test/support/services.ts'
 import { bearer, signUp } from '../account/fixtures.ts'
-import { adminCall, call, expectError, FIXTURE, importLines } from '../catalog/fixtures.ts'
+import { adminCall, call, expectError } from '../catalog/fixtures.ts'
 import type { AuthorizeRequest, PaymentGateway } from '../payment/gateway.ts'
 import { SimulatedGateway } from '../payment/simulated-gateway.ts'
 import { SagaStore } from '../saga/saga.ts'
 import { CartStore } from './cart-store.ts'
 import { Carts } from './carts.ts'
-import { cartHeader, cartSnapshot } from './fixtures.ts'
+import { cartHeader, cartSnapshot, startCartCore } from './fixtures.ts'
 import { signQuote } from './quote.ts'
 
 const PASSWORD = 'correct horse battery'
 let core: TestCore
 
 beforeAll(async () => {
-  core = await startTestCore({
-    SCRYPT_LOG_N: '12',
-    SEARCH_SYNC_INTERVAL_MS: '3600000',
-    CART_SWEEP_INTERVAL_MS: '3600000',
-  })
-  await importLines(core, FIXTURE)
+  core = await startCartCore({ SCRYPT_LOG_N: '12' })
   await createTestSale(core, 'drop-console', 5, { sku: 'FG-CONSOLE-1' })
 })
 afterAll(async () => {

@@ -1,12 +1,15 @@
 /**
- * Test and bench helpers of the cart domain: a snapshot of everything a refused cart request could have touched,
- * and a crowd of accounts checking out one SKU at once.
+ * Test and bench helpers of the cart domain: a core with the catalog to shop from, a snapshot of everything a refused
+ * cart request could have touched, and a crowd of accounts checking out one SKU at once.
  */
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ACCESS_TOKEN_ISSUER, signAccessToken } from '../../contracts/index.ts'
+import { startTestCore, type TestCore } from '../../test/support/core.ts'
 import { accountSnapshot } from '../account/fixtures.ts'
 import { PasswordHasher } from '../account/passwords.ts'
+import { FIXTURE, importLines } from '../catalog/fixtures.ts'
+import type { CoreConfig } from '../config.ts'
 import type { Core } from '../core.ts'
 
 export const CART_TABLES = [
@@ -22,6 +25,13 @@ export const CART_TABLES = [
 /** Cart, order and account tables, and the catalog's variants (stock). */
 export async function cartSnapshot(core: Core): Promise<Record<string, unknown>> {
   return accountSnapshot(core.db, [...CART_TABLES, 'accounts', 'catalog_variants'])
+}
+
+/** A test core with the fixed catalog imported, whose search sync and cart sweep run only when a test says. */
+export async function startCartCore(env: Partial<Record<keyof CoreConfig, string>> = {}): Promise<TestCore> {
+  const core = await startTestCore({ SEARCH_SYNC_INTERVAL_MS: '3600000', CART_SWEEP_INTERVAL_MS: '3600000', ...env })
+  await importLines(core, FIXTURE)
+  return core
 }
 
 export const cartHeader = (cartId: string) => ({ 'x-floodgate-cart': cartId })

@@ -17,7 +17,8 @@ import { ApiError } from '../errors/api-error.ts'
 import type { CatalogStore } from './catalog-store.ts'
 import { decodeCursor, encodeCursor, numericKey, textKey } from './cursor.ts'
 
-interface SummaryRow {
+/** A product row as the listing and search queries select it (SUMMARY_COLUMNS). */
+export interface SummaryRow {
   id: number
   slug: string
   name: string

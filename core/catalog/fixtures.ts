@@ -7,6 +7,7 @@ import { expect } from 'vitest'
 import type pg from 'pg'
 import type { Core } from '../core.ts'
 import type { SampleLine } from './sample-catalog.ts'
+import { redisValues, tableDigests } from '../../test/support/state.ts'
 
 export interface Answer {
   status: number
@@ -155,29 +156,5 @@ const CATALOG_TABLES = [
 
 /** Every catalog and search table (row count + digest) and every catalog key in Redis. */
 export async function catalogSnapshot(db: pg.Pool, redis: Redis, prefix: string): Promise<Record<string, unknown>> {
-  const out: Record<string, unknown> = {}
-  for (const table of CATALOG_TABLES) {
-    const { rows } = await db.query(
-      `SELECT count(*)::int AS n, coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') AS digest
-        FROM ${table} t`,
-    )
-    out[`pg:${table}`] = rows[0]
-  }
-  let cursor = '0'
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:{catalog}:*`, 'COUNT', 1000)
-    for (const key of keys) {
-      const type = await redis.type(key)
-      out[key] =
-        type === 'string'
-          ? await redis.get(key)
-          : type === 'hash'
-            ? await redis.hgetall(key)
-            : type === 'zset'
-              ? await redis.zrange(key, '0', '-1', 'WITHSCORES')
-              : type
-    }
-    cursor = next
-  } while (cursor !== '0')
-  return out
+  return { ...(await tableDigests(db, CATALOG_TABLES)), ...(await redisValues(redis, `${prefix}:{catalog}:*`)) }
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Order, RedeemResponse } from '../../contracts/index.ts'
 import { eventually, startTestCore, type TestCore, createTestSale } from '../../test/support/core.ts'
 import { RoomDouble } from '../../test/support/room-double.ts'
-import { admittedShopper } from '../../test/support/tokens.ts'
+import { admittedShopper, postRedeem } from '../../test/support/tokens.ts'
 import { SimulatedGateway } from '../payment/simulated-gateway.ts'
 
 let core: TestCore
@@ -23,11 +23,7 @@ const createSale = (saleId: string, stock: number, extra: Record<string, unknown
   createTestSale(core, saleId, stock, extra)
 
 async function redeem(s: Awaited<ReturnType<typeof admittedShopper>>, key: string, paymentMethod = 'pm_card_visa') {
-  return core.app.request('/v1/redeem', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-floodgate-session': s.session, 'idempotency-key': key },
-    body: JSON.stringify({ token: s.token, grant: s.grant, paymentMethod }),
-  })
+  return postRedeem(core, s, key, { paymentMethod })
 }
 
 async function settled(orderId: string, session: string): Promise<Order> {

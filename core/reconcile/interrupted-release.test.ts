@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { orderIdOf, type CheckoutJob, type ReconcileReport } from '../../contracts/index.ts'
 import { createTestSale, eventually, startTestCore, type TestCore } from '../../test/support/core.ts'
 import { RoomDouble } from '../../test/support/room-double.ts'
-import { admittedShopper } from '../../test/support/tokens.ts'
+import { heldCheckout } from '../../test/support/tokens.ts'
 import type { CheckoutDeps } from '../checkout/deps.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
 import { SimulatedGateway } from '../payment/simulated-gateway.ts'
 import { saleKeys } from '../redis/keys.ts'
 import { SagaStore, runSaga } from '../saga/saga.ts'
+import { checkoutDeps, RECONCILE_ON_CALL, reconcile, sagaStatus } from './fixtures.ts'
 
 /**
  * A unit given back to stock must also be given back to the waiting room, or no shopper can ever buy it:
@@ -21,32 +21,13 @@ const gateway = new SimulatedGateway({ latencyMs: 1 })
 
 beforeAll(async () => {
   room = await new RoomDouble().start()
-  core = await startTestCore(
-    {
-      EDGE_URL: room.url,
-      RECONCILE_STALE_MS: '0',
-      PAYMENT_CALL_TRIES: '1',
-      RECONCILE_INTERVAL_MS: '0',
-      REDIS_CHECK_INTERVAL_MS: '0',
-    },
-    { gateway },
-  )
+  core = await startTestCore({ EDGE_URL: room.url, ...RECONCILE_ON_CALL }, { gateway })
 })
 afterAll(async () => {
   await core?.destroy()
   await room?.close()
 })
 
-const sagaStatus = async (orderId: string) =>
-  (await core.db.query('SELECT status FROM sagas WHERE id = $1', [orderId])).rows[0]?.status as string | undefined
-const reconcile = async (job: string) => {
-  const res = await core.app.request(`/admin/reconcile/${job}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}` },
-  })
-  expect(res.status).toBe(200)
-  return (await res.json()) as ReconcileReport
-}
 const invariantOk = async (saleId: string) =>
   (
     (await (
@@ -59,71 +40,31 @@ const invariantOk = async (saleId: string) =>
 /** Redis loses every key of the sale (a restart without persistence). */
 const loseSale = async (saleId: string) => void (await core.redis.del(...Object.values(saleKeys(core.prefix, saleId))))
 /** Checkout deps whose room outcomes go straight to the recorder (no BullMQ in between). */
-const toRecordedRoom = (): CheckoutDeps => ({
-  db: core.db,
-  scripts: core.scripts,
-  gateway,
-  reportToken: async (saleId, outcome) => void room.outcomes.push({ saleId, ...outcome }),
-  logger: core.logger,
-})
-
-/** A redeemed hold (the redeem script only: no checkout job, the test runs the saga itself). */
-async function held(saleId: string, paymentMethod: string): Promise<CheckoutJob> {
-  const shopper = await admittedShopper(core.config, saleId)
-  const orderId = await orderIdOf(saleId, shopper.tid, shopper.gen)
-  const key = `key-${shopper.tid}`
-  const result = await core.scripts.redeemToken(saleId, {
-    tid: shopper.tid,
-    gen: 1,
-    shopper: shopper.shopper,
-    idempotencyKey: key,
-    orderId,
-    nowMs: Date.now(),
-    grantExpiresAtMs: shopper.grantExpiresAt,
-  })
-  expect(result.kind).toBe('held')
-  return {
-    orderId,
-    saleId,
-    tid: shopper.tid,
-    gen: 1,
-    shopper: shopper.shopper,
-    paymentMethod,
-    amountCents: 4999,
-    currency: 'USD',
-    idempotencyKey: key,
-    redeemedAt: Date.now(),
-  }
-}
+const toRecordedRoom = (): CheckoutDeps =>
+  checkoutDeps(core, gateway, async (saleId, outcome) => void room.outcomes.push({ saleId, ...outcome }))
 
 describe('when core dies between giving a declined order unit back and telling the room', () => {
   it('should tell the room when the saga is resumed, so the token goes to the next shopper, and release the unit once', async () => {
     await createTestSale(core, 'killed-release-1', 2)
-    const input = await held('killed-release-1', 'pm_card_chargeDeclined')
+    const input = await heldCheckout(core, 'killed-release-1', 'pm_card_chargeDeclined')
     // The first run: declined, compensation releases the hold in Redis, then the process dies before the
     // "returned" outcome reaches BullMQ (a throw leaves exactly what kill -9 leaves: the step not marked undone).
-    const dying: CheckoutDeps = {
-      db: core.db,
-      scripts: core.scripts,
-      gateway,
-      reportToken: async () => {
-        throw new Error('process killed')
-      },
-      logger: core.logger,
-    }
+    const dying = checkoutDeps(core, gateway, async () => {
+      throw new Error('process killed')
+    })
     await expect(runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, dying)).rejects.toThrow(
       'process killed',
     )
-    expect(await sagaStatus(input.orderId)).toBe('COMPENSATING')
+    expect(await sagaStatus(core, input.orderId)).toBe('COMPENSATING')
     expect(await core.scripts.holdState('killed-release-1', input.orderId)).toBe('none')
     expect(await core.scripts.counters('killed-release-1')).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
     expect(room.outcomes.filter((o) => o.tid === input.tid)).toEqual([])
 
     // The restarted worker: the stuck-saga reconciler resumes it, and its compensation runs again.
-    const report = await reconcile('stuck-sagas')
+    const report = await reconcile(core, 'stuck-sagas')
     expect(report.actions).toContainEqual({ id: input.orderId, action: 'resumed_saga', detail: 'compensating' })
     await eventually(
-      async () => ((await sagaStatus(input.orderId)) === 'COMPENSATED' ? true : undefined),
+      async () => ((await sagaStatus(core, input.orderId)) === 'COMPENSATED' ? true : undefined),
       20_000,
       'saga compensated',
     )
@@ -147,23 +88,18 @@ describe('when core dies between giving a declined order unit back and telling t
 describe('when the expiry sweep gave a hold back but died before telling the room', () => {
   it('should tell the room from the saga that then finds its hold gone, and void the authorization', async () => {
     await createTestSale(core, 'killed-sweep-1', 2)
-    const input = await held('killed-sweep-1', 'pm_card_visa')
+    const input = await heldCheckout(core, 'killed-sweep-1', 'pm_card_visa')
     const reported: unknown[] = []
-    const deps: CheckoutDeps = {
-      db: core.db,
-      scripts: core.scripts,
-      // The payment is slow: meanwhile the hold expires and the sweep releases it, then dies (its outcomes are lost).
-      gateway: Object.assign(Object.create(gateway) as SimulatedGateway, {
-        authorize: async (request: Parameters<SimulatedGateway['authorize']>[0]) => {
-          expect(await core.scripts.releaseExpiredHolds('killed-sweep-1', Date.now() + 3_600_000)).toEqual([
-            { orderId: input.orderId, tid: input.tid, gen: 1 },
-          ])
-          return gateway.authorize(request)
-        },
-      }),
-      reportToken: async (_saleId, outcome) => void reported.push(outcome),
-      logger: core.logger,
-    }
+    // The payment is slow: meanwhile the hold expires and the sweep releases it, then dies (its outcomes are lost).
+    const slowGateway = Object.assign(Object.create(gateway) as SimulatedGateway, {
+      authorize: async (request: Parameters<SimulatedGateway['authorize']>[0]) => {
+        expect(await core.scripts.releaseExpiredHolds('killed-sweep-1', Date.now() + 3_600_000)).toEqual([
+          { orderId: input.orderId, tid: input.tid, gen: 1 },
+        ])
+        return gateway.authorize(request)
+      },
+    })
+    const deps = checkoutDeps(core, slowGateway, async (_saleId, outcome) => void reported.push(outcome))
     const record = await runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, deps)
     expect(record).toMatchObject({ status: 'COMPENSATED', failure: 'hold_expired' })
     expect(reported).toEqual([{ tid: input.tid, gen: 1, outcome: 'returned' }])
@@ -179,9 +115,9 @@ describe('when Redis loses a hold whose order Postgres has not seen yet', () => 
   it('should fail that order and tell the room, so the unit it held goes to the next shopper', async () => {
     await createTestSale(core, 'lost-hold-1', 2)
     // Redeemed, and its checkout job queued, just before Redis lost everything (the job's add raced the restart).
-    const input = await held('lost-hold-1', 'pm_card_visa')
+    const input = await heldCheckout(core, 'lost-hold-1', 'pm_card_visa')
     await loseSale('lost-hold-1')
-    const rebuilt = await reconcile('redis-counters')
+    const rebuilt = await reconcile(core, 'redis-counters')
     expect(rebuilt.actions.some((a) => a.id === 'lost-hold-1')).toBe(true)
     // Postgres never saw the order: the rebuild makes its unit available again.
     expect(await core.scripts.counters('lost-hold-1')).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
@@ -201,7 +137,7 @@ describe('when Redis loses a hold whose order Postgres has not seen yet', () => 
 describe('when a checkout runs after Redis lost the sale but before the rebuild', () => {
   it('should wait for the rebuild instead of failing the order, then sell the unit it held', async () => {
     await createTestSale(core, 'lost-sale-1', 2)
-    const input = await held('lost-sale-1', 'pm_card_visa')
+    const input = await heldCheckout(core, 'lost-sale-1', 'pm_card_visa')
     await loseSale('lost-sale-1')
     const deps = toRecordedRoom()
 
@@ -212,7 +148,7 @@ describe('when a checkout runs after Redis lost the sale but before the rebuild'
     expect(room.outcomes.filter((o) => o.tid === input.tid)).toEqual([])
 
     // The rebuild knows the order (created by the saga's first step) and restores its live hold.
-    await reconcile('redis-counters')
+    await reconcile(core, 'redis-counters')
     expect(await core.scripts.holdState('lost-sale-1', input.orderId)).toBe('held')
     const record = await runSaga(checkoutWorkflow, new SagaStore(core.db), input.orderId, input, deps)
     expect(record.status).toBe('COMPLETED')

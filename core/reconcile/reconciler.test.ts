@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { orderIdOf, type CheckoutJob, type ReconcileReport } from '../../contracts/index.ts'
 import { eventually, startTestCore, type TestCore, createTestSale } from '../../test/support/core.ts'
 import { RoomDouble } from '../../test/support/room-double.ts'
-import { admittedShopper, redeemAdmitted } from '../../test/support/tokens.ts'
+import { admittedShopper, heldCheckout, postRedeem, redeemAdmitted } from '../../test/support/tokens.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
-import type { CheckoutDeps } from '../checkout/deps.ts'
 import { SimulatedGateway } from '../payment/simulated-gateway.ts'
 import { SagaStore, runSaga } from '../saga/saga.ts'
+import { checkoutDeps, RECONCILE_ON_CALL, reconcile, sagaStatus } from './fixtures.ts'
 
 let core: TestCore
 let room: RoomDouble
@@ -15,17 +14,7 @@ const admin = () => ({ authorization: `Bearer ${core.config.CORE_ADMIN_TOKEN}`, 
 
 beforeAll(async () => {
   room = await new RoomDouble().start()
-  core = await startTestCore(
-    {
-      EDGE_URL: room.url,
-      RECONCILE_STALE_MS: '0',
-      PAYMENT_CALL_TRIES: '1',
-      PAYMENT_MAX_TRIES: '2',
-      RECONCILE_INTERVAL_MS: '0',
-      REDIS_CHECK_INTERVAL_MS: '0',
-    },
-    { gateway },
-  )
+  core = await startTestCore({ EDGE_URL: room.url, ...RECONCILE_ON_CALL, PAYMENT_MAX_TRIES: '2' }, { gateway })
 })
 afterAll(async () => {
   await core?.destroy()
@@ -37,19 +26,12 @@ const createSale = (saleId: string, stock: number, extra: Record<string, unknown
 
 const redeem = (saleId: string, paymentMethod?: string) => redeemAdmitted(core, saleId, paymentMethod)
 
-const sagaStatus = async (orderId: string) =>
-  (await core.db.query('SELECT status FROM sagas WHERE id = $1', [orderId])).rows[0]?.status as string | undefined
 const waitSaga = (orderId: string, status: string) =>
   eventually(
-    async () => ((await sagaStatus(orderId)) === status ? true : undefined),
+    async () => ((await sagaStatus(core, orderId)) === status ? true : undefined),
     20_000,
     `saga ${orderId} ${status}`,
   )
-const reconcile = async (job: string) => {
-  const res = await core.app.request(`/admin/reconcile/${job}`, { method: 'POST', headers: admin() })
-  expect(res.status).toBe(200)
-  return (await res.json()) as ReconcileReport
-}
 const invariant = async (saleId: string) =>
   (await (await core.app.request(`/admin/sales/${saleId}/invariant`, { headers: admin() })).json()) as {
     ok: boolean
@@ -72,7 +54,7 @@ describe('when the gateway times out on every call', () => {
       { status: 'PENDING', attempts: 2 },
     ])
     expect((await core.db.query('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0].status).toBe('PENDING')
-    const report = await reconcile('pending-payments')
+    const report = await reconcile(core, 'pending-payments')
     expect(report.actions).toContainEqual({
       id: orderId,
       action: 'resumed_saga',
@@ -88,55 +70,27 @@ describe('when the gateway times out on every call', () => {
 describe('when a worker died after the pivot and its job is gone', () => {
   it('should resume the saga from its step log and capture exactly once', async () => {
     await createSale('stuck-1', 1)
-    const shopper = await admittedShopper(core.config, 'stuck-1')
-    const orderId = await orderIdOf('stuck-1', shopper.tid, shopper.gen)
     // The redeem script ran, but the process died before enqueueing; then a saga ran by hand until capture "crashed".
-    const held = await core.scripts.redeemToken('stuck-1', {
-      tid: shopper.tid,
-      gen: shopper.gen,
-      shopper: shopper.shopper,
-      idempotencyKey: 'stuck-key-1',
-      orderId,
-      nowMs: Date.now(),
-      grantExpiresAtMs: shopper.grantExpiresAt,
-    })
-    expect(held.kind).toBe('held')
-    const input: CheckoutJob = {
-      orderId,
-      saleId: 'stuck-1',
-      tid: shopper.tid,
-      gen: 1,
-      shopper: shopper.shopper,
-      paymentMethod: 'pm_card_visa',
-      amountCents: 4999,
-      currency: 'USD',
-      idempotencyKey: 'stuck-key-1',
-      redeemedAt: Date.now(),
-    }
-    const dying: CheckoutDeps = {
-      db: core.db,
-      scripts: core.scripts,
-      gateway: {
-        ...gateway,
-        name: gateway.name,
-        authorize: gateway.authorize.bind(gateway),
-        void: gateway.void.bind(gateway),
-        refund: gateway.refund.bind(gateway),
-        retrieve: gateway.retrieve.bind(gateway),
-        capture: async () => {
-          throw new Error('process killed')
-        },
+    const input = await heldCheckout(core, 'stuck-1', 'pm_card_visa', 'stuck-key-1')
+    const { orderId } = input
+    const dying = checkoutDeps(core, {
+      ...gateway,
+      name: gateway.name,
+      authorize: gateway.authorize.bind(gateway),
+      void: gateway.void.bind(gateway),
+      refund: gateway.refund.bind(gateway),
+      retrieve: gateway.retrieve.bind(gateway),
+      capture: async () => {
+        throw new Error('process killed')
       },
-      reportToken: async () => {},
-      logger: core.logger,
-    }
+    })
     await expect(runSaga(checkoutWorkflow, new SagaStore(core.db), orderId, input, dying)).rejects.toThrow(
       'process killed',
     )
-    expect(await sagaStatus(orderId)).toBe('RUNNING')
+    expect(await sagaStatus(core, orderId)).toBe('RUNNING')
     expect((await core.db.query('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0].status).toBe('CONFIRMED')
 
-    const report = await reconcile('stuck-sagas')
+    const report = await reconcile(core, 'stuck-sagas')
     expect(report.actions).toContainEqual({ id: orderId, action: 'resumed_saga', detail: 'running' })
     await waitSaga(orderId, 'COMPLETED')
     expect([...gateway.ledger.values()].filter((e) => e.orderId === orderId)).toEqual([
@@ -144,7 +98,7 @@ describe('when a worker died after the pivot and its job is gone', () => {
     ])
     expect(await core.scripts.counters('stuck-1')).toEqual({ stock: 1, available: 0, held: 0, sold: 1 })
     // Running it again finds nothing to do.
-    expect((await reconcile('stuck-sagas')).actions.filter((a) => a.id === orderId)).toEqual([])
+    expect((await reconcile(core, 'stuck-sagas')).actions.filter((a) => a.id === orderId)).toEqual([])
   })
 })
 
@@ -157,37 +111,10 @@ describe('when the same saga runs twice at once (a stalled BullMQ job re-run)', 
     async (paymentMethod, final) => {
       const saleId = `twice-${paymentMethod === 'pm_card_visa' ? 'ok' : 'no'}`
       await createSale(saleId, 2)
-      const shopper = await admittedShopper(core.config, saleId)
-      const orderId = await orderIdOf(saleId, shopper.tid, shopper.gen)
-      await core.scripts.redeemToken(saleId, {
-        tid: shopper.tid,
-        gen: 1,
-        shopper: shopper.shopper,
-        idempotencyKey: `twice-key-${saleId}`,
-        orderId,
-        nowMs: Date.now(),
-        grantExpiresAtMs: shopper.grantExpiresAt,
-      })
-      const input: CheckoutJob = {
-        orderId,
-        saleId,
-        tid: shopper.tid,
-        gen: 1,
-        shopper: shopper.shopper,
-        paymentMethod,
-        amountCents: 4999,
-        currency: 'USD',
-        idempotencyKey: `twice-key-${saleId}`,
-        redeemedAt: Date.now(),
-      }
+      const input = await heldCheckout(core, saleId, paymentMethod, `twice-key-${saleId}`)
+      const { orderId } = input
       const reported: string[] = []
-      const deps: CheckoutDeps = {
-        db: core.db,
-        scripts: core.scripts,
-        gateway,
-        reportToken: async (_s, o) => void reported.push(o.outcome),
-        logger: core.logger,
-      }
+      const deps = checkoutDeps(core, gateway, async (_s, o) => void reported.push(o.outcome))
       const runs = await Promise.all([
         runSaga(checkoutWorkflow, new SagaStore(core.db), orderId, input, deps),
         runSaga(checkoutWorkflow, new SagaStore(core.db), orderId, input, deps),
@@ -221,20 +148,16 @@ describe('when money is held or taken for an order that failed', () => {
     await waitSaga(a.orderId, 'COMPENSATED')
     await waitSaga(b.orderId, 'COMPENSATED')
     // What a lost void / a capture by another system would leave behind:
-    const authA = await gateway.authorize({
-      orderId: a.orderId,
-      amountCents: 4999,
-      currency: 'USD',
-      paymentMethod: 'pm_card_visa',
-      idempotencyKey: `other-${a.orderId}`,
-    })
-    const authB = await gateway.authorize({
-      orderId: b.orderId,
-      amountCents: 4999,
-      currency: 'USD',
-      paymentMethod: 'pm_card_visa',
-      idempotencyKey: `other-${b.orderId}`,
-    })
+    const authorizeElsewhere = (orderId: string) =>
+      gateway.authorize({
+        orderId,
+        amountCents: 4999,
+        currency: 'USD',
+        paymentMethod: 'pm_card_visa',
+        idempotencyKey: `other-${orderId}`,
+      })
+    const authA = await authorizeElsewhere(a.orderId)
+    const authB = await authorizeElsewhere(b.orderId)
     if (authA.status !== 'authorized' || authB.status !== 'authorized') throw new Error('expected authorizations')
     await gateway.capture({ ref: authB.ref, amountCents: 4999, idempotencyKey: 'x' })
     await core.db.query(`UPDATE payments SET status = 'AUTHORIZED', gateway_ref = $2 WHERE order_id = $1`, [
@@ -246,7 +169,7 @@ describe('when money is held or taken for an order that failed', () => {
       authB.ref,
     ])
 
-    const report = await reconcile('orphan-payments')
+    const report = await reconcile(core, 'orphan-payments')
     expect(report.actions).toEqual(
       expect.arrayContaining([
         { id: a.orderId, action: 'voided_orphan_authorization' },
@@ -259,7 +182,7 @@ describe('when money is held or taken for an order that failed', () => {
         .rows[0],
     ).toEqual({ status: 'REFUNDED', refunded_cents: 4999 })
     expect(
-      (await reconcile('orphan-payments')).actions.filter((x) => x.id === a.orderId || x.id === b.orderId),
+      (await reconcile(core, 'orphan-payments')).actions.filter((x) => x.id === a.orderId || x.id === b.orderId),
     ).toEqual([])
   })
 })
@@ -280,7 +203,7 @@ describe('when an order is confirmed but its payment is not captured', () => {
       [a.orderId, b.orderId],
     ])
 
-    const report = await reconcile('unpaid-orders')
+    const report = await reconcile(core, 'unpaid-orders')
     expect(report.actions).toEqual(
       expect.arrayContaining([
         { id: a.orderId, action: 'captured_confirmed_order' },
@@ -291,7 +214,7 @@ describe('when an order is confirmed but its payment is not captured', () => {
     expect((await core.db.query(`SELECT kind FROM flags WHERE order_id = $1`, [b.orderId])).rows).toEqual([
       { kind: 'confirmed_without_payment' },
     ])
-    expect((await reconcile('unpaid-orders')).actions.filter((x) => x.id === b.orderId)).toEqual([])
+    expect((await reconcile(core, 'unpaid-orders')).actions.filter((x) => x.id === b.orderId)).toEqual([])
   })
 })
 
@@ -300,24 +223,16 @@ describe('when Redis loses a sale', () => {
     await createSale('lost-1', 5)
     const buyers = [await redeem('lost-1'), await redeem('lost-1'), await redeem('lost-1', 'pm_card_chargeDeclined')]
     for (const b of buyers)
-      await eventually(async () => ((await sagaStatus(b.orderId))?.startsWith('COMP') ? true : undefined))
+      await eventually(async () => ((await sagaStatus(core, b.orderId))?.startsWith('COMP') ? true : undefined))
     await eventually(async () => ((await core.scripts.counters('lost-1')).sold === 2 ? true : undefined))
     const keys = Object.values(core.scripts.keys('lost-1'))
     await core.redis.del(...keys)
     // Redeem during the gap: 503, nothing held.
     const during = await admittedShopper(core.config, 'lost-1')
-    const gap = await core.app.request('/v1/redeem', {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-floodgate-session': during.session,
-        'idempotency-key': 'during-gap-key',
-      },
-      body: JSON.stringify({ token: during.token, grant: during.grant }),
-    })
+    const gap = await postRedeem(core, during, 'during-gap-key')
     expect(gap.status).toBe(503)
 
-    const report = await reconcile('redis-counters')
+    const report = await reconcile(core, 'redis-counters')
     expect(report.actions).toContainEqual({
       id: 'lost-1',
       action: 'rebuilt_redis_counters',
@@ -327,62 +242,27 @@ describe('when Redis loses a sale', () => {
     expect((await invariant('lost-1')).ok).toBe(true)
     // A sold token cannot be bought again by someone else; its owner gets the same order back.
     const thief = await admittedShopper(core.config, 'lost-1', { tid: buyers[0]!.tid })
-    const stolen = await core.app.request('/v1/redeem', {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-floodgate-session': thief.session,
-        'idempotency-key': 'thief-key-0001',
-      },
-      body: JSON.stringify({ token: thief.token, grant: thief.grant }),
-    })
+    const stolen = await postRedeem(core, thief, 'thief-key-0001')
     expect(stolen.status).toBe(409)
     // Running it again does nothing: the sale exists in Redis now.
-    expect((await reconcile('redis-counters')).actions).toEqual([])
+    expect((await reconcile(core, 'redis-counters')).actions).toEqual([])
   })
 
   it('should keep the unit of an order that committed its hold before the loss, and let its saga finish', async () => {
     await createSale('lost-2', 1)
-    const shopper = await admittedShopper(core.config, 'lost-2')
-    const orderId = await orderIdOf('lost-2', shopper.tid, 1)
-    await core.scripts.redeemToken('lost-2', {
-      tid: shopper.tid,
-      gen: 1,
-      shopper: shopper.shopper,
-      idempotencyKey: 'lost2-key-01',
-      orderId,
-      nowMs: Date.now(),
-      grantExpiresAtMs: shopper.grantExpiresAt,
-    })
-    const input: CheckoutJob = {
-      orderId,
-      saleId: 'lost-2',
-      tid: shopper.tid,
-      gen: 1,
-      shopper: shopper.shopper,
-      paymentMethod: 'pm_card_visa',
-      amountCents: 4999,
-      currency: 'USD',
-      idempotencyKey: 'lost2-key-01',
-      redeemedAt: Date.now(),
-    }
+    const input = await heldCheckout(core, 'lost-2', 'pm_card_visa', 'lost2-key-01')
+    const { orderId } = input
     // The saga got past commit-hold, then the process died before confirming.
-    const dying: CheckoutDeps = {
-      db: core.db,
-      scripts: core.scripts,
-      gateway,
-      reportToken: async () => {},
-      logger: core.logger,
-    }
+    const dying = checkoutDeps(core, gateway)
     const store = new SagaStore(core.db)
     const partial = { ...checkoutWorkflow, steps: checkoutWorkflow.steps.slice(0, 4) }
     await runSaga(partial, store, orderId, input, dying)
     await core.db.query(`UPDATE sagas SET status = 'RUNNING' WHERE id = $1`, [orderId])
     await core.redis.del(...Object.values(core.scripts.keys('lost-2')))
-    await reconcile('redis-counters')
+    await reconcile(core, 'redis-counters')
     expect(await core.scripts.counters('lost-2')).toEqual({ stock: 1, available: 0, held: 1, sold: 0 })
     expect(await core.scripts.holdState('lost-2', orderId)).toBe('committed')
-    await reconcile('stuck-sagas')
+    await reconcile(core, 'stuck-sagas')
     await waitSaga(orderId, 'COMPLETED')
     expect(await core.scripts.counters('lost-2')).toEqual({ stock: 1, available: 0, held: 0, sold: 1 })
     expect((await invariant('lost-2')).ok).toBe(true)
@@ -406,7 +286,7 @@ describe('when a hold outlives its order (restored by a rebuild while the saga w
       },
     )
     expect(await core.scripts.counters('lingering-1')).toEqual({ stock: 2, available: 1, held: 1, sold: 0 })
-    const report = await reconcile('expired-holds')
+    const report = await reconcile(core, 'expired-holds')
     expect(report.actions).toEqual([{ id: '*', action: 'released_expired_holds', detail: '1' }])
     expect(await core.scripts.counters('lingering-1')).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
     await eventually(async () =>

@@ -3,7 +3,7 @@ import type { ErrorBody } from '../../contracts/index.ts'
 import { startTestCore, type TestCore } from '../../test/support/core.ts'
 import { RoomDouble } from '../../test/support/room-double.ts'
 import { snapshotState } from '../../test/support/state.ts'
-import { admittedShopper } from '../../test/support/tokens.ts'
+import { admittedShopper, postRedeem } from '../../test/support/tokens.ts'
 import type { AuthorizeRequest, AuthorizeResult } from '../payment/gateway.ts'
 
 let core: TestCore
@@ -44,15 +44,7 @@ describe('when more shoppers check out at once than the cap allows', () => {
   it('should answer 429 with Retry-After and change nothing for the ones over the cap', async () => {
     const redeem = async (n: number) => {
       const s = await admittedShopper(core.config, 'capped-1')
-      return core.app.request('/v1/redeem', {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-floodgate-session': s.session,
-          'idempotency-key': `cap-key-${n}-xxxx`,
-        },
-        body: JSON.stringify({ token: s.token, grant: s.grant }),
-      })
+      return postRedeem(core, s, `cap-key-${n}-xxxx`)
     }
     expect((await redeem(1)).status).toBe(202)
     expect((await redeem(2)).status).toBe(202)

@@ -16,7 +16,7 @@ import {
 import { createTestSale, eventually, startTestCore, type TestCore } from '../../test/support/core.ts'
 import { RoomDouble } from '../../test/support/room-double.ts'
 import { snapshotState } from '../../test/support/state.ts'
-import { admittedShopper } from '../../test/support/tokens.ts'
+import { admittedShopper, postRedeem } from '../../test/support/tokens.ts'
 import { saleKeys } from '../redis/keys.ts'
 
 let core: TestCore
@@ -37,16 +37,7 @@ afterEach(() => {
 type Shopper = Awaited<ReturnType<typeof admittedShopper>>
 
 function redeem(s: Shopper, key: string, extra: { headers?: Record<string, string>; paymentMethod?: string } = {}) {
-  return core.app.request('/v1/redeem', {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-floodgate-session': s.session,
-      'idempotency-key': key,
-      ...extra.headers,
-    },
-    body: JSON.stringify({ token: s.token, grant: s.grant, paymentMethod: extra.paymentMethod ?? 'pm_card_visa' }),
-  })
+  return postRedeem(core, s, key, { headers: extra.headers, paymentMethod: extra.paymentMethod ?? 'pm_card_visa' })
 }
 
 /** Moves core's clock (Date only: Redis, Postgres and BullMQ keep their real timers). */
@@ -77,6 +68,12 @@ async function json<T>(res: Response): Promise<T> {
   return (await res.json()) as T
 }
 
+/** The redeem was answered 202 with exactly this order, the one an earlier redeem made, replayed. */
+async function expectReplayed(res: Response, order: Omit<RedeemResponse, 'replayed'>): Promise<void> {
+  expect(res.status).toBe(202)
+  expect(await json<RedeemResponse>(res)).toEqual({ ...order, replayed: true })
+}
+
 describe('when a shopper retries a redeem with the same Idempotency-Key after the grant expired', () => {
   it("should answer the order the first attempt made, not grant_expired (the issue's reproduction)", async () => {
     await createTestSale(core, 'retry-late-1', 3)
@@ -100,13 +97,7 @@ describe('when a shopper retries a redeem with the same Idempotency-Key after th
     await eventually(async () => ((await orderStatus(orderId)) === 'CONFIRMED' ? true : undefined))
     clockAt(s.grantExpiresAt + 60_000)
     const again = await redeem(s, 'retry-key-00000003')
-    expect(again.status).toBe(202)
-    expect(await json<RedeemResponse>(again)).toEqual({
-      orderId,
-      saleId: 'retry-late-2',
-      status: 'confirmed',
-      replayed: true,
-    })
+    await expectReplayed(again, { orderId, saleId: 'retry-late-2', status: 'confirmed' })
   })
 
   it('should answer the failed order once its payment failed, and sell nothing new', async () => {
@@ -120,13 +111,7 @@ describe('when a shopper retries a redeem with the same Idempotency-Key after th
     const before = await saleState('retry-late-3')
     for (const key of ['retry-key-00000004', 'retry-key-00000005']) {
       const again = await redeem(s, key, { paymentMethod: 'pm_card_chargeDeclined' })
-      expect(again.status).toBe(202)
-      expect(await json<RedeemResponse>(again)).toEqual({
-        orderId,
-        saleId: 'retry-late-3',
-        status: 'failed',
-        replayed: true,
-      })
+      await expectReplayed(again, { orderId, saleId: 'retry-late-3', status: 'failed' })
     }
     expect(await saleState('retry-late-3')).toEqual(before)
     expect(await core.scripts.counters('retry-late-3')).toMatchObject({ available: 3, held: 0, sold: 0 })

@@ -199,30 +199,17 @@ export class Scripts {
    */
   async releaseHold(saleId: string, orderId: string): Promise<TokenRef | null> {
     const k = this.keys(saleId)
-    const [done, tid, gen] = (await this.exec('releaseHold', [
-      k.stock,
-      k.holds,
-      k.holdInfo,
-      k.tokens,
-      k.shoppers,
-      k.released,
-      orderId,
-    ])) as [number, string?, string?]
+    const [done, tid, gen] = (await this.exec('releaseHold', [...releaseKeys(k), orderId])) as [
+      number,
+      string?,
+      string?,
+    ]
     return done === Reply.Released || done === Reply.ReleasedBefore ? { tid: tid!, gen: Number(gen) } : null
   }
 
   async releaseExpiredHolds(saleId: string, nowMs: number, max = 500): Promise<ReleasedHold[]> {
     const k = this.keys(saleId)
-    const flat = (await this.exec('releaseExpiredHolds', [
-      k.stock,
-      k.holds,
-      k.holdInfo,
-      k.tokens,
-      k.shoppers,
-      k.released,
-      nowMs,
-      max,
-    ])) as string[]
+    const flat = (await this.exec('releaseExpiredHolds', [...releaseKeys(k), nowMs, max])) as string[]
     const out: ReleasedHold[] = []
     for (let i = 0; i < flat.length; i += 3)
       out.push({ orderId: flat[i]!, tid: flat[i + 1]!, gen: Number(flat[i + 2]) })
@@ -327,4 +314,9 @@ export interface RedeemInput {
   maxCheckouts?: number
   /** The checkout job (JSON) to put in the sale's outbox with a new hold, atomically (absent: none). */
   checkoutJob?: string
+}
+
+/** The KEYS of releaseHold-6.lua and releaseExpiredHolds-6.lua, in order: the ones includes/releaseOne.lua takes. */
+function releaseKeys(k: SaleKeys): string[] {
+  return [k.stock, k.holds, k.holdInfo, k.tokens, k.shoppers, k.released]
 }

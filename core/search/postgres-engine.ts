@@ -15,7 +15,7 @@ import {
   type SuggestResponse,
 } from '../../contracts/index.ts'
 import { decodeCursor, encodeCursor, numericKey, textKey } from '../catalog/cursor.ts'
-import { toSummary } from '../catalog/catalog-listing.ts'
+import { toSummary, type SummaryRow } from '../catalog/catalog-listing.ts'
 import { withTransaction } from '../db/transaction.ts'
 import { selectedBucket, words, type SearchEngine, type UpsertResult } from './engine.ts'
 
@@ -118,18 +118,7 @@ function plan(analysis: Analysis[], lastIsPrefix: boolean): Plan {
 const tsquery = (groups: string[][], join: ' & ' | ' | ') =>
   groups.map((g) => (g.length === 1 ? g[0] : `(${g.join(' | ')})`)).join(join)
 
-interface HitRow {
-  id: number
-  slug: string
-  name: string
-  brand: string
-  price_cents: number
-  list_price_cents: number
-  currency: string
-  image: SearchResponse['hits'][number]['image']
-  default_sku: string
-  category_slug: string
-  category_name: string
+interface HitRow extends SummaryRow {
   score: string
 }
 

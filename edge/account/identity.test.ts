@@ -1,10 +1,8 @@
-import { env, exports } from 'cloudflare:workers'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ACCESS_TOKEN_ISSUER, shopperOfAccount, signAccessToken, type RoomStatus } from '../../contracts/index.ts'
-import { makeShoppers, mintTokens, mockCore, roomConfig, uniqueSaleId } from '../../waiting-room/fixtures.ts'
+import { OTHER_ACCESS_TOKEN_KEY } from '../../test/support/access-keys.ts'
+import { callEdge, callEdgeAdmin, makeShoppers, mockCore, openSale } from '../../waiting-room/fixtures.ts'
 
-const BASE = 'https://edge.test'
-const ADMIN = { authorization: `Bearer ${env.EDGE_ADMIN_TOKEN}`, 'content-type': 'application/json' }
 /** Core's dev-only signing key (core/config.ts DEV_ACCESS_TOKEN_KEY): its public half is wrangler.toml's. */
 const DEV_ACCESS_TOKEN_KEY = JSON.stringify({
   kty: 'EC',
@@ -13,38 +11,6 @@ const DEV_ACCESS_TOKEN_KEY = JSON.stringify({
   y: '2zjWs0esmGliqWTsARBkSocu-2ztyUiQ1Xh0Ut0WJSU',
   d: 'JTL_DPXGYNDdZXqJhtIupAQlRjN1bFULYMJKQ2rjzW8',
 })
-const OTHER_KEY = JSON.stringify({
-  kty: 'EC',
-  crv: 'P-256',
-  x: 'cr7KpuC_GKiXafkvKkntUzUaydAtIIsxj7BGqloKwRI',
-  y: 'Yh3EmdebY0cELK2f2WtsibvSB3qvpr1H9Gce3oDJq5c',
-  d: 'QTCYFUAwBayb-60Gq3ib1I_lFAfvzH-Y7bToNrtgBp4',
-})
-
-async function call(path: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}) {
-  const res = await exports.default.fetch(
-    new Request(`${BASE}${path}`, {
-      method: init.method ?? 'GET',
-      headers: init.headers ?? {},
-      body: init.body === undefined ? undefined : JSON.stringify(init.body),
-    }),
-  )
-  const text = await res.text()
-  return { res, status: res.status, json: text ? (JSON.parse(text) as any) : null }
-}
-const admin = (path: string, method = 'GET', body?: unknown) => call(path, { method, headers: ADMIN, body })
-
-async function openSale(tokens: number, overrides: Parameters<typeof roomConfig>[2] = {}) {
-  const saleId = uniqueSaleId('acct')
-  expect(
-    (await admin(`/admin/sales/${saleId}/room`, 'PUT', roomConfig(saleId, Date.now() - 10_000, overrides))).status,
-  ).toBe(200)
-  if (tokens)
-    expect(
-      (await admin(`/admin/sales/${saleId}/tokens`, 'POST', { tokens: await mintTokens(saleId, tokens) })).status,
-    ).toBe(200)
-  return saleId
-}
 
 const accountId = () =>
   `acc_${[...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('')}`
@@ -61,7 +27,7 @@ async function accessToken(
 }
 
 const join = (saleId: string, session: string, token?: string) =>
-  call(`/api/sales/${saleId}/join`, {
+  callEdge(`/api/sales/${saleId}/join`, {
     method: 'POST',
     headers: { 'x-floodgate-session': session, ...(token ? { authorization: `Bearer ${token}` } : {}) },
   })
@@ -73,7 +39,7 @@ afterEach(() => {
 
 describe('when one account joins a sale from two sessions', () => {
   it('should hold one place, derived from the account, and hand both sessions the same single grant', async () => {
-    const saleId = await openSale(2)
+    const saleId = await openSale('acct', 2)
     const [phone, laptop, stranger] = await makeShoppers(3)
     const account = accountId()
     const token = await accessToken(account)
@@ -91,12 +57,12 @@ describe('when one account joins a sale from two sessions', () => {
     expect(sub).toBe(await shopperOfAccount(account))
     expect(other.json).toMatchObject({ state: 'admitted' })
     expect(other.json.token).not.toBe(a.token)
-    const room = (await admin(`/admin/sales/${saleId}/room`)).json
+    const room = (await callEdgeAdmin(`/admin/sales/${saleId}/room`)).json
     expect(room).toMatchObject({ admitted: 2, granted: 2 })
   })
 
   it('should forward the account to core and share one per-shopper checkout allowance across sessions', async () => {
-    const saleId = await openSale(1)
+    const saleId = await openSale('acct', 1)
     const [phone, laptop] = await makeShoppers(2)
     const account = accountId()
     const token = await accessToken(account)
@@ -110,7 +76,7 @@ describe('when one account joins a sale from two sessions', () => {
         : Response.json({ error: { code: 'order_not_found', message: 'none' } }, { status: 404 }),
     )
     const redeem = (session: string, key: string) =>
-      call(`/api/sales/${saleId}/redeem`, {
+      callEdge(`/api/sales/${saleId}/redeem`, {
         method: 'POST',
         headers: {
           'x-floodgate-session': session,
@@ -138,19 +104,19 @@ describe('when one account joins a sale from two sessions', () => {
 
 describe('when a sale states who may join', () => {
   it('should refuse a signed-out shopper where accounts are required, and take a signed-in one', async () => {
-    const saleId = await openSale(0, { joinPolicy: 'accounts' })
+    const saleId = await openSale('acct', 0, { joinPolicy: 'accounts' })
     const [me] = await makeShoppers(1)
 
     const anonymous = await join(saleId, me!.session)
     expect(anonymous.status).toBe(401)
     expect(anonymous.json.error).toMatchObject({ code: 'sign_in_required', field: 'authorization' })
-    expect((await admin(`/admin/sales/${saleId}/room`)).json.queued).toBe(0)
+    expect((await callEdgeAdmin(`/admin/sales/${saleId}/room`)).json.queued).toBe(0)
     expect((await join(saleId, me!.session, await accessToken(accountId()))).status).toBe(200)
   })
 
   it('should take only accounts verified before the pre-queue opened', async () => {
     const before = Math.floor(Date.now() / 1000) - 3600
-    const saleId = await openSale(0, { joinPolicy: 'verified' })
+    const saleId = await openSale('acct', 0, { joinPolicy: 'verified' })
     const [a, b, c] = await makeShoppers(3)
 
     const unverified = await join(saleId, a!.session, await accessToken(accountId()))
@@ -164,16 +130,16 @@ describe('when a sale states who may join', () => {
     expect(unverified.json.error?.code).toBe('verification_required')
     expect(late.status).toBe(403)
     expect(early.status).toBe(200)
-    expect((await admin(`/admin/sales/${saleId}/room`)).json.queued).toBe(1)
+    expect((await callEdgeAdmin(`/admin/sales/${saleId}/room`)).json.queued).toBe(1)
   })
 })
 
 describe('when an access token is bad', () => {
   it('should refuse forged, expired and malformed tokens with a 401 naming where, changing nothing', async () => {
-    const saleId = await openSale(0)
+    const saleId = await openSale('acct', 0)
     const [me] = await makeShoppers(1)
     const cases = [
-      [await accessToken(accountId(), { key: OTHER_KEY }), 'access_token_bad_signature', 'authorization'],
+      [await accessToken(accountId(), { key: OTHER_ACCESS_TOKEN_KEY }), 'access_token_bad_signature', 'authorization'],
       [await accessToken(accountId(), { ageS: 601 }), 'access_token_expired', 'authorization'],
       ['a.b.c', 'access_token_malformed', 'authorization'],
     ] as const
@@ -185,12 +151,12 @@ describe('when an access token is bad', () => {
         field,
       })
     }
-    const cookie = await call(`/api/sales/${saleId}/join`, {
+    const cookie = await callEdge(`/api/sales/${saleId}/join`, {
       method: 'POST',
       headers: { 'x-floodgate-session': me!.session, cookie: 'fg_access=nope' },
     })
     expect(cookie.json.error).toMatchObject({ code: 'access_token_malformed', field: 'fg_access' })
-    expect((await admin(`/admin/sales/${saleId}/room`)).json.queued).toBe(0)
+    expect((await callEdgeAdmin(`/admin/sales/${saleId}/room`)).json.queued).toBe(0)
   })
 })
 
@@ -203,7 +169,7 @@ describe('when accounts and carts are called through the edge', () => {
       ),
     )
     const body = { email: 'ada@example.com', password: 'correct horse battery' }
-    const res = await call('/api/auth/login?x=1', {
+    const res = await callEdge('/api/auth/login?x=1', {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -226,7 +192,7 @@ describe('when accounts and carts are called through the edge', () => {
     )
     expect(receipt).toMatchObject({ req: 'POST /v1/auth/login', sub: client })
 
-    await call('/api/cart/lines/SKU-1', {
+    await callEdge('/api/cart/lines/SKU-1', {
       method: 'PUT',
       headers: { 'cf-connecting-ip': '198.51.100.4', 'x-floodgate-cart': 'cart_x' },
       body: { quantity: 1 },

@@ -23,6 +23,14 @@ function loader(now: () => number) {
   return { state, load }
 }
 
+/** A cache that stored '/k' (body v1) at time 0, and the loader it refreshes through (stamping `now()`). */
+async function cachedAtZero(now: () => number) {
+  const cache = new PageCache(null)
+  const { state, load } = loader(now)
+  await cache.get('/k', POLICY, load, { now: 0 })
+  return { cache, state, load }
+}
+
 const waiter = () => {
   const pending: Promise<unknown>[] = []
   return { pending, ctx: { waitUntil: (p: Promise<unknown>) => pending.push(p) } }
@@ -78,9 +86,7 @@ describe('when the refresh another request started never delivers', () => {
 describe('when an entry is stale but within stale-while-revalidate', () => {
   it('should answer the stale entry at once and refresh it once in the background', async () => {
     let now = 0
-    const cache = new PageCache(null)
-    const { state, load } = loader(() => now)
-    await cache.get('/k', POLICY, load, { now })
+    const { cache, state, load } = await cachedAtZero(() => now)
     now = POLICY.ttlMs + 5
     state.body = 'v2'
     const { pending, ctx } = waiter()
@@ -97,9 +103,7 @@ describe('when an entry is stale but within stale-while-revalidate', () => {
 describe('when core fails', () => {
   it('should answer the stale entry (stale-if-error) until ttl + sie, then fail', async () => {
     let now = 0
-    const cache = new PageCache(null)
-    const { state, load } = loader(() => now)
-    await cache.get('/k', POLICY, load, { now })
+    const { cache, state, load } = await cachedAtZero(() => now)
     state.fail = true
 
     now = POLICY.ttlMs + POLICY.swrMs + 1
@@ -113,9 +117,7 @@ describe('when core fails', () => {
 
   it('should not ask again for the same key within the failure backoff', async () => {
     let now = 0
-    const cache = new PageCache(null)
-    const { state, load } = loader(() => now)
-    await cache.get('/k', POLICY, load, { now })
+    const { cache, state, load } = await cachedAtZero(() => now)
     state.fail = true
     now = POLICY.ttlMs + POLICY.swrMs + 1
 
@@ -127,9 +129,7 @@ describe('when core fails', () => {
 
   it('should answer the stale entry when core hangs, after STALE_WAIT_MS at most', async () => {
     let now = 0
-    const cache = new PageCache(null)
-    const { state, load } = loader(() => now)
-    await cache.get('/k', POLICY, load, { now })
+    const { cache, state, load } = await cachedAtZero(() => now)
     state.hang = true
     now = POLICY.ttlMs + POLICY.swrMs + 1
 

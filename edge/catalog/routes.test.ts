@@ -1,4 +1,4 @@
-import { env, exports } from 'cloudflare:workers'
+import { exports } from 'cloudflare:workers'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type {
   CatalogChanges,
@@ -8,8 +8,8 @@ import type {
   SearchResponse,
 } from '../../contracts/index.ts'
 import {
-  mintTokens,
   mockCore,
+  openRoom,
   roomConfig,
   uniqueSaleId,
   useTestClock,
@@ -18,7 +18,6 @@ import {
 import { POLICIES } from './catalog-data.ts'
 
 const BASE = 'https://shop.test'
-const ADMIN = { authorization: `Bearer ${env.EDGE_ADMIN_TOKEN}`, 'content-type': 'application/json' }
 
 // Each test starts an hour after the previous one (fake Date, shared by the worker and the room in this isolate):
 // what earlier tests left in this instance's caches (drops, stock) is long stale by then.
@@ -329,22 +328,7 @@ describe('when a shopper asks for availability', () => {
   it('should answer a drop SKU from the room frontier and everyday SKUs from core', async () => {
     const core = fakeCore()
     const saleId = uniqueSaleId('avail')
-    const put = await exports.default.fetch(
-      new Request(`${BASE}/admin/sales/${saleId}/room`, {
-        method: 'PUT',
-        headers: ADMIN,
-        body: JSON.stringify(roomConfig(saleId, Date.now() - 10_000)),
-      }),
-    )
-    expect(put.status).toBe(200)
-    const loaded = await exports.default.fetch(
-      new Request(`${BASE}/admin/sales/${saleId}/tokens`, {
-        method: 'POST',
-        headers: ADMIN,
-        body: JSON.stringify({ tokens: await mintTokens(saleId, 4) }),
-      }),
-    )
-    expect(loaded.status).toBe(200)
+    await openRoom(saleId, roomConfig(saleId, Date.now() - 10_000), 4)
     const dropSku = `DROP-${saleId.slice(-6).toUpperCase()}`
     core.drops = [
       {

@@ -1,11 +1,10 @@
-import { env, exports } from 'cloudflare:workers'
+import { exports } from 'cloudflare:workers'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { RoomStatus } from '../../contracts/index.ts'
-import { makeShoppers, mintTokens, mockCore, roomConfig, uniqueSaleId } from '../../waiting-room/fixtures.ts'
+import { makeShoppers, mockCore, openRoom, roomConfig, uniqueSaleId } from '../../waiting-room/fixtures.ts'
 import { escapeHtml } from './waiting-page.ts'
 
 const BASE = 'https://edge.test'
-const ADMIN = { authorization: `Bearer ${env.EDGE_ADMIN_TOKEN}`, 'content-type': 'application/json' }
 
 async function get(path: string, headers: Record<string, string> = {}) {
   const res = await exports.default.fetch(new Request(`${BASE}${path}`, { headers }))
@@ -77,22 +76,7 @@ describe('when a browser opens the waiting page', () => {
 describe('when an app asks the waiting page address for JSON', () => {
   it('should answer like the status endpoint, with the same session and ticket', async () => {
     const saleId = uniqueSaleId('page')
-    const put = await exports.default.fetch(
-      new Request(`${BASE}/admin/sales/${saleId}/room`, {
-        method: 'PUT',
-        headers: ADMIN,
-        body: JSON.stringify(roomConfig(saleId, Date.now() - 10_000)),
-      }),
-    )
-    expect(put.status).toBe(200)
-    const loaded = await exports.default.fetch(
-      new Request(`${BASE}/admin/sales/${saleId}/tokens`, {
-        method: 'POST',
-        headers: ADMIN,
-        body: JSON.stringify({ tokens: await mintTokens(saleId, 1) }),
-      }),
-    )
-    expect(loaded.status).toBe(200)
+    await openRoom(saleId, roomConfig(saleId, Date.now() - 10_000), 1)
     const [first, second] = await makeShoppers(2)
     const tickets: string[] = []
     for (const p of [first!, second!]) {

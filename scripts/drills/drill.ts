@@ -71,3 +71,21 @@ export async function untilConfirmed(ctx: DrillContext, share: number): Promise<
     await sleep(50)
   }
 }
+
+/**
+ * Once a quarter of the stock is confirmed, kill -9s `processes` with sagas running (the note says how many),
+ * and a second later starts them again; resolves with the moment of the restart.
+ */
+export async function killMidSale(
+  ctx: DrillContext,
+  processes: CoreProcess[],
+  note: (runningSagas: number) => string,
+): Promise<number> {
+  await untilConfirmed(ctx, 0.25)
+  const pending = (await ctx.db.query(`SELECT count(*)::int AS n FROM sagas WHERE status = 'RUNNING'`)).rows[0].n
+  for (const proc of processes) proc.kill9()
+  ctx.notes.push(note(pending))
+  await sleep(1000)
+  await Promise.all(processes.map((proc) => proc.start()))
+  return Date.now()
+}

@@ -12,12 +12,12 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { FairnessSummary, randomId, shopperOf, type FairnessAdmission, type RoomStatus } from '../../contracts/index.ts'
+import { FairnessSummary, type FairnessAdmission, type RoomStatus } from '../../contracts/index.ts'
 import { SimulatedGateway } from '../../core/payment/simulated-gateway.ts'
 import type { FairnessVerdict } from '../../fairness/verify.ts'
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.ts'
 import { createSale } from '../../token-issuer/issuer.ts'
-import { shopperShard } from '../../waiting-room/sharding.ts'
+import { joinInShard, orderOutcome, pollRoom } from '../support/edge-shoppers.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SHARDS = 2
@@ -37,32 +37,12 @@ let tamper: 'none' | 'swap' | 'insert' | 'seed' = 'none'
 
 type Shopper = { session: string; ticket: string; publicId: string }
 
-/** A session whose shopper's place goes to `shard`. */
-async function sessionIn(shard: number): Promise<string> {
-  for (;;) {
-    const session = randomId()
-    if (shopperShard(await shopperOf(session), SHARDS) === shard) return session
-  }
-}
-
 async function join(shard: number): Promise<Shopper> {
-  const session = await sessionIn(shard)
-  const res = await fetch(`${stack.edgeUrl}/api/sales/${saleId}/join`, {
-    method: 'POST',
-    headers: { 'x-floodgate-session': session },
-  })
-  expect(res.status).toBe(200)
-  const status = (await res.json()) as RoomStatus
+  const { session, status } = await joinInShard(stack.edgeUrl, saleId, shard, SHARDS)
   return { session, ticket: status.ticket!, publicId: status.publicId! }
 }
 
-async function poll(s: Shopper): Promise<RoomStatus> {
-  const res = await fetch(`${stack.edgeUrl}/api/sales/${saleId}/status`, {
-    headers: { 'x-floodgate-session': s.session, 'x-floodgate-ticket': s.ticket },
-  })
-  expect(res.status).toBe(200)
-  return (await res.json()) as RoomStatus
-}
+const poll = (s: Shopper) => pollRoom(stack.edgeUrl, saleId, s)
 
 async function summary() {
   return FairnessSummary.parse(await (await fetch(`${stack.edgeUrl}/api/sales/${saleId}/fairness`)).json())
@@ -90,16 +70,7 @@ async function admittedAtLeast(shoppers: Shopper[], admitted: number, timeoutMs:
   }
 }
 
-async function orderOutcome(s: Shopper, orderId: string): Promise<string> {
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    const res = await fetch(`${stack.edgeUrl}/api/orders/${orderId}?waitMs=2000`, {
-      headers: { 'x-floodgate-session': s.session },
-    })
-    const { status } = (await res.json()) as { status: string }
-    if (status !== 'pending' || Date.now() > deadline) return status
-  }
-}
+const outcomeOf = (s: Shopper, orderId: string) => orderOutcome(stack.edgeUrl, s.session, orderId)
 
 function verify(edgeUrl: string, ...extra: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -195,7 +166,7 @@ describe('when a sharded sale with a pre-queue has run', () => {
         body: JSON.stringify({ token: status.token, grant: status.grant, paymentMethod: 'pm_card_chargeDeclined' }),
       })
       expect(res.status).toBe(202)
-      expect(await orderOutcome(s, ((await res.json()) as { orderId: string }).orderId)).toBe('failed')
+      expect(await outcomeOf(s, ((await res.json()) as { orderId: string }).orderId)).toBe('failed')
     }
     await admittedAtLeast(everyone, STOCK + DECLINED, 30_000)
 

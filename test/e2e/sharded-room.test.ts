@@ -11,7 +11,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { randomId, shopperOf, type RoomStatus } from '../../contracts/index.ts'
+import type { RoomStatus } from '../../contracts/index.ts'
 import { startLocalStack, type LocalStack } from '../../scripts/local-stack.ts'
 import { SimulatedGateway } from '../../core/payment/simulated-gateway.ts'
 import {
@@ -22,7 +22,8 @@ import {
   tokenId,
   type IssuerConfig,
 } from '../../token-issuer/issuer.ts'
-import { shopperShard, tokenShard } from '../../waiting-room/sharding.ts'
+import { tokenShard } from '../../waiting-room/sharding.ts'
+import { joinInShard, orderOutcome, pollRoom } from '../support/edge-shoppers.ts'
 
 const SHARDS = 4
 const TTL_SECONDS = 5
@@ -45,38 +46,18 @@ afterAll(async () => {
 
 type Shopper = { name: string; session: string; ticket: string; shard: number }
 
-/** A session whose shopper lands in `shard`. */
-async function sessionIn(shard: number): Promise<string> {
-  for (;;) {
-    const session = randomId()
-    if (shopperShard(await shopperOf(session), SHARDS) === shard) return session
-  }
-}
-
 function ticketShard(ticket: string): number {
   const payload = ticket.split('.')[1]!
   return (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { shard: number }).shard
 }
 
 async function join(saleId: string, name: string, shard: number): Promise<Shopper> {
-  const session = await sessionIn(shard)
-  const res = await fetch(`${stack.edgeUrl}/api/sales/${saleId}/join`, {
-    method: 'POST',
-    headers: { 'x-floodgate-session': session },
-  })
-  expect(res.status).toBe(200)
-  const body = (await res.json()) as RoomStatus
+  const { session, status: body } = await joinInShard(stack.edgeUrl, saleId, shard, SHARDS)
   expect(ticketShard(body.ticket!)).toBe(shard)
   return { name, session, ticket: body.ticket!, shard }
 }
 
-async function poll(saleId: string, s: Shopper): Promise<RoomStatus> {
-  const res = await fetch(`${stack.edgeUrl}/api/sales/${saleId}/status`, {
-    headers: { 'x-floodgate-session': s.session, 'x-floodgate-ticket': s.ticket },
-  })
-  expect(res.status).toBe(200)
-  return (await res.json()) as RoomStatus
-}
+const poll = (saleId: string, s: Shopper) => pollRoom(stack.edgeUrl, saleId, s)
 
 function redeem(s: Shopper, status: RoomStatus, paymentMethod?: string) {
   return fetch(`${stack.edgeUrl}/api/sales/${status.saleId}/redeem`, {
@@ -89,19 +70,10 @@ function redeem(s: Shopper, status: RoomStatus, paymentMethod?: string) {
 async function buy(s: Shopper, grant: RoomStatus): Promise<void> {
   const res = await redeem(s, grant)
   expect(res.status).toBe(202)
-  expect(await orderOutcome(s, ((await res.json()) as { orderId: string }).orderId)).toBe('confirmed')
+  expect(await outcomeOf(s, ((await res.json()) as { orderId: string }).orderId)).toBe('confirmed')
 }
 
-async function orderOutcome(s: Shopper, orderId: string): Promise<string> {
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    const res = await fetch(`${stack.edgeUrl}/api/orders/${orderId}?waitMs=2000`, {
-      headers: { 'x-floodgate-session': s.session },
-    })
-    const { status } = (await res.json()) as { status: string }
-    if (status !== 'pending' || Date.now() > deadline) return status
-  }
-}
+const outcomeOf = (s: Shopper, orderId: string) => orderOutcome(stack.edgeUrl, s.session, orderId)
 
 /**
  * Polls everyone every 250 ms until `done`; records every state seen, and fails at once if anyone is told
@@ -189,7 +161,7 @@ describe('when a sale runs on 4 shards and units come back', () => {
     const declined = await redeem(flaky, flakyGrant, 'pm_card_chargeDeclined')
     expect(declined.status).toBe(202)
     const declinedOrder = ((await declined.json()) as { orderId: string }).orderId
-    expect(await orderOutcome(flaky, declinedOrder)).toBe('failed')
+    expect(await outcomeOf(flaky, declinedOrder)).toBe('failed')
     const afterDecline = await watchUntil(saleId, everyone, (seen) => seen.get('w1')!.state === 'admitted', HANDOVER_MS)
     expect(Date.now() - declinedAt).toBeLessThan(HANDOVER_MS)
     expect(afterDecline.get('w1')!.token).toBe(flakyGrant.token)

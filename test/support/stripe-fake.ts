@@ -76,6 +76,13 @@ const hashParams = (method: string, path: string, params: Record<string, string>
     .digest('hex')
 const newId = (prefix: string) => `${prefix}_3Qf${randomBytes(10).toString('hex')}`
 
+const requestError = (status: number, code: string, message: string): [number, unknown] => [
+  status,
+  { error: { type: 'invalid_request_error', code, message } },
+]
+const noSuchIntent = (id: string | undefined) =>
+  requestError(404, 'resource_missing', `No such payment_intent: '${id}'`)
+
 export class FakeStripe {
   readonly intents = new Map<string, FakeIntent>()
   readonly refunds = new Map<string, { id: string; paymentIntent: string; amount: number; created: number }>()
@@ -204,17 +211,7 @@ export class FakeStripe {
 
   private retrieve(id: string, p: Record<string, string>): [number, unknown] {
     const intent = this.intents.get(id)
-    if (!intent)
-      return [
-        404,
-        {
-          error: {
-            type: 'invalid_request_error',
-            code: 'resource_missing',
-            message: `No such payment_intent: '${id}'`,
-          },
-        },
-      ]
+    if (!intent) return noSuchIntent(id)
     const expand = Object.entries(p).some(([k, v]) => k.startsWith('expand') && v === 'latest_charge')
     return [200, this.view(intent, expand)]
   }
@@ -227,30 +224,11 @@ export class FakeStripe {
 
   private capture(id: string, p: Record<string, string>): [number, unknown] {
     const intent = this.intents.get(id)
-    if (!intent)
-      return [
-        404,
-        {
-          error: {
-            type: 'invalid_request_error',
-            code: 'resource_missing',
-            message: `No such payment_intent: '${id}'`,
-          },
-        },
-      ]
+    if (!intent) return noSuchIntent(id)
     if (intent.status !== 'requires_capture') return [400, this.unexpected(intent, 'requires_capture', 'capture')]
     const amount = p.amount_to_capture ? Number(p.amount_to_capture) : intent.amount
     if (amount > intent.amount)
-      return [
-        400,
-        {
-          error: {
-            type: 'invalid_request_error',
-            code: 'amount_too_large',
-            message: 'Amount to capture is larger than the amount capturable.',
-          },
-        },
-      ]
+      return requestError(400, 'amount_too_large', 'Amount to capture is larger than the amount capturable.')
     intent.status = 'succeeded'
     intent.amountReceived = amount
     intent.captures += 1
@@ -260,17 +238,7 @@ export class FakeStripe {
 
   private cancel(id: string): [number, unknown] {
     const intent = this.intents.get(id)
-    if (!intent)
-      return [
-        404,
-        {
-          error: {
-            type: 'invalid_request_error',
-            code: 'resource_missing',
-            message: `No such payment_intent: '${id}'`,
-          },
-        },
-      ]
+    if (!intent) return noSuchIntent(id)
     if (intent.status === 'succeeded' || intent.status === 'canceled')
       return [400, this.unexpected(intent, 'requires_capture', 'cancel')]
     intent.status = 'canceled'
@@ -280,40 +248,20 @@ export class FakeStripe {
 
   private refund(p: Record<string, string>): [number, unknown] {
     const intent = this.intents.get(p.payment_intent ?? '')
-    if (!intent)
-      return [
-        404,
-        {
-          error: {
-            type: 'invalid_request_error',
-            code: 'resource_missing',
-            message: `No such payment_intent: '${p.payment_intent}'`,
-          },
-        },
-      ]
+    if (!intent) return noSuchIntent(p.payment_intent)
     if (intent.status !== 'succeeded')
-      return [
+      return requestError(
         400,
-        {
-          error: {
-            type: 'invalid_request_error',
-            code: 'charge_not_refundable',
-            message: 'This PaymentIntent does not have a successful charge to refund.',
-          },
-        },
-      ]
+        'charge_not_refundable',
+        'This PaymentIntent does not have a successful charge to refund.',
+      )
     const amount = p.amount ? Number(p.amount) : intent.amountReceived - intent.amountRefunded
     if (amount < 1 || intent.amountRefunded + amount > intent.amountReceived) {
-      return [
+      return requestError(
         400,
-        {
-          error: {
-            type: 'invalid_request_error',
-            code: 'amount_too_large',
-            message: `Refund amount (${amount}) is greater than unrefunded amount on charge.`,
-          },
-        },
-      ]
+        'amount_too_large',
+        `Refund amount (${amount}) is greater than unrefunded amount on charge.`,
+      )
     }
     intent.amountRefunded += amount
     const refund = {
