@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { loadConfig } from '../core/config.ts'
 import { issuerConfig, type IssuerConfig } from '../token-issuer/issuer.ts'
 import { ensureDevVars } from './dev-vars.ts'
+import { ramScratch } from './local-edge.ts'
 import { ensureServices, freePort } from './services.ts'
 import { createStackData } from './stack-data.ts'
 
@@ -41,16 +42,55 @@ async function waitHealthy(url: string, what: string, child: ChildProcess, timeo
   throw new Error(`${what} did not become healthy at ${url} within ${timeoutMs / 1000} s`)
 }
 
+/**
+ * Stops a child started with `detached: true` and everything it started: `npx wrangler dev` is npx -> node ->
+ * wrangler -> two workerd processes, and a signal to npx alone left the rest running (and using CPU) after the run.
+ */
 function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal)
+    } catch {
+      child.kill(signal)
+    }
+  }
   return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 8_000)
+    const timer = setTimeout(() => signalGroup('SIGKILL'), 8_000)
     child.once('exit', () => {
       clearTimeout(timer)
+      // The leader can exit before its children do: make sure none is left.
+      signalGroup('SIGKILL')
       resolve()
     })
-    child.kill('SIGTERM')
+    signalGroup('SIGTERM')
   })
+}
+
+/**
+ * Detached children do not get the terminal's Ctrl-C: whenever this process ends (exit, Ctrl-C, SIGTERM),
+ * their groups are killed with it.
+ */
+function killWithThisProcess(children: ChildProcess[]): () => void {
+  const kill = () => {
+    for (const child of children) {
+      try {
+        if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL')
+      } catch {}
+    }
+  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    kill()
+    process.kill(process.pid, signal)
+  }
+  process.once('exit', kill)
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  return () => {
+    process.off('exit', kill)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
 }
 
 export interface DevStackOptions {
@@ -69,7 +109,9 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
   const coreUrl = `http://127.0.0.1:${corePort}`
   const edgeUrl = `http://127.0.0.1:${edgePort}`
   const logDir = mkdtempSync(join(tmpdir(), 'fg-dev-stack-'))
-  const persist = join(logDir, 'wrangler-state')
+  // The room's SQLite on a RAM disk where there is one, as the Miniflare stack has it (scripts/local-edge.ts).
+  const scratch = ramScratch()
+  const persist = join(scratch ?? logDir, 'wrangler-state')
 
   const coreEnv = {
     ...process.env,
@@ -88,6 +130,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     cwd: ROOT,
     env: coreEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   })
   core.stdout!.pipe(coreLog, { end: false })
   core.stderr!.pipe(coreLog, { end: false })
@@ -113,16 +156,20 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     cwd: ROOT,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   })
   edge.stdout!.pipe(edgeLog, { end: false })
   edge.stderr!.pipe(edgeLog, { end: false })
 
+  const forget = killWithThisProcess([core, edge])
   const stop = async ({ keepLogs = false } = {}) => {
     await Promise.all([stopChild(core), stopChild(edge)])
+    forget()
     coreLog.end()
     edgeLog.end()
     await data.drop()
     await services.stop()
+    if (scratch) rmSync(scratch, { recursive: true, force: true })
     if (!keepLogs) rmSync(logDir, { recursive: true, force: true })
   }
   try {

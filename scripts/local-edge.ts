@@ -60,9 +60,10 @@ export function bundleEdge(): Promise<string> {
 
 /**
  * A folder on a RAM disk for one edge's temporary storage, or undefined where there is none (not Linux). Folders
- * left by processes that died without disposing their edge are removed first (they hold RAM).
+ * left by processes that died without disposing their edge are removed first (they hold RAM). Used by
+ * `wrangler dev` in scripts/dev-stack.ts too (`--persist-to`).
  */
-function ramScratch(): string | undefined {
+export function ramScratch(): string | undefined {
   try {
     accessSync(RAM_DISK, constants.W_OK)
     for (const name of readdirSync(RAM_DISK)) {
