@@ -11,7 +11,7 @@ import {
   type DropSummary,
   type DropsResponse,
 } from '../../contracts/index.ts'
-import { callCore } from '../core.ts'
+import { callCore, discard } from '../core.ts'
 import type { Env } from '../env.ts'
 import {
   CoreUnavailableError,
@@ -73,7 +73,10 @@ export class EdgeCatalog {
     this.versions = new CatalogVersions(
       async (after) => {
         const res = await this.fetch(`/v1/catalog/changes?after=${after}`)
-        if (res.status !== 200) throw new CoreUnavailableError(`changes: ${res.status}`)
+        if (res.status !== 200) {
+          await discard(res)
+          throw new CoreUnavailableError(`changes: ${res.status}`)
+        }
         return CatalogChanges.parse(await res.json())
       },
       undefined,

@@ -29,7 +29,7 @@ import { answerPoll, fifoOrd, HELD_REFRESH_MS } from '../../waiting-room/frontie
 import { placementShard } from '../../waiting-room/sharding.ts'
 import { accountHeaders, accountIdentity, checkJoinPolicy } from '../account/identity.ts'
 import { BoundedMap } from '../bounded-map.ts'
-import { callCore, passThrough } from '../core.ts'
+import { callCore, discard, passThrough } from '../core.ts'
 import type { AppEnv, Env } from '../env.ts'
 import { apiError } from '../http-error.ts'
 import { idempotencyKey, type IdempotencyKeyVariables } from '../middleware/idempotency-key/index.ts'
@@ -164,7 +164,11 @@ async function withOrder(c: SessionContext, status: RoomStatus): Promise<RoomSta
       receipt: { at: Date.now(), sub: c.var.shopper, idk: '' },
       timeoutMs: ORDER_LOOKUP_MS,
     })
-    if (res.status !== 200) return status
+    if (res.status !== 200) {
+      // Most often 404 (no order yet: the shopper has not paid).
+      await discard(res)
+      return status
+    }
     const order = (await res.json()) as { status?: unknown }
     const parsed = OrderStatus.safeParse(order.status)
     return parsed.success ? { ...status, order: { orderId, status: parsed.data } } : status
@@ -206,6 +210,7 @@ function redeemAtCore(c: RedeemContext, replayOnly = false): Promise<Response> {
 async function replayOrRefuse(c: RedeemContext, refusal: HTTPException): Promise<Response> {
   const res = await redeemAtCore(c, true).catch(() => null)
   if (res?.status === 202) return passThrough(res)
+  if (res) await discard(res)
   throw refusal
 }
 
