@@ -388,9 +388,8 @@ function stepPercentiles(results: ShopperResult[], list: 'edgeMs' | 'coreMs') {
   )
 }
 
-function cpuPerRequest(since: NodeJS.CpuUsage, requests: Record<string, number>): number {
+function cpuPerRequest(since: NodeJS.CpuUsage, sent: number): number {
   const { user, system } = process.cpuUsage(since)
-  const sent = Object.values(requests).reduce((n, c) => n + c, 0)
   return sent ? Math.round((user + system) / sent) : 0
 }
 
@@ -463,6 +462,7 @@ export async function runCrowd(options: CrowdOptions): Promise<CrowdReport> {
     for (const [step, n] of Object.entries(r.requests)) requests[step] = (requests[step] ?? 0) + n
   }
   const seconds = (performance.now() - runStarted) / 1000
+  const sent = Object.values(requests).reduce((n, c) => n + c, 0)
   const sumWhere = (test: (kind: string) => boolean) =>
     Object.entries(errors).reduce((n, [kind, c]) => (test(kind) ? n + c : n), 0)
   const joins = results.map((r) => r.joinMs).filter((ms) => ms > 0)
@@ -475,11 +475,11 @@ export async function runCrowd(options: CrowdOptions): Promise<CrowdReport> {
     networkErrors: sumWhere((kind) => / network\b/.test(kind)),
     errors,
     requests,
-    requestsPerSecond: Math.round(Object.values(requests).reduce((a, b) => a + b, 0) / seconds),
+    requestsPerSecond: Math.round(sent / seconds),
     edgeTimeMs: stepPercentiles(results, 'edgeMs'),
     coreTimeMs: stepPercentiles(results, 'coreMs'),
     crowdEventLoopDelayMs: loopDelayMs(loop),
-    crowdCpuUsPerRequest: cpuPerRequest(cpuAtStart, requests),
+    crowdCpuUsPerRequest: cpuPerRequest(cpuAtStart, sent),
     droppedArrivals: dropped,
     joinP50Ms: round1(percentile(joins, 50)),
     joinP95Ms: round1(percentile(joins, 95)),

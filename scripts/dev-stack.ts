@@ -42,28 +42,30 @@ async function waitHealthy(url: string, what: string, child: ChildProcess, timeo
   throw new Error(`${what} did not become healthy at ${url} within ${timeoutMs / 1000} s`)
 }
 
+/** Sends `signal` to the process group of a child started with `detached: true` (to the child alone if that fails). */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal)
+  } catch {
+    child.kill(signal)
+  }
+}
+
 /**
  * Stops a child started with `detached: true` and everything it started: `npx wrangler dev` is npx -> node ->
  * wrangler -> two workerd processes, and a signal to npx alone left the rest running (and using CPU) after the run.
  */
 function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-  const signalGroup = (signal: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, signal)
-    } catch {
-      child.kill(signal)
-    }
-  }
   return new Promise((resolve) => {
-    const timer = setTimeout(() => signalGroup('SIGKILL'), 8_000)
+    const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), 8_000)
     child.once('exit', () => {
       clearTimeout(timer)
       // The leader can exit before its children do: make sure none is left.
-      signalGroup('SIGKILL')
+      signalGroup(child, 'SIGKILL')
       resolve()
     })
-    signalGroup('SIGTERM')
+    signalGroup(child, 'SIGTERM')
   })
 }
 
@@ -73,11 +75,7 @@ function stopChild(child: ChildProcess): Promise<void> {
  */
 function killWithThisProcess(children: ChildProcess[]): () => void {
   const kill = () => {
-    for (const child of children) {
-      try {
-        if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL')
-      } catch {}
-    }
+    for (const child of children) if (child.exitCode === null) signalGroup(child, 'SIGKILL')
   }
   const onSignal = (signal: NodeJS.Signals) => {
     kill()
