@@ -253,7 +253,7 @@ export class Carts {
           expiresAt: new Date(this.now() + this.options.reservationSeconds * 1000),
         })
         // Recorded with the order: a process that dies before running it leaves it for the sweep to resume.
-        await this.options.sagas.begin(orderId, cartCheckoutWorkflowId, input, client)
+        await this.options.sagas.create(orderId, cartCheckoutWorkflowId, input, client)
       })
     } catch (error) {
       // The same key at the same time from another request: its transaction won, ours rolled back (stock too).

@@ -17,7 +17,7 @@ import type { Scripts } from '../redis/scripts.ts'
 import type { RoomReporter } from '../room/room-reporter.ts'
 import { runSagaBatch, type SagaItem } from '../saga/saga-batch.ts'
 import { SagaBatcher, type SagaBatcherOptions } from '../saga/saga-batcher.ts'
-import type { SagaRecord, SagaStore } from '../saga/saga.ts'
+import { SagaSuperseded, type SagaRecord, type SagaStore } from '../saga/saga.ts'
 import type { Sales } from '../sale/sales.ts'
 import { QUEUE_NAMES, SWEEP_HOLDS_JOB, roomOutcomeBackoff, type Jobs, type RoomOutcomeJob } from './jobs.ts'
 
@@ -93,7 +93,12 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
     QUEUE_NAMES.checkout,
     async (job) => {
       const input = CheckoutJob.parse(job.data)
-      const record = await batcher.submit(input.orderId, input)
+      const record = await batcher.submit(input.orderId, input).catch((error: unknown) => {
+        if (error instanceof SagaSuperseded) return null
+        throw error
+      })
+      // Another run of this saga (this job's re-run after a stall, or its resume) moved it on: that run settles it.
+      if (!record) return { status: 'superseded', failure: null }
       // Waiting on the gateway; reconciliation resumes it. The order stays pending.
       if (record.status === 'SUSPENDED') return { status: 'pending', failure: record.failure }
       const status = record.status === 'COMPLETED' ? 'confirmed' : 'failed'

@@ -10,6 +10,7 @@ import {
   defineStep,
   fulfilled,
   rejected,
+  SagaSuperseded,
   runSaga,
   stepResult,
   type SagaDefinition,
@@ -37,6 +38,8 @@ interface Deps {
   calls: string[]
   /** invokeMany calls per step: the batch must call each step once for all its sagas. */
   batches: Record<string, number>
+  /** Stop inside this step's batch call, after `reached`, until `until` resolves (a process frozen mid-batch). */
+  pause?: { at: string; reached: () => void; until: Promise<void> }
 }
 
 function outcomeOf(id: string, input: Input, deps: Deps) {
@@ -60,6 +63,10 @@ function batchSaga(): SagaDefinition<Input, Deps> {
       },
       async (items, deps: Deps) => {
         deps.batches[id] = (deps.batches[id] ?? 0) + 1
+        if (deps.pause?.at === id) {
+          deps.pause.reached()
+          await deps.pause.until
+        }
         return items.map((item) => {
           try {
             return fulfilled(outcomeOf(id, item.input, deps))
@@ -174,5 +181,47 @@ describe('when sagas are submitted one by one to a batcher', () => {
       Array.from({ length: 20 }, (_, n) => (n === 7 ? 'COMPENSATED' : 'COMPLETED')),
     )
     expect(records.map((r) => r.id)).toEqual(Array.from({ length: 20 }, (_, n) => `${tag}-${n}`))
+  })
+})
+
+describe('when a batch stalls mid-step and another run completes one of its sagas meanwhile', () => {
+  it('should drop that saga from the batch as superseded, undoing nothing, and finish the others', async () => {
+    const tag = uniqueName('overtaken')
+    let reached!: () => void
+    let wake!: () => void
+    const inStep = new Promise<void>((resolve) => (reached = resolve))
+    // Saga 2's b fails in the stalled batch: its hold was sold by the run that overtook it.
+    const stalledDeps: Deps = {
+      plan: { 2: { at: 'b', how: 'permanent' } },
+      calls: [],
+      batches: {},
+      pause: { at: 'b', reached, until: new Promise<void>((resolve) => (wake = resolve)) },
+    }
+    const stalled = runSagaBatch(batchSaga(), store, items(tag, [1, 2, 3]), stalledDeps)
+    await inStep
+    const other: Deps = { plan: {}, calls: [], batches: {} }
+    for (const n of [1, 2])
+      expect((await runSaga(batchSaga(), store, `${tag}-${n}`, { n }, other)).status).toBe('COMPLETED')
+    wake()
+    const outcome = await stalled
+
+    const status = (n: number) => {
+      const o = outcome.get(`${tag}-${n}`)!
+      return o.status === 'fulfilled' ? o.value.status : (o.reason as Error).name
+    }
+    expect([1, 2, 3].map(status)).toEqual(['SagaSuperseded', 'SagaSuperseded', 'COMPLETED'])
+    expect(stalledDeps.calls.filter((c) => c.startsWith('undo:'))).toEqual([])
+    expect(stalledDeps.calls.filter((c) => !c.endsWith(':3'))).toEqual(['do:a:1', 'do:a:2', 'do:b:1', 'do:b:2'])
+    const { rows } = await db.query<{ id: string; status: string; steps: string[] }>(
+      `SELECT id, status, ARRAY(SELECT e->>'step' FROM jsonb_array_elements(completed_steps) e) AS steps FROM sagas WHERE id LIKE $1 ORDER BY id`,
+      [`${tag}-%`],
+    )
+    expect(rows.map((r) => [r.id.slice(tag.length + 1), r.status, r.steps.join('')])).toEqual([
+      ['1', 'COMPLETED', 'abcd'],
+      ['2', 'COMPLETED', 'abcd'],
+      ['3', 'COMPLETED', 'abcd'],
+    ])
+    const logged = await db.query('SELECT count(*)::int AS n FROM saga_step_log WHERE saga_id LIKE $1', [`${tag}-%`])
+    expect(logged.rows[0].n).toBe(0)
   })
 })

@@ -3,6 +3,7 @@ import {
   SuspendSaga,
   fulfilled,
   rejected,
+  SagaSuperseded,
   runSaga,
   settleFailure,
   type CompletedStep,
@@ -26,7 +27,8 @@ export interface SagaItem<I> {
  * Per saga the outcome is exactly what `runSaga` would give: completed steps are skipped on a re-run, a
  * permanent failure before the pivot compensates that saga alone (through `runSaga`'s own compensation), a
  * suspension suspends that saga alone, and any other error fails that saga alone (its job is retried).
- * Sagas found COMPENSATING or SUSPENDED are handed to `runSaga` one by one: they are the rare path.
+ * Sagas found COMPENSATING or SUSPENDED are handed to `runSaga` one by one: they are the rare path. A saga that
+ * another run wrote to meanwhile leaves the batch with `SagaSuperseded`, as it would leave `runSaga`.
  */
 export async function runSagaBatch<I, Deps>(
   saga: SagaDefinition<I, Deps>,
@@ -85,7 +87,7 @@ export async function runSagaBatch<I, Deps>(
           ),
         )
 
-    const done: { id: string; entry: CompletedStep }[] = []
+    const done: { live: Live; entry: CompletedStep }[] = []
     const dropped = new Set<Live>()
     settled.forEach((result, i) => {
       const s = due[i]!
@@ -95,9 +97,7 @@ export async function runSagaBatch<I, Deps>(
           output: result.value.output ?? null,
           undo: result.value.undo ?? null,
         }
-        done.push({ id: s.item.sagaId, entry })
-        s.record.completed.push(entry)
-        s.results[step.id] = entry.output
+        done.push({ live: s, entry })
         return
       }
       dropped.add(s)
@@ -110,10 +110,20 @@ export async function runSagaBatch<I, Deps>(
       }
     })
     if (done.length) {
-      await store.completedMany(done, step.id === last ? 'COMPLETED' : undefined)
-      for (const { id } of done) {
+      const superseded = await store.completedMany(
+        done.map(({ live, entry }) => ({ record: live.record, entry })),
+        step.id === last ? 'COMPLETED' : undefined,
+      )
+      for (const { live: s, entry } of done) {
+        if (superseded.has(s.item.sagaId)) {
+          dropped.add(s)
+          outcome.set(s.item.sagaId, rejected(new SagaSuperseded(s.item.sagaId)))
+          continue
+        }
+        s.record.completed.push(entry)
+        s.results[step.id] = entry.output
         observe?.(step.id, 'completed')
-        if (step.id === last) finished.add(id)
+        if (step.id === last) finished.add(s.item.sagaId)
       }
     }
     if (dropped.size) live = live.filter((s) => !dropped.has(s))
@@ -121,9 +131,20 @@ export async function runSagaBatch<I, Deps>(
 
   if (live.length) {
     // Sagas whose last step was recorded by an earlier run that stopped before marking them COMPLETED.
-    const unmarked = live.map((s) => s.item.sagaId).filter((id) => !finished.has(id))
-    if (unmarked.length) await store.statusMany(unmarked, 'COMPLETED')
-    for (const s of live) outcome.set(s.item.sagaId, fulfilled({ ...s.record, status: 'COMPLETED' as const }))
+    const unmarked = live.filter((s) => !finished.has(s.item.sagaId))
+    const superseded = unmarked.length
+      ? await store.statusMany(
+          unmarked.map((s) => s.record),
+          'COMPLETED',
+        )
+      : new Set<string>()
+    for (const s of live)
+      outcome.set(
+        s.item.sagaId,
+        superseded.has(s.item.sagaId)
+          ? rejected(new SagaSuperseded(s.item.sagaId))
+          : fulfilled({ ...s.record, status: 'COMPLETED' as const }),
+      )
   }
   await Promise.all(aside)
   return outcome

@@ -1,7 +1,15 @@
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { migratedDatabase, uniqueName } from '../../test/support/services.ts'
-import { PermanentFailure, SagaStore, defineStep, runSaga, stepResult, type SagaDefinition } from './saga.ts'
+import {
+  PermanentFailure,
+  SagaStore,
+  SagaSuperseded,
+  defineStep,
+  runSaga,
+  stepResult,
+  type SagaDefinition,
+} from './saga.ts'
 
 let db: pg.Pool
 let store: SagaStore
@@ -19,6 +27,8 @@ type Calls = string[]
 interface Behaviour {
   failAt?: string
   permanent?: boolean
+  /** Stop inside this step, after `reached`, until `until` resolves (a process frozen mid-step). */
+  pause?: { at: string; reached: () => void; until: Promise<void> }
 }
 
 function testSaga(calls: Calls, behaviour: Behaviour): SagaDefinition<{ n: number }, Behaviour> {
@@ -27,6 +37,10 @@ function testSaga(calls: Calls, behaviour: Behaviour): SagaDefinition<{ n: numbe
       id,
       async (input: { n: number }, { deps }: { deps: Behaviour }) => {
         calls.push(`do:${id}`)
+        if (deps.pause?.at === id) {
+          deps.pause.reached()
+          await deps.pause.until
+        }
         if (deps.failAt === id)
           throw deps.permanent ? new PermanentFailure(`${id} refused`) : new Error(`${id} crashed`)
         return stepResult({ from: id, n: input.n }, { undoOf: id })
@@ -104,4 +118,39 @@ describe('when compensation itself crashes midway', () => {
     expect(record.status).toBe('COMPENSATED')
     expect(calls).toEqual(['do:a', 'do:b', 'do:c', 'undo:b:c refused', 'undo:a:c refused'])
   })
+})
+
+describe('when a run stalls mid-step and another run of the same saga completes it meanwhile', () => {
+  it.each([
+    ['fails permanently (its effect was taken by the other run)', true],
+    ['succeeds', false],
+  ])(
+    'should stop the stalled run at its next write when its step %s, undoing and repeating nothing',
+    async (_, permanent) => {
+      const calls: Calls = []
+      const id = uniqueName('saga')
+      let reached!: () => void
+      let wake!: () => void
+      const inStep = new Promise<void>((resolve) => (reached = resolve))
+      const stalledDeps: Behaviour = {
+        ...(permanent ? { failAt: 'b', permanent: true } : {}),
+        pause: { at: 'b', reached, until: new Promise<void>((resolve) => (wake = resolve)) },
+      }
+      const stalled = runSaga(testSaga(calls, stalledDeps), store, id, { n: 5 }, stalledDeps)
+      await inStep
+      const other = await runSaga(testSaga(calls, {}), store, id, { n: 5 }, {})
+      expect(other.status).toBe('COMPLETED')
+      wake()
+      await expect(stalled).rejects.toThrow(SagaSuperseded)
+
+      expect(calls).toEqual(['do:a', 'do:b', 'do:b', 'do:c', 'do:d'])
+      const { rows } = await db.query(
+        `SELECT status, ARRAY(SELECT e->>'step' FROM jsonb_array_elements(completed_steps) e) AS steps,
+         (SELECT count(*)::int FROM saga_step_log l WHERE l.saga_id = s.id) AS logged
+       FROM sagas s WHERE id = $1`,
+        [id],
+      )
+      expect(rows).toEqual([{ status: 'COMPLETED', steps: ['a', 'b', 'c', 'd'], logged: 0 }])
+    },
+  )
 })

@@ -23,6 +23,18 @@ export class SuspendSaga extends Error {
   }
 }
 
+/**
+ * Another run of the same saga wrote to it since this run last read it (a stalled job re-run while the first run
+ * is still alive, a resume racing a slow run). This run stops at once: what it read is stale, so any decision
+ * it would take next (a compensation above all) could undo the other run's work. The other run carries on.
+ */
+export class SagaSuperseded extends Error {
+  constructor(readonly sagaId: string) {
+    super(`saga ${sagaId} was moved on by another run`)
+    this.name = 'SagaSuperseded'
+  }
+}
+
 export interface StepResult<O, U> {
   output: O
   /** The least the compensation needs (ids, not whole records). */
@@ -105,29 +117,40 @@ export interface SagaRecord {
   status: SagaStatus
   completed: CompletedStep[]
   failure: string | null
+  /** The row's version as this run last read or wrote it; each of the run's writes requires it and moves it on. */
+  version: number
 }
 
-/** A saga as read from its row (`SELECT id, status, completed_steps, failure`). */
+const COLUMNS = 'id, status, completed_steps, failure, version'
+
+/** A saga as read from its row (`SELECT ${COLUMNS}`). */
 const recordOf = (row: {
   id: string
   status: SagaStatus
   completed_steps: CompletedStep[]
   failure: string | null
+  version: string
 }): SagaRecord => ({
   id: row.id,
   status: row.status,
   completed: row.completed_steps,
   failure: row.failure,
+  version: Number(row.version),
 })
 
-/** Saga state and step log in Postgres, so a saga resumes where it stopped after any crash. */
+/**
+ * Saga state and step log in Postgres, so a saga resumes where it stopped after any crash. Every write a run makes
+ * is conditional on the version it last saw (optimistic concurrency): of two runs of one saga, the first to write
+ * moves on and the other gets `SagaSuperseded` from its next write.
+ */
 export class SagaStore {
   /**
    * `progressDb`: where the batch runner's progress records go, one statement each: a pool whose sessions
    * commit without waiting for the WAL flush (`progressPool`). Safe because they only record progress: every
    * step is idempotent, so a record lost with a Postgres crash (never with a process crash) only makes the
-   * step run again; and any later durable write (every step's own effect in Postgres) flushes the WAL before
-   * it, records included. Default: `db`, committing durably.
+   * step run again, and the version it carried is lost with it, so the run that wrote it stops at its next write;
+   * and any later durable write (every step's own effect in Postgres) flushes the WAL before it, records
+   * included. Default: `db`, committing durably.
    */
   constructor(
     private readonly db: pg.Pool,
@@ -138,21 +161,39 @@ export class SagaStore {
     return this.progressDb.query(sql, params)
   }
 
-  /** `db`: a caller's transaction, to record the saga together with what it is about (the saga starts later). */
-  async begin(id: string, kind: string, input: unknown, db: Pick<pg.Pool, 'query'> = this.db): Promise<SagaRecord> {
-    const { rows } = await db.query(
+  /** One write to `record`'s row, made only if nobody wrote since (`AND version = $2` in `sql`); moves its version. */
+  private async write(record: SagaRecord, sql: string, params: unknown[]): Promise<void> {
+    const { rowCount } = await this.db.query(sql, [record.id, record.version, ...params])
+    if (!rowCount) throw new SagaSuperseded(record.id)
+    record.version++
+  }
+
+  /**
+   * Records a saga that will start later, in a caller's transaction, together with what it is about. Nothing
+   * happens if it is already recorded.
+   */
+  async create(id: string, kind: string, input: unknown, db: Pick<pg.Pool, 'query'>): Promise<void> {
+    await db.query(
+      `INSERT INTO sagas (id, kind, status, input) VALUES ($1, $2, 'RUNNING', $3) ON CONFLICT (id) DO NOTHING`,
+      [id, kind, JSON.stringify(input)],
+    )
+  }
+
+  /** Starts a saga, or reads it as it stands when it already exists. */
+  async begin(id: string, kind: string, input: unknown): Promise<SagaRecord> {
+    const { rows } = await this.db.query(
       `WITH inserted AS (
          INSERT INTO sagas (id, kind, status, input) VALUES ($1, $2, 'RUNNING', $3)
          ON CONFLICT (id) DO NOTHING
-         RETURNING id, status, completed_steps, failure)
+         RETURNING ${COLUMNS})
        SELECT * FROM inserted
        UNION ALL
-       SELECT id, status, completed_steps, failure FROM sagas WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM inserted)`,
+       SELECT ${COLUMNS} FROM sagas WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM inserted)`,
       [id, kind, JSON.stringify(input)],
     )
     // Two runs starting at once (a stalled job re-run): the loser's statement waited for the winner's insert,
     // but its snapshot predates it and sees no row. A new statement sees the winner's.
-    const again = () => db.query('SELECT id, status, completed_steps, failure FROM sagas WHERE id = $1', [id])
+    const again = () => this.db.query(`SELECT ${COLUMNS} FROM sagas WHERE id = $1`, [id])
     const row = rows[0] ?? (await again()).rows[0]
     if (!row) throw new Error(`saga ${id} could not be started or read`)
     return recordOf(row)
@@ -166,10 +207,10 @@ export class SagaStore {
          INSERT INTO sagas (id, kind, status, input)
          SELECT id, $3, 'RUNNING', input FROM unnest($1::text[], $2::jsonb[]) AS t(id, input)
          ON CONFLICT (id) DO NOTHING
-         RETURNING id, status, completed_steps, failure)
+         RETURNING ${COLUMNS})
        SELECT * FROM inserted
        UNION ALL
-       SELECT id, status, completed_steps, failure FROM sagas WHERE id = ANY($1) AND id NOT IN (SELECT id FROM inserted)`,
+       SELECT ${COLUMNS} FROM sagas WHERE id = ANY($1) AND id NOT IN (SELECT id FROM inserted)`,
       [ids, items.map((item) => JSON.stringify(item.input)), kind],
     )
     const records = new Map<string, SagaRecord>()
@@ -177,55 +218,89 @@ export class SagaStore {
     const unseen = ids.filter((id) => !records.has(id))
     // As in `begin`: rows another run inserted during this statement are only seen by the next one.
     if (unseen.length) {
-      const again = await this.db.query('SELECT id, status, completed_steps, failure FROM sagas WHERE id = ANY($1)', [
-        unseen,
-      ])
+      const again = await this.db.query(`SELECT ${COLUMNS} FROM sagas WHERE id = ANY($1)`, [unseen])
       for (const row of again.rows) records.set(row.id, recordOf(row))
     }
     for (const id of ids) if (!records.has(id)) throw new Error(`saga ${id} could not be started or read`)
     return records
   }
 
-  /** `completed` for many sagas in one statement; `then`: their status afterwards (the last step). */
-  async completedMany(done: { id: string; entry: CompletedStep }[], then?: SagaStatus): Promise<void> {
-    await this.progress(
+  /**
+   * `completed` for many sagas in one statement; `then`: their status afterwards (the last step). Answers the
+   * sagas another run wrote to meanwhile, whose steps were not recorded.
+   */
+  async completedMany(done: { record: SagaRecord; entry: CompletedStep }[], then?: SagaStatus): Promise<Set<string>> {
+    const rows = done.map(({ record, entry }) => ({ id: record.id, version: record.version, entry }))
+    const { rows: written } = await this.progress(
       `UPDATE sagas s SET completed_steps = s.completed_steps || jsonb_build_array(d.entry || jsonb_build_object('at', now())),
-         status = COALESCE($2, s.status), updated_at = now()
-       FROM (SELECT e->>'id' AS id, e->'entry' AS entry FROM jsonb_array_elements($1::jsonb) AS e) AS d WHERE s.id = d.id`,
-      [JSON.stringify(done), then ?? null],
+         status = COALESCE($2, s.status), version = s.version + 1, updated_at = now()
+       FROM (SELECT e->>'id' AS id, (e->>'version')::bigint AS version, e->'entry' AS entry
+             FROM jsonb_array_elements($1::jsonb) AS e) AS d
+       WHERE s.id = d.id AND s.version = d.version
+       RETURNING s.id`,
+      [JSON.stringify(rows), then ?? null],
+    )
+    return this.moved(
+      done.map((d) => d.record),
+      written,
     )
   }
 
-  async statusMany(ids: string[], status: SagaStatus): Promise<void> {
-    await this.progress('UPDATE sagas SET status = $2, updated_at = now() WHERE id = ANY($1)', [ids, status])
+  /** Sets many sagas' status in one statement; answers those another run wrote to meanwhile (left as they are). */
+  async statusMany(records: SagaRecord[], status: SagaStatus): Promise<Set<string>> {
+    const { rows: written } = await this.progress(
+      `UPDATE sagas s SET status = $2, version = s.version + 1, updated_at = now()
+       FROM unnest($1::text[], $3::bigint[]) AS d(id, version) WHERE s.id = d.id AND s.version = d.version
+       RETURNING s.id`,
+      [records.map((r) => r.id), status, records.map((r) => r.version)],
+    )
+    return this.moved(records, written)
+  }
+
+  /** After a batch write: moves the version of the records written, answers the ids of the others. */
+  private moved(records: SagaRecord[], written: { id: string }[]): Set<string> {
+    const ok = new Set(written.map((row) => row.id))
+    const superseded = new Set<string>()
+    for (const record of records) {
+      if (ok.has(record.id)) record.version++
+      else superseded.add(record.id)
+    }
+    return superseded
   }
 
   /**
    * Records a completed step in the saga's own row, with its time (the `saga_history` view shows it next to
    * the failures and compensations of `saga_step_log`).
    */
-  async completed(id: string, entry: CompletedStep): Promise<void> {
-    await this.db.query(
-      `UPDATE sagas SET completed_steps = completed_steps || jsonb_build_array($2::jsonb || jsonb_build_object('at', now())), updated_at = now() WHERE id = $1`,
-      [id, JSON.stringify(entry)],
+  async completed(record: SagaRecord, entry: CompletedStep): Promise<void> {
+    await this.write(
+      record,
+      `UPDATE sagas SET completed_steps = completed_steps || jsonb_build_array($3::jsonb || jsonb_build_object('at', now())),
+         version = version + 1, updated_at = now() WHERE id = $1 AND version = $2`,
+      [JSON.stringify(entry)],
     )
   }
 
-  async status(id: string, status: SagaStatus, failure?: string): Promise<void> {
-    await this.db.query(
-      'UPDATE sagas SET status = $2, failure = COALESCE($3, failure), updated_at = now() WHERE id = $1',
-      [id, status, failure ?? null],
+  async status(record: SagaRecord, status: SagaStatus, failure?: string): Promise<void> {
+    await this.write(
+      record,
+      `UPDATE sagas SET status = $3, failure = COALESCE($4, failure), version = version + 1, updated_at = now()
+       WHERE id = $1 AND version = $2`,
+      [status, failure ?? null],
     )
   }
 
   /** A suspended saga runs again: RUNNING, its suspension reason cleared. */
-  async resume(id: string): Promise<void> {
-    await this.db.query(
-      `UPDATE sagas SET status = 'RUNNING', failure = NULL, updated_at = now() WHERE id = $1 AND status = 'SUSPENDED'`,
-      [id],
+  async resume(record: SagaRecord): Promise<void> {
+    await this.write(
+      record,
+      `UPDATE sagas SET status = 'RUNNING', failure = NULL, version = version + 1, updated_at = now()
+       WHERE id = $1 AND version = $2 AND status = 'SUSPENDED'`,
+      [],
     )
   }
 
+  /** Called after the write it reports, so a run that was overtaken logs nothing. */
   async log(
     id: string,
     step: string,
@@ -241,13 +316,14 @@ export class SagaStore {
   }
 
   /** Marks a completed step as compensated, keeping its record. */
-  async compensated(id: string, step: string): Promise<void> {
-    await this.db.query(
-      `UPDATE sagas SET updated_at = now(), completed_steps = (
-         SELECT jsonb_agg(CASE WHEN e->>'step' = $2 THEN e || '{"compensated": true}' ELSE e END ORDER BY n)
+  async compensated(record: SagaRecord, step: string): Promise<void> {
+    await this.write(
+      record,
+      `UPDATE sagas SET version = version + 1, updated_at = now(), completed_steps = (
+         SELECT jsonb_agg(CASE WHEN e->>'step' = $3 THEN e || '{"compensated": true}' ELSE e END ORDER BY n)
          FROM jsonb_array_elements(completed_steps) WITH ORDINALITY AS t(e, n))
-       WHERE id = $1`,
-      [id, step],
+       WHERE id = $1 AND version = $2`,
+      [step],
     )
   }
 }
@@ -256,6 +332,7 @@ export class SagaStore {
  * Runs (or resumes) one saga: skips steps already recorded as completed, runs the rest in order,
  * and on a permanent failure before the pivot runs the compensations of completed steps in reverse.
  * Every step and compensation must be idempotent: a crash between doing and recording repeats it.
+ * Rejects with `SagaSuperseded` when another run of the saga wrote to it meanwhile: that run carries on.
  */
 export async function runSaga<I, Deps>(
   saga: SagaDefinition<I, Deps>,
@@ -265,13 +342,14 @@ export async function runSaga<I, Deps>(
   deps: Deps,
   observe?: Observe,
 ): Promise<SagaRecord> {
-  let record = await store.begin(sagaId, saga.id, input)
+  const record = await store.begin(sagaId, saga.id, input)
   if (record.status === 'COMPLETED' || record.status === 'COMPENSATED') return record
   if (record.status === 'COMPENSATING')
     return compensateSaga(saga, store, record, deps, record.failure ?? 'unknown', observe)
   if (record.status === 'SUSPENDED') {
-    await store.resume(sagaId)
-    record = { ...record, status: 'RUNNING', failure: null }
+    await store.resume(record)
+    record.status = 'RUNNING'
+    record.failure = null
   }
 
   const results: Record<string, unknown> = {}
@@ -289,17 +367,21 @@ export async function runSaga<I, Deps>(
       throw error
     }
     const entry: CompletedStep = { step: step.id, output: result.output ?? null, undo: result.undo ?? null }
-    await store.completed(sagaId, entry)
+    await store.completed(record, entry)
     observe?.(step.id, 'completed')
     record.completed.push(entry)
     results[step.id] = entry.output
     if (step.id === saga.pivot) pivotPassed = true
   }
-  await store.status(sagaId, 'COMPLETED')
+  await store.status(record, 'COMPLETED')
   return { ...record, status: 'COMPLETED' }
 }
 
-/** A saga failed at `stepId`: suspend it, or (a permanent failure before the pivot) compensate it. */
+/**
+ * A saga failed at `stepId`: suspend it, or (a permanent failure before the pivot) compensate it. The status is
+ * written first: a run that was overtaken (its failure may be the other run's success, a hold already sold)
+ * stops there, before logging or undoing anything.
+ */
 export async function settleFailure<I, Deps>(
   saga: SagaDefinition<I, Deps>,
   store: SagaStore,
@@ -310,13 +392,13 @@ export async function settleFailure<I, Deps>(
   observe?: Observe,
 ): Promise<SagaRecord> {
   if (error instanceof SuspendSaga) {
+    await store.status(record, 'SUSPENDED', error.reason)
     await store.log(record.id, stepId, 'suspended', error.reason)
-    await store.status(record.id, 'SUSPENDED', error.reason)
     return { ...record, status: 'SUSPENDED', failure: error.reason }
   }
+  await store.status(record, 'COMPENSATING', error.reason)
   await store.log(record.id, stepId, 'failed', error.reason)
   observe?.(stepId, 'failed')
-  await store.status(record.id, 'COMPENSATING', error.reason)
   return compensateSaga(
     saga,
     store,
@@ -344,10 +426,10 @@ export async function compensateSaga<I, Deps>(
     const step = saga.steps.find((s) => s.id === done.step)
     await step?.compensate?.(done.undo ?? undefined, deps, failure)
     done.compensated = true
-    await store.compensated(record.id, done.step)
+    await store.compensated(record, done.step)
     await store.log(record.id, done.step, 'compensated', failure)
     observe?.(done.step, 'compensated')
   }
-  await store.status(record.id, 'COMPENSATED', failure)
+  await store.status(record, 'COMPENSATED', failure)
   return { ...record, status: 'COMPENSATED', completed: steps, failure }
 }
