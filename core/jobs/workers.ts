@@ -98,7 +98,10 @@ export function startWorkers(deps: WorkerDeps): { workers: Worker[]; close: () =
         throw error
       })
       // Another run of this saga (this job's re-run after a stall, or its resume) moved it on: that run settles it.
-      if (!record) return { status: 'superseded', failure: null }
+      if (!record) {
+        logger.info({ orderId: input.orderId, jobId: job.id }, 'checkout run overtaken by another run; it stops here')
+        return { status: 'superseded', failure: null }
+      }
       // Waiting on the gateway; reconciliation resumes it. The order stays pending.
       if (record.status === 'SUSPENDED') return { status: 'pending', failure: record.failure }
       const status = record.status === 'COMPLETED' ? 'confirmed' : 'failed'

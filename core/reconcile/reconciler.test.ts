@@ -164,9 +164,9 @@ describe('when a saga run freezes while authorizing and its re-run settles the o
         return answer
       },
       capture: gateway.capture.bind(gateway),
-      void: async (ref) => {
-        voids.push(ref)
-        return gateway.void(ref)
+      void: async (request) => {
+        voids.push(request.ref)
+        return gateway.void(request)
       },
       refund: gateway.refund.bind(gateway),
       retrieve: gateway.retrieve.bind(gateway),
