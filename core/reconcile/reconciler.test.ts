@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually, startTestCore, type TestCore, createTestSale } from '../../test/support/core.ts'
+import { freezePoint } from '../../test/support/freeze.ts'
 import { RoomDouble } from '../../test/support/room-double.ts'
 import { admittedShopper, heldCheckout, postRedeem, redeemAdmitted } from '../../test/support/tokens.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
@@ -150,17 +151,13 @@ describe('when a saga run freezes while authorizing and its re-run settles the o
     await createSale(saleId, 2)
     const input = await heldCheckout(core, saleId, 'pm_card_visa', 'frozen-run-key')
     const { orderId } = input
-    let reached!: () => void
-    let wake!: () => void
-    const frozen = new Promise<void>((resolve) => (reached = resolve))
-    const woken = new Promise<void>((resolve) => (wake = resolve))
+    const point = freezePoint()
     const voids: string[] = []
     const freezing = checkoutDeps(core, {
       name: gateway.name,
       authorize: async (request) => {
         const answer = await gateway.authorize(request)
-        reached()
-        await woken
+        await point.freeze()
         return answer
       },
       capture: gateway.capture.bind(gateway),
@@ -172,10 +169,10 @@ describe('when a saga run freezes while authorizing and its re-run settles the o
       retrieve: gateway.retrieve.bind(gateway),
     })
     const stalled = runSaga(checkoutWorkflow, new SagaStore(core.db), orderId, input, freezing)
-    await frozen
+    await point.frozen
     const rerun = await runSaga(checkoutWorkflow, new SagaStore(core.db), orderId, input, checkoutDeps(core, gateway))
     expect(rerun.status).toBe('COMPLETED')
-    wake()
+    point.thaw()
     await expect(stalled).rejects.toThrow(SagaSuperseded)
 
     expect(await sagaStatus(core, orderId)).toBe('COMPLETED')

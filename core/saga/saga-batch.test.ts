@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freezePoint, type FreezePoint } from '../../test/support/freeze.ts'
 import { migratedDatabase, uniqueName } from '../../test/support/services.ts'
 import { runSagaBatch } from './saga-batch.ts'
 import { SagaBatcher } from './saga-batcher.ts'
@@ -38,8 +39,8 @@ interface Deps {
   calls: string[]
   /** invokeMany calls per step: the batch must call each step once for all its sagas. */
   batches: Record<string, number>
-  /** Stop inside this step's batch call, after `reached`, until `until` resolves (a process frozen mid-batch). */
-  pause?: { at: string; reached: () => void; until: Promise<void> }
+  /** Stop inside this step's batch call until thawed (a process frozen mid-batch). */
+  pause?: { at: string; point: FreezePoint }
 }
 
 function outcomeOf(id: string, input: Input, deps: Deps) {
@@ -63,10 +64,7 @@ function batchSaga(): SagaDefinition<Input, Deps> {
       },
       async (items, deps: Deps) => {
         deps.batches[id] = (deps.batches[id] ?? 0) + 1
-        if (deps.pause?.at === id) {
-          deps.pause.reached()
-          await deps.pause.until
-        }
+        if (deps.pause?.at === id) await deps.pause.point.freeze()
         return items.map((item) => {
           try {
             return fulfilled(outcomeOf(id, item.input, deps))
@@ -77,6 +75,15 @@ function batchSaga(): SagaDefinition<Input, Deps> {
       },
     )
   return { id: 'batch-test', steps: [step('a'), step('b'), step('c'), step('d')], pivot: 'c' }
+}
+
+/** Each saga of `tag` as [its number, status, the steps it completed], in id order. */
+async function sagaRows(tag: string): Promise<string[][]> {
+  const { rows } = await db.query<{ id: string; status: string; steps: string[] }>(
+    `SELECT id, status, ARRAY(SELECT e->>'step' FROM jsonb_array_elements(completed_steps) e) AS steps FROM sagas WHERE id LIKE $1 ORDER BY id`,
+    [`${tag}-%`],
+  )
+  return rows.map((r) => [r.id.slice(tag.length + 1), r.status, r.steps.join('')])
 }
 
 const items = (tag: string, ns: number[]) => ns.map((n) => ({ sagaId: `${tag}-${n}`, input: { n } }))
@@ -115,11 +122,7 @@ describe('when a batch of sagas runs and some fail in different ways', () => {
     // saga 2 undid only a, which it completed, and b failed
     expect(deps.calls.filter((c) => c.startsWith('undo:'))).toEqual(['undo:a:2:b refused 2'])
 
-    const { rows } = await db.query<{ id: string; status: string; steps: string[] }>(
-      `SELECT id, status, ARRAY(SELECT e->>'step' FROM jsonb_array_elements(completed_steps) e) AS steps FROM sagas WHERE id LIKE $1 ORDER BY id`,
-      [`${tag}-%`],
-    )
-    expect(rows.map((r) => [r.id.slice(tag.length + 1), r.status, r.steps.join('')])).toEqual([
+    expect(await sagaRows(tag)).toEqual([
       ['1', 'COMPLETED', 'abcd'],
       ['2', 'COMPENSATED', 'a'],
       ['3', 'RUNNING', 'ab'],
@@ -187,22 +190,20 @@ describe('when sagas are submitted one by one to a batcher', () => {
 describe('when a batch stalls mid-step and another run completes one of its sagas meanwhile', () => {
   it('should drop that saga from the batch as superseded, undoing nothing, and finish the others', async () => {
     const tag = uniqueName('overtaken')
-    let reached!: () => void
-    let wake!: () => void
-    const inStep = new Promise<void>((resolve) => (reached = resolve))
+    const point = freezePoint()
     // Saga 2's b fails in the stalled batch: its hold was sold by the run that overtook it.
     const stalledDeps: Deps = {
       plan: { 2: { at: 'b', how: 'permanent' } },
       calls: [],
       batches: {},
-      pause: { at: 'b', reached, until: new Promise<void>((resolve) => (wake = resolve)) },
+      pause: { at: 'b', point },
     }
     const stalled = runSagaBatch(batchSaga(), store, items(tag, [1, 2, 3]), stalledDeps)
-    await inStep
+    await point.frozen
     const other: Deps = { plan: {}, calls: [], batches: {} }
     for (const n of [1, 2])
       expect((await runSaga(batchSaga(), store, `${tag}-${n}`, { n }, other)).status).toBe('COMPLETED')
-    wake()
+    point.thaw()
     const outcome = await stalled
 
     const status = (n: number) => {
@@ -212,11 +213,7 @@ describe('when a batch stalls mid-step and another run completes one of its saga
     expect([1, 2, 3].map(status)).toEqual(['SagaSuperseded', 'SagaSuperseded', 'COMPLETED'])
     expect(stalledDeps.calls.filter((c) => c.startsWith('undo:'))).toEqual([])
     expect(stalledDeps.calls.filter((c) => !c.endsWith(':3'))).toEqual(['do:a:1', 'do:a:2', 'do:b:1', 'do:b:2'])
-    const { rows } = await db.query<{ id: string; status: string; steps: string[] }>(
-      `SELECT id, status, ARRAY(SELECT e->>'step' FROM jsonb_array_elements(completed_steps) e) AS steps FROM sagas WHERE id LIKE $1 ORDER BY id`,
-      [`${tag}-%`],
-    )
-    expect(rows.map((r) => [r.id.slice(tag.length + 1), r.status, r.steps.join('')])).toEqual([
+    expect(await sagaRows(tag)).toEqual([
       ['1', 'COMPLETED', 'abcd'],
       ['2', 'COMPLETED', 'abcd'],
       ['3', 'COMPLETED', 'abcd'],

@@ -132,12 +132,10 @@ export async function runSagaBatch<I, Deps>(
   if (live.length) {
     // Sagas whose last step was recorded by an earlier run that stopped before marking them COMPLETED.
     const unmarked = live.filter((s) => !finished.has(s.item.sagaId))
-    const superseded = unmarked.length
-      ? await store.statusMany(
-          unmarked.map((s) => s.record),
-          'COMPLETED',
-        )
-      : new Set<string>()
+    const superseded = await store.statusMany(
+      unmarked.map((s) => s.record),
+      'COMPLETED',
+    )
     for (const s of live)
       outcome.set(
         s.item.sagaId,

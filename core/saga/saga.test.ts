@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freezePoint, type FreezePoint } from '../../test/support/freeze.ts'
 import { migratedDatabase, uniqueName } from '../../test/support/services.ts'
 import {
   PermanentFailure,
@@ -27,8 +28,8 @@ type Calls = string[]
 interface Behaviour {
   failAt?: string
   permanent?: boolean
-  /** Stop inside this step, after `reached`, until `until` resolves (a process frozen mid-step). */
-  pause?: { at: string; reached: () => void; until: Promise<void> }
+  /** Stop inside this step until thawed (a process frozen mid-step). */
+  pause?: { at: string; point: FreezePoint }
 }
 
 function testSaga(calls: Calls, behaviour: Behaviour): SagaDefinition<{ n: number }, Behaviour> {
@@ -37,10 +38,7 @@ function testSaga(calls: Calls, behaviour: Behaviour): SagaDefinition<{ n: numbe
       id,
       async (input: { n: number }, { deps }: { deps: Behaviour }) => {
         calls.push(`do:${id}`)
-        if (deps.pause?.at === id) {
-          deps.pause.reached()
-          await deps.pause.until
-        }
+        if (deps.pause?.at === id) await deps.pause.point.freeze()
         if (deps.failAt === id)
           throw deps.permanent ? new PermanentFailure(`${id} refused`) : new Error(`${id} crashed`)
         return stepResult({ from: id, n: input.n }, { undoOf: id })
@@ -129,18 +127,16 @@ describe('when a run stalls mid-step and another run of the same saga completes 
     async (_, permanent) => {
       const calls: Calls = []
       const id = uniqueName('saga')
-      let reached!: () => void
-      let wake!: () => void
-      const inStep = new Promise<void>((resolve) => (reached = resolve))
+      const point = freezePoint()
       const stalledDeps: Behaviour = {
         ...(permanent ? { failAt: 'b', permanent: true } : {}),
-        pause: { at: 'b', reached, until: new Promise<void>((resolve) => (wake = resolve)) },
+        pause: { at: 'b', point },
       }
       const stalled = runSaga(testSaga(calls, stalledDeps), store, id, { n: 5 }, stalledDeps)
-      await inStep
+      await point.frozen
       const other = await runSaga(testSaga(calls, {}), store, id, { n: 5 }, {})
       expect(other.status).toBe('COMPLETED')
-      wake()
+      point.thaw()
       await expect(stalled).rejects.toThrow(SagaSuperseded)
 
       expect(calls).toEqual(['do:a', 'do:b', 'do:b', 'do:c', 'do:d'])

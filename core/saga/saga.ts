@@ -248,6 +248,7 @@ export class SagaStore {
 
   /** Sets many sagas' status in one statement; answers those another run wrote to meanwhile (left as they are). */
   async statusMany(records: SagaRecord[], status: SagaStatus): Promise<Set<string>> {
+    if (records.length === 0) return new Set()
     const { rows: written } = await this.progress(
       `UPDATE sagas s SET status = $2, version = s.version + 1, updated_at = now()
        FROM unnest($1::text[], $3::bigint[]) AS d(id, version) WHERE s.id = d.id AND s.version = d.version
