@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestSale, eventually, startTestCore, type TestCore } from '../../test/support/core.ts'
 import { RoomDouble } from '../../test/support/room-double.ts'
-import { heldCheckout } from '../../test/support/tokens.ts'
+import { orderIdOf, type RedeemResponse } from '../../contracts/index.ts'
+import { admittedShopper, heldCheckout, postRedeem } from '../../test/support/tokens.ts'
 import type { CheckoutDeps } from '../checkout/deps.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
 import { SimulatedGateway } from '../payment/simulated-gateway.ts'
@@ -131,6 +132,67 @@ describe('when Redis loses a hold whose order Postgres has not seen yet', () => 
     expect([...gateway.ledger.values()].filter((e) => e.orderId === input.orderId)).toEqual([])
     expect(await core.scripts.counters('lost-hold-1')).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
     expect(await invariantOk('lost-hold-1')).toBe(true)
+  })
+})
+
+describe('when the shopper redeems again after its lost hold was failed and its token handed on', () => {
+  // The drill redis-data-loss ended 96/100: the saga of a hold lost with Redis told the room "returned", then
+  // the shopper's client (its order not in Postgres yet: 404) redeemed again with the same grant, whose
+  // idempotency record was lost too, and held the unit again. The next shopper's generation was refused
+  // "token used", and the orphaned hold's later expiry was a repeat the room ignored: a unit nobody could buy.
+  it('should answer that shopper its failed order and keep the unit for the next generation', async () => {
+    const saleId = 'lost-hold-2'
+    await createTestSale(core, saleId, 1)
+    const first = await admittedShopper(core.config, saleId)
+    const key = `key-${first.tid}`
+    const orderId = await orderIdOf(saleId, first.tid, 1)
+    // Redeemed; its checkout job is running in a worker, not queued (taken before Redis lost everything).
+    const held = await core.scripts.redeemToken(saleId, {
+      tid: first.tid,
+      gen: 1,
+      shopper: first.shopper,
+      idempotencyKey: key,
+      orderId,
+      nowMs: Date.now(),
+      grantExpiresAtMs: first.grantExpiresAt,
+    })
+    expect(held.kind).toBe('held')
+    await loseSale(saleId)
+    await reconcile(core, 'redis-counters')
+    const input = {
+      orderId,
+      saleId,
+      tid: first.tid,
+      gen: 1,
+      shopper: first.shopper,
+      paymentMethod: 'pm_card_visa',
+      amountCents: 4999,
+      currency: 'USD',
+      idempotencyKey: key,
+      redeemedAt: Date.now(),
+    }
+    const record = await runSaga(checkoutWorkflow, new SagaStore(core.db), orderId, input, toRecordedRoom())
+    expect(record).toMatchObject({ status: 'COMPENSATED', failure: 'hold_expired' })
+    expect(room.outcomes.filter((o) => o.tid === first.tid)).toEqual([
+      { saleId, tid: first.tid, gen: 1, outcome: 'returned' },
+    ])
+
+    const retry = await postRedeem(core, first, key, { paymentMethod: 'pm_card_visa' })
+    expect(await retry.json()).toMatchObject({ orderId, status: 'failed', replayed: true })
+    expect(await core.scripts.counters(saleId)).toEqual({ stock: 1, available: 1, held: 0, sold: 0 })
+
+    // The room handed the token's next generation to the next shopper in line: that shopper buys the unit.
+    const next = await admittedShopper(core.config, saleId, { tid: first.tid, gen: 2 })
+    const res = await postRedeem(core, next, `key-next-${first.tid}`, { paymentMethod: 'pm_card_visa' })
+    expect(res.status).toBe(202)
+    const { orderId: nextOrder } = (await res.json()) as RedeemResponse
+    await eventually(
+      async () => ((await sagaStatus(core, nextOrder)) === 'COMPLETED' ? true : undefined),
+      20_000,
+      "the next shopper's order settled",
+    )
+    expect(await core.scripts.counters(saleId)).toEqual({ stock: 1, available: 0, held: 0, sold: 1 })
+    expect(await invariantOk(saleId)).toBe(true)
   })
 })
 

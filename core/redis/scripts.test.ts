@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { dropRedisPrefix, testRedis, uniqueName } from '../../test/support/services.ts'
 import { ScriptLoaderError } from '../errors/script-loader-error.ts'
+import { saleKeys } from './keys.ts'
 import { loadScripts } from './script-loader.ts'
 import { Reply, ScriptError, Scripts, type RedeemInput } from './scripts.ts'
 
@@ -243,6 +244,69 @@ describe('hold lifecycle', () => {
     expect(await scripts.releaseHold(saleId, sold.orderId)).toBeNull()
     expect(await scripts.releaseHold(saleId, `ord_${'0'.repeat(31)}9`)).toBeNull()
     expect(await scripts.counters(saleId)).toEqual({ stock: 3, available: 1, held: 1, sold: 1 })
+  })
+})
+
+describe('adoptHold', () => {
+  const tokenState = (tid: string) => redis.hget(saleKeys(prefix, saleId).tokens, tid)
+
+  it('should adopt a held or committed hold and say nothing can be known while the sale is missing', async () => {
+    const a = redeemInput(1)
+    expect(await scripts.adoptHold(saleId, a)).toBe('sale_missing')
+    await seed(2, 1, 30)
+    await scripts.redeemToken(saleId, a)
+    expect(await scripts.adoptHold(saleId, a)).toBe('held')
+    expect(await scripts.commitHold(saleId, a.orderId)).toBe(true)
+    expect(await scripts.adoptHold(saleId, a)).toBe('committed')
+    expect(await scripts.counters(saleId)).toEqual({ stock: 2, available: 1, held: 1, sold: 0 })
+  })
+
+  describe('when the hold was lost (Redis rebuilt without it)', () => {
+    it('should fence the generation, so a retry of the same grant cannot hold the unit the next shopper gets', async () => {
+      await seed(1, 1, 30)
+      const lost = redeemInput(1)
+      expect(await scripts.adoptHold(saleId, lost)).toBe('returned')
+      // Told twice (a saga re-run): the same answer, nothing more written.
+      expect(await scripts.adoptHold(saleId, lost)).toBe('returned')
+      expect(await scripts.releaseHold(saleId, lost.orderId)).toEqual({ tid: lost.tid, gen: 1 })
+      const retry = await scripts.redeemToken(saleId, lost)
+      expect(retry).toEqual({ kind: 'refused', error: ScriptError.TokenUsed })
+      expect(await scripts.counters(saleId)).toEqual({ stock: 1, available: 1, held: 0, sold: 0 })
+      const next = redeemInput(1, {
+        gen: 2,
+        shopper: 'next_in_line_000000000',
+        idempotencyKey: 'next-key-002',
+        orderId: `ord_${'e'.repeat(32)}`,
+      })
+      expect((await scripts.redeemToken(saleId, next)).kind).toBe('held')
+      expect(await scripts.counters(saleId)).toEqual({ stock: 1, available: 0, held: 1, sold: 0 })
+    })
+
+    it('should leave a token alone that a later generation or a sale took, and tell nobody', async () => {
+      await seed(2, 1, 30)
+      const old = redeemInput(1)
+      const next = redeemInput(1, { gen: 2, shopper: 'next_in_line_000000000', orderId: `ord_${'c'.repeat(32)}` })
+      expect((await scripts.redeemToken(saleId, next)).kind).toBe('held')
+      expect(await scripts.adoptHold(saleId, old)).toBe('taken')
+      expect(await scripts.adoptHold(saleId, next)).toBe('held')
+      expect(await scripts.commitHold(saleId, next.orderId)).toBe(true)
+      expect(await scripts.finalizeHold(saleId, next.orderId)).toEqual({ tid: next.tid, gen: 2 })
+      // Its own sold generation, run again: no hold, and nothing to tell the room.
+      expect(await scripts.adoptHold(saleId, next)).toBe('taken')
+      expect(await scripts.counters(saleId)).toEqual({ stock: 2, available: 1, held: 0, sold: 1 })
+      expect(await tokenState(next.tid)).toMatch(/^2\|sold\|/)
+    })
+
+    it('should hand on an older released generation as this one released', async () => {
+      await seed(2, 1, 30)
+      const first = redeemInput(1)
+      await scripts.redeemToken(saleId, first)
+      await scripts.releaseHold(saleId, first.orderId)
+      const second = redeemInput(1, { gen: 2, shopper: 'next_in_line_000000000', orderId: `ord_${'b'.repeat(32)}` })
+      expect(await scripts.adoptHold(saleId, second)).toBe('returned')
+      expect(await tokenState(first.tid)).toBe(`2|released|${second.orderId}|${second.shopper}`)
+      expect(await scripts.counters(saleId)).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
+    })
   })
 })
 

@@ -45,6 +45,12 @@ export interface SaleRebuild {
 export type RedeemResult = { kind: 'held' | 'replayed'; orderId: string } | { kind: 'refused'; error: ScriptError }
 /** 'sale_missing': Redis does not have the sale (lost, rebuild pending), so whether the hold exists is unknown. */
 export type HoldState = 'held' | 'committed' | 'none' | 'sale_missing'
+/**
+ * What a checkout saga finds of its hold (adoptHold): 'returned' when there is none and the token generation is
+ * fenced as released (tell the room), 'taken' when there is none and the token belongs to another order or a
+ * later generation (tell nobody).
+ */
+export type AdoptedHold = 'held' | 'committed' | 'returned' | 'taken' | 'sale_missing'
 export interface ReleasedHold extends TokenRef {
   orderId: string
 }
@@ -173,6 +179,22 @@ export class Scripts {
     if (state === Reply.HoldActive) return 'held'
     if (state === Reply.HoldCommitted) return 'committed'
     return state === Reply.SaleNotFound ? 'sale_missing' : 'none'
+  }
+
+  /** The saga's look at its hold: adopts it, or fences the token generation before the room is told (adoptHold-5.lua). */
+  async adoptHold(
+    saleId: string,
+    hold: { orderId: string; tid: string; gen: number; shopper: string },
+  ): Promise<AdoptedHold> {
+    const k = this.keys(saleId)
+    const args = [k.meta, k.holds, k.holdInfo, k.tokens, k.released, hold.orderId, hold.tid, hold.gen, hold.shopper]
+    const state = await this.exec('adoptHold', args)
+    if (state === Reply.HoldActive) return 'held'
+    if (state === Reply.HoldCommitted) return 'committed'
+    if (state === Reply.Released) return 'returned'
+    if (state === Reply.NoHold) return 'taken'
+    if (state === Reply.SaleNotFound) return 'sale_missing'
+    throw new Error(`adoptHold ${saleId} ${hold.orderId}: ${replyName(state as number)}`)
   }
 
   /** True when the hold is now out of reach of the expiry sweep; false when it had already expired. */
