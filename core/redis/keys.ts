@@ -11,6 +11,7 @@ const SALE_KEY_PARTS = [
   'idempotency',
   'checkouts',
   'released',
+  'roomOutbox',
 ] as const
 export type SaleKeyPart = (typeof SALE_KEY_PARTS)[number]
 export type SaleKeys = Record<SaleKeyPart, string>

@@ -247,6 +247,32 @@ describe('hold lifecycle', () => {
   })
 })
 
+describe('room outbox', () => {
+  it('should keep every released token, by release time, until it is cleared', async () => {
+    await seed(3, 1, 30)
+    const declined = redeemInput(1)
+    const expired = redeemInput(2)
+    await scripts.redeemToken(saleId, declined)
+    await scripts.redeemToken(saleId, expired)
+    expect(await scripts.releaseHold(saleId, declined.orderId, NOW + 1_000)).toEqual({ tid: declined.tid, gen: 1 })
+    expect(await scripts.releaseExpiredHolds(saleId, NOW + 30_000)).toEqual([
+      { orderId: expired.orderId, tid: expired.tid, gen: 1 },
+    ])
+    // Released before: the token is named again, but its release time stays the first one.
+    expect(await scripts.releaseHold(saleId, declined.orderId, NOW + 40_000)).toEqual({ tid: declined.tid, gen: 1 })
+    expect(await scripts.roomOutbox(saleId, NOW + 999)).toEqual([])
+    expect(await scripts.roomOutbox(saleId, NOW + 29_999)).toEqual([{ tid: declined.tid, gen: 1 }])
+    const all = await scripts.roomOutbox(saleId, NOW + 30_000)
+    expect(all).toEqual([
+      { tid: declined.tid, gen: 1 },
+      { tid: expired.tid, gen: 1 },
+    ])
+    await scripts.clearRoomOutbox(saleId, all)
+    expect(await scripts.roomOutbox(saleId, Number.MAX_SAFE_INTEGER)).toEqual([])
+    expect(await scripts.counters(saleId)).toEqual({ stock: 3, available: 3, held: 0, sold: 0 })
+  })
+})
+
 describe('adoptHold', () => {
   const tokenState = (tid: string) => redis.hget(saleKeys(prefix, saleId).tokens, tid)
 
@@ -345,7 +371,7 @@ describe('script loader', () => {
   it('should load every script with its key count from the file name', () => {
     const names = loadScripts().map((s) => `${s.name}-${s.numberOfKeys}`)
     expect(names).toContain('redeemToken-8')
-    expect(names).toContain('releaseExpiredHolds-6')
+    expect(names).toContain('releaseExpiredHolds-7')
     for (const s of loadScripts()) expect(s.lua).not.toContain('@include')
   })
 

@@ -219,9 +219,9 @@ export class Scripts {
    * and telling the room tells it on its retry instead of never. Null when the order has no hold to give
    * back (never held, or sold). Telling the room twice is safe: outcomes are idempotent per (tid, gen).
    */
-  async releaseHold(saleId: string, orderId: string): Promise<TokenRef | null> {
+  async releaseHold(saleId: string, orderId: string, nowMs = Date.now()): Promise<TokenRef | null> {
     const k = this.keys(saleId)
-    const [done, tid, gen] = (await this.exec('releaseHold', [...releaseKeys(k), orderId])) as [
+    const [done, tid, gen] = (await this.exec('releaseHold', [...releaseKeys(k), orderId, nowMs])) as [
       number,
       string?,
       string?,
@@ -264,6 +264,22 @@ export class Scripts {
   }
 
   /** Order ids of every hold of the sale (held or committed): a plain read, the holds in flight. */
+  /**
+   * Tokens released (by releaseHold or the expiry sweep) at or before `releasedBy`, oldest first: the room outbox,
+   * which the hold sweep announces to the room again and then clears (clearRoomOutbox).
+   */
+  async roomOutbox(saleId: string, releasedBy: number, max = 1000): Promise<TokenRef[]> {
+    const members = await this.redis.zrangebyscore(this.keys(saleId).roomOutbox, '-inf', releasedBy, 'LIMIT', 0, max)
+    return members.map((m) => {
+      const [tid, gen] = m.split('|')
+      return { tid: tid!, gen: Number(gen) }
+    })
+  }
+
+  async clearRoomOutbox(saleId: string, tokens: TokenRef[]): Promise<void> {
+    if (tokens.length) await this.redis.zrem(this.keys(saleId).roomOutbox, ...tokens.map((t) => `${t.tid}|${t.gen}`))
+  }
+
   async holdOrderIds(saleId: string): Promise<string[]> {
     return this.redis.hkeys(this.keys(saleId).holdInfo)
   }
@@ -338,7 +354,7 @@ export interface RedeemInput {
   checkoutJob?: string
 }
 
-/** The KEYS of releaseHold-6.lua and releaseExpiredHolds-6.lua, in order: the ones includes/releaseOne.lua takes. */
+/** The KEYS of releaseHold-7.lua and releaseExpiredHolds-7.lua, in order: the ones includes/releaseOne.lua takes. */
 function releaseKeys(k: SaleKeys): string[] {
-  return [k.stock, k.holds, k.holdInfo, k.tokens, k.shoppers, k.released]
+  return [k.stock, k.holds, k.holdInfo, k.tokens, k.shoppers, k.released, k.roomOutbox]
 }

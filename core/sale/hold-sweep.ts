@@ -16,12 +16,20 @@ export interface HoldSweepDeps {
 }
 
 const SWEEP_BATCH = 500
+/**
+ * How old a release must be before the sweep announces it again: its releaser tells the room within
+ * milliseconds, so one older than this was either told already (a repeat is harmless: the room applies each
+ * token generation once) or lost with a crash between the release and the telling.
+ */
+export const ROOM_OUTBOX_GRACE_MS = 5_000
 
 /**
  * Releases every expired hold of every sale and hands the tokens back to the waiting room. With `orders`, also
  * settles holds whose order is already final in Postgres (a hold restored by a Redis rebuild while its saga
  * was compensating, a finalize lost with a crash): FAILED -> released now, CONFIRMED -> sold, instead of
- * waiting out the hold's expiry.
+ * waiting out the hold's expiry. Last, every token released more than ROOM_OUTBOX_GRACE_MS ago is announced to
+ * the room again (the room outbox that releaseOne.lua writes), so a release whose "returned" died with its process
+ * still reaches the next shopper.
  */
 export async function sweepHolds(deps: HoldSweepDeps, nowMs = Date.now()): Promise<number> {
   let total = 0
@@ -55,6 +63,20 @@ export async function sweepHolds(deps: HoldSweepDeps, nowMs = Date.now()): Promi
       total += released.length
       if (released.length < SWEEP_BATCH) break
     }
+    await announceReleased(deps, saleId, nowMs - ROOM_OUTBOX_GRACE_MS)
   }
   return total
+}
+
+/** Tells the room again about every token released before `releasedBy`, then clears them from the outbox. */
+async function announceReleased(deps: HoldSweepDeps, saleId: string, releasedBy: number): Promise<void> {
+  for (;;) {
+    const tokens = await deps.scripts.roomOutbox(saleId, releasedBy)
+    if (!tokens.length) return
+    await deps.jobs.enqueueRoomOutcomes(
+      saleId,
+      tokens.map((t) => ({ ...t, outcome: 'returned' as const })),
+    )
+    await deps.scripts.clearRoomOutbox(saleId, tokens)
+  }
 }
