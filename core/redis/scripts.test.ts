@@ -26,6 +26,16 @@ function redeemInput(n: number, over: Partial<RedeemInput> = {}): RedeemInput {
   }
 }
 
+/** The token of redeemInput(n) at generation 2, handed to the next shopper in line; `tag` (a hex digit) names the order. */
+function nextInLine(n: number, tag: string): RedeemInput {
+  return redeemInput(n, {
+    gen: 2,
+    shopper: 'next_in_line_000000000',
+    idempotencyKey: `next-key-${tag}`,
+    orderId: `ord_${tag.repeat(32)}`,
+  })
+}
+
 beforeAll(() => {
   redis = testRedis()
 })
@@ -174,15 +184,7 @@ describe('hold lifecycle', () => {
     // the old grant cannot come back; the next shopper's grant (gen 2) can
     const stale = await scripts.redeemToken(saleId, redeemInput(0, { idempotencyKey: 'retry-key-000' }))
     expect(stale).toEqual({ kind: 'refused', error: ScriptError.TokenUsed })
-    const next = await scripts.redeemToken(
-      saleId,
-      redeemInput(0, {
-        gen: 2,
-        shopper: 'next_in_line_000000000',
-        idempotencyKey: 'next-key-000',
-        orderId: `ord_${'f'.repeat(32)}`,
-      }),
-    )
+    const next = await scripts.redeemToken(saleId, nextInLine(0, 'f'))
     expect(next.kind).toBe('held')
     expect((await scripts.counters(saleId)).available).toBe(2)
   })
@@ -230,12 +232,7 @@ describe('hold lifecycle', () => {
     // The sweep gave it back; the order's saga, finding its hold gone, still learns which token to return.
     expect(await scripts.releaseHold(saleId, swept.orderId)).toEqual({ tid: swept.tid, gen: 1 })
     // The next generation of the token is redeemed: the old order's answer stays about its own generation.
-    const next = redeemInput(1, {
-      gen: 2,
-      shopper: 'next_in_line_000000000',
-      idempotencyKey: 'next-key-001',
-      orderId: `ord_${'d'.repeat(32)}`,
-    })
+    const next = nextInLine(1, 'd')
     expect((await scripts.redeemToken(saleId, next)).kind).toBe('held')
     expect(await scripts.releaseHold(saleId, swept.orderId)).toEqual({ tid: swept.tid, gen: 1 })
     expect(await scripts.holdState(saleId, next.orderId)).toBe('held')
@@ -298,12 +295,7 @@ describe('adoptHold', () => {
       const retry = await scripts.redeemToken(saleId, lost)
       expect(retry).toEqual({ kind: 'refused', error: ScriptError.TokenUsed })
       expect(await scripts.counters(saleId)).toEqual({ stock: 1, available: 1, held: 0, sold: 0 })
-      const next = redeemInput(1, {
-        gen: 2,
-        shopper: 'next_in_line_000000000',
-        idempotencyKey: 'next-key-002',
-        orderId: `ord_${'e'.repeat(32)}`,
-      })
+      const next = nextInLine(1, 'e')
       expect((await scripts.redeemToken(saleId, next)).kind).toBe('held')
       expect(await scripts.counters(saleId)).toEqual({ stock: 1, available: 0, held: 1, sold: 0 })
     })
@@ -311,7 +303,7 @@ describe('adoptHold', () => {
     it('should leave a token alone that a later generation or a sale took, and tell nobody', async () => {
       await seed(2, 1, 30)
       const old = redeemInput(1)
-      const next = redeemInput(1, { gen: 2, shopper: 'next_in_line_000000000', orderId: `ord_${'c'.repeat(32)}` })
+      const next = nextInLine(1, 'c')
       expect((await scripts.redeemToken(saleId, next)).kind).toBe('held')
       expect(await scripts.adoptHold(saleId, old)).toBe('taken')
       expect(await scripts.adoptHold(saleId, next)).toBe('held')
@@ -328,7 +320,7 @@ describe('adoptHold', () => {
       const first = redeemInput(1)
       await scripts.redeemToken(saleId, first)
       await scripts.releaseHold(saleId, first.orderId)
-      const second = redeemInput(1, { gen: 2, shopper: 'next_in_line_000000000', orderId: `ord_${'b'.repeat(32)}` })
+      const second = nextInLine(1, 'b')
       expect(await scripts.adoptHold(saleId, second)).toBe('returned')
       expect(await tokenState(first.tid)).toBe(`2|released|${second.orderId}|${second.shopper}`)
       expect(await scripts.counters(saleId)).toEqual({ stock: 2, available: 2, held: 0, sold: 0 })
