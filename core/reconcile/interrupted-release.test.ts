@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestSale, eventually, startTestCore, type TestCore } from '../../test/support/core.ts'
 import { RoomDouble } from '../../test/support/room-double.ts'
-import { orderIdOf, type RedeemResponse } from '../../contracts/index.ts'
+import type { RedeemResponse } from '../../contracts/index.ts'
 import { admittedShopper, heldCheckout, postRedeem } from '../../test/support/tokens.ts'
 import type { CheckoutDeps } from '../checkout/deps.ts'
 import { checkoutWorkflow } from '../checkout/workflows/checkout.ts'
@@ -145,32 +145,11 @@ describe('when the shopper redeems again after its lost hold was failed and its 
     await createTestSale(core, saleId, 1)
     const first = await admittedShopper(core.config, saleId)
     const key = `key-${first.tid}`
-    const orderId = await orderIdOf(saleId, first.tid, 1)
     // Redeemed; its checkout job is running in a worker, not queued (taken before Redis lost everything).
-    const held = await core.scripts.redeemToken(saleId, {
-      tid: first.tid,
-      gen: 1,
-      shopper: first.shopper,
-      idempotencyKey: key,
-      orderId,
-      nowMs: Date.now(),
-      grantExpiresAtMs: first.grantExpiresAt,
-    })
-    expect(held.kind).toBe('held')
+    const input = await heldCheckout(core, saleId, 'pm_card_visa', key, first)
+    const { orderId } = input
     await loseSale(saleId)
     await reconcile(core, 'redis-counters')
-    const input = {
-      orderId,
-      saleId,
-      tid: first.tid,
-      gen: 1,
-      shopper: first.shopper,
-      paymentMethod: 'pm_card_visa',
-      amountCents: 4999,
-      currency: 'USD',
-      idempotencyKey: key,
-      redeemedAt: Date.now(),
-    }
     const record = await runSaga(checkoutWorkflow, new SagaStore(core.db), orderId, input, toRecordedRoom())
     expect(record).toMatchObject({ status: 'COMPENSATED', failure: 'hold_expired' })
     expect(room.outcomes.filter((o) => o.tid === first.tid)).toEqual([

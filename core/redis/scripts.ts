@@ -263,7 +263,6 @@ export class Scripts {
     return { available: available! }
   }
 
-  /** Order ids of every hold of the sale (held or committed): a plain read, the holds in flight. */
   /**
    * Tokens released (by releaseHold or the expiry sweep) at or before `releasedBy`, oldest first: the room outbox,
    * which the hold sweep announces to the room again and then clears (clearRoomOutbox).
@@ -280,6 +279,7 @@ export class Scripts {
     if (tokens.length) await this.redis.zrem(this.keys(saleId).roomOutbox, ...tokens.map((t) => `${t.tid}|${t.gen}`))
   }
 
+  /** Order ids of every hold of the sale (held or committed): a plain read, the holds in flight. */
   async holdOrderIds(saleId: string): Promise<string[]> {
     return this.redis.hkeys(this.keys(saleId).holdInfo)
   }

@@ -74,15 +74,16 @@ export async function redeemAdmitted(
 
 /**
  * A hold taken by the redeem script alone (no checkout job queued: the test runs the saga itself) for a freshly
- * admitted shopper, and the job its checkout saga runs.
+ * admitted shopper (or `admitted`, when the test redeems as that shopper again), and the job its checkout saga runs.
  */
 export async function heldCheckout(
   core: Pick<TestCore, 'config' | 'scripts'>,
   saleId: string,
   paymentMethod: string,
   key?: string,
+  admitted?: Awaited<ReturnType<typeof admittedShopper>>,
 ): Promise<CheckoutJob> {
-  const shopper = await admittedShopper(core.config, saleId)
+  const shopper = admitted ?? (await admittedShopper(core.config, saleId))
   const orderId = await orderIdOf(saleId, shopper.tid, shopper.gen)
   const idempotencyKey = key ?? `key-${shopper.tid}`
   const result = await core.scripts.redeemToken(saleId, {
